@@ -1,0 +1,87 @@
+"""Canonical dumps: IR as JSON, the plan as JSON (with schema_version), text and DOT.
+Sorted keys, source order, no ids from id()/hash(): the golden tests compare these bytes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from synthc.compiler import ir
+from synthc.compiler.plan import Plan
+
+__all__ = ["PLAN_SCHEMA_VERSION", "to_data", "ir_json", "plan_data", "plan_json", "plan_text", "plan_dot"]
+
+PLAN_SCHEMA_VERSION = 1  # bump on a breaking change to plan.json; adding keys is not breaking
+
+
+def to_data(obj: Any) -> Any:
+    """Plain JSON data for IR values; fields with compare=False (origins, roots) are left out."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_data(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.compare}
+    if isinstance(obj, (tuple, list)):
+        return [to_data(x) for x in obj]
+    if isinstance(obj, dict):
+        return {str(k): to_data(v) for k, v in obj.items()}
+    return obj
+
+
+def ir_json(program: ir.Program) -> str:
+    return json.dumps(to_data(program), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def plan_data(p: Plan) -> dict[str, Any]:
+    nodes = []
+    for node in p.order():
+        s = p.step(node)
+        nodes.append({
+            "id": s.id, "kind": s.kind, "summary": s.summary, "requests": s.requests, "bound": s.bound,
+            "variant": s.variant, "deps": p.deps(node),
+        })
+    return {"schema_version": PLAN_SCHEMA_VERSION, "nodes": nodes, "waves": p.waves()}
+
+
+def plan_json(p: Plan) -> str:
+    return json.dumps(plan_data(p), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _requests(n: int | None, bound: str) -> str:
+    if n is None:
+        return "one request per seed row"
+    return f"{'≤ ' if bound == 'at_most' else ''}{n} request{'s' if n != 1 else ''}"
+
+
+def plan_text(p: Plan, extra: dict[str, str] | None = None) -> str:
+    """The plan as waves of nodes (each wave's nodes can run once the previous waves are done)."""
+    extra = extra or {}
+    waves = p.waves()
+    total = sum(p.step(n).requests or 0 for n in p.graph if p.step(n).kind == "generate")
+    lines = [f"plan: {p.graph.number_of_nodes()} nodes, {len(waves)} waves, {total} generation requests"]
+    width = max((len(n) for n in p.graph), default=0)
+    for i, wave in enumerate(waves, 1):
+        lines.append(f"wave {i}")
+        for node in wave:
+            s = p.step(node)
+            req = f"  [{_requests(s.requests, s.bound)}]" if s.kind == "generate" else ""
+            lines.append(f"  {node.ljust(width)}  {s.summary}{req}")
+            deps = p.deps(node)
+            if deps:
+                lines.append(f"  {''.ljust(width)}  ← {', '.join(deps)}")
+            if node in extra:
+                lines.append(f"  {''.ljust(width)}  {extra[node]}")
+    return "\n".join(lines) + "\n"
+
+
+def plan_dot(p: Plan) -> str:
+    colors = {"generate": "lightgoldenrod1", "export": "palegreen", "evaluate": "lightblue"}
+    out = ["digraph plan {", "  rankdir=LR;", '  node [shape=box, fontname="monospace"];']
+    for node in p.order():
+        s = p.step(node)
+        label = node + (f"\\n{_requests(s.requests, s.bound)}" if s.kind == "generate" else "")
+        color = colors.get(s.kind)
+        style = f', style=filled, fillcolor="{color}"' if color else ""
+        out.append(f'  "{node}" [label="{label}"{style}];')
+    for u, v in sorted(p.graph.edges):
+        out.append(f'  "{u}" -> "{v}";')
+    out.append("}")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,332 @@
+"""The typed IR: semantics, not syntax. Defaults applied, references resolved to names, paths
+normalised relative to the main spec's directory. Every node keeps `origin` (a Span) so runtime
+errors point at the spec line that caused them; origins are excluded from equality and from
+plan JSON so that reordering declarations changes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from synthc.compiler.source import NO_SPAN, Span
+
+_S = dict(frozen=True, slots=True, kw_only=True)
+
+
+def _origin() -> Span:
+    return field(default=NO_SPAN, compare=False, repr=False)  # type: ignore[no-any-return]
+
+
+@dataclass(**_S)
+class Template:
+    text: str
+    origin: Span = _origin()
+
+
+@dataclass(**_S)
+class Model:
+    name: str
+    gguf_kind: str  # "builtin" | "path"
+    gguf: str  # builtin name, or a path relative to the spec directory
+    mode: str  # "chat" | "completion"
+    temperature: float
+    top_p: float
+    max_tokens: int
+    stop: tuple[str, ...]
+    seed: int
+    context: int
+    threads: int | None
+    origin: Span = _origin()
+
+
+@dataclass(**_S)
+class Label:
+    name: str
+    verbalization: str
+
+
+@dataclass(**_S)
+class LabelSet:
+    name: str
+    labels: tuple[Label, ...]
+    origin: Span = _origin()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(lb.name for lb in self.labels)
+
+
+@dataclass(**_S)
+class Sample:
+    per_label: int | None
+    total: int | None
+    strategy: str  # "balanced" | "stratified"
+    seed: int
+
+
+@dataclass(**_S)
+class Source:
+    name: str
+    path: str
+    format: str  # "jsonl" | "csv" | "parquet"
+    id: str
+    text: str
+    label: str | None
+    fields: tuple[str, ...]
+    split: str | None
+    sample: Sample | None
+    origin: Span = _origin()
+
+
+@dataclass(**_S)
+class Corpus:
+    name: str
+    path: str
+    format: str
+    id: str
+    text: str
+    fields: tuple[str, ...]
+    split: str | None
+    render: Template
+    min_tokens: int
+    max_tokens: int
+    truncate_at: str
+    limit: int | None
+    origin: Span = _origin()
+
+
+@dataclass(**_S)
+class Retriever:
+    name: str
+    corpus: str
+    method: str  # "bm25" | "dense" | "random"
+    k1: float
+    b: float
+    embedder: str
+    seed: int
+    origin: Span = _origin()
+
+
+@dataclass(**_S)
+class Derived:
+    name: str
+    fn: str  # "history_top" | "history_count" | "value"
+    column: str | None
+    k: int
+
+
+@dataclass(**_S)
+class Persona:
+    name: str
+    source: str
+    user: str
+    time: str
+    derived: tuple[Derived, ...]
+    origin: Span = _origin()
+
+
+@dataclass(**_S)
+class FewShot:
+    shots: int
+    source: str  # "seeds" | "retrieved"
+    same_label: bool
+    replace: bool
+    exclude_self: bool
+    demo: Template
+    separator: str
+    origin: Span = _origin()
+
+
+@dataclass(**_S)
+class Retrieve:
+    retriever: str
+    query: Template
+    query_tokens: int
+    k: int
+    ranks: tuple[int, int]
+    similarity: tuple[float, float]
+    demo_ranks: tuple[int, int] | None
+    demo_similarity: tuple[float, float]
+    per_label: int | None
+    total: int | None
+    seed: int
+    origin: Span = _origin()
+
+
+@dataclass(**_S)
+class Conversation:
+    diversity_prompt: str
+    every: int
+    reset_after: int
+    origin: Span = _origin()
+
+
+@dataclass(**_S)
+class OutputField:
+    name: str
+    type: str  # string label int float bool regex choice list object
+    args: tuple[tuple[str, Any], ...] = ()
+    fields: tuple[OutputField, ...] = ()  # object members
+
+
+@dataclass(**_S)
+class Output:
+    fields: tuple[OutputField, ...]
+    origin: Span = _origin()
+
+    @property
+    def structured(self) -> bool:
+        """JSON-object generation unless the output is a single free-text string."""
+        return not (len(self.fields) == 1 and self.fields[0].type == "string")
+
+    @property
+    def text_field(self) -> str:
+        strings = [f.name for f in self.fields if f.type == "string"]
+        return "text" if "text" in strings else (strings[0] if strings else self.fields[0].name)
+
+
+@dataclass(**_S)
+class Parse:
+    prefix: str | None
+    split: bool
+    strip_quotes: bool
+    reject: tuple[str, ...]
+    origin: Span = _origin()
+
+
+@dataclass(**_S)
+class Oracle:
+    trained_on: str
+    keep: float
+    drop: bool
+    origin: Span = _origin()
+
+
+@dataclass(**_S)
+class Cartography:
+    keep: float
+    epochs: int
+    origin: Span = _origin()
+
+
+@dataclass(**_S)
+class Filter:
+    words: tuple[int, int] | None
+    chars: tuple[int, int] | None
+    dedupe: str  # "exact" | "near" | "none"
+    near_threshold: float
+    labels: tuple[str, ...] | None
+    oracle: Oracle | None
+    cartography: Cartography | None
+    origin: Span = _origin()
+
+
+@dataclass(**_S)
+class Pairs:
+    query: Template
+    positive: Template
+    negatives_from: str | None
+    negatives: int
+    negatives_k: int
+    origin: Span = _origin()
+
+
+@dataclass(**_S)
+class Variant:
+    task: str
+    name: str
+    kind: str  # "classification" | "qa_pairs"
+    labels: str | None
+    model: str
+    seeds: str | None
+    per_label: int | None
+    total: int | None
+    persona: str | None
+    system: Template | None
+    prompt: Template
+    seed: int
+    vary: tuple[tuple[str, tuple[Any, ...]], ...]
+    fewshot: FewShot | None
+    retrieve: Retrieve | None
+    retrieve_shared: bool  # the retrieve block is the task's own (shared by its variants)
+    conversation: Conversation | None
+    output: Output
+    parse: Parse
+    filter: Filter
+    pairs: Pairs | None
+    origin: Span = _origin()
+
+    @property
+    def id(self) -> str:
+        return f"{self.task}.{self.name}"
+
+
+@dataclass(**_S)
+class Task:
+    name: str
+    kind: str
+    variants: tuple[Variant, ...]
+    origin: Span = _origin()
+
+
+@dataclass(**_S)
+class Export:
+    name: str
+    task: str
+    variants: tuple[str, ...]
+    path: str
+    format: str
+    origin: Span = _origin()
+
+
+@dataclass(**_S)
+class Evaluate:
+    name: str
+    task: str
+    variants: tuple[str, ...]
+    real: str
+    train: str | None
+    metrics: tuple[str, ...]
+    students: tuple[str, ...]
+    seeds: int
+    path: str
+    origin: Span = _origin()
+
+
+@dataclass(**_S)
+class Program:
+    params: tuple[tuple[str, Any], ...]
+    models: tuple[Model, ...]
+    label_sets: tuple[LabelSet, ...]
+    sources: tuple[Source, ...]
+    corpora: tuple[Corpus, ...]
+    retrievers: tuple[Retriever, ...]
+    personas: tuple[Persona, ...]
+    tasks: tuple[Task, ...]
+    exports: tuple[Export, ...]
+    evaluations: tuple[Evaluate, ...]
+    root: str = field(default=".", compare=False)  # the main spec's directory (paths are relative to it)
+
+    def model(self, name: str) -> Model:
+        return next(m for m in self.models if m.name == name)
+
+    def label_set(self, name: str) -> LabelSet:
+        return next(x for x in self.label_sets if x.name == name)
+
+    def source(self, name: str) -> Source:
+        return next(x for x in self.sources if x.name == name)
+
+    def corpus(self, name: str) -> Corpus:
+        return next(x for x in self.corpora if x.name == name)
+
+    def retriever(self, name: str) -> Retriever:
+        return next(x for x in self.retrievers if x.name == name)
+
+    def persona(self, name: str) -> Persona:
+        return next(x for x in self.personas if x.name == name)
+
+    def task(self, name: str) -> Task:
+        return next(x for x in self.tasks if x.name == name)
+
+    def variants(self) -> list[Variant]:
+        return [v for t in self.tasks for v in t.variants]

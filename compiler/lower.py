@@ -1,0 +1,226 @@
+"""Checked values -> IR. Pure and total: if check passed, lowering cannot fail."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from synthc.compiler import ast, ir
+from synthc.compiler.check import Checked, Values, Variant
+from synthc.compiler.source import Span
+
+__all__ = ["lower"]
+
+
+def lower(checked: Checked) -> ir.Program:
+    """Build the Program; top-level collections are sorted by name (declaration order is
+    irrelevant), variants keep source order.
+
+    >>> from synthc.compiler.resolve import load, resolve
+    >>> from synthc.compiler.check import check
+    >>> from synthc.compiler.diagnostics import Sink
+    >>> from synthc.compiler.source import SourceMap
+    >>> sm, s = SourceMap(), Sink()
+    >>> lower(check(resolve(load("x.synth", sm, s, text='labels l { a = "A" }'), sm, s), s)).label_sets[0].names
+    ('a',)
+    """
+    lw = _Lower(checked)
+    d = checked.decls
+    return ir.Program(
+        params=tuple(sorted(checked.params.items())),
+        models=tuple(lw.model(v) for _, v in sorted(d["model"].items())),
+        label_sets=tuple(lw.labels(v) for _, v in sorted(d["labels"].items())),
+        sources=tuple(lw.source(v) for _, v in sorted(d["source"].items())),
+        corpora=tuple(lw.corpus(v) for _, v in sorted(d["corpus"].items())),
+        retrievers=tuple(lw.retriever(v) for _, v in sorted(d["retriever"].items())),
+        personas=tuple(lw.persona(v) for _, v in sorted(d["persona"].items())),
+        tasks=tuple(lw.task(n, vs) for n, vs in sorted(checked.tasks.items())),
+        exports=tuple(lw.export(v) for _, v in sorted(d["export"].items())),
+        evaluations=tuple(lw.evaluate(v) for _, v in sorted(d["evaluate"].items())),
+        root=checked.resolved.main_dir,
+    )
+
+
+class _Lower:
+    def __init__(self, checked: Checked) -> None:
+        self.c = checked
+        self.res = checked.resolved
+
+    def path(self, p: str, origin: Span) -> str:
+        """Paths are written relative to their own file; the IR holds them relative to the main spec."""
+        if os.path.isabs(p):
+            return p
+        here = self.res.file_dirs.get(origin.file, self.res.main_dir)
+        return os.path.normpath(os.path.relpath(os.path.join(here, p), self.res.main_dir))
+
+    def template(self, lit: ast.Str | str | None) -> ir.Template | None:
+        if lit is None:
+            return None
+        if isinstance(lit, str):
+            return ir.Template(text=lit)
+        return ir.Template(text=lit.value, origin=lit.span)
+
+    def model(self, v: Values) -> ir.Model:
+        x = v.values
+        kind, ref = x["gguf"]
+        return ir.Model(
+            name=v.name or "", gguf_kind=kind, gguf=ref if kind == "builtin" else self.path(ref, v.origin),
+            mode=x["mode"], temperature=float(x["temperature"]), top_p=float(x["top_p"]),
+            max_tokens=x["max_tokens"], stop=tuple(x["stop"]), seed=x["seed"], context=x["context"],
+            threads=x.get("threads"), origin=v.origin,
+        )
+
+    def labels(self, v: Values) -> ir.LabelSet:
+        return ir.LabelSet(name=v.name or "", labels=tuple(ir.Label(name=k, verbalization=val)
+                                                            for k, (val, _) in v.open.items()), origin=v.origin)
+
+    def _format(self, x: dict[str, Any], path: str) -> str:
+        if "format" in x:
+            return str(x["format"])
+        ext = os.path.splitext(path)[1].lower().lstrip(".")
+        return {"csv": "csv", "parquet": "parquet", "pq": "parquet"}.get(ext, "jsonl")
+
+    def source(self, v: Values) -> ir.Source:
+        x = v.values
+        s = v.children.get("sample")
+        sample = None if s is None else ir.Sample(
+            per_label=s.values.get("per_label"), total=s.values.get("total"),
+            strategy=s.values["strategy"], seed=s.values["seed"])
+        return ir.Source(
+            name=v.name or "", path=self.path(x["path"], v.origin), format=self._format(x, x["path"]),
+            id=x["id"], text=x["text"], label=x.get("label"), fields=tuple(x["fields"]), split=x.get("split"),
+            sample=sample, origin=v.origin)
+
+    def corpus(self, v: Values) -> ir.Corpus:
+        x = v.values
+        render = self.template(x["render"])
+        assert render is not None
+        return ir.Corpus(
+            name=v.name or "", path=self.path(x["path"], v.origin), format=self._format(x, x["path"]),
+            id=x["id"], text=x["text"], fields=tuple(x["fields"]), split=x.get("split"), render=render,
+            min_tokens=x["tokens"][0], max_tokens=x["tokens"][1], truncate_at=x["truncate_at"],
+            limit=x.get("limit"), origin=v.origin)
+
+    def retriever(self, v: Values) -> ir.Retriever:
+        x = v.values
+        return ir.Retriever(name=v.name or "", corpus=x["corpus"], method=x["method"], k1=float(x["k1"]),
+                            b=float(x["b"]), embedder=x["embedder"], seed=x["seed"], origin=v.origin)
+
+    def persona(self, v: Values) -> ir.Persona:
+        x = v.values
+        derived = tuple(ir.Derived(name=k, fn=fn, column=col, k=kk) for k, ((fn, col, kk), _) in v.open.items())
+        return ir.Persona(name=v.name or "", source=x["source"], user=x["user"], time=x["time"],
+                          derived=derived, origin=v.origin)
+
+    def task(self, name: str, variants: list[Variant]) -> ir.Task:
+        lowered = tuple(self.variant(v) for v in variants)
+        kind = lowered[0].kind if lowered else "classification"
+        origin = variants[0].values.origin if variants else Span(0, 0, 0)
+        return ir.Task(name=name, kind=kind, variants=lowered, origin=origin)
+
+    def variant(self, v: Variant) -> ir.Variant:
+        x = v.values.values
+        b = v.blocks
+        prompt = self.template(x.get("prompt"))
+        assert prompt is not None
+        vary = tuple((k, tuple(val)) for k, (val, _) in b["vary"].open.items()) if "vary" in b else ()
+        return ir.Variant(
+            task=v.task, name=v.name, kind=x["kind"], labels=x.get("labels"), model=x["model"],
+            seeds=x.get("seeds"), per_label=x.get("per_label"), total=x.get("total"), persona=x.get("persona"),
+            system=self.template(x.get("system")), prompt=prompt, seed=x["seed"], vary=vary,
+            fewshot=self.fewshot(b.get("fewshot")), retrieve=self.retrieve(b.get("retrieve")),
+            retrieve_shared="retrieve" not in v.own, conversation=self.conversation(b.get("conversation")),
+            output=self.output(b.get("output"), v.values.origin), parse=self.parse(b.get("parse"), v.values.origin),
+            filter=self.filter(b.get("filter"), v.values.origin), pairs=self.pairs(b.get("pairs")), origin=v.origin)
+
+    def fewshot(self, v: Values | None) -> ir.FewShot | None:
+        if v is None or v.values["shots"] == 0:
+            return None
+        x = v.values
+        demo = self.template(x["demo"])
+        assert demo is not None
+        return ir.FewShot(shots=x["shots"], source=x["from"], same_label=x["same_label"], replace=x["replace"],
+                          exclude_self=x["exclude_self"], demo=demo, separator=x["separator"], origin=v.origin)
+
+    def retrieve(self, v: Values | None) -> ir.Retrieve | None:
+        if v is None:
+            return None
+        x = v.values
+        query = self.template(x["query"])
+        assert query is not None
+        return ir.Retrieve(
+            retriever=x["from"], query=query, query_tokens=x["query_tokens"], k=x["k"],
+            ranks=tuple(x.get("ranks") or (1, x["k"])),  # type: ignore[arg-type]
+            similarity=tuple(float(s) for s in x["similarity"]),  # type: ignore[arg-type]
+            demo_ranks=x.get("demo_ranks"),
+            demo_similarity=tuple(float(s) for s in x["demo_similarity"]),  # type: ignore[arg-type]
+            per_label=x.get("per_label"), total=x.get("total"), seed=x["seed"], origin=v.origin)
+
+    def conversation(self, v: Values | None) -> ir.Conversation | None:
+        if v is None:
+            return None
+        x = v.values
+        return ir.Conversation(diversity_prompt=x["diversity_prompt"], every=x["every"],
+                               reset_after=x["reset_after"], origin=v.origin)
+
+    def output(self, v: Values | None, origin: Span) -> ir.Output:
+        if v is None or (not v.open and not v.children):
+            return ir.Output(fields=(ir.OutputField(name="text", type="string"),), origin=origin)
+        return ir.Output(fields=self._fields(v), origin=v.origin)
+
+    def _fields(self, v: Values) -> tuple[ir.OutputField, ...]:
+        out = [self._field(k, val) for k, (val, _) in v.open.items()]
+        for key, child in v.children.items():
+            out.append(ir.OutputField(name=key.split(":", 1)[1], type="object", fields=self._fields(child)))
+        return tuple(out)
+
+    def _field(self, name: str, val: tuple[str, tuple[tuple[str, Any], ...]]) -> ir.OutputField:
+        kind, args = val
+        lowered = tuple((k, self._field("item", a) if k == "of" else a) for k, a in args)
+        return ir.OutputField(name=name, type=kind, args=lowered)
+
+    def parse(self, v: Values | None, origin: Span) -> ir.Parse:
+        x = v.values if v is not None else {"split": False, "strip_quotes": True, "reject": ()}
+        return ir.Parse(prefix=x.get("prefix"), split=x["split"], strip_quotes=x["strip_quotes"],
+                        reject=tuple(x["reject"]), origin=v.origin if v is not None else origin)
+
+    def filter(self, v: Values | None, origin: Span) -> ir.Filter:
+        if v is None:
+            return ir.Filter(words=None, chars=None, dedupe="exact", near_threshold=1.0, labels=None,
+                             oracle=None, cartography=None, origin=origin)
+        x = v.values
+        o, c = v.children.get("label_oracle"), v.children.get("cartography")
+        oracle = None if o is None else ir.Oracle(trained_on=o.values["trained_on"], keep=float(o.values["keep"]),
+                                                  drop=o.values["drop"], origin=o.origin)
+        carto = None if c is None else ir.Cartography(keep=float(c.values["keep"]), epochs=c.values["epochs"],
+                                                      origin=c.origin)
+        dedupe, threshold = x["dedupe"] if isinstance(x["dedupe"], tuple) else (x["dedupe"], 1.0)
+        return ir.Filter(words=x.get("words"), chars=x.get("chars"), dedupe=dedupe, near_threshold=float(threshold),
+                         labels=tuple(x["labels"]) if "labels" in x else None, oracle=oracle, cartography=carto,
+                         origin=v.origin)
+
+    def pairs(self, v: Values | None) -> ir.Pairs | None:
+        if v is None:
+            return None
+        x = v.values
+        q, p = self.template(x["query"]), self.template(x["positive"])
+        assert q is not None and p is not None
+        return ir.Pairs(query=q, positive=p, negatives_from=x.get("negatives_from"), negatives=x["negatives"],
+                        negatives_k=x["negatives_k"], origin=v.origin)
+
+    def _variants(self, v: Values) -> tuple[str, ...]:
+        if v.values.get("variants"):
+            return tuple(v.values["variants"])
+        return tuple(x.name for x in self.c.tasks.get(v.values["task"], []))
+
+    def export(self, v: Values) -> ir.Export:
+        x = v.values
+        return ir.Export(name=v.name or "", task=x["task"], variants=self._variants(v),
+                         path=self.path(x["path"], v.origin), format=self._format(x, x["path"]), origin=v.origin)
+
+    def evaluate(self, v: Values) -> ir.Evaluate:
+        x = v.values
+        path = self.path(x["path"], v.origin) if "path" in x else os.path.join("out", "eval", v.name or "")
+        return ir.Evaluate(name=v.name or "", task=x["task"], variants=self._variants(v), real=x["real"],
+                           train=x.get("train"), metrics=tuple(x["metrics"]), students=tuple(x["students"]),
+                           seeds=x["seeds"], path=path, origin=v.origin)

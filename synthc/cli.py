@@ -1,0 +1,232 @@
+"""The command line: thin. Parse arguments, call the API, render diagnostics, return an exit code.
+
+Exit codes: 0 ok, 1 user error (diagnostics, failed steps), 2 internal error (a synthc bug).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import traceback
+from typing import TextIO
+
+from synthc import __version__
+from synthc.compiler import CompileResult, compile_file
+from synthc.compiler.codes import CODES, explain
+from synthc.compiler.diagnostics import Diagnostic, Severity, Sink, render
+from synthc.compiler.source import NO_SPAN, SourceMap
+
+__all__ = ["main", "entry"]
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    out, err = stdout or sys.stdout, stderr or sys.stderr
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args, out, err))
+    except KeyboardInterrupt:
+        print("interrupted", file=err)
+        return 130
+    except Exception as exc:  # a bug in synthc: E999 with a report footer, never a bare traceback
+        sink = Sink()
+        sink.error("E999", f"internal error: {type(exc).__name__}: {exc}", NO_SPAN,
+                   notes=(f"synthc {__version__}, Python {platform.python_version()}, {platform.platform()}",
+                          f"argv: {' '.join(sys.argv)}"),
+                   help="re-run with --debug for the traceback, and report it with the recipe")
+        print(render(sink.items, SourceMap(), "full"), file=err)
+        if getattr(args, "debug", False):
+            traceback.print_exc(file=err)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="synthc", description="Compile .synth recipes into synthetic datasets.")
+    p.add_argument("--version", action="version", version=f"synthc {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def spec_cmd(name: str, help: str) -> argparse.ArgumentParser:
+        c = sub.add_parser(name, help=help)
+        c.add_argument("spec", help="path to a .synth recipe")
+        c.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a param")
+        c.add_argument("--format", choices=["full", "concise", "json"], help="diagnostic format")
+        c.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+        return c
+
+    c = spec_cmd("check", "compile a recipe and report diagnostics")
+    c.set_defaults(func=cmd_check)
+    c = spec_cmd("plan", "show the DAG the runtime will execute")
+    g = c.add_mutually_exclusive_group()
+    g.add_argument("--json", action="store_true", help="plan.json with schema_version")
+    g.add_argument("--dot", action="store_true", help="Graphviz DOT")
+    g.add_argument("--ir", action="store_true", help="the typed IR as JSON")
+    c.add_argument("--tokens", action="store_true",
+                   help="load data and the model's tokenizer to count prompt tokens and estimate time")
+    c.set_defaults(func=cmd_plan)
+    c = sub.add_parser("fmt", help="format recipes canonically (in place, or --check)")
+    c.add_argument("files", nargs="+")
+    c.add_argument("--check", action="store_true", help="exit 1 if a file is not formatted; write nothing")
+    c.add_argument("--format", choices=["full", "concise", "json"])
+    c.set_defaults(func=cmd_fmt)
+    c = sub.add_parser("explain", help="explain a diagnostic code, e.g. E101")
+    c.add_argument("code", nargs="?", help="omit to list all codes")
+    c.set_defaults(func=cmd_explain)
+    c = spec_cmd("build", "execute the plan and write the dataset")
+    c.add_argument("--force", action="store_true", help="ignore cached generations")
+    c.add_argument("--select", action="append", default=[], metavar="NODE",
+                   help="build only these nodes (ids, tasks or task.variant) and what they need")
+    c.add_argument("--locked", action="store_true", help="fail if synth.lock differs from the inputs")
+    c.add_argument("--quiet", action="store_true", help="no progress display")
+    c.add_argument("--backend", choices=["llama", "fake"], default="llama",
+                   help="fake: a deterministic stand-in for tests and dry runs")
+    c.add_argument("--events", metavar="FILE", help="write a JSON-lines event log")
+    c.set_defaults(func=cmd_build)
+    return p
+
+
+def _overrides(pairs: list[str], err: TextIO) -> dict[str, str] | None:
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            print(f"error: --set expects NAME=VALUE, got `{pair}`", file=err)
+            return None
+        k, v = pair.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _fmt_choice(args: argparse.Namespace, err: TextIO) -> str:
+    if args.format:
+        return str(args.format)
+    return "full" if err.isatty() else "concise"
+
+
+def report(diags: list[Diagnostic], sources: SourceMap, args: argparse.Namespace, err: TextIO) -> None:
+    if diags:
+        print(render(diags, sources, _fmt_choice(args, err)), file=err)
+        errors = sum(d.severity is Severity.ERROR for d in diags)
+        warnings = len(diags) - errors
+        if _fmt_choice(args, err) != "json":
+            print(f"{errors} error(s), {warnings} warning(s)", file=err)
+
+
+def _compile(args: argparse.Namespace, err: TextIO) -> CompileResult | None:
+    overrides = _overrides(args.set, err)
+    if overrides is None:
+        return None
+    if not os.path.exists(args.spec):
+        print(f"error: no such file: {args.spec}", file=err)
+        return None
+    result = compile_file(args.spec, overrides)
+    report(result.diagnostics, result.sources, args, err)
+    return result
+
+
+def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    result = _compile(args, err)
+    if result is None or not result.ok:
+        return 1
+    assert result.plan is not None
+    gens = [n for n in result.plan.graph if result.plan.step(n).kind == "generate"]
+    print(f"ok: {args.spec} ({len(gens)} generating node(s), {result.plan.graph.number_of_nodes()} nodes)", file=out)
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from synthc.compiler.dump import ir_json, plan_dot, plan_json, plan_text
+
+    result = _compile(args, err)
+    if result is None or not result.ok or result.plan is None:
+        return 1
+    if args.json:
+        out.write(plan_json(result.plan))
+    elif args.dot:
+        out.write(plan_dot(result.plan))
+    elif args.ir:
+        assert result.program is not None
+        out.write(ir_json(result.program))
+    else:
+        extra: dict[str, str] = {}
+        if args.tokens:
+            from synthc.runtime.estimate import estimate
+
+            extra = estimate(result.plan, err)
+        out.write(plan_text(result.plan, extra))
+    return 0
+
+
+def cmd_fmt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from synthc.compiler.fmt import fmt
+    from synthc.compiler.parse import parse
+    from synthc.compiler.source import SourceFile
+
+    status = 0
+    for path in args.files:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+        except OSError as exc:
+            print(f"error: cannot read {path}: {exc.strerror}", file=err)
+            status = 1
+            continue
+        sources, sink = SourceMap(), Sink()
+        fid = sources.add(SourceFile.of(path, text))
+        spec = parse(sources.files[fid], fid, sink)
+        if spec is None:
+            report(sink.sorted(), sources, args, err)
+            status = 1
+            continue
+        new = fmt(spec, sources.files[fid])
+        if new == text:
+            continue
+        if args.check:
+            print(f"would reformat {path}", file=err)
+            status = 1
+        else:
+            _write_atomic(path, new)
+            print(f"formatted {path}", file=out)
+    return status
+
+
+def _write_atomic(path: str, text: str) -> None:
+    tmp = f"{path}.synthc-tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if not args.code:
+        for code in CODES.values():
+            if not code.retired:
+                print(f"{code.id}  {code.slug}  ({code.stage})", file=out)
+        return 0
+    text = explain(args.code)
+    if text is None:
+        print(f"error: unknown code `{args.code}`; `synthc explain` lists them", file=err)
+        return 1
+    code = CODES["E" + args.code.strip().upper()[1:]]
+    print(f"# {code.id} {code.slug}\n\n{text}", file=out, end="")
+    return 0
+
+
+def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    result = _compile(args, err)
+    if result is None or not result.ok or result.plan is None:
+        return 1
+    from synthc.runtime import RunFailed, execute
+
+    try:
+        summary = execute(result.plan, result.sources, force=args.force, select=args.select or None,
+                          locked=args.locked, quiet=args.quiet, backend=args.backend, events=args.events,
+                          err=err)
+    except RunFailed as failed:
+        report(failed.diagnostics, result.sources, args, err)
+        return 1
+    print(summary, file=out)
+    return 0
