@@ -262,6 +262,10 @@ _ALL = [
        "A sample asks for more rows (of a label) than the source has.",
        "sample {\n  per_label = 5000\n}",
        "Lower the sample size or use a larger source."),
+    _c("E510", "missing-extra", "runtime",
+       "A feature the recipe uses needs an optional package that is not installed (e.g. dense retrieval).",
+       "retriever r {\n  corpus = news\n  method = dense\n}",
+       "Install the extra named in the help line, or use `method = bm25`."),
     # -- E999 ----------------------------------------------------------------------------------
     _c("E999", "internal-error", "internal",
        "synthc itself failed; this is a bug, never a problem with the recipe.",

