@@ -394,7 +394,12 @@ class _Checker:
         blocks = {k: v for k, v in base.children.items()}
         owned: set[str] = set()
         if own is not None:
+            for k in own.values.get("without", ()):
+                blocks.pop(k, None)
+                owned.add(k)
             for k, v in own.values.items():
+                if k == "without":
+                    continue
                 if k in own.spans:  # set explicitly in the variant, not a schema default
                     values.values[k] = v
                     values.spans[k] = own.spans[k]

@@ -190,7 +190,7 @@ def _expr(e: ast.Expr, pad: str) -> str:
         return f"{e.callee.dotted}({args})"
     items = [_expr(i, pad + "  ") for i in e.items]
     flat = "[" + ", ".join(items) + "]"
-    if len(pad) + len(flat) <= WIDTH - 20 and "\n" not in flat:
+    if len(pad) + len(flat) <= WIDTH + 10 and "\n" not in flat:
         return flat
     inner = pad + "  "
     return "[\n" + "".join(f"{inner}{i},\n" for i in items) + pad + "]"

@@ -165,8 +165,11 @@ SCHEMAS: dict[str, BlockSchema] = {
         Field("time", STR, required=True, doc="column ordering a user's history (ISO dates sort)"),
     ), open_attrs=T("derive")),
     "task": BlockSchema("task", True, _TASK_COMMON, blocks=TASK_BLOCKS + ("variant",)),
-    "variant": BlockSchema("variant", True, tuple(f for f in _TASK_COMMON if f.name not in ("kind", "labels")),
-                           blocks=TASK_BLOCKS),
+    # A variant overrides task settings: nothing is required and nothing defaults here.
+    "variant": BlockSchema("variant", True, tuple(Field(f.name, f.type, doc=f.doc) for f in _TASK_COMMON
+                                                  if f.name not in ("kind", "labels")) + (
+        Field("without", LIST(ENUM(*TASK_BLOCKS)), (), doc="task blocks this variant leaves out"),
+    ), blocks=TASK_BLOCKS),
     "vary": BlockSchema("vary", False, open_attrs=LIST(T("literal")), doc="attribute = [values]"),
     "fewshot": BlockSchema("fewshot", False, (
         Field("shots", INT(0, 512), 0),

@@ -89,8 +89,10 @@ def _decode_triple(raw: str) -> tuple[str, list[int]]:
 def encode(value: str, indent: str) -> str:
     """The canonical literal for `value`: triple-quoted (indented under `indent`) when it has
     several lines and round-trips exactly, else a `"…"` string with escapes."""
-    if "\n" in value:
-        lines = value.split("\n")
+    lines = value.split("\n")
+    # Triple quotes only where an editor cannot silently change the value: no trailing blanks
+    # (editors strip them), no tabs or carriage returns, and some visible text.
+    if len(lines) > 1 and value.strip() and not any(ln != ln.rstrip(" \t") or "\t" in ln or "\r" in ln for ln in lines):
         inner = indent + "  "
         body = "\n".join(inner + ln if ln else "" for ln in lines)
         candidate = f'"""\n{body}\n{indent}"""'

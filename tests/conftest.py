@@ -1,0 +1,36 @@
+"""Test options: --update-golden rewrites golden dumps and snapshots (review the diff)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.normpath(os.path.join(ROOT, "..", "shared"))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", help="rewrite golden files and snapshots")
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
+
+
+def compare_golden(path: str, actual: str, update: bool) -> None:
+    if update or not os.path.exists(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(actual)
+        if not update:
+            pytest.fail(f"golden file {path} was missing and has been written; rerun")
+        return
+    with open(path, encoding="utf-8") as fh:
+        expected = fh.read()
+    assert actual == expected, f"{path} differs; rerun with --update-golden and review the diff"
+
+
+sys.modules.setdefault("synthc_tests_conftest", sys.modules[__name__])
