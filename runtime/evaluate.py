@@ -53,10 +53,14 @@ def _student(train_x: list[str], train_y: list[str], test: list[Row]) -> dict[st
 
 
 def _mean_std(runs: list[dict[str, float]]) -> dict[str, Any]:
+    import math
+
     out: dict[str, Any] = {}
     for k in ("accuracy", "macro_f1"):
-        vals = [r[k] for r in runs]
-        out[k] = {"mean": round(statistics.fmean(vals), 6), "std": round(statistics.pstdev(vals), 6), "runs": vals}
+        vals = [r[k] for r in runs if not math.isnan(r[k])]
+        out[k] = {"mean": round(statistics.fmean(vals), 6) if vals else None,
+                  "std": round(statistics.pstdev(vals), 6) if vals else None,
+                  "runs": [round(v, 6) for v in vals], "skipped_runs": len(runs) - len(vals)}
     return out
 
 
