@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Code", "CODES", "explain"]
+__all__ = ["Code", "CODES", "explain", "codes_markdown"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,3 +285,16 @@ def explain(code: str) -> str | None:
     key = "E" + code.strip().upper()[1:] if code.strip() else ""
     entry = CODES.get(key)
     return entry.explanation if entry else None
+
+
+def codes_markdown() -> str:
+    """docs/codes.md, generated from this registry (a test keeps the file in sync)."""
+    out = ["# Diagnostic codes", "",
+           "Generated from `compiler/codes.py` by `synthc explain --markdown`; do not edit by hand.",
+           "Ranges follow the pipeline: E0xx syntax, E1xx names, E2xx types and fields, E3xx semantics,",
+           "E4xx planning, E5xx runtime, E999 internal. Warnings use the same number with a `W` prefix.",
+           "A retired code is never reused.", ""]
+    for code in CODES.values():
+        body = code.explanation.replace("## ", "### ")
+        out += [f"## {code.id} `{code.slug}`", "", f"Stage: {code.stage}.", "", body]
+    return "\n".join(out).rstrip() + "\n"

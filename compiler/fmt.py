@@ -12,7 +12,7 @@ import re
 
 from synthc.compiler import ast
 from synthc.compiler.source import SourceFile
-from synthc.compiler.strings import encode
+from synthc.compiler.strings import encode, encode_plain
 
 __all__ = ["fmt"]
 
@@ -110,7 +110,7 @@ class _Writer:
         elif isinstance(item, ast.Declaration):
             self._lines(f"{pad}{item.kind} {item.name} = {_expr(item.value, pad)}", item.span.end)
         elif isinstance(item, ast.Directive):
-            self._lines(f"{pad}{item.kind} {_expr(item.arg, pad)}", item.span.end)
+            self._lines(f"{pad}{item.kind} {encode_plain(item.arg.value)}", item.span.end)
         else:
             self.block(item, depth)
 
@@ -173,7 +173,7 @@ def _separated(a: ast.Item, b: ast.Item, source: SourceFile | None, comments: li
 
 
 def _key(key: str) -> str:
-    return key if _IDENT.match(key) else encode(key, "")
+    return key if _IDENT.match(key) and key not in ("true", "false") else encode_plain(key)
 
 
 def _expr(e: ast.Expr, pad: str) -> str:

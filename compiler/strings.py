@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-__all__ = ["decode", "encode", "DecodeError"]
+__all__ = ["decode", "encode", "encode_plain", "DecodeError"]
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "/": "/"}
 
@@ -98,10 +98,10 @@ def encode(value: str, indent: str) -> str:
         candidate = f'"""\n{body}\n{indent}"""'
         if '"""' not in value and _decode_triple(candidate)[0] == value:
             return candidate
-    return _encode_plain(value)
+    return encode_plain(value)
 
 
-def _encode_plain(value: str) -> str:
+def encode_plain(value: str) -> str:
     out = []
     for ch in value:
         if ch == '"':

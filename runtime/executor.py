@@ -385,6 +385,12 @@ def step_generate(state: _State, node: str) -> list[tuple[Planned, Any, Any, str
 def _generate_one(state: _State, be: Backend, req: Any, v: ir.Variant) -> Any:
     from synthc.runtime.backends.llama import ContextOverflow
 
+    context = state.program.model(v.model).context
+    prompt_tokens = be.count_tokens(be.render(req))
+    if prompt_tokens + req.max_tokens > context:
+        raise fail("E506", f"a prompt of {prompt_tokens} tokens + max_tokens {req.max_tokens} does not fit the "
+                   f"context ({context}) of model `{v.model}`", v.origin, "in this task",
+                   help="raise `context`, shorten the prompt, or lower `shots`")
     try:
         return be.generate(req)
     except ContextOverflow as exc:

@@ -75,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_fmt)
     c = sub.add_parser("explain", help="explain a diagnostic code, e.g. E101")
     c.add_argument("code", nargs="?", help="omit to list all codes")
+    c.add_argument("--markdown", action="store_true", help="print every explanation as docs/codes.md")
     c.set_defaults(func=cmd_explain)
     c = spec_cmd("build", "execute the plan and write the dataset")
     c.add_argument("--force", action="store_true", help="ignore cached generations")
@@ -201,6 +202,11 @@ def _write_atomic(path: str, text: str) -> None:
 
 
 def cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.markdown:
+        from synthc.compiler.codes import codes_markdown
+
+        out.write(codes_markdown())
+        return 0
     if not args.code:
         for code in CODES.values():
             if not code.retired:

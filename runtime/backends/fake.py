@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import re
+import time
 from typing import Any
 
 from synthc.runtime.backends.base import Completion, Request
@@ -35,6 +37,9 @@ class FakeBackend:
         return "\n".join(f"<{role}>\n{content}" for role, content in request.messages)
 
     def generate(self, request: Request) -> Completion:
+        delay = float(os.environ.get("SYNTHC_FAKE_DELAY", "0"))  # lets tests kill a build mid-way
+        if delay:
+            time.sleep(delay)
         prompt = self.render(request)
         digest = hashlib.sha256(f"{request.seed}\x00{prompt}\x00{request.constraint}".encode()).digest()
         rng = random.Random(digest)

@@ -1,0 +1,126 @@
+"""The real embedded model (SmolLM2-135M through llama.cpp and guidance). Few and short."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT, SHARED
+
+pytestmark = pytest.mark.model
+
+SPEC = """
+model writer {
+  gguf        = builtin("smollm2-135m")
+  mode        = chat
+  temperature = 0.9
+  max_tokens  = 40
+  seed        = 3
+  threads     = 2
+}
+
+labels sentiment {
+  positive = "positive"
+  negative = "negative"
+}
+
+task reviews {
+  labels    = sentiment
+  model     = writer
+  per_label = 3
+  system    = "You are a movie critic."
+  prompt    = "Write a one-sentence {{ label }} movie review."
+}
+
+task verdicts {
+  labels    = sentiment
+  model     = writer
+  per_label = 1
+  prompt    = "Is this review positive or negative? 'A wonderful, moving film.'"
+
+  output {
+    label = label()
+    score = int(1..5)
+  }
+}
+
+export reviews {
+  task = reviews
+  path = "out/reviews.jsonl"
+}
+
+export verdicts {
+  task = verdicts
+  path = "out/verdicts.jsonl"
+}
+"""
+
+
+def _write(tmp: str) -> str:
+    path = os.path.join(tmp, "tiny.synth")
+    with open(path, "w") as fh:
+        fh.write(SPEC)
+    return path
+
+
+def _build(spec: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "synthc", "build", spec, "--quiet"], capture_output=True, text=True)
+
+
+def _sha(path: str) -> str:
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+def test_real_model_build_rerun_and_resume(tmp_path: str) -> None:
+    spec = _write(str(tmp_path))
+    first = _build(spec)
+    assert first.returncode == 0, first.stderr
+    assert "8 generated" in first.stdout
+    rows = [json.loads(x) for x in open(os.path.join(str(tmp_path), "out", "reviews.jsonl"))]
+    assert len(rows) >= 4 and all(r["text"].strip() for r in rows)
+    verdict = json.loads(open(os.path.join(str(tmp_path), "out", "verdicts.jsonl")).readline())
+    assert verdict["label"] in ("positive", "negative") and 1 <= verdict["score"] <= 5  # JSON via guidance
+    lock = json.load(open(os.path.join(str(tmp_path), "synth.lock")))
+    assert len(lock["models"]["writer"]["sha256"]) == 64
+    ref = _sha(os.path.join(str(tmp_path), "out", "reviews.jsonl"))
+    again = _build(spec)
+    assert "0 generated, 8 from cache" in again.stdout
+    # kill -9 in the middle of a fresh build (cache removed), then resume: same bytes
+    import shutil
+
+    shutil.rmtree(os.path.join(str(tmp_path), ".synthc"))
+    shutil.rmtree(os.path.join(str(tmp_path), "out"))
+    proc = subprocess.Popen([sys.executable, "-m", "synthc", "build", spec, "--quiet"])
+    deadline = time.time() + 60
+    db = os.path.join(str(tmp_path), ".synthc", "cache.sqlite")
+    while time.time() < deadline:
+        if os.path.exists(db):
+            import sqlite3
+
+            try:
+                n = sqlite3.connect(db).execute("SELECT count(*) FROM generations").fetchone()[0]
+            except sqlite3.Error:
+                n = 0
+            if n >= 2:
+                break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    resumed = _build(spec)
+    assert resumed.returncode == 0, resumed.stderr
+    assert _sha(os.path.join(str(tmp_path), "out", "reviews.jsonl")) == ref
+
+
+def test_quickstart_plan_counts_real_prompt_tokens() -> None:
+    out = subprocess.run([sys.executable, "-m", "synthc", "plan", "examples/quickstart.synth", "--tokens"],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "prompt tokens" in out.stdout
+    assert SHARED

@@ -1,0 +1,186 @@
+"""The runtime on the deterministic fake backend: outputs, cache, resume after kill -9,
+reproducibility, --select, --locked, and one fixture per runtime error code."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT, SHARED
+from markers import actual, expected, header
+from synthc.compiler import compile_file
+from synthc.runtime import RunFailed, execute
+
+QUICK = os.path.join(ROOT, "examples", "quickstart.synth")
+
+
+def _copy_example(tmp: str, name: str = "quickstart.synth") -> str:
+    """A copy of an example in a scratch dir, with data paths pointing at the real shared/."""
+    d = os.path.join(tmp, "examples")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(ROOT, "examples", name), encoding="utf-8") as fh:
+        text = fh.read().replace("../../shared/", os.path.join(SHARED, ""))
+    path = os.path.join(d, name)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    return path
+
+
+def _build(path: str, **kw: object) -> str:
+    result = compile_file(path, kw.pop("overrides", None))  # type: ignore[arg-type]
+    assert result.plan is not None, result.diagnostics
+    return execute(result.plan, result.sources, quiet=True, backend="fake", **kw)  # type: ignore[arg-type]
+
+
+def _sha(path: str) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
+
+
+def test_build_outputs_and_rerun_is_a_noop(tmp_path: str) -> None:
+    spec = _copy_example(str(tmp_path))
+    first = _build(spec)
+    assert "16 generated, 0 from cache" in first
+    out = os.path.join(str(tmp_path), "out", "quickstart")
+    rows = [json.loads(line) for line in open(os.path.join(out, "reviews.jsonl"), encoding="utf-8")]
+    assert rows and all(r["label"] in ("positive", "negative") for r in rows)
+    prov = rows[0]["provenance"]
+    assert {"variant", "prompt_sha256", "model", "sampling", "attributes", "scores", "conversation"} <= set(prov)
+    assert "oracle" in prov["scores"]
+    manifest = json.load(open(os.path.join(out, "manifest.json")))
+    assert manifest["schema_version"] == 1 and manifest["counts"]["default"]["total"] == len(rows)
+    card = open(os.path.join(out, "README.md")).read()
+    assert card.startswith("---\nconfigs:") and "reviews.jsonl" in card
+    before = _sha(os.path.join(out, "reviews.jsonl"))
+    second = _build(spec)
+    assert "0 generated, 16 from cache" in second
+    assert _sha(os.path.join(out, "reviews.jsonl")) == before
+
+
+def test_diversity_prompt_every_n_turns(tmp_path: str) -> None:
+    from synthc.runtime.cache import Cache
+
+    spec = _copy_example(str(tmp_path))
+    _build(spec)
+    cache = Cache(os.path.join(os.path.dirname(spec), ".synthc"))
+    rows = cache.db.execute("SELECT row FROM generations").fetchall()
+    assert len(rows) == 16
+    result = compile_file(spec)
+    v = result.program.variants()[0]
+    assert v.conversation is not None and v.conversation.every == 2
+
+
+def test_edit_regenerates_only_the_edited_task(tmp_path: str) -> None:
+    spec = _copy_example(str(tmp_path))
+    _build(spec)
+    text = open(spec).read().replace("Please be creative", "Please be very creative")
+    open(spec, "w").write(text)
+    assert "16 generated" in _build(spec)
+    text = open(spec).read().replace("keep       = 0.5", "keep       = 0.6")
+    open(spec, "w").write(text)
+    assert "0 generated, 16 from cache" in _build(spec)  # filter settings do not touch generations
+
+
+def test_kill_9_then_resume_gives_identical_bytes(tmp_path: str) -> None:
+    ref_dir = os.path.join(str(tmp_path), "ref")
+    run_dir = os.path.join(str(tmp_path), "run")
+    ref = _copy_example(ref_dir)
+    spec = _copy_example(run_dir)
+    _build(ref, overrides={"per_label": "20"})
+    env = dict(os.environ, SYNTHC_FAKE_DELAY="0.05")
+    cmd = [sys.executable, "-m", "synthc", "build", spec, "--backend", "fake", "--quiet", "--set", "per_label=20"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(1.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    out = os.path.join(run_dir, "out", "quickstart", "reviews.jsonl")
+    assert not os.path.exists(out)  # nothing half-written
+    resumed = _build(spec, overrides={"per_label": "20"})
+    assert "from cache" in resumed and not resumed.startswith("built 7 node(s) in 0.0s: 0 generated, 0 from cache")
+    assert _sha(out) == _sha(os.path.join(ref_dir, "out", "quickstart", "reviews.jsonl"))
+
+
+def test_select_builds_only_upstream(tmp_path: str) -> None:
+    spec = _copy_example(str(tmp_path))
+    summary = _build(spec, select=["oracle:source.imdb_train"])
+    assert summary.startswith("built 2 node(s)")
+    assert not os.path.exists(os.path.join(str(tmp_path), "out"))
+
+
+def test_select_matching_nothing(tmp_path: str) -> None:
+    spec = _copy_example(str(tmp_path))
+    with pytest.raises(RunFailed) as info:
+        _build(spec, select=["generate:nope"])
+    assert info.value.diagnostics[0].code.id == "E403"
+
+
+def test_locked_detects_drift(tmp_path: str) -> None:
+    spec = _copy_example(str(tmp_path))
+    lock = os.path.join(os.path.dirname(spec), "synth.lock")
+    with open(lock, "w") as fh:
+        json.dump({"lock_version": 1, "models": {}, "data": {"x.jsonl": "0" * 64}, "versions": {}}, fh)
+    with pytest.raises(RunFailed) as info:
+        _build(spec, locked=True)
+    d = info.value.diagnostics[0]
+    assert d.code.id == "E507" and any(n.startswith("- data.x.jsonl") for n in d.notes)
+
+
+def test_synthesizrr_provenance_names_document_and_rank(tmp_path: str) -> None:
+    spec = _copy_example(str(tmp_path), "../specs/synthesizrr_ag_news.synth") if False else None
+    d = os.path.join(str(tmp_path), "specs")
+    os.makedirs(d)
+    text = open(os.path.join(ROOT, "specs", "synthesizrr_ag_news.synth")).read().replace("../../shared/", os.path.join(SHARED, ""))
+    spec = os.path.join(d, "ag.synth")
+    open(spec, "w").write(text)
+    _build(spec)
+    out = os.path.join(str(tmp_path), "out", "synthesizrr_ag_news")
+    for name in ("SynthesizRR_0", "SynthesizRR_RETRICL_3", "SynthesizRR_nonRETRICL_32"):
+        rows = [json.loads(line) for line in open(os.path.join(out, f"{name}.jsonl"))]
+        assert rows and all("id" in r["provenance"]["doc"] and 3 <= r["provenance"]["doc"]["rank"] <= 50 for r in rows)
+        assert all(0.4 <= r["provenance"]["doc"]["similarity"] <= 0.9 for r in rows)
+    retricl = [json.loads(line) for line in open(os.path.join(out, "SynthesizRR_RETRICL_3.jsonl"))]
+    assert all(all(dm["doc_id"] for dm in r["provenance"]["demos"]) for r in retricl)
+    assert all(r["provenance"]["seed_id"] not in [dm["seed_id"] for dm in r["provenance"]["demos"]] for r in retricl)
+    metrics = json.load(open(os.path.join(out, "eval", "metrics.json")))
+    assert "student" in metrics["variants"]["FewGen_0"] and "mauve" in metrics["unavailable"]
+
+
+def test_sysepqa_pairs_have_query_positive_negative(tmp_path: str) -> None:
+    d = os.path.join(str(tmp_path), "specs")
+    os.makedirs(d)
+    text = open(os.path.join(ROOT, "specs", "sysepqa_stackexchange.synth")).read().replace("../../shared/", os.path.join(SHARED, ""))
+    spec = os.path.join(d, "se.synth")
+    open(spec, "w").write(text)
+    _build(spec)
+    rows = [json.loads(line) for line in open(os.path.join(str(tmp_path), "out", "sysepqa_stackexchange", "personalized.jsonl"))]
+    assert rows and all(r["query"] and r["positive"] and len(r["negatives"]) == 1 for r in rows)
+    assert all(isinstance(r["provenance"]["persona"]["top_tags"], list) for r in rows)
+
+
+RUNTIME_FIXTURES = sorted(glob.glob(os.path.join(ROOT, "tests", "runtime_errors", "E*.synth")))
+
+
+@pytest.mark.parametrize("path", RUNTIME_FIXTURES, ids=lambda p: os.path.basename(p)[:-6])
+def test_runtime_error_fixture(path: str, tmp_path: str) -> None:
+    absent = header(path, "requires-absent")
+    if absent and importlib.util.find_spec(absent) is not None:
+        pytest.skip(f"{absent} is installed")
+    work = os.path.join(str(tmp_path), "case")
+    shutil.copytree(os.path.dirname(path), work)
+    spec = os.path.join(work, os.path.basename(path))
+    result = compile_file(spec)
+    assert result.plan is not None, result.diagnostics
+    with pytest.raises(RunFailed) as info:
+        execute(result.plan, result.sources, quiet=True, backend=header(path, "backend") or "fake")
+    assert actual(info.value.diagnostics, result.sources) == expected([spec])
+    assert not glob.glob(os.path.join(work, "out", "*.jsonl"))  # never a half-written output
