@@ -1,0 +1,64 @@
+"""`synthc plan --tokens`: exact prompt-token counts per generating node, from the model's own
+tokenizer and the real data, and a time estimate from this machine's measured speeds.
+
+Conversation turns are counted without their (not yet generated) history, so those counts are
+lower bounds and say so."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TextIO
+
+from synthc.compiler.plan import Plan
+from synthc.runtime.cache import Cache
+from synthc.runtime.errors import RunFailed
+from synthc.runtime.executor import _STEPS, _backend, _State
+from synthc.runtime.progress import Events
+from synthc.runtime.rows import build_request
+
+__all__ = ["estimate"]
+
+
+def estimate(plan: Plan, err: TextIO) -> dict[str, str]:
+    renders = [n for n in plan.order() if plan.step(n).kind == "render"]
+    needed = plan.select(renders) or set()
+    state = _State(plan, plan.program.root, Cache(os.path.join(plan.program.root, ".synthc")),
+                   Events(err, True, None), "llama", False)
+    notes: dict[str, str] = {}
+    try:
+        for node in [n for n in plan.order() if n in needed]:
+            state.values[node] = _STEPS[plan.step(node).kind](state, node)
+        for node in renders:
+            v = next(x for x in plan.program.variants() if f"render:{x.id}" == node)
+            be = _backend(state, v.model)
+            rows = state.values[node]
+            t0 = time.time()
+            counts = [be.count_tokens(be.render(build_request(v, plan.program, r, [])[0])) for r in rows]
+            speed = _speeds(be)
+            total = sum(counts)
+            cap = sum(build_request(v, plan.program, r, [])[0].max_tokens for r in rows)
+            seconds = total / speed[0] + cap / speed[1]
+            bound = " (lower bound: conversation history not counted)" if v.conversation else ""
+            notes[f"generate:{v.id}"] = (f"{total} prompt tokens{bound}, ≤ {cap} generated; "
+                                         f"≈ {_duration(seconds)} at {speed[0]:.0f}/{speed[1]:.0f} tok/s "
+                                         f"(prompt/decode; counted in {time.time() - t0:.1f}s)")
+    except RunFailed as failed:
+        msg = failed.diagnostics[0].message
+        for node in renders:
+            notes.setdefault(node.replace("render:", "generate:"), f"token counts unavailable: {msg}")
+    finally:
+        state.cache.close()
+    return notes
+
+
+def _speeds(backend: object) -> tuple[float, float]:
+    """Prompt-eval and decode tokens/s: SmolLM2-135M Q4_1 on 2 cores (shared/research/runtime.md
+    §3a), scaled by the model's size relative to it."""
+    size = os.path.getsize(getattr(backend, "path", "")) if hasattr(backend, "path") else 98_362_432
+    scale = 98_362_432 / max(size, 1)
+    return 300.0 * scale, 130.0 * scale
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
