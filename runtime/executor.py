@@ -434,6 +434,8 @@ def _provenance(v: ir.Variant, model: ir.Model, state: _State, r: Planned, req: 
         "attributes": r.attrs, "tokens": {"prompt": comp.prompt_tokens, "completion": comp.completion_tokens},
         "cache_key": key,
     }
+    if r.label is not None:
+        prov["intended_label"] = r.label
     if r.seed is not None:
         prov["seed_id"] = r.seed.id
         if v.kind == "qa_pairs":
