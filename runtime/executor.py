@@ -17,7 +17,7 @@ from synthc.compiler.plan import Plan
 from synthc.compiler.schema import BUILTIN_MODELS
 from synthc.compiler.source import SourceMap
 from synthc.runtime import lock as lockfile
-from synthc.runtime.backends.base import Backend, request_key
+from synthc.runtime.backends.base import Backend, ContextOverflow, request_key
 from synthc.runtime.cache import CACHE_VERSION, Cache
 from synthc.runtime.data import Row, file_sha256, load_source, sample_rows
 from synthc.runtime.errors import RunFailed, fail
@@ -150,7 +150,7 @@ def _backend(state: _State, name: str) -> Backend:
     if state.backend_kind == "fake":
         from synthc.runtime.backends.fake import FakeBackend
 
-        be: Backend = FakeBackend()
+        be: Backend = FakeBackend(m.context)
         state.model_info[name] = {"name": name, "path": "fake", "size": 0, "sha256": be.fingerprint()}
     else:
         from synthc.runtime.backends.llama import LlamaBackend, ModelLoadError
@@ -383,14 +383,6 @@ def step_generate(state: _State, node: str) -> list[tuple[Planned, Any, Any, str
 
 
 def _generate_one(state: _State, be: Backend, req: Any, v: ir.Variant) -> Any:
-    from synthc.runtime.backends.llama import ContextOverflow
-
-    context = state.program.model(v.model).context
-    prompt_tokens = be.count_tokens(be.render(req))
-    if prompt_tokens + req.max_tokens > context:
-        raise fail("E506", f"a prompt of {prompt_tokens} tokens + max_tokens {req.max_tokens} does not fit the "
-                   f"context ({context}) of model `{v.model}`", v.origin, "in this task",
-                   help="raise `context`, shorten the prompt, or lower `shots`")
     try:
         return be.generate(req)
     except ContextOverflow as exc:

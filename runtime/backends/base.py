@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-__all__ = ["Constraint", "Request", "Completion", "Backend", "request_key"]
+__all__ = ["Constraint", "Request", "Completion", "Backend", "ContextOverflow", "request_key"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +49,14 @@ class Completion:
     evaluated_tokens: int  # prompt tokens actually evaluated (the rest came from the KV cache)
     finish: str = "stop"  # stop | length
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ContextOverflow(Exception):
+    """Raised by a backend before generating when prompt + max_tokens exceed its context."""
+
+    def __init__(self, prompt: int, max_tokens: int, context: int) -> None:
+        super().__init__(f"a prompt of {prompt} tokens + max_tokens {max_tokens} exceeds the context of {context}")
+        self.prompt, self.max_tokens, self.context = prompt, max_tokens, context
 
 
 class Backend(Protocol):

@@ -14,7 +14,7 @@ import re
 import time
 from typing import Any
 
-from synthc.runtime.backends.base import Completion, Request
+from synthc.runtime.backends.base import Completion, ContextOverflow, Request
 
 __all__ = ["FakeBackend"]
 
@@ -23,6 +23,9 @@ _WORDS = re.compile(r"[A-Za-z']+")
 
 class FakeBackend:
     name = "fake"
+
+    def __init__(self, context: int = 1 << 30) -> None:
+        self.context = context  # tokens are whitespace words here
 
     def fingerprint(self) -> str:
         return "fake-v1"
@@ -41,6 +44,8 @@ class FakeBackend:
         if delay:
             time.sleep(delay)
         prompt = self.render(request)
+        if self.count_tokens(prompt) + request.max_tokens > self.context:
+            raise ContextOverflow(self.count_tokens(prompt), request.max_tokens, self.context)
         digest = hashlib.sha256(f"{request.seed}\x00{prompt}\x00{request.constraint}".encode()).digest()
         rng = random.Random(digest)
         c = request.constraint

@@ -24,9 +24,9 @@ import threading
 from itertools import takewhile
 from typing import Any
 
-from synthc.runtime.backends.base import Completion, Request
+from synthc.runtime.backends.base import Completion, ContextOverflow, Request
 
-__all__ = ["LlamaBackend", "builtin_model_path", "ModelLoadError"]
+__all__ = ["LlamaBackend", "builtin_model_path", "ModelLoadError", "ContextOverflow"]
 
 _PATCH_LOCK = threading.Lock()
 _PATCHED = False
@@ -180,6 +180,9 @@ class LlamaBackend:
         import numpy as np
         from guidance import assistant, gen, json as gjson, select, system, user
 
+        prompt_tokens = len(self.tokenize(self.render(request)))
+        if prompt_tokens + request.max_tokens > self.llm.n_ctx():
+            raise ContextOverflow(prompt_tokens, request.max_tokens, self.llm.n_ctx())
         base = self._guidance_model()
         engine = base._interpreter.engine
         # Canonical evaluation: guidance starts from an empty cache for every constrained request.
@@ -207,21 +210,14 @@ class LlamaBackend:
             with assistant():
                 lm += grammar
         text = str(lm[name])
-        prompt = len(self.tokenize(self.render(request)))
         produced = self.count_tokens(text)
-        self._account(prompt, prompt, produced)
-        return Completion(text, prompt, produced, prompt)
+        self._account(prompt_tokens, prompt_tokens, produced)
+        return Completion(text, prompt_tokens, produced, prompt_tokens)
 
     def _account(self, prompt: int, evaluated: int, completion: int) -> None:
         self.stats["prompt_tokens"] += prompt
         self.stats["evaluated_tokens"] += evaluated
         self.stats["completion_tokens"] += completion
-
-
-class ContextOverflow(Exception):
-    def __init__(self, prompt: int, max_tokens: int, context: int) -> None:
-        super().__init__(f"prompt of {prompt} tokens + max_tokens {max_tokens} exceeds the context of {context}")
-        self.prompt, self.max_tokens, self.context = prompt, max_tokens, context
 
 
 @contextlib.contextmanager
