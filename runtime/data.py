@@ -58,7 +58,7 @@ def read_table(path: str, fmt: str, origin: Span) -> list[dict[str, Any]]:
         import pyarrow.parquet as pq
     except ImportError:
         raise fail("E504", "reading Parquet needs pyarrow", origin, "declared here",
-                   help="pip install 'synthc[parquet]'") from None
+                   help="pip install pyarrow") from None
     try:
         return pq.read_table(path).to_pylist()  # type: ignore[no-any-return]
     except Exception as err:  # pyarrow raises many types for a damaged file
