@@ -11,7 +11,7 @@ from synthc.compiler import ast
 from synthc.compiler.diagnostics import Sink
 from synthc.compiler.resolve import Resolved
 from synthc.compiler.schema import (
-    BUILTIN_MODELS, DEDUPE, DERIVATIONS, FIELD_TYPES, SCHEMAS, TASK_BLOCKS, TOP, BlockSchema, T,
+    BUILTIN_MODELS, DEDUPE, FIELD_TYPES, SCHEMAS, TOP, BlockSchema, T,
 )
 from synthc.compiler.source import Span
 from synthc.compiler.symbols import did_you_mean
@@ -20,6 +20,23 @@ from synthc.compiler.templates import ANY, LEAF, Scope, check_template
 __all__ = ["Values", "Variant", "Checked", "check"]
 
 _INVALID = object()
+
+# Constructor signatures: name -> (parameters in positional order, required parameters).
+_DERIVATIONS: dict[str, tuple[dict[str, T], tuple[str, ...]]] = {
+    "history_top": ({"column": T("str"), "k": T("int", 1, 1000)}, ("column",)),
+    "history_count": ({}, ()),
+    "value": ({"column": T("str")}, ("column",)),
+}
+_FIELD_TYPES: dict[str, tuple[dict[str, T], tuple[str, ...]]] = {
+    "string": ({"words": T("range", 0, num="int"), "chars": T("range", 0, num="int")}, ()),
+    "label": ({}, ()),
+    "int": ({"range": T("range", num="int")}, ()),
+    "float": ({"range": T("range", num="float")}, ()),
+    "bool": ({}, ()),
+    "regex": ({"pattern": T("regex")}, ("pattern",)),
+    "choice": ({"options": T("list", elem=T("str"))}, ("options",)),
+    "list": ({"of": T("fieldtype"), "max": T("int", 1, 100)}, ("of",)),
+}
 
 
 @dataclass(slots=True)
@@ -291,22 +308,10 @@ class _Checker:
     def _v_derive(self, e: ast.Expr, t: T, key: str) -> Any:
         if not isinstance(e, ast.Call):
             return self._wrong(e, "a derivation like `history_top(\"tags\", k = 5)`", key)
-        name = e.callee.dotted
-        params = {
-            "history_top": {"column": T("str"), "k": T("int", 1, 1000)},
-            "history_count": {},
-            "value": {"column": T("str")},
-        }.get(name)
-        if params is None:
-            return self._unknown_fn(e, DERIVATIONS)
-        args = self._args(e, params, key)
-        if args is _INVALID:
+        called = self._signature(e, _DERIVATIONS, key)
+        if called is _INVALID:
             return _INVALID
-        required = [p for p in params if p != "k"]
-        missing = [p for p in required if p not in args]
-        if missing:
-            self.sink.error("E210", f"`{name}` needs `{missing[0]}`", e.span, "missing argument")
-            return _INVALID
+        name, args = called
         return (name, args.get("column"), args.get("k", 5))
 
     def _v_fieldtype(self, e: ast.Expr, t: T, key: str) -> Any:
@@ -314,27 +319,26 @@ class _Checker:
             e = ast.Call(callee=e, args=(), span=e.span)
         if not isinstance(e, ast.Call):
             return self._wrong(e, "a field type like `string(words = 10..200)`", key)
+        called = self._signature(e, _FIELD_TYPES, key)
+        if called is _INVALID:
+            return _INVALID
+        name, args = called
+        return (name, tuple(sorted(args.items())))
+
+    def _signature(self, e: ast.Call, table: dict[str, tuple[dict[str, T], tuple[str, ...]]], key: str) -> Any:
+        """Check a constructor call against `table`: name -> (parameters, required ones)."""
         name = e.callee.dotted
-        spec: dict[str, T] | None = {
-            "string": {"words": T("range", 0, num="int"), "chars": T("range", 0, num="int")},
-            "label": {},
-            "int": {"range": T("range", num="int")},
-            "float": {"range": T("range", num="float")},
-            "bool": {},
-            "regex": {"pattern": T("regex")},
-            "choice": {"options": T("list", elem=T("str"))},
-            "list": {"of": T("fieldtype"), "max": T("int", 1, 100)},
-        }.get(name)
-        if spec is None:
-            return self._unknown_fn(e, FIELD_TYPES)
-        args = self._args(e, spec, key)
+        if name not in table:
+            return self._unknown_fn(e, tuple(table))
+        params, required = table[name]
+        args = self._args(e, params, key)
         if args is _INVALID:
             return _INVALID
-        for needed in {"regex": "pattern", "choice": "options", "list": "of"}.get(name, "").split():
-            if needed not in args:
-                self.sink.error("E210", f"`{name}(…)` needs `{needed}`", e.span, "missing argument")
-                return _INVALID
-        return (name, tuple(sorted(args.items())))
+        missing = [p for p in required if p not in args]
+        if missing:
+            self.sink.error("E210", f"`{name}(…)` needs `{missing[0]}`", e.span, "missing argument")
+            return _INVALID
+        return name, args
 
     def _unknown_fn(self, e: ast.Call, options: tuple[str, ...] | dict[str, Any]) -> Any:
         names = list(options)

