@@ -95,9 +95,6 @@ METRICS = (
 )
 STUDENTS = ("tfidf_lr",)
 REF_KINDS = ("model", "labels", "source", "corpus", "retriever", "persona", "task")
-TASK_FIELD_NAMES = (
-    "kind", "labels", "model", "seeds", "per_label", "total", "persona", "system", "prompt", "seed",
-)
 
 _DATA = (
     Field("path", STR, required=True, doc="file path, relative to the spec file"),

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from synthc.compiler import ir
 from synthc.compiler.plan import Plan
 from synthc.compiler.schema import BUILTIN_MODELS
-from synthc.compiler.source import SourceMap
+from synthc.compiler.source import NO_SPAN, SourceMap
 from synthc.runtime import lock as lockfile
 from synthc.runtime.backends.base import Backend, ContextOverflow, request_key
 from synthc.runtime.cache import CACHE_VERSION, Cache
@@ -64,7 +64,7 @@ def execute(plan: Plan, sources: SourceMap, *, force: bool = False, select: list
     if select:
         chosen = plan.select(select)
         if chosen is None:
-            raise fail("E403", f"--select matched no node: {', '.join(select)}", plan_origin(plan),
+            raise fail("E403", f"--select matched no node: {', '.join(select)}", NO_SPAN,
                        help="`synthc plan SPEC` lists the node ids")
         nodes = [n for n in nodes if n in chosen]
     _check_writable(plan, nodes)
@@ -87,12 +87,6 @@ def execute(plan: Plan, sources: SourceMap, *, force: bool = False, select: list
     return (f"built {len(nodes)} node(s) in {time.time() - started:.1f}s: "
             f"{gen['generated']} generated, {gen['cached']} from cache, {gen['tokens']} new tokens"
             + (f"; wrote {', '.join(written)}" if written else ""))
-
-
-def plan_origin(plan: Plan) -> Any:
-    from synthc.compiler.source import Span
-
-    return Span(0, 0, 0)
 
 
 def _check_writable(plan: Plan, nodes: list[str]) -> None:
@@ -562,7 +556,7 @@ def _write_lock(state: _State, locked: bool, exports: list[str]) -> None:
     if locked and old is not None:
         diff = lockfile.diff_lock(old, new)
         if diff:
-            raise fail("E507", "inputs differ from synth.lock", plan_origin(state.plan), "",
+            raise fail("E507", "inputs differ from synth.lock", NO_SPAN, "",
                        notes=tuple(diff), help="rebuild without --locked to accept the new inputs")
     if not exports or state.backend_kind == "fake":  # a fake build says nothing about real inputs
         return

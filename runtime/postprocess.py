@@ -36,6 +36,8 @@ def parse_completion(text: str, output: ir.Output, parse: ir.Parse) -> tuple[lis
     for phrase in parse.reject:
         if phrase.lower() in text.lower():
             return [], f"refusal: {phrase}"
+    if len(output.fields) == 1 and output.fields[0].type in ("label", "choice", "regex"):
+        return ([{output.fields[0].name: text}], None) if text else ([], "empty")
     if output.structured:
         try:
             obj = json.loads(text)

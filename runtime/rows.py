@@ -222,6 +222,23 @@ def _token_cap(v: ir.Variant, model: ir.Model) -> int:
     return model.max_tokens
 
 
+def _constraint(output: ir.Output, labels: tuple[str, ...]) -> Constraint:
+    """A lone label/choice field is a `select`, a lone regex field a `regex`, a lone string free
+    text; anything else a JSON object under its schema."""
+    if len(output.fields) == 1:
+        f = output.fields[0]
+        args = dict(f.args)
+        if f.type == "label":
+            return Constraint(kind="select", options=labels)
+        if f.type == "choice":
+            return Constraint(kind="select", options=tuple(args["options"]))
+        if f.type == "regex":
+            return Constraint(kind="regex", pattern=args["pattern"])
+        if f.type == "string":
+            return Constraint()
+    return Constraint(kind="json", schema=json.dumps(json_schema(output, labels), sort_keys=True))
+
+
 def build_request(v: ir.Variant, program: ir.Program, r: Planned,
                   history: list[tuple[str, str]]) -> tuple[Request, str]:
     """The request for one row, and the user message it sends (kept for later turns' history)."""
@@ -240,10 +257,7 @@ def build_request(v: ir.Variant, program: ir.Program, r: Planned,
         text = (system + "\n\n" if system else "") + prompt
         messages, shared = [("text", text)], 0
     labels = program.label_set(v.labels).names if v.labels else ()
-    if v.output.structured:
-        constraint = Constraint(kind="json", schema=json.dumps(json_schema(v.output, labels), sort_keys=True))
-    else:
-        constraint = Constraint()
+    constraint = _constraint(v.output, labels)
     req = Request(messages=tuple(messages), mode=model.mode, constraint=constraint,
                   max_tokens=_token_cap(v, model), temperature=model.temperature, top_p=model.top_p,
                   stop=model.stop, seed=r.seed_value, shared=shared)

@@ -173,3 +173,25 @@ def test_runtime_error_fixture(path: str, tmp_path: str) -> None:
         execute(result.plan, result.sources, quiet=True, backend=header(path, "backend") or "fake")
     assert actual(info.value.diagnostics, result.sources) == expected([spec])
     assert not glob.glob(os.path.join(work, "out", "*.jsonl"))  # never a half-written output
+
+
+def test_event_log_is_json_lines(tmp_path: str) -> None:
+    spec = _copy_example(str(tmp_path))
+    log = os.path.join(str(tmp_path), "events.jsonl")
+    _build(spec, events=log)
+    events = [json.loads(line) for line in open(log)]
+    kinds = {e["event"] for e in events}
+    assert {"step", "generate_start", "row_done"} <= kinds
+    assert sum(e["event"] == "row_done" for e in events) == 16
+
+
+def test_lone_label_field_is_a_select(tmp_path: str) -> None:
+    from synthc.compiler import compile_text
+    from synthc.runtime.rows import Planned, build_request
+
+    text = ('model m {\n  gguf = builtin("smollm2-135m")\n}\nlabels l {\n  a = "A"\n  b = "B"\n}\n'
+            'task t {\n  labels = l\n  model = m\n  total = 1\n  prompt = "Pick."\n  output {\n    label = label()\n  }\n}\n')
+    program = compile_text(text).program
+    v = program.variants()[0]
+    req, _ = build_request(v, program, Planned(key="a/0", label="a"), [])
+    assert req.constraint.kind == "select" and req.constraint.options == ("a", "b")
