@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 
 from synthc.compiler.codes import CODES, Code
-from synthc.compiler.source import NO_SPAN, SourceMap, Span
+from synthc.compiler.source import NO_SPAN, SourceFile, SourceMap, Span
 
 __all__ = [
     "Severity",
@@ -195,10 +195,7 @@ def _render_one(d: Diagnostic, sources: SourceMap) -> str:
     return "\n".join(out)
 
 
-def _underline(src: object, lb: Label) -> str:
-    from synthc.compiler.source import SourceFile
-
-    assert isinstance(src, SourceFile)
+def _underline(src: SourceFile, lb: Label) -> str:
     line, col = src.line_col(lb.span.start)
     text = src.line_text(line)
     prefix = text[: col - 1].expandtabs(4)
