@@ -51,6 +51,10 @@ def _load(path: str, sources: SourceMap, sink: Sink, stack: list[str], done: dic
         except OSError as err:
             sink.error("E103", f"cannot read `{path}`: {err.strerror}", at, "imported here")
             return
+        except UnicodeDecodeError as err:
+            sink.error("E103", f"cannot read `{path}`: not UTF-8 text (byte {err.start})", at, "imported here",
+                       help="a .synth recipe is UTF-8 text")
+            return
     file = sources.add(SourceFile.of(path, text))
     done[key] = file
     spec = parse(sources.files[file], file, sink)

@@ -97,3 +97,11 @@ def test_internal_error_is_coded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cli, "compile_file", boom)
     code, _, err = run("check", "examples/quickstart.synth")
     assert code == 2 and "error[E999]: internal error: RuntimeError: boom" in err and "Traceback" not in err
+
+
+def test_binary_file_is_a_user_error(tmp_path: str) -> None:
+    target = os.path.join(tmp_path, "bin.synth")
+    with open(target, "wb") as fh:
+        fh.write(b"\x7fELF\x02\x01\x01\x00\xff\xfe")
+    code, _, err = run("check", target, "--format", "concise")
+    assert code == 1 and "E103" in err and "not UTF-8" in err
