@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import nodes
+from jinja2 import Template, nodes
 from jinja2.exceptions import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -22,7 +22,7 @@ from synthc.compiler.source import SourceMap, Span
 from synthc.compiler.strings import decode
 from synthc.compiler.symbols import did_you_mean
 
-__all__ = ["LEAF", "ANY", "Scope", "check_template", "environment", "variables"]
+__all__ = ["LEAF", "ANY", "Scope", "check_template", "compiled", "environment", "variables"]
 
 LEAF = "leaf"
 ANY = "any"
@@ -38,6 +38,12 @@ def environment() -> SandboxedEnvironment:
     from jinja2 import StrictUndefined
 
     return SandboxedEnvironment(autoescape=False, undefined=StrictUndefined, keep_trailing_newline=True)
+
+
+@functools.lru_cache(maxsize=256)
+def compiled(text: str) -> Template:
+    """The compiled template for `text`: rows render the same few templates thousands of times."""
+    return environment().from_string(text)
 
 
 @dataclass(frozen=True, slots=True)

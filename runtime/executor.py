@@ -16,6 +16,7 @@ from synthc.compiler import ir
 from synthc.compiler.plan import Plan
 from synthc.compiler.schema import BUILTIN_MODELS
 from synthc.compiler.source import NO_SPAN, SourceMap
+from synthc.compiler.templates import compiled
 from synthc.runtime import lock as lockfile
 from synthc.runtime.backends.base import Backend, ContextOverflow, request_key
 from synthc.runtime.cache import CACHE_VERSION, Cache
@@ -235,9 +236,7 @@ def step_retrieve(state: _State, node: str) -> tuple[list[Pair], list[Pair]]:
     assert r is not None and v.seeds is not None
     index: Index = state.values[f"index:retriever.{r.retriever}"]
     be = _backend(state, v.model)
-    from synthc.compiler.templates import environment
-
-    qt = environment().from_string(r.query.text)
+    qt = compiled(r.query.text)
     inputs: list[Pair] = []
     demos: list[Pair] = []
     for seed in _seeds_of(state, v.seeds):
@@ -256,18 +255,20 @@ def step_retrieve(state: _State, node: str) -> tuple[list[Pair], list[Pair]]:
 
 
 def _subsample(pairs: list[Pair], r: ir.Retrieve) -> list[Pair]:
+    """Seeded subsample that keeps retrieval order. Draws positions, not pairs, so restoring the
+    order is a sort of ints (`pairs.index` made this quadratic at the paper's N)."""
     import random
 
     if r.per_label is None and r.total is None:
         return pairs
     rng = random.Random(r.seed)
     if r.total is not None:
-        return sorted(rng.sample(pairs, min(r.total, len(pairs))), key=pairs.index)
-    out: list[Pair] = []
+        return [pairs[i] for i in sorted(rng.sample(range(len(pairs)), min(r.total, len(pairs))))]
+    chosen: list[int] = []
     for label in sorted({p.seed.label or "" for p in pairs}):
-        group = [p for p in pairs if (p.seed.label or "") == label]
-        out += rng.sample(group, min(r.per_label or 0, len(group)))
-    return sorted(out, key=pairs.index)
+        group = [i for i, p in enumerate(pairs) if (p.seed.label or "") == label]
+        chosen += [group[j] for j in rng.sample(range(len(group)), min(r.per_label or 0, len(group)))]
+    return [pairs[i] for i in sorted(chosen)]
 
 
 def step_persona(state: _State, node: str) -> dict[str, dict[str, Any]]:
@@ -480,16 +481,14 @@ def _final_rows(state: _State, v: ir.Variant) -> list[Candidate]:
 def _record(v: ir.Variant, c: Candidate, program: ir.Program) -> dict[str, Any]:
     rec: dict[str, Any] = {"id": f"{v.task}.{v.name}.{c.key}", "variant": v.name}
     if v.kind == "qa_pairs" and v.pairs is not None:
-        from synthc.compiler.templates import environment
-
         s: dict[str, Any] = {"param": dict(program.params), "variant": v.name,
                              "output": {v.output.text_field: c.text, **c.fields}}
         if "persona" in c.provenance:
             s["persona"] = c.provenance["persona"]
         if "_seed" in c.provenance:
             s["seed"] = c.provenance["_seed"]
-        rec["query"] = environment().from_string(v.pairs.query.text).render(**s)
-        rec["positive"] = environment().from_string(v.pairs.positive.text).render(**s)
+        rec["query"] = compiled(v.pairs.query.text).render(**s)
+        rec["positive"] = compiled(v.pairs.positive.text).render(**s)
         rec["negatives"] = c.fields.get("negatives", [])
     else:
         rec["text"] = c.text

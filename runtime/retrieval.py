@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from synthc.compiler import ir
-from synthc.compiler.templates import environment
+from synthc.compiler.templates import compiled
 from synthc.runtime.data import Row, file_sha256, load_source
 from synthc.runtime.errors import fail
 
@@ -41,7 +41,7 @@ def load_corpus(corpus: ir.Corpus, root: str, count: Callable[[str], int],
     rows: list[Row] = load_source(corpus, root)
     if corpus.limit:
         rows = rows[: corpus.limit]
-    template = environment().from_string(corpus.render.text)
+    template = compiled(corpus.render.text)
     docs = []
     for r in rows:
         text = template.render(row=r.scope()).strip()

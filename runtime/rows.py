@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from synthc.compiler import ir
-from synthc.compiler.templates import environment
+from synthc.compiler.templates import compiled
 from synthc.runtime.backends.base import Constraint, Request
 from synthc.runtime.data import Row
 from synthc.runtime.retrieval import Doc, Hit
@@ -153,7 +153,7 @@ def scope(v: ir.Variant, program: ir.Program, r: Planned, demos_text: str | None
 def render_demos(v: ir.Variant, program: ir.Program, r: Planned) -> str | None:
     if v.fewshot is None:
         return None
-    tmpl = environment().from_string(v.fewshot.demo.text)
+    tmpl = compiled(v.fewshot.demo.text)
     parts = []
     for example, doc in r.demos:
         ds: dict[str, Any] = {"param": dict(program.params), "example": example.scope()}
@@ -243,10 +243,9 @@ def build_request(v: ir.Variant, program: ir.Program, r: Planned,
                   history: list[tuple[str, str]]) -> tuple[Request, str]:
     """The request for one row, and the user message it sends (kept for later turns' history)."""
     model = program.model(v.model)
-    env = environment()
     s = scope(v, program, r, render_demos(v, program, r))
-    prompt = env.from_string(v.prompt.text).render(**s)
-    system = env.from_string(v.system.text).render(**s) if v.system is not None else None
+    prompt = compiled(v.prompt.text).render(**s)
+    system = compiled(v.system.text).render(**s) if v.system is not None else None
     if v.conversation is not None and r.turn > 0 and r.turn % v.conversation.every == 0:
         prompt = f"{prompt}\n{v.conversation.diversity_prompt}"
     if model.mode == "chat":
