@@ -1,7 +1,7 @@
 """The registry of diagnostic codes: the one place codes are defined, explained and retired.
 
 Ranges follow pipeline order: E0xx syntax, E1xx names, E2xx types and fields, E3xx semantics,
-E4xx planning, E5xx runtime, E999 internal. A retired code stays here as a tombstone and is never
+E4xx planning, E5xx runtime, E6xx evaluation inputs, E999 internal. A retired code stays here as a tombstone and is never
 reused. Each explanation has the sections *What it means*, *Example* and *How to fix*; a test
 enforces that, and that every live code has a fixture under tests/diagnostics/.
 """
@@ -266,6 +266,12 @@ _ALL = [
        "A feature the recipe uses needs an optional package that is not installed (e.g. dense retrieval).",
        "retriever r {\n  corpus = news\n  method = dense\n}",
        "Install the extra named in the help line, or use `method = bm25`."),
+    # -- E6xx: evaluation inputs (`synthc eval`) ---------------------------------------------
+    _c("E601", "eval-input-invalid", "eval",
+       "A dataset given to `synthc eval` cannot be evaluated: it has no rows, lacks the text field, or "
+       "the metrics asked for need labels it does not have.",
+       "synthc eval out/data.jsonl --real test.jsonl --text-field body",
+       "Point `--text-field` / `--label-field` at the dataset's columns, or drop the label-based metrics."),
     # -- E999 ----------------------------------------------------------------------------------
     _c("E999", "internal-error", "internal",
        "synthc itself failed; this is a bug, never a problem with the recipe.",
@@ -292,7 +298,7 @@ def codes_markdown() -> str:
     out = ["# Diagnostic codes", "",
            "Generated from `compiler/codes.py` by `synthc explain --markdown`; do not edit by hand.",
            "Ranges follow the pipeline: E0xx syntax, E1xx names, E2xx types and fields, E3xx semantics,",
-           "E4xx planning, E5xx runtime, E999 internal. Warnings use the same number with a `W` prefix.",
+           "E4xx planning, E5xx runtime, E6xx evaluation inputs, E999 internal. Warnings use the same number with a `W` prefix.",
            "A retired code is never reused.", ""]
     for code in CODES.values():
         body = code.explanation.replace("## ", "### ")

@@ -289,6 +289,9 @@ class Evaluate:
     metrics: tuple[str, ...]
     students: tuple[str, ...]
     seeds: int
+    embedder: str
+    self_bleu_sample: int | None
+    gold_plus_synthetic: bool
     path: str
     origin: Span = _origin()
 

@@ -223,4 +223,5 @@ class _Lower:
         path = self.path(x["path"], v.origin) if "path" in x else os.path.join("out", "eval", v.name or "")
         return ir.Evaluate(name=v.name or "", task=x["task"], variants=self._variants(v), real=x["real"],
                            train=x.get("train"), metrics=tuple(x["metrics"]), students=tuple(x["students"]),
-                           seeds=x["seeds"], path=path, origin=v.origin)
+                           seeds=x["seeds"], embedder=x["embedder"], self_bleu_sample=x.get("self_bleu_sample"),
+                           gold_plus_synthetic=x["gold_plus_synthetic"], path=path, origin=v.origin)

