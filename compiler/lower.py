@@ -77,6 +77,8 @@ class _Lower:
     def _format(self, x: dict[str, Any], path: str) -> str:
         if "format" in x:
             return str(x["format"])
+        if path.endswith(("/", os.sep)):
+            return "text"
         ext = os.path.splitext(path)[1].lower().lstrip(".")
         return {"csv": "csv", "parquet": "parquet", "pq": "parquet"}.get(ext, "jsonl")
 

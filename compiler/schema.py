@@ -98,7 +98,8 @@ REF_KINDS = ("model", "labels", "source", "corpus", "retriever", "persona", "tas
 
 _DATA = (
     Field("path", STR, required=True, doc="file path, relative to the spec file"),
-    Field("format", ENUM("jsonl", "csv", "parquet"), doc="default: from the file extension"),
+    Field("format", ENUM("jsonl", "csv", "parquet", "text"),
+          doc="default: from the file extension; `text` (or a path ending in `/`): a folder of .txt/.md files"),
     Field("id", STR, "id", doc="column holding a stable row id"),
     Field("text", STR, "text", doc="column holding the text"),
     Field("fields", LIST(STR), (), doc="extra columns templates may read"),

