@@ -23,7 +23,7 @@ _INVALID = object()
 
 # Constructor signatures: name -> (parameters in positional order, required parameters).
 _DERIVATIONS: dict[str, tuple[dict[str, T], tuple[str, ...]]] = {
-    "history_top": ({"column": T("str"), "k": T("int", 1, 1000)}, ("column",)),
+    "history_top": ({"column": T("str"), "k": T("int", 1, 1000), "fallback": T("list", elem=T("str"))}, ("column",)),
     "history_count": ({}, ()),
     "value": ({"column": T("str")}, ("column",)),
 }
@@ -92,6 +92,8 @@ def check(res: Resolved, sink: Sink) -> Checked:
     for kind in ("export", "evaluate"):
         for v in decls[kind].values():
             checker.output_refs(v, tasks)
+    for v in decls["evaluate"].values():
+        _check_ir_evaluation(v, tasks, decls, sink)
     for name, v in decls["labels"].items():
         if not v.open:
             sink.error("E301", f"label set `{name}` is empty", v.origin, "declares no label",
@@ -102,6 +104,30 @@ def check(res: Resolved, sink: Sink) -> Checked:
                        v.spans.get("max_tokens", v.origin), f"{v.values['max_tokens']} ≥ context {v.values['context']}",
                        help="lower `max_tokens` or raise `context`")
     return Checked(res, decls, tasks, checker.param_values())
+
+
+def _check_ir_evaluation(v: Values, tasks: dict[str, list[Variant]], decls: dict[str, dict[str, Values]],
+                         sink: Sink) -> None:
+    """`retrieval` on a qa_pairs task trains and evaluates retrievers: it needs the collection and
+    the field of the real rows that names each question's relevant document."""
+    x = v.values
+    variants = tasks.get(x.get("task", ""), [])
+    if "retrieval" not in x.get("metrics", ()) or not variants:
+        return
+    if variants[0].values.values.get("kind") != "qa_pairs":
+        return
+    missing = [f for f in ("collection", "relevant") if f not in x]
+    if missing:
+        sink.error("E314", f"retrieval evaluation of qa_pairs task `{x['task']}` needs {' and '.join(f'`{m}`' for m in missing)}",
+                   v.spans.get("metrics", v.origin), "retrieval asked here",
+                   help='add `collection = <corpus>` and `relevant = "accepted_answer_id"`')
+        return
+    for src in (x.get("real"), x.get("train")):
+        s = decls["source"].get(src or "")
+        if s is not None and x["relevant"] not in s.values.get("fields", ()):
+            sink.error("E314", f"source `{src}` does not declare the field `{x['relevant']}`",
+                       v.spans.get("relevant", v.origin), "named here",
+                       help=f'add "{x["relevant"]}" to `fields` of source `{src}`')
 
 
 class _Checker:
@@ -312,7 +338,7 @@ class _Checker:
         if called is _INVALID:
             return _INVALID
         name, args = called
-        return (name, args.get("column"), args.get("k", 5))
+        return (name, args.get("column"), args.get("k", 5), tuple(args.get("fallback", ())))
 
     def _v_fieldtype(self, e: ast.Expr, t: T, key: str) -> Any:
         if isinstance(e, ast.Ref) and len(e.parts) == 1 and e.parts[0] in FIELD_TYPES:

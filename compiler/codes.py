@@ -212,6 +212,11 @@ _ALL = [
        "A task's persona is derived from a different source than the task's `seeds`; personas are keyed by the seed row.",
        "persona asker {\n  source = users\n}\ntask t {\n  seeds = questions\n  persona = asker\n}",
        "Derive the persona from the same source the task uses as `seeds`."),
+    _c("E314", "retrieval-eval-incomplete", "semantics",
+       "An `evaluate` block asks for `retrieval` on a qa_pairs task but does not say which collection to retrieve "
+       "from or which field of the real rows names the relevant document.",
+       "evaluate qa {\n  task    = answers\n  real    = test_questions\n  metrics = [retrieval]\n}",
+       "Add `collection = <corpus>` and `relevant = \"<field>\"`, and list that field in the sources' `fields`."),
     # -- E4xx: planning ------------------------------------------------------------------------
     _c("E401", "dependency-cycle", "planning",
        "The plan's nodes depend on each other in a cycle.",

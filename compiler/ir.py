@@ -114,6 +114,7 @@ class Derived:
     fn: str  # "history_top" | "history_count" | "value"
     column: str | None
     k: int
+    fallback: tuple[str, ...] = ()  # history_top: used when the user has no earlier rows
 
 
 @dataclass(**_S)
@@ -294,6 +295,12 @@ class Evaluate:
     self_bleu_sample: int | None
     gold_plus_synthetic: bool
     path: str
+    collection: str | None = None
+    relevant: str | None = None
+    time: str | None = None
+    candidates: int = 100
+    epochs: int = 1
+    queries: int | None = None
     origin: Span = _origin()
 
 

@@ -111,7 +111,8 @@ class _Lower:
 
     def persona(self, v: Values) -> ir.Persona:
         x = v.values
-        derived = tuple(ir.Derived(name=k, fn=fn, column=col, k=kk) for k, ((fn, col, kk), _) in v.open.items())
+        derived = tuple(ir.Derived(name=k, fn=fn, column=col, k=kk, fallback=fb)
+                        for k, ((fn, col, kk, fb), _) in v.open.items())
         return ir.Persona(name=v.name or "", source=x["source"], user=x["user"], time=x["time"],
                           derived=derived, origin=v.origin)
 
@@ -227,4 +228,6 @@ class _Lower:
         return ir.Evaluate(name=v.name or "", task=x["task"], variants=self._variants(v), real=x["real"],
                            train=x.get("train"), metrics=tuple(x["metrics"]), students=tuple(x["students"]),
                            seeds=x["seeds"], embedder=x["embedder"], self_bleu_sample=x.get("self_bleu_sample"),
-                           gold_plus_synthetic=x["gold_plus_synthetic"], path=path, origin=v.origin)
+                           gold_plus_synthetic=x["gold_plus_synthetic"], path=path, collection=x.get("collection"),
+                           relevant=x.get("relevant"), time=x.get("time"), candidates=x["candidates"],
+                           epochs=x["epochs"], queries=x.get("queries"), origin=v.origin)

@@ -131,12 +131,15 @@ class _Builder:
         return self.add(Step(f"sample:source.{name}", "sample", f"{size} {sm.strategy} seed={sm.seed}",
                              origin=s.origin), loaded)
 
+    def load_corpus(self, name: str) -> str:
+        c = self.p.corpus(name)
+        return self.add(Step(f"load:corpus.{c.name}", "load",
+                             f"{c.format} {c.path} tokens={c.min_tokens}..{c.max_tokens} cut_at={c.truncate_at!r}",
+                             origin=c.origin))
+
     def index(self, name: str) -> str:
         r = self.p.retriever(name)
-        c = self.p.corpus(r.corpus)
-        corpus = self.add(Step(f"load:corpus.{c.name}", "load",
-                               f"{c.format} {c.path} tokens={c.min_tokens}..{c.max_tokens} cut_at={c.truncate_at!r}",
-                               origin=c.origin))
+        corpus = self.load_corpus(r.corpus)
         params = f"k1={r.k1} b={r.b}" if r.method == "bm25" else (r.embedder if r.method == "dense" else f"seed={r.seed}")
         return self.add(Step(f"index:retriever.{name}", "index", f"{r.method} {params}", origin=r.origin), corpus)
 
@@ -214,5 +217,7 @@ class _Builder:
         deps.append(self.load_source(ev.real))
         if ev.train:
             deps.append(self.load_source(ev.train))
+        if ev.collection:
+            deps.append(self.load_corpus(ev.collection))
         self.add(Step(f"evaluate:{ev.name}", "evaluate", f"{', '.join(ev.metrics)} vs {ev.real} seeds={ev.seeds}",
                       origin=ev.origin), *deps)

@@ -245,6 +245,12 @@ SCHEMAS: dict[str, BlockSchema] = {
         Field("embedder", ENUM("auto", "minilm", "tfidf_svd"), "auto"),
         Field("self_bleu_sample", INT(2, 10_000_000), doc="estimate Self-BLEU from this many hypotheses"),
         Field("gold_plus_synthetic", BOOL, False),
+        Field("collection", REF("corpus"), doc="qa_pairs `retrieval`: the document collection retrieved from"),
+        Field("relevant", STR, doc="qa_pairs `retrieval`: field of `real`/`train` rows naming the relevant document id"),
+        Field("time", STR, doc="qa_pairs `retrieval`: field ordering `real` rows; earlier half tunes fusion"),
+        Field("candidates", INT(1, 1000), 100, doc="qa_pairs `retrieval`: BM25 first-stage depth"),
+        Field("epochs", INT(1, 100), 1, doc="qa_pairs `retrieval`: bi-encoder fine-tuning epochs"),
+        Field("queries", INT(2), doc="qa_pairs `retrieval`: evaluate on at most this many real questions"),
         Field("path", STR, doc="report directory (default: out/eval/<name>)"),
     )),
 }

@@ -320,7 +320,7 @@ def _derive(d: ir.Derived, rec: dict[str, Any], earlier: list[dict[str, Any]]) -
                 last_seen[str(val)] = i
     # Most frequent first; ties go to the more recent value, then alphabetical.
     ranked = sorted(counts, key=lambda t: (-counts[t], -last_seen[t], t))
-    return ranked[: d.k]
+    return ranked[: d.k] if ranked else list(d.fallback[: d.k])
 
 
 def step_oracle(state: _State, node: str) -> Oracle:
@@ -593,12 +593,52 @@ def step_evaluate(state: _State, node: str) -> dict[str, Any]:
         state.events.emit("step", node=node, note="cached: inputs unchanged")
         return previous
     data = [dataset_from_records(name, rows) for name, rows in records.items()]
-    result = evaluate(data, real, train, opts, log=lambda s: state.events.emit("step", node=node, note=s))
+    log = lambda s: state.events.emit("step", node=node, note=s)  # noqa: E731
+    result = evaluate(data, real, train, opts, log=log)
+    if "retrieval" in ev.metrics and ev.collection and task.variants[0].kind == "qa_pairs":
+        result.metrics["ir"] = _ir_evaluation(state, ev, records, log)
     result.metrics["input_digest"] = digest
     result.metrics["evaluate"] = {"name": ev.name, "task": ev.task, "real": ev.real, "train": ev.train}
     write_report(result, directory, f"{ev.name}: {task.name} variants vs {ev.real}")
     state.events.emit("step", node=node, note=f"wrote {os.path.relpath(directory, state.root)}/report.html")
     return result.metrics
+
+
+def _ir_evaluation(state: _State, ev: ir.Evaluate, records: dict[str, list[dict[str, Any]]], log: Any) -> dict[str, Any]:
+    """Sy-SE-PQA's loop: one bi-encoder per training set — the real relevant answers of the same
+    seed questions, and each variant's synthetic pairs — re-ranking BM25 on the real questions."""
+    import random
+
+    from synthc.runtime.ir_eval import IRSetup, Query, evaluate_ir
+
+    docs, _ = state.values[f"load:corpus.{ev.collection}"]
+    text = {d.id: d.text for d in docs}
+    v0 = state.program.task(ev.task).variants[0]
+    assert v0.pairs is not None and ev.relevant is not None
+    query_t = compiled(v0.pairs.query.text)
+
+    def query(row: Row) -> str:
+        return query_t.render(seed=row.scope(), param=dict(state.program.params), variant=v0.name, output={},
+                              persona={})
+
+    real_rows: list[Row] = [r for r in state.values[f"load:source.{ev.real}"] if str(r.fields.get(ev.relevant)) in text]
+    if ev.queries and len(real_rows) > ev.queries:
+        real_rows = random.Random(42).sample(real_rows, ev.queries)
+    queries = tuple(Query(r.id, query(r), str(r.fields[ev.relevant]), str(r.fields.get(ev.time or "", "")))
+                    for r in real_rows)
+    training = {name: [(r["query"], r["positive"]) for r in rows] for name, rows in records.items()}
+    seeds = sorted({str(r["provenance"].get("seed_id")) for rows in records.values() for r in rows})
+    gold = {r.id: r for r in state.values.get(f"load:source.{ev.train}", [])} if ev.train else {}
+    real_pairs = [(query(gold[s]), text[str(gold[s].fields.get(ev.relevant))]) for s in seeds
+                  if s in gold and str(gold[s].fields.get(ev.relevant)) in text]
+    if real_pairs:
+        training = {"real answers": real_pairs} | training
+    if len(queries) < 4:
+        raise fail("E509", f"retrieval evaluation needs at least 4 real questions with a relevant document in "
+                   f"`{ev.collection}`, found {len(queries)}", ev.origin, "evaluate declared here",
+                   help=f"check `relevant = \"{ev.relevant}\"` names ids of the collection")
+    setup = IRSetup(tuple(sorted(text.items())), queries, candidates=ev.candidates, epochs=ev.epochs)
+    return evaluate_ir(setup, training, log)
 
 
 def _as_dataset(state: _State, source: str) -> Any:
