@@ -54,8 +54,9 @@ def split(queries: Sequence[Query]) -> tuple[list[Query], list[Query]]:
     return ordered[:half], ordered[half:]
 
 
-def train_biencoder(pairs: Pairs, setup: IRSetup) -> Any:
-    """A fine-tuned copy of all-MiniLM-L6-v2 (the shared model is never modified)."""
+def train_biencoder(pairs: Pairs, setup: IRSetup) -> tuple[Any, list[float]]:
+    """A fine-tuned copy of all-MiniLM-L6-v2 (the shared model is never modified) and the loss of
+    each optimizer step."""
     import torch
     import torch.nn.functional as F
 
@@ -66,6 +67,7 @@ def train_biencoder(pairs: Pairs, setup: IRSetup) -> Any:
     model.max_seq_length = setup.max_tokens
     opt = torch.optim.AdamW(model.parameters(), lr=setup.lr)
     model.train()
+    losses: list[float] = []
     n = len(pairs)
     for epoch in range(setup.epochs):
         order = random.Random(f"{setup.seed}:{epoch}").sample(range(n), n)
@@ -82,8 +84,9 @@ def train_biencoder(pairs: Pairs, setup: IRSetup) -> Any:
             opt.zero_grad()
             loss.backward()
             opt.step()
+            losses.append(round(float(loss.detach()), 6))
     model.eval()
-    return model
+    return model, losses
 
 
 def rerank(model: Any, queries: Sequence[Query], first: Run, docs: dict[str, str], max_tokens: int) -> Run:
@@ -114,9 +117,10 @@ def evaluate_ir(setup: IRSetup, training: dict[str, Pairs], log: Callable[[str],
     runs: dict[str, Run] = {"BM25": ft}
     rows: dict[str, dict[str, Any]] = {"BM25": {"metrics": ir_metrics(qrels, ft)}}
     models: dict[str, Any] = {"MiniLM zero-shot": load_minilm()}
+    losses: dict[str, list[float]] = {}
     for name, pairs in training.items():
         log(f"training bi-encoder on {name} ({len(pairs)} pairs)")
-        models[f"bi-encoder({name})"] = train_biencoder(pairs, setup)
+        models[f"bi-encoder({name})"], losses[name] = train_biencoder(pairs, setup)
     for name, model in models.items():
         log(f"re-ranking with {name}")
         both = rerank(model, list(val) + list(test), first, docs, setup.max_tokens)  # one encoding pass
@@ -127,7 +131,9 @@ def evaluate_ir(setup: IRSetup, training: dict[str, Pairs], log: Callable[[str],
         rows[f"BM25 + {name}"] = {"metrics": ir_metrics(qrels, fused), "weight": w, "val_nDCG@10": round(val_ndcg, 6)}
         runs[f"BM25 + {name}"] = fused
         if name.startswith("bi-encoder("):
-            rows[name]["pairs"] = len(training[name[len("bi-encoder("):-1]])
+            key = name[len("bi-encoder("):-1]
+            rows[name] |= {"pairs": len(training[key]), "steps": len(losses[key]),
+                           "loss_first_last": [losses[key][0], losses[key][-1]] if losses[key] else []}
     sig = compare(qrels, runs, max_p=0.01)
     for name, better in sig.items():
         rows[name]["significantly_better_than"] = better

@@ -77,6 +77,51 @@ def _table_html(summary: dict[str, Any], datasets: dict[str, Any]) -> str:
             f"<tbody>{''.join(body)}</tbody></table>")
 
 
+IR_COLUMNS = ("P@1", "nDCG@3", "nDCG@10", "R@100", "MAP@100")
+
+
+def _ir_rows(ir: dict[str, Any]) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, float]]:
+    """Runs in a stable order (BM25 first, then fused runs, then re-rankers alone) and the best
+    value per metric among the fused runs."""
+    runs = ir["runs"]
+    order = sorted(runs, key=lambda n: (n != "BM25", not n.startswith("BM25 +"), n))
+    fused = [runs[n]["metrics"] for n in order if n.startswith("BM25 +")]
+    best = {c: max(m[c] for m in fused) for c in IR_COLUMNS} if fused else {}
+    return [(n, runs[n]) for n in order], best
+
+
+def _ir_md(ir: dict[str, Any]) -> list[str]:
+    rows, best = _ir_rows(ir)
+    out = ["## Retrieval (Sy-SE-PQA)", "",
+           f"{ir['queries']['test']} test questions ({ir['queries']['validation']} more tune the fusion weight); "
+           f"{ir['first_stage']}; re-ranker: {ir['reranker']}.", "",
+           "| run | " + " | ".join(IR_COLUMNS) + " | fusion weight | better than (p < 0.01) |",
+           "|---|" + "---|" * (len(IR_COLUMNS) + 2)]
+    for name, r in rows:
+        cells = [f"**{r['metrics'][c]:.4f}**" if best.get(c) == r["metrics"][c] and name.startswith("BM25 +")
+                 else f"{r['metrics'][c]:.4f}" for c in IR_COLUMNS]
+        sig = "; ".join(f"{m}: {', '.join(v)}" for m, v in r.get("significantly_better_than", {}).items() if v)
+        out.append(f"| {name} | " + " | ".join(cells) + f" | {r.get('weight', '')} | {sig} |")
+    return out + [""]
+
+
+def _ir_html(ir: dict[str, Any]) -> str:
+    rows, best = _ir_rows(ir)
+    head = "".join(f"<th>{c}</th>" for c in IR_COLUMNS)
+    body = []
+    for name, r in rows:
+        tds = "".join(f"<td class='{'best' if best.get(c) == r['metrics'][c] and name.startswith('BM25 +') else ''}'>"
+                      f"{r['metrics'][c]:.4f}</td>" for c in IR_COLUMNS)
+        sig = "; ".join(f"{m}: {', '.join(v)}" for m, v in r.get("significantly_better_than", {}).items() if v)
+        body.append(f"<tr><th>{html.escape(name)}</th>{tds}<td>{r.get('weight', '')}</td>"
+                    f"<td style='text-align:left'>{html.escape(sig)}</td></tr>")
+    return (f"<h2>Retrieval (Sy-SE-PQA)</h2><p>{ir['queries']['test']} test questions "
+            f"({ir['queries']['validation']} more tune the fusion weight); {html.escape(ir['first_stage'])}; "
+            f"re-ranker: {html.escape(ir['reranker'])}. {html.escape(ir['fusion'])}; {html.escape(ir['significance'])}."
+            f"</p><table><thead><tr><th>run</th>{head}<th>fusion weight</th><th>better than (p &lt; 0.01)</th></tr>"
+            f"</thead><tbody>{''.join(body)}</tbody></table>")
+
+
 def _png(fig: Any) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
@@ -211,6 +256,8 @@ def write_report(ev: Evaluation, directory: str, title: str) -> list[str]:
     md = [f"# {title}", "", f"**{line}**", "", _table_md(summary), "",
           "↑ higher is better, ↓ lower is better; bold = best synthetic dataset in the column."
           + (f" `{m['reference']}` is a reference, not a contestant." if m.get("reference") else ""), ""]
+    if m.get("ir"):
+        md += _ir_md(m["ir"])
     md += [f"![{n}](figures/{n}.png)" for n in sorted(plots)] + [""]
     md += ["## Parameters", ""] + [f"- {k}: {v}" for k, v in _params(m)]
     if unavailable:
@@ -223,7 +270,8 @@ def write_report(ev: Evaluation, directory: str, title: str) -> list[str]:
             f"<h2>Side by side</h2>{_table_html(summary, m['datasets'])}"
             "<p><small>↑ higher is better, ↓ lower is better; green = best synthetic dataset in the column; "
             "grey rows are references (gold data at the same N).</small></p>"
-            f"<h2>Plots</h2>{imgs or '<p>matplotlib is not installed.</p>'}"
+            + (_ir_html(m["ir"]) if m.get("ir") else "")
+            + f"<h2>Plots</h2>{imgs or '<p>matplotlib is not installed.</p>'}"
             "<h2>Parameters</h2><ul class='params'>"
             + "".join(f"<li>{html.escape(k)}: {html.escape(v)}</li>" for k, v in _params(m)) + "</ul>"
             + (f"<h2>Unavailable</h2><ul>{unav}</ul>" if unav else "")
