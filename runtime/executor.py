@@ -4,6 +4,7 @@ node they depend on succeeded, each file atomically."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -584,8 +585,10 @@ def step_evaluate(state: _State, node: str) -> dict[str, Any]:
     train = _as_dataset(state, ev.train) if ev.train else None
     opts = Options(metrics=ev.metrics, seeds=ev.seeds, embedder=ev.embedder, self_bleu_sample=ev.self_bleu_sample,
                    gold_plus_synthetic=ev.gold_plus_synthetic)
-    digest = hashlib.sha256(json.dumps([METRICS_SCHEMA_VERSION, records, real, train, repr(opts)], sort_keys=True,
-                                       default=repr).encode()).hexdigest()
+    settings = {k: v for k, v in dataclasses.asdict(ev).items() if k != "origin"}
+    collection = state.values[f"load:corpus.{ev.collection}"][1] if ev.collection else None
+    digest = hashlib.sha256(json.dumps([METRICS_SCHEMA_VERSION, records, real, train, settings, collection],
+                                       sort_keys=True, default=repr).encode()).hexdigest()
     directory = os.path.join(state.root, ev.path)
     previous = _read_json(os.path.join(directory, "metrics.json"))
     if (previous and previous.get("input_digest") == digest and not state.force
@@ -618,8 +621,13 @@ def _ir_evaluation(state: _State, ev: ir.Evaluate, records: dict[str, list[dict[
     query_t = compiled(v0.pairs.query.text)
 
     def query(row: Row) -> str:
-        return query_t.render(seed=row.scope(), param=dict(state.program.params), variant=v0.name, output={},
-                              persona={})
+        try:
+            return query_t.render(seed=row.scope(), param=dict(state.program.params), variant=v0.name, output={},
+                                  persona={})
+        except Exception as err:  # jinja raises several types for an undefined name
+            raise fail("E508", f"the pairs `query` template cannot be rendered for real question `{row.id}`: {err}",
+                       v0.pairs.query.origin, "query template",
+                       help="retrieval evaluation renders the query from the real row alone (no output or persona)") from None
 
     real_rows: list[Row] = [r for r in state.values[f"load:source.{ev.real}"] if str(r.fields.get(ev.relevant)) in text]
     if ev.queries and len(real_rows) > ev.queries:

