@@ -6,7 +6,9 @@ every function here is usable on its own and testable without a model.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import contextlib
+import warnings
+from typing import Any, Iterator, Sequence
 
 __all__ = ["IR_METRICS", "bm25_run", "ir_metrics", "fuse", "tune_fusion", "compare"]
 
@@ -46,8 +48,18 @@ def ir_metrics(qrels: dict[str, dict[str, int]], run: Run) -> dict[str, float]:
     from ranx import evaluate
 
     q, r = _ranx(qrels, run)
-    scores = evaluate(q, r, list(IR_METRICS), make_comparable=True)
+    with _quiet():
+        scores = evaluate(q, r, list(IR_METRICS), make_comparable=True)
     return {IR_METRICS[k]: round(float(v), 6) for k, v in scores.items()}
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """ranx's numba kernels warn (NumbaTypeSafetyWarning) while compiling on first use in a fresh
+    environment; where warnings are errors (some test runners) that would fail a correct result."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
 
 
 def _minmax(run: Run) -> Run:
@@ -94,7 +106,8 @@ def compare(qrels: dict[str, dict[str, int]], runs: dict[str, Run], max_p: float
         r = _ranx(qrels, run)[1]
         r.name = name
         named.append(r)
-    rep = ranx_compare(q, named, metrics=list(IR_METRICS), max_p=max_p, stat_test="student", make_comparable=True)
+    with _quiet():
+        rep = ranx_compare(q, named, metrics=list(IR_METRICS), max_p=max_p, stat_test="student", make_comparable=True)
     return {a: {IR_METRICS[m]: sorted(b for b in runs if b != a and rep.comparisons[a, b][m]["significant"]
                                       and rep.results[a][m] > rep.results[b][m]) for m in IR_METRICS}
             for a in runs}
