@@ -602,7 +602,11 @@ def step_evaluate(state: _State, node: str) -> dict[str, Any]:
         result.metrics["ir"] = _ir_evaluation(state, ev, records, log)
     result.metrics["input_digest"] = digest
     result.metrics["evaluate"] = {"name": ev.name, "task": ev.task, "real": ev.real, "train": ev.train}
-    write_report(result, directory, f"{ev.name}: {task.name} variants vs {ev.real}")
+    try:
+        write_report(result, directory, f"{ev.name}: {task.name} variants vs {ev.real}")
+    except OSError as exc:
+        raise fail("E505", f"cannot write the report to {ev.path}: {exc.strerror}", ev.origin,
+                   "evaluate declared here", help="choose a writable `path`") from None
     state.events.emit("step", node=node, note=f"wrote {os.path.relpath(directory, state.root)}/report.html")
     return result.metrics
 

@@ -286,11 +286,17 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         opts = Options(metrics=metrics, seeds=args.seeds, embedder=args.embedder,
                        self_bleu_sample=args.self_bleu_sample, gold_plus_synthetic=args.gold_plus_synthetic)
         result = evaluate(data, real, train, opts, log=lambda s: print(s, file=err))
+        title = args.title or f"synthc eval: {', '.join(n for n, _ in named)}"
+        try:
+            paths = write_report(result, args.out, title)
+        except OSError as exc:
+            sink = Sink()
+            sink.error("E505", f"cannot write the report to {args.out}: {exc.strerror}", NO_SPAN,
+                       help="choose a writable --out directory")
+            raise RunFailed(sink.items) from None
     except RunFailed as failed:
         report(failed.diagnostics, SourceMap(), args, err)
         return 1
-    title = args.title or f"synthc eval: {', '.join(n for n, _ in named)}"
-    paths = write_report(result, args.out, title)
     print(verdict(result.metrics["summary"]), file=out)
     for p in paths:
         if not p.endswith(".png"):

@@ -123,3 +123,6 @@ def test_eval_rejects_bad_inputs(files: dict[str, str], tmp_path: str) -> None:
     code, _, err = run("eval", files["varied"], "--real", files["test"], "--metrics", "bleu")
     assert code == 1 and "unknown metric" in err
     assert not os.path.exists(os.path.join(str(tmp_path), "metrics.json"))
+    code, _, err = run("eval", files["varied"], "--real", files["test"], "--metrics", "distinct",
+                       "--out", os.path.join(bad, "sub"))  # a file where a folder must go
+    assert code == 1 and "E505" in err and "E999" not in err
