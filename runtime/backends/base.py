@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, Sequence
 
 __all__ = ["Constraint", "Request", "Completion", "Backend", "ContextOverflow", "request_key"]
 
@@ -49,6 +49,9 @@ class Completion:
     evaluated_tokens: int  # prompt tokens actually evaluated (the rest came from the KV cache)
     finish: str = "stop"  # stop | length
     extra: dict[str, Any] = field(default_factory=dict)
+    # Mean log-probability per generated token under the generating model (None where the backend
+    # cannot report it): the fluency signal filters may threshold on.
+    logprob: float | None = None
 
 
 class ContextOverflow(Exception):
@@ -60,13 +63,25 @@ class ContextOverflow(Exception):
 
 
 class Backend(Protocol):
+    """A model the scheduler drives. `generate_batch` is the unit of work: the scheduler hands it a
+    group of at most `capacity()` requests whose composition is a pure function of the plan (so
+    batched floating point is reproducible) and commits the group's results to the cache as one.
+    A backend answers with one Completion per request, in order, or raises for the whole group."""
+
     name: str
 
     def fingerprint(self) -> str:
         """Identity of the model for cache keys (file sha256 and backend kind)."""
         ...
 
+    def capacity(self) -> int:
+        """How many requests one `generate_batch` call may take (batch width, server slots)."""
+        ...
+
     def generate(self, request: Request) -> Completion:
+        ...
+
+    def generate_batch(self, requests: Sequence[Request]) -> list[Completion]:
         ...
 
     def count_tokens(self, text: str) -> int:

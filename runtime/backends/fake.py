@@ -12,7 +12,7 @@ import os
 import random
 import re
 import time
-from typing import Any
+from typing import Any, Sequence
 
 from synthc.runtime.backends.base import Completion, ContextOverflow, Request
 
@@ -29,6 +29,14 @@ class FakeBackend:
 
     def fingerprint(self) -> str:
         return "fake-v1"
+
+    def capacity(self) -> int:
+        return int(os.environ.get("SYNTHC_FAKE_CAPACITY", "8"))
+
+    def generate_batch(self, requests: Sequence[Request]) -> list[Completion]:
+        # Each output depends on its own request only, as a real batched backend's should (up to
+        # floating point, which the fake does not have).
+        return [self.generate(r) for r in requests]
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())

@@ -22,7 +22,7 @@ import operator
 import os
 import threading
 from itertools import takewhile
-from typing import Any
+from typing import Any, Sequence
 
 from synthc.runtime.backends.base import Completion, ContextOverflow, Request
 
@@ -128,6 +128,12 @@ class LlamaBackend:
         return prefix + rest
 
     # -- generation -------------------------------------------------------------------------
+    def capacity(self) -> int:
+        return 1  # one sequence at a time until the batched decoder lands
+
+    def generate_batch(self, requests: Sequence[Request]) -> list[Completion]:
+        return [self.generate(r) for r in requests]
+
     def generate(self, request: Request) -> Completion:
         if request.constraint.kind == "text":
             return self._generate_text(request)
