@@ -321,6 +321,11 @@ _ALL = [
        "limit, or a power with an exponent over 64. The limits stop a template from exhausting memory or time.",
        'prompt = "{{ \'x\' * 10**9 }}"',
        "Shorten what the template builds; prompts are a few thousand characters."),
+    _c("E521", "template-render-failed", "runtime",
+       "A template raised an error on a row's values, which no static check could see: an operation on the "
+       "wrong type (`{{ label + 1 }}`), a value missing from this row, a filter given an unusable value.",
+       'prompt = "Write {{ label + 1 }} reviews"',
+       "Fix the expression, guard it (`{% if seed.title is defined %}`), or fix the data row the message names."),
     # -- E6xx: evaluation inputs (`synthc eval`) ---------------------------------------------
     _c("E601", "eval-input-invalid", "eval",
        "A dataset given to `synthc eval` cannot be evaluated: it has no rows, lacks the text field, or "

@@ -116,7 +116,8 @@ def _check_printf(fmt: str) -> None:
 def _repeat(left: Any, right: Any) -> Any:
     for seq, n in ((left, right), (right, left)):
         if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * max(n, 0) > MAX_RENDER_CHARS:
-            raise _LimitExceeded(f"repeating {len(seq):,} items {n:,} times is over the limit of {MAX_RENDER_CHARS:,}")
+            raise _LimitExceeded(f"repeating {len(seq):,} {'characters' if isinstance(seq, str) else 'items'} {n:,} times "
+                                 f"is over the limit of {MAX_RENDER_CHARS:,}")
     return operator.mul(left, right)
 
 

@@ -90,9 +90,14 @@ def check_template(lit: ast.Str, scope: Scope, where: str, sources: SourceMap, s
         tree = environment().parse(text)
     except TemplateSyntaxError as err:
         return report(_syntax(err))
-    problem = _too_deep(tree) or _unsafe(tree, scope)
+    problem = _too_deep(tree)
     if problem is not None:
         return report(problem)
+    unsafe = _unsafe(tree, scope)
+    for each in unsafe:
+        report(each)
+    if unsafe:
+        return False
     try:
         compiled(text)  # what the renderer will run: code generation has its own checks
     except TemplateSyntaxError as err:
@@ -194,14 +199,15 @@ def _too_deep(tree: nodes.Node) -> _Problem | None:
     return None
 
 
-def _unsafe(tree: nodes.Node, scope: Scope) -> _Problem | None:
-    """E022 for template loading, E021 for an attribute the sandbox refuses (unless the scope
-    declares a data field of that name, which Jinja reads as an item)."""
+def _unsafe(tree: nodes.Node, scope: Scope) -> list[_Problem]:
+    """E022 for template loading, E021 for each attribute the sandbox refuses (unless the scope
+    declares a data field of that name, which Jinja reads as an item), in source order."""
+    out = []
     for node in tree.find_all(tuple(_LOADING)):
         word = _LOADING[type(node)]
-        return _Problem("E022", f"`{{% {word} %}}` is not supported in prompt templates", node.lineno,
-                        word.split()[0], "templates are self-contained",
-                        "inline the text, or put shared text in a `param` and use `{{ param.name }}`")
+        out.append(_Problem("E022", f"`{{% {word} %}}` is not supported in prompt templates", node.lineno,
+                            word.split()[0], "templates are self-contained",
+                            "inline the text, or put shared text in a `param` and use `{{ param.name }}`"))
     for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter)):
         if isinstance(node, nodes.Getattr):
             name: Any = node.attr
@@ -215,9 +221,10 @@ def _unsafe(tree: nodes.Node, scope: Scope) -> _Problem | None:
         chain = _chain(node) if not isinstance(node, nodes.Filter) else None
         if chain is not None and not name.startswith("__") and _declared(chain, scope):
             continue  # a data field named like that: `{{ seed.format }}` reads the column
-        return _Problem("E021", f"the template sandbox refuses the attribute `{name}`", node.lineno, name,
-                        "unsafe attribute", "read data fields only; format with filters, e.g. `{{ x|round(2) }}`")
-    return None
+        out.append(_Problem("E021", f"the template sandbox refuses the attribute `{name}`", node.lineno, name,
+                            "unsafe attribute", "read data fields only; format with filters, e.g. `{{ x|round(2) }}`"))
+    unique = {(p.lineno, p.needle, p.code): p for p in out}
+    return sorted(unique.values(), key=lambda p: p.lineno)
 
 
 def _declared(path: tuple[str, ...], scope: Scope) -> bool:

@@ -17,7 +17,6 @@ from synthc.compiler import ir
 from synthc.compiler.plan import Plan
 from synthc.compiler.schema import BUILTIN_MODELS
 from synthc.compiler.source import NO_SPAN, SourceMap
-from synthc.compiler.templates import compiled
 from synthc.runtime import lock as lockfile
 from synthc.runtime.backends.base import Backend, ContextOverflow, request_key
 from synthc.runtime.cache import CACHE_VERSION, Cache
@@ -25,6 +24,7 @@ from synthc.runtime.data import Row, file_sha256, load_source, sample_rows
 from synthc.runtime.errors import RunFailed, fail
 from synthc.runtime.postprocess import Candidate, Oracle, apply_filters, parse_completion
 from synthc.runtime.progress import Events
+from synthc.runtime.render import render_template
 from synthc.runtime.retrieval import Doc, Index, build_index, index_key, load_corpus
 from synthc.runtime.rows import Pair, Planned, build_request, plan_rows
 from synthc.runtime.writers import MANIFEST_SCHEMA_VERSION, dataset_card, encode_rows, write_atomic
@@ -242,11 +242,11 @@ def step_retrieve(state: _State, node: str) -> tuple[list[Pair], list[Pair]]:
     assert r is not None and v.seeds is not None
     index: Index = state.values[f"index:retriever.{r.retriever}"]
     be = _backend(state, v.model)
-    qt = compiled(r.query.text)
     inputs: list[Pair] = []
     demos: list[Pair] = []
     for seed in _seeds_of(state, v.seeds):
-        query = be.truncate(qt.render(seed=seed.scope(), param=dict(state.program.params)), r.query_tokens)
+        query = be.truncate(render_template(r.query, {"seed": seed.scope(), "param": dict(state.program.params)},
+                                            f"seed `{seed.id}`"), r.query_tokens)
         for hit in index.search(query, r.k):
             lo, hi = r.similarity
             if r.ranks[0] <= hit.rank <= r.ranks[1] and lo <= hit.similarity <= hi:
@@ -495,8 +495,8 @@ def _record(v: ir.Variant, c: Candidate, program: ir.Program) -> dict[str, Any]:
             s["persona"] = c.provenance["persona"]
         if "_seed" in c.provenance:
             s["seed"] = c.provenance["_seed"]
-        rec["query"] = compiled(v.pairs.query.text).render(**s)
-        rec["positive"] = compiled(v.pairs.positive.text).render(**s)
+        rec["query"] = render_template(v.pairs.query, s, f"row `{rec['id']}`")
+        rec["positive"] = render_template(v.pairs.positive, s, f"row `{rec['id']}`")
         rec["negatives"] = c.fields.get("negatives", [])
     else:
         rec["text"] = c.text
@@ -622,16 +622,12 @@ def _ir_evaluation(state: _State, ev: ir.Evaluate, records: dict[str, list[dict[
     text = {d.id: d.text for d in docs}
     v0 = state.program.task(ev.task).variants[0]
     assert v0.pairs is not None and ev.relevant is not None
-    query_t = compiled(v0.pairs.query.text)
 
     def query(row: Row) -> str:
-        try:
-            return query_t.render(seed=row.scope(), param=dict(state.program.params), variant=v0.name, output={},
-                                  persona={})
-        except Exception as err:  # jinja raises several types for an undefined name
-            raise fail("E508", f"the pairs `query` template cannot be rendered for real question `{row.id}`: {err}",
-                       v0.pairs.query.origin, "query template",
-                       help="retrieval evaluation renders the query from the real row alone (no output or persona)") from None
+        scope = {"seed": row.scope(), "param": dict(state.program.params), "variant": v0.name, "output": {},
+                 "persona": {}}
+        return render_template(v0.pairs.query, scope, f"real question `{row.id}`",
+                               help="retrieval evaluation renders the query from the real row alone (no output or persona)")
 
     real_rows: list[Row] = [r for r in state.values[f"load:source.{ev.real}"] if str(r.fields.get(ev.relevant)) in text]
     if ev.queries and len(real_rows) > ev.queries:

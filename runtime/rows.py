@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from synthc.compiler import ir
-from synthc.compiler.templates import compiled
 from synthc.runtime.backends.base import Constraint, Request
 from synthc.runtime.data import Row
+from synthc.runtime.render import render_template
 from synthc.runtime.retrieval import Doc, Hit
 
 __all__ = ["Planned", "Pair", "plan_rows", "build_request", "json_schema", "row_seed"]
@@ -153,7 +153,6 @@ def scope(v: ir.Variant, program: ir.Program, r: Planned, demos_text: str | None
 def render_demos(v: ir.Variant, program: ir.Program, r: Planned) -> str | None:
     if v.fewshot is None:
         return None
-    tmpl = compiled(v.fewshot.demo.text)
     parts = []
     for example, doc in r.demos:
         ds: dict[str, Any] = {"param": dict(program.params), "example": example.scope()}
@@ -163,7 +162,7 @@ def render_demos(v: ir.Variant, program: ir.Program, r: Planned) -> str | None:
             ds["verbalization"] = next((lb.verbalization for lb in ls.labels if lb.name == example.label), "")
         if doc is not None:
             ds["doc"] = {"id": doc.id, "text": doc.text, **doc.fields}
-        parts.append(tmpl.render(**ds))
+        parts.append(render_template(v.fewshot.demo, ds, f"demo `{example.id}`"))
     return v.fewshot.separator.join(parts)
 
 
@@ -244,8 +243,8 @@ def build_request(v: ir.Variant, program: ir.Program, r: Planned,
     """The request for one row, and the user message it sends (kept for later turns' history)."""
     model = program.model(v.model)
     s = scope(v, program, r, render_demos(v, program, r))
-    prompt = compiled(v.prompt.text).render(**s)
-    system = compiled(v.system.text).render(**s) if v.system is not None else None
+    prompt = render_template(v.prompt, s, f"row `{r.key}`")
+    system = render_template(v.system, s, f"row `{r.key}`") if v.system is not None else None
     if v.conversation is not None and r.turn > 0 and r.turn % v.conversation.every == 0:
         prompt = f"{prompt}\n{v.conversation.diversity_prompt}"
     if model.mode == "chat":

@@ -16,6 +16,7 @@ UNREACHABLE = {
     "E403": "a CLI selector error; exercised by test_runtime.test_select_matching_nothing",
     "E507": "needs a lockfile; exercised by test_runtime.test_locked_detects_drift",
     "E601": "a `synthc eval` input error; exercised by test_eval.test_eval_rejects_bad_inputs",
+    "E013": "needs a file over 256 KiB; exercised by test_robustness (generated, not kept in git)",
 }
 
 
