@@ -8,12 +8,15 @@ into an exception.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from synthc.compiler import ir
 from synthc.compiler.check import check
 from synthc.compiler.diagnostics import CompileFailed, Diagnostic, Severity, Sink
 from synthc.compiler.lower import lower
+from synthc.compiler.paths import check_paths, policy_for
 from synthc.compiler.plan import Plan, plan
 from synthc.compiler.resolve import load, resolve
 from synthc.compiler.source import SourceMap
@@ -33,30 +36,34 @@ class CompileResult:
         return not any(d.severity is Severity.ERROR for d in self.diagnostics)
 
 
-def compile_file(path: str, overrides: dict[str, str] | None = None) -> CompileResult:
-    """Compile the spec at `path` (and its imports)."""
-    return _compile(path, None, overrides)
+def compile_file(path: str, overrides: dict[str, str] | None = None, allow: Sequence[str] = ()) -> CompileResult:
+    """Compile the spec at `path` (and its imports); `allow` adds folders to the path policy."""
+    return _compile(path, None, overrides, allow)
 
 
-def compile_text(text: str, path: str = "<string>.synth", overrides: dict[str, str] | None = None) -> CompileResult:
-    """Compile spec text; `path` names it in diagnostics and anchors relative paths."""
-    return _compile(path, text, overrides)
+def compile_text(text: str, path: str = "<string>.synth", overrides: dict[str, str] | None = None,
+                 allow: Sequence[str] = ()) -> CompileResult:
+    """Compile spec text; `path` names it in diagnostics and anchors relative paths and the project."""
+    return _compile(path, text, overrides, allow)
 
 
-def compile_or_raise(path: str, overrides: dict[str, str] | None = None) -> CompileResult:
-    result = compile_file(path, overrides)
+def compile_or_raise(path: str, overrides: dict[str, str] | None = None, allow: Sequence[str] = ()) -> CompileResult:
+    result = compile_file(path, overrides, allow)
     if not result.ok:
         raise CompileFailed(result.diagnostics, result.sources)
     return result
 
 
-def _compile(path: str, text: str | None, overrides: dict[str, str] | None) -> CompileResult:
+def _compile(path: str, text: str | None, overrides: dict[str, str] | None, allow: Sequence[str]) -> CompileResult:
     sources, sink = SourceMap(), Sink()
 
     def done(program: ir.Program | None = None, p: Plan | None = None) -> CompileResult:
         return CompileResult(sources, sink.sorted(), program, p)
 
-    specs = load(path, sources, sink, text)
+    policy = policy_for(path, tuple(allow), sink)
+    if sink.has_errors:
+        return done()
+    specs = load(path, sources, sink, text, policy)
     if sink.has_errors:
         return done()
     resolved = resolve(specs, sources, sink, overrides)
@@ -65,7 +72,10 @@ def _compile(path: str, text: str | None, overrides: dict[str, str] | None) -> C
     checked = check(resolved, sink)
     if sink.has_errors:
         return done()
-    program = lower(checked)
+    check_paths(checked, policy, sink)
+    if sink.has_errors:
+        return done()
+    program = dataclasses.replace(lower(checked), policy=policy)
     result_plan = plan(program, sink)
     if sink.has_errors:
         return done(program)

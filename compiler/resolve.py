@@ -6,8 +6,9 @@ import os
 from dataclasses import dataclass, field
 
 from synthc.compiler import ast
-from synthc.compiler.diagnostics import Sink
+from synthc.compiler.diagnostics import Diagnostic, Sink
 from synthc.compiler.parse import parse
+from synthc.compiler.paths import Policy, ReadError, policy_for, read_recipe, resolve_path
 from synthc.compiler.schema import REF_KINDS, SCHEMAS, TOP
 from synthc.compiler.source import NO_SPAN, SourceFile, SourceMap, Span
 from synthc.compiler.symbols import did_you_mean
@@ -28,15 +29,18 @@ class Resolved:
     unknown_top: list[ast.Item] = field(default_factory=list)  # left for check to report
 
 
-def load(path: str, sources: SourceMap, sink: Sink, text: str | None = None) -> list[ast.Spec]:
-    """Parse `path` and, transitively, its imports; returns the parsed specs in load order."""
+def load(path: str, sources: SourceMap, sink: Sink, text: str | None = None,
+         policy: Policy | None = None) -> list[ast.Spec]:
+    """Parse `path` and, transitively, its imports; returns the parsed specs in load order. Imports
+    must resolve inside `policy` (default: the project of `path`, see compiler/paths.py)."""
     specs: list[ast.Spec] = []
-    _load(os.path.normpath(path), sources, sink, [], {}, specs, text, NO_SPAN)
+    policy = policy or policy_for(path)
+    _load(os.path.normpath(path), sources, sink, [], {}, specs, text, NO_SPAN, policy)
     return specs
 
 
 def _load(path: str, sources: SourceMap, sink: Sink, stack: list[str], done: dict[str, int],
-          specs: list[ast.Spec], text: str | None, at: Span) -> None:
+          specs: list[ast.Spec], text: str | None, at: Span, policy: Policy) -> None:
     key = os.path.abspath(path)
     if key in stack:
         chain = " --> ".join(os.path.basename(p) for p in stack[stack.index(key):] + [key])
@@ -46,14 +50,11 @@ def _load(path: str, sources: SourceMap, sink: Sink, stack: list[str], done: dic
         return
     if text is None:
         try:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
-        except OSError as err:
-            sink.error("E103", f"cannot read `{path}`: {err.strerror}", at, "imported here")
-            return
-        except UnicodeDecodeError as err:
-            sink.error("E103", f"cannot read `{path}`: not UTF-8 text (byte {err.start})", at, "imported here",
-                       help="a .synth recipe is UTF-8 text")
+            text = read_recipe(path, regular_only=bool(stack))  # the main file may be a pipe, imports not
+        except ReadError as err:
+            sink.error(err.code, f"cannot read `{path}`: {err}", at, "imported here" if stack else "",
+                       help="a .synth recipe is UTF-8 text" if err.code == "E103" else
+                       "split the recipe with `import`" if err.code == "E013" else "name a regular file")
             return
     file = sources.add(SourceFile.of(path, text))
     done[key] = file
@@ -64,11 +65,15 @@ def _load(path: str, sources: SourceMap, sink: Sink, stack: list[str], done: dic
     for item in spec.items:
         if isinstance(item, ast.Directive) and item.kind == "import":
             target = os.path.normpath(os.path.join(os.path.dirname(path), item.arg.value))
+            allowed = resolve_path(item.arg.value, os.path.dirname(path), policy, item.arg.span)
+            if isinstance(allowed, Diagnostic):
+                sink.items.append(allowed)
+                continue
             if not os.path.exists(target):
                 sink.error("E103", f"import not found: `{item.arg.value}`", item.arg.span,
                            f"no file at {target}")
                 continue
-            _load(target, sources, sink, stack, done, specs, None, item.arg.span)
+            _load(target, sources, sink, stack, done, specs, None, item.arg.span, policy)
     stack.pop()
     specs.append(spec)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from synthc.compiler import ir
+from synthc.compiler.paths import recheck
 from synthc.compiler.plan import Plan
 from synthc.compiler.schema import BUILTIN_MODELS
 from synthc.compiler.source import NO_SPAN, SourceMap
@@ -70,6 +71,9 @@ def execute(plan: Plan, sources: SourceMap, *, force: bool = False, select: list
             raise fail("E403", f"--select matched no node: {', '.join(select)}", NO_SPAN,
                        help="`synthc plan SPEC` lists the node ids")
         nodes = [n for n in nodes if n in chosen]
+    outside = recheck(program)  # the path policy again, just before files are opened
+    if outside:
+        raise RunFailed(outside)
     _check_writable(plan, nodes)
     ev = Events(err or sys.stderr, quiet, events)
     state = _State(plan, root, Cache(os.path.join(root, ".synthc")), ev, backend, force)

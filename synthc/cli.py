@@ -10,7 +10,7 @@ import os
 import platform
 import sys
 import traceback
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from synthc import __version__
 from synthc.compiler import CompileResult, compile_file
@@ -25,11 +25,40 @@ def entry() -> None:
     sys.exit(main())
 
 
+class _UsageError(Exception):
+    """An argument the command line does not accept (E701), raised by the parser instead of exiting 2."""
+
+    def __init__(self, message: str, help: str | None = None) -> None:
+        super().__init__(message)
+        self.help = help
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with coded errors: a usage mistake is E701 with exit 1 (argparse would exit 2,
+    which synthc keeps for its own bugs)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(message, f"`{self.prog} --help` lists the arguments")
+
+
+def _user_error(code: str, message: str, err: TextIO, help: str | None = None, fmt: str | None = None) -> int:
+    """Print one coded diagnostic without a location (a command-line problem); returns exit status 1."""
+    sink = Sink()
+    sink.error(code, message, NO_SPAN, help=help)
+    print(render(sink.items, SourceMap(), fmt or ("full" if err.isatty() else "concise")), file=err)
+    return 1
+
+
 def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     out, err = stdout or sys.stdout, stderr or sys.stderr
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except _UsageError as usage:
+        return _user_error("E701", str(usage), err, usage.help)
     try:
         return int(args.func(args, out, err))
+    except _UsageError as usage:
+        return _user_error("E701", str(usage), err, usage.help, getattr(args, "format", None))
     except KeyboardInterrupt:
         print("interrupted", file=err)
         return 130
@@ -46,7 +75,7 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="synthc", description="Compile .synth recipes into synthetic datasets.")
+    p = _Parser(prog="synthc", description="Compile .synth recipes into synthetic datasets.")
     p.add_argument("--version", action="version", version=f"synthc {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -56,6 +85,8 @@ def _parser() -> argparse.ArgumentParser:
         c.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a param")
         c.add_argument("--format", choices=["full", "concise", "json"], help="diagnostic format")
         c.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+        c.add_argument("--allow-path", action="append", default=[], metavar="DIR",
+                       help="let the recipe read and write under DIR too (outside its project; docs/security.md)")
         return c
 
     c = spec_cmd("check", "compile a recipe and report diagnostics")
@@ -112,12 +143,11 @@ def _eval_metrics() -> tuple[str, ...]:
     return METRICS
 
 
-def _overrides(pairs: list[str], err: TextIO) -> dict[str, str] | None:
+def _overrides(pairs: list[str]) -> dict[str, str]:
     out = {}
     for pair in pairs:
         if "=" not in pair:
-            print(f"error: --set expects NAME=VALUE, got `{pair}`", file=err)
-            return None
+            raise _UsageError(f"--set expects NAME=VALUE, got `{pair}`", f"write `--set {pair}=VALUE`")
         k, v = pair.split("=", 1)
         out[k.strip()] = v.strip()
     return out
@@ -139,13 +169,12 @@ def report(diags: list[Diagnostic], sources: SourceMap, args: argparse.Namespace
 
 
 def _compile(args: argparse.Namespace, err: TextIO) -> CompileResult | None:
-    overrides = _overrides(args.set, err)
-    if overrides is None:
-        return None
+    overrides = _overrides(args.set)
     if not os.path.exists(args.spec):
-        print(f"error: no such file: {args.spec}", file=err)
+        _user_error("E702", f"no such file: {args.spec}", err, "the path is relative to the current directory",
+                    args.format)
         return None
-    result = compile_file(args.spec, overrides)
+    result = compile_file(args.spec, overrides, args.allow_path)
     report(result.diagnostics, result.sources, args, err)
     return result
 
@@ -186,16 +215,16 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def cmd_fmt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from synthc.compiler.fmt import fmt
     from synthc.compiler.parse import parse
+    from synthc.compiler.paths import ReadError, read_recipe
     from synthc.compiler.source import SourceFile
 
     status = 0
     for path in args.files:
         try:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
-        except OSError as exc:
-            print(f"error: cannot read {path}: {exc.strerror}", file=err)
-            status = 1
+            text = read_recipe(path, regular_only=False)
+        except ReadError as exc:
+            code = "E702" if exc.code == "E103" else exc.code  # not there, unreadable or not UTF-8
+            status = _user_error(code, f"cannot read {path}: {exc}", err, fmt=args.format)
             continue
         sources, sink = SourceMap(), Sink()
         fid = sources.add(SourceFile.of(path, text))
@@ -236,8 +265,7 @@ def cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 0
     text = explain(args.code)
     if text is None:
-        print(f"error: unknown code `{args.code}`; `synthc explain` lists them", file=err)
-        return 1
+        raise _UsageError(f"unknown code `{args.code}`", "`synthc explain` lists them")
     code = CODES["E" + args.code.strip().upper()[1:]]
     print(f"# {code.id} {code.slug}\n\n{text}", file=out, end="")
     return 0
@@ -267,10 +295,10 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     metrics = tuple(m.strip() for m in args.metrics.split(",")) if args.metrics else _eval_metrics()
     unknown = [m for m in metrics if m not in _eval_metrics()]
-    if unknown or args.seeds < 1:
-        print(f"error: unknown metric(s) {', '.join(unknown)}; choose from {', '.join(_eval_metrics())}"
-              if unknown else "error: --seeds must be at least 1", file=err)
-        return 1
+    if unknown:
+        raise _UsageError(f"unknown metric(s) {', '.join(unknown)}", f"choose from {', '.join(_eval_metrics())}")
+    if args.seeds < 1:
+        raise _UsageError(f"--seeds must be at least 1, got {args.seeds}", "students are trained once per seed")
     need = bool({"student", "label_preservation", "label_similarity"} & set(metrics))
     try:
         named = []
@@ -278,8 +306,7 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             name, _, path = item.rpartition("=") if "=" in item and not os.path.exists(item) else ("", "", item)
             named.append((name or os.path.splitext(os.path.basename(path))[0], path))
         if len({n for n, _ in named}) != len(named):
-            print("error: two datasets share a name; name them NAME=PATH", file=err)
-            return 1
+            raise _UsageError("two datasets share a name", "name them NAME=PATH")
         data = [read_dataset(p, n, args.text_field, args.label_field) for n, p in named]
         real = read_dataset(args.real, "real", args.text_field, args.label_field, need_labels=need)
         train = read_dataset(args.train, "train", args.text_field, args.label_field, need_labels=True) if args.train else None
