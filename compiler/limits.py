@@ -12,7 +12,7 @@ import math
 import re
 
 __all__ = [
-    "MAX_SOURCE_CHARS", "MAX_RECOVERY_CHARS", "MAX_NESTING", "MAX_TEMPLATE_DEPTH", "MAX_INT", "MAX_NUMBER_CHARS",
+    "MAX_SOURCE_CHARS", "MAX_RECOVERY_CHARS", "MAX_NESTING", "MAX_TEMPLATE_DEPTH", "MAX_ROWS", "MAX_INT", "MAX_NUMBER_CHARS",
     "MAX_RENDER_CHARS", "MAX_RENDER_ITERATIONS", "MAX_RANGE", "MAX_EXPONENT", "MAX_INT_BITS", "MAX_CALL_DEPTH",
     "read_number",
 ]
@@ -32,6 +32,10 @@ MAX_NESTING = 32
 # Depth of a template's syntax tree and of its open brackets and blocks (E012). Jinja's parser and
 # code generator recurse per level and Python refuses generated code nested ~100 deep.
 MAX_TEMPLATE_DEPTH = 32
+
+# Rows a task, a sample or a corpus may ask for (E204): far beyond any real dataset, far below the
+# counts that would make planning allocate unbounded memory (`per_label = 2**62`).
+MAX_ROWS = 10_000_000
 
 # Number literals (E014): integers within 64 bits, floats finite. `int()` refuses more than 4300
 # digits and `float()` of a larger integer overflows, so the text is measured before converting.
