@@ -16,7 +16,7 @@ from synthc.compiler import ir
 from synthc.compiler.check import check
 from synthc.compiler.diagnostics import CompileFailed, Diagnostic, Severity, Sink
 from synthc.compiler.lower import lower
-from synthc.compiler.paths import check_paths, policy_for
+from synthc.compiler.paths import check_paths, policy_for, touched
 from synthc.compiler.plan import Plan, plan
 from synthc.compiler.resolve import load, resolve
 from synthc.compiler.source import SourceMap
@@ -79,4 +79,5 @@ def _compile(path: str, text: str | None, overrides: dict[str, str] | None, allo
     result_plan = plan(program, sink)
     if sink.has_errors:
         return done(program)
-    return done(program, result_plan)
+    files = touched(program, [f.path for f in sources.files])
+    return done(program, dataclasses.replace(result_plan, files=files))

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from synthc.compiler.check import Checked
 
 __all__ = ["Policy", "PROJECT_FILE", "policy_for", "resolve_path", "check_readable", "read_recipe", "ReadError",
-           "check_paths", "recheck"]
+           "check_paths", "recheck", "FileUse", "touched"]
 
 PROJECT_FILE = "synth.toml"
 _BY_SETTINGS = f"the folder of {PROJECT_FILE}"
@@ -231,3 +231,41 @@ def recheck(program: ir.Program) -> list[Diagnostic]:
     for ev in program.evaluations:
         found.append(resolve_path(ev.path, program.root, policy, ev.origin, "folder"))
     return [d for d in found if isinstance(d, Diagnostic)]
+
+
+@dataclass(frozen=True, slots=True)
+class FileUse:
+    """One file a build reads or writes, for `synthc plan` (paths relative to the main recipe's folder)."""
+
+    mode: Literal["read", "write"]
+    path: str
+    what: str
+
+
+# What the runtime writes beside the declared outputs (runtime/executor.py, runtime/lock.py).
+EXPORT_SIDECARS = ("manifest.json", "README.md")
+REPORT_FILES = ("metrics.json", "report.html", "report.md", "figures/")
+RUN_STATE = (("synth.lock", "lock file"), (".synthc/", "cache"))
+
+
+def touched(program: ir.Program, recipe_files: list[str]) -> tuple[FileUse, ...]:
+    """Every file the build of `program` reads and writes: the recipe and its imports, project
+    settings, data, models; exports with their manifest and card, reports, the lock file, the cache."""
+    root = program.root
+    rel = lambda p: os.path.normpath(os.path.relpath(p, root))  # noqa: E731
+    out = [FileUse("read", rel(f), "recipe" if i == 0 else "import") for i, f in enumerate(recipe_files)]
+    if program.policy is not None and program.policy.settings is not None:
+        out.append(FileUse("read", rel(program.policy.settings), "project settings"))
+    out += [FileUse("read", s.path, f"source {s.name}") for s in program.sources]
+    out += [FileUse("read", c.path, f"corpus {c.name}") for c in program.corpora]
+    out += [FileUse("read", m.gguf, f"model {m.name}") for m in program.models if m.gguf_kind == "path"]
+    out += [FileUse("read", f"builtin:{m.gguf}", f"model {m.name}") for m in program.models if m.gguf_kind == "builtin"]
+    for e in program.exports:
+        paths = sorted({e.path.replace("{variant}", v) for v in e.variants} or {e.path})
+        out += [FileUse("write", p, f"export {e.name}") for p in paths]
+        folder = os.path.dirname(paths[0])
+        out += [FileUse("write", os.path.join(folder, name), f"export {e.name}") for name in EXPORT_SIDECARS]
+    for ev in program.evaluations:
+        out += [FileUse("write", os.path.join(ev.path, name), f"evaluate {ev.name}") for name in REPORT_FILES]
+    out += [FileUse("write", name, what) for name, what in RUN_STATE]
+    return tuple(dict.fromkeys(out))

@@ -189,3 +189,22 @@ def test_policy_for_collects_allow_list(tmp_path: str) -> None:
     recipe = _project(str(tmp_path), settings='[paths]\nallow = ["../a", "../b"]\n')
     policy = policy_for(recipe, ["/opt/models"])
     assert [str(p) for p in policy.allowed][0] == "/opt/models" and len(policy.allowed) == 3
+
+
+def test_plan_lists_every_file_read_and_written(tmp_path: str) -> None:
+    recipe = _project(str(tmp_path))
+    out = io.StringIO()
+    assert main(["plan", recipe, "--json"], out, io.StringIO()) == 0
+    import json
+
+    files = json.loads(out.getvalue())["files"]
+    reads = {f["path"]: f["what"] for f in files["read"]}
+    writes = {f["path"]: f["what"] for f in files["write"]}
+    assert reads == {"recipe.synth": "recipe", "synth.toml": "project settings", "data/gold.jsonl": "source gold",
+                     "builtin:smollm2-135m": "model writer"}
+    assert {"out/t.jsonl", "out/manifest.json", "out/README.md", "synth.lock", ".synthc/"} <= set(writes)
+    text = io.StringIO()
+    main(["plan", recipe], text, io.StringIO())
+    lines = text.getvalue().splitlines()
+    assert "files the build reads (relative to the recipe's folder)" in lines
+    assert any(line.split() == ["data/gold.jsonl", "source", "gold"] for line in lines)
