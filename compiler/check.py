@@ -15,9 +15,10 @@ from synthc.compiler.schema import (
 )
 from synthc.compiler.source import Span
 from synthc.compiler.symbols import did_you_mean
-from synthc.compiler.templates import ANY, LEAF, Scope, check_template
+from synthc.compiler.scopes import TEMPLATE_FIELDS, Context, RowShape, Scope, shape, visible
+from synthc.compiler.templates import check_template
 
-__all__ = ["Values", "Variant", "Checked", "check"]
+__all__ = ["Values", "Variant", "Checked", "TemplateUse", "check"]
 
 _INVALID = object()
 
@@ -70,6 +71,18 @@ class Checked:
     decls: dict[str, dict[str, Values]]  # kind -> name -> checked block
     tasks: dict[str, list[Variant]]  # task -> its effective variants (source order)
     params: dict[str, Any]
+    templates: list[TemplateUse] = field(default_factory=list)  # every checked template, per variant
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateUse:
+    """A template literal as one variant renders it: the site and the facts deciding its scope."""
+
+    lit: ast.Str
+    site: str
+    context: Context
+    task: str
+    variant: str
 
 
 def check(res: Resolved, sink: Sink) -> Checked:
@@ -103,7 +116,7 @@ def check(res: Resolved, sink: Sink) -> Checked:
             sink.error("E308", f"`max_tokens` of model `{name}` does not fit its context",
                        v.spans.get("max_tokens", v.origin), f"{v.values['max_tokens']} ≥ context {v.values['context']}",
                        help="lower `max_tokens` or raise `context`")
-    return Checked(res, decls, tasks, checker.param_values())
+    return Checked(res, decls, tasks, checker.param_values(), checker.templates)
 
 
 def _check_ir_evaluation(v: Values, tasks: dict[str, list[Variant]], decls: dict[str, dict[str, Values]],
@@ -136,6 +149,7 @@ class _Checker:
         self.sink = sink
         self.decls: dict[str, dict[str, Values]] = {}
         self._reported: set[tuple[int, int, str]] = set()
+        self.templates: list[TemplateUse] = []
 
     # -- generic block checking -------------------------------------------------------------
     def unknown_top(self, item: ast.Item) -> None:
@@ -526,23 +540,15 @@ class _Checker:
 
     # -- template scopes --------------------------------------------------------------------
     def _templates(self, v: Variant) -> None:
-        val = v.values.values
         where = f"task `{v.task}`" + (f" (variant `{v.name}`)" if v.name != "default" else "")
-        prompt_scope = self.prompt_scope(v)
-        for key in ("system", "prompt"):
-            if key in val:
-                self._template(val[key], prompt_scope, f"`{key}` of {where}")
-        few = v.blocks.get("fewshot")
-        if few is not None and isinstance(few.values.get("demo"), ast.Str):
-            self._template(few.values["demo"], self.demo_scope(v), f"`demo` of {where}")
-        ret = v.blocks.get("retrieve")
-        if ret is not None and isinstance(ret.values.get("query"), ast.Str):
-            self._template(ret.values["query"], self.query_scope(v), f"`query` of {where}")
-        pairs = v.blocks.get("pairs")
-        if pairs is not None:
-            for key in ("query", "positive"):
-                if isinstance(pairs.values.get(key), ast.Str):
-                    self._template(pairs.values[key], self.pairs_scope(v), f"`pairs.{key}` of {where}")
+        ctx = self.context(v)
+        for kind, key, site in TEMPLATE_FIELDS:
+            holder = v.values if kind == "task" else v.blocks.get(kind)
+            if holder is None or site == "corpus" or not isinstance(holder.values.get(key), ast.Str):
+                continue
+            name = f"pairs.{key}" if kind == "pairs" else key  # `pairs.query` vs `retrieve`'s `query`
+            self.templates.append(TemplateUse(holder.values[key], site, ctx, v.task, v.name))
+            self._template(holder.values[key], shape(visible(site, ctx)), f"`{name}` of {where}")
 
     def _template(self, lit: ast.Str, scope: Scope, where: str) -> None:
         # The same template (a task-level prompt) is shared by variants: check it once per scope.
@@ -561,74 +567,33 @@ class _Checker:
                 self._reported.add(k)
                 self.sink.items.append(d)
 
-    def base_scope(self) -> Scope:
-        return {"param": {p: ANY for p in self.res.params}}
-
-    def source_fields(self, name: str | None) -> Scope:
+    def row_shape(self, name: str | None) -> RowShape | None:
         src = self.decls["source"].get(name or "")
-        if src is None:
-            return {}
-        fields: Scope = {"id": LEAF, "text": LEAF}
-        if "label" in src.values:
-            fields["label"] = LEAF
-        for f in src.values.get("fields", ()):
-            fields[f] = ANY
-        return fields
+        return None if src is None else RowShape("label" in src.values, tuple(src.values.get("fields", ())))
 
-    def doc_fields(self, retriever: str | None) -> Scope:
-        ret = self.decls["retriever"].get(retriever or "")
-        corpus = self.decls["corpus"].get(ret.values.get("corpus", "")) if ret else None
-        fields: Scope = {"id": LEAF, "text": LEAF, "rank": LEAF, "similarity": LEAF}
-        for f in corpus.values.get("fields", ()) if corpus else ():
-            fields[f] = ANY
-        return fields
-
-    def prompt_scope(self, v: Variant) -> Scope:
+    def context(self, v: Variant) -> Context:
+        """The facts of variant `v` that decide what its templates can see (see compiler/scopes)."""
         val = v.values.values
-        scope = self.base_scope() | {"variant": LEAF}
-        if val.get("kind", "classification") == "classification":
-            scope |= {"label": LEAF, "verbalization": LEAF, "labels": ANY}
-        vary = v.blocks.get("vary")
-        for attr in vary.open if vary else {}:
-            scope[attr] = LEAF
-        if val.get("seeds"):
-            scope["seed"] = self.source_fields(val["seeds"])
-        ret = v.blocks.get("retrieve")
+        ret, few = v.blocks.get("retrieve"), v.blocks.get("fewshot")
+        docs = None
         if ret is not None:
-            scope["doc"] = self.doc_fields(ret.values.get("from"))
-        few = v.blocks.get("fewshot")
-        if few is not None and few.values.get("shots", 0) > 0:
-            scope["demos"] = LEAF
-            scope["examples"] = ANY
+            retriever = self.decls["retriever"].get(ret.values.get("from", ""))
+            corpus = self.decls["corpus"].get(retriever.values.get("corpus", "")) if retriever else None
+            docs = tuple(corpus.values.get("fields", ())) if corpus else ()
+        persona = None
         if val.get("persona"):
             pers = self.decls["persona"].get(val["persona"])
-            scope["persona"] = {k: ANY for k in (pers.open if pers else {})} | {"user": LEAF}
-        if "conversation" in v.blocks:
-            scope["turn"] = LEAF
-        return scope
-
-    def demo_scope(self, v: Variant) -> Scope:
-        val = v.values.values
-        scope = self.base_scope() | {"example": self.source_fields(val.get("seeds"))}
-        if val.get("kind", "classification") == "classification":
-            scope |= {"label": LEAF, "verbalization": LEAF}
-        few = v.blocks["fewshot"]
-        ret = v.blocks.get("retrieve")
-        if few.values.get("from") == "retrieved" and ret is not None:
-            scope["doc"] = self.doc_fields(ret.values.get("from"))
-        return scope
-
-    def query_scope(self, v: Variant) -> Scope:
-        return self.base_scope() | {"seed": self.source_fields(v.values.values.get("seeds"))}
-
-    def pairs_scope(self, v: Variant) -> Scope:
+            persona = tuple(pers.open) if pers else ()
         out = v.blocks.get("output")
-        fields: Scope = {k: ANY for k in (out.open if out else {"text": None})}
-        for k in out.children if out else {}:
-            fields[k.split(":", 1)[-1]] = ANY
-        scope = self.prompt_scope(v) | {"output": fields}
-        scope.pop("demos", None)
-        return scope
+        output = (tuple(out.open) + tuple(k.split(":", 1)[-1] for k in out.children)) if out else ("text",)
+        vary = v.blocks.get("vary")
+        return Context(
+            params=tuple(self.res.params), classification=val.get("kind", "classification") == "classification",
+            vary=tuple(vary.open) if vary else (), seeds=self.row_shape(val.get("seeds")), docs=docs,
+            fewshot=few is not None and few.values.get("shots", 0) > 0,
+            demo_docs=few is not None and few.values.get("from") == "retrieved" and ret is not None,
+            persona=persona, conversation="conversation" in v.blocks, output=output,
+        )
 
     # -- exports and evaluations ------------------------------------------------------------
     def output_refs(self, v: Values, tasks: dict[str, list[Variant]]) -> None:
