@@ -7,12 +7,15 @@ template of every variant against the scope table (`scopes`).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from synthc.compiler import ast
-from synthc.compiler.diagnostics import Sink
+from synthc.compiler.diagnostics import Diagnostic, Sink
 from synthc.compiler.resolve import Resolved
 from synthc.compiler.rules import PROGRAM_RULES, VARIANT_RULES, Decls, Report
 from synthc.compiler.schema import SCHEMAS, TOP
 from synthc.compiler.scopes import TEMPLATE_FIELDS, Context, RowShape, Scope, shape, visible
+from synthc.compiler.source import SourceFile, SourceMap, Span
 from synthc.compiler.templates import check_template
 from synthc.compiler.typed import Typer
 from synthc.compiler.values import Checked, TemplateUse, Values, Variant
@@ -104,16 +107,42 @@ class _Templates:
         if key in self._checked:
             return
         self._checked.add(key)
-        before = len(self.sink.items)
-        check_template(lit, scope, where, self.res.sources, self.sink)
+        src = self.res.sources.get(lit.span.file)
+        assert src is not None, "a literal's span names a file of this compilation"
+        raw = src.text[lit.span.start : lit.span.end]
         # Drop exact repeats (same code, same place) reported for another variant's scope.
-        fresh = self.sink.items[before:]
-        del self.sink.items[before:]
-        for d in fresh:
+        for d in _moved(_template_problems(raw, lit, scope, where), lit.span):
             k = (d.span.file, d.span.start, d.code.id)
             if k not in self._reported:
                 self._reported.add(k)
                 self.sink.items.append(d)
+
+
+_MEMO: dict[tuple[str, str, str], tuple[Diagnostic, ...]] = {}
+_MEMO_MAX = 4096
+
+
+def _template_problems(raw: str, lit: ast.Str, scope: Scope, where: str) -> tuple[Diagnostic, ...]:
+    """check_template's findings for the literal `raw`, with spans relative to the literal's start in
+    file 0. A pure function of its key, so a re-check after an edit elsewhere (the language server,
+    on every keystroke) reuses it instead of re-parsing every prompt with Jinja."""
+    key = (raw, repr(scope), where)
+    hit = _MEMO.get(key)
+    if hit is None:
+        sources, sink = SourceMap(), Sink()
+        sources.add(SourceFile("<template>", raw))
+        check_template(replace(lit, span=Span(0, 0, len(raw))), scope, where, sources, sink)
+        hit = _MEMO[key] = tuple(sink.items)
+        if len(_MEMO) > _MEMO_MAX:
+            del _MEMO[next(iter(_MEMO))]
+    return hit
+
+
+def _moved(diags: tuple[Diagnostic, ...], at: Span) -> list[Diagnostic]:
+    def move(span: Span) -> Span:
+        return Span(at.file, span.start + at.start, span.end + at.start)
+
+    return [replace(d, labels=tuple(replace(lb, span=move(lb.span)) for lb in d.labels)) for d in diags]
 
 
 def _flat(scope: Scope, prefix: str = "") -> list[str]:
