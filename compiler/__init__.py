@@ -8,9 +8,9 @@ into an exception.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from synthc.compiler import ir
+from synthc.compiler import ast, ir
 from synthc.compiler.check import check
 from synthc.compiler.diagnostics import CompileFailed, Diagnostic, Severity, Sink
 from synthc.compiler.lower import lower
@@ -58,6 +58,7 @@ class Stages:
 
     sources: SourceMap
     diagnostics: list[Diagnostic]  # sorted; warnings included
+    specs: list[ast.Spec] = field(default_factory=list)  # parsed files (load order; a file that failed to parse is absent)
     resolved: Resolved | None = None
     checked: Checked | None = None
     program: ir.Program | None = None
@@ -69,7 +70,7 @@ def run_stages(path: str, text: str | None = None, overrides: dict[str, str] | N
     """Run the stages in order, stopping after the first that reports an error."""
     sources, sink = SourceMap(), Sink()
     out = Stages(sources, [])
-    specs = load(path, sources, sink, text, loader)
+    specs = out.specs = load(path, sources, sink, text, loader)
     if not sink.has_errors:
         out.resolved = resolve(specs, sources, sink, overrides)
     if not sink.has_errors and out.resolved is not None:

@@ -73,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--check", action="store_true", help="exit 1 if a file is not formatted; write nothing")
     c.add_argument("--format", choices=["full", "concise", "json"])
     c.set_defaults(func=cmd_fmt)
+    c = sub.add_parser("lsp", help="run the language server (LSP over stdin/stdout) for editors")
+    c.set_defaults(func=cmd_lsp)
     c = sub.add_parser("explain", help="explain a diagnostic code, e.g. E101")
     c.add_argument("code", nargs="?", help="omit to list all codes")
     c.add_argument("--markdown", action="store_true", help="print every explanation as docs/codes.md")
@@ -221,6 +223,12 @@ def _write_atomic(path: str, text: str) -> None:
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)
     os.replace(tmp, path)
+
+
+def cmd_lsp(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from synthc.lsp.server import serve  # pygls is imported only here
+
+    return serve()
 
 
 def cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
