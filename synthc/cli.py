@@ -50,15 +50,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"synthc {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def spec_cmd(name: str, help: str) -> argparse.ArgumentParser:
+    def spec_cmd(name: str, help: str, many: bool = False) -> argparse.ArgumentParser:
         c = sub.add_parser(name, help=help)
-        c.add_argument("spec", help="path to a .synth recipe")
+        if many:  # several recipes, one after the other (what pre-commit passes)
+            c.add_argument("spec", nargs="+", help="paths to .synth recipes")
+        else:
+            c.add_argument("spec", help="path to a .synth recipe")
         c.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a param")
         c.add_argument("--format", choices=["full", "concise", "json"], help="diagnostic format")
         c.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
         return c
 
-    c = spec_cmd("check", "compile a recipe and report diagnostics")
+    c = spec_cmd("check", "compile recipes and report diagnostics", many=True)
     c.set_defaults(func=cmd_check)
     c = spec_cmd("plan", "show the DAG the runtime will execute")
     g = c.add_mutually_exclusive_group()
@@ -141,26 +144,30 @@ def report(diags: list[Diagnostic], sources: SourceMap, args: argparse.Namespace
             print(f"{errors} error(s), {warnings} warning(s)", file=err)
 
 
-def _compile(args: argparse.Namespace, err: TextIO) -> CompileResult | None:
+def _compile(args: argparse.Namespace, err: TextIO, spec: str | None = None) -> CompileResult | None:
+    spec = spec or args.spec
     overrides = _overrides(args.set, err)
     if overrides is None:
         return None
-    if not os.path.exists(args.spec):
-        print(f"error: no such file: {args.spec}", file=err)
+    if not os.path.exists(spec):
+        print(f"error: no such file: {spec}", file=err)
         return None
-    result = compile_file(args.spec, overrides)
+    result = compile_file(spec, overrides)
     report(result.diagnostics, result.sources, args, err)
     return result
 
 
 def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    result = _compile(args, err)
-    if result is None or not result.ok:
-        return 1
-    assert result.plan is not None
-    gens = [n for n in result.plan.graph if result.plan.step(n).kind == "generate"]
-    print(f"ok: {args.spec} ({len(gens)} generating node(s), {result.plan.graph.number_of_nodes()} nodes)", file=out)
-    return 0
+    status = 0
+    for spec in args.spec:
+        result = _compile(args, err, spec)
+        if result is None or not result.ok:
+            status = 1
+            continue
+        assert result.plan is not None
+        gens = [n for n in result.plan.graph if result.plan.step(n).kind == "generate"]
+        print(f"ok: {spec} ({len(gens)} generating node(s), {result.plan.graph.number_of_nodes()} nodes)", file=out)
+    return status
 
 
 def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
