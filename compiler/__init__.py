@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from synthc.compiler import ir
+from synthc.compiler import ast, ir
 from synthc.compiler.check import check
 from synthc.compiler.diagnostics import CompileFailed, Diagnostic, Severity, Sink
 from synthc.compiler.lower import lower
 from synthc.compiler.paths import check_paths, policy_for, touched
 from synthc.compiler.plan import Plan, plan
-from synthc.compiler.resolve import load, resolve
+from synthc.compiler.resolve import DISK, Loader, Resolved, load, resolve
 from synthc.compiler.source import SourceMap
+from synthc.compiler.values import Checked
 
-__all__ = ["CompileResult", "compile_file", "compile_text", "compile_or_raise", "CompileFailed"]
+__all__ = ["CompileResult", "Stages", "compile_file", "compile_text", "compile_or_raise", "run_stages", "CompileFailed"]
 
 
 @dataclass(slots=True)
@@ -54,30 +55,44 @@ def compile_or_raise(path: str, overrides: dict[str, str] | None = None, allow: 
     return result
 
 
-def _compile(path: str, text: str | None, overrides: dict[str, str] | None, allow: Sequence[str]) -> CompileResult:
+@dataclass(slots=True)
+class Stages:
+    """Every stage's output of one compilation, as far as it got (for the language server, which
+    needs the checked values and the plan, not only the diagnostics)."""
+
+    sources: SourceMap
+    diagnostics: list[Diagnostic]  # sorted; warnings included
+    specs: list[ast.Spec] = field(default_factory=list)  # parsed files (load order; a file that failed to parse is absent)
+    resolved: Resolved | None = None
+    checked: Checked | None = None
+    program: ir.Program | None = None
+    plan: Plan | None = None
+
+
+def run_stages(path: str, text: str | None = None, overrides: dict[str, str] | None = None,
+               loader: Loader = DISK, allow: Sequence[str] = ()) -> Stages:
+    """Run the stages in order, stopping after the first that reports an error. Paths obey the
+    policy of the recipe's project plus `allow` (compiler/paths.py)."""
     sources, sink = SourceMap(), Sink()
-
-    def done(program: ir.Program | None = None, p: Plan | None = None) -> CompileResult:
-        return CompileResult(sources, sink.sorted(), program, p)
-
+    out = Stages(sources, [])
     policy = policy_for(path, tuple(allow), sink)
-    if sink.has_errors:
-        return done()
-    specs = load(path, sources, sink, text, policy)
-    if sink.has_errors:
-        return done()
-    resolved = resolve(specs, sources, sink, overrides)
-    if sink.has_errors:
-        return done()
-    checked = check(resolved, sink)
-    if sink.has_errors:
-        return done()
-    check_paths(checked, policy, sink)
-    if sink.has_errors:
-        return done()
-    program = dataclasses.replace(lower(checked), policy=policy)
-    result_plan = plan(program, sink)
-    if sink.has_errors:
-        return done(program)
-    files = touched(program, [f.path for f in sources.files])
-    return done(program, dataclasses.replace(result_plan, files=files))
+    if not sink.has_errors:
+        out.specs = load(path, sources, sink, text, loader, policy)
+    if not sink.has_errors:
+        out.resolved = resolve(out.specs, sources, sink, overrides)
+    if not sink.has_errors and out.resolved is not None:
+        out.checked = check(out.resolved, sink)
+    if not sink.has_errors and out.checked is not None:
+        check_paths(out.checked, policy, sink)
+    if not sink.has_errors and out.checked is not None:
+        out.program = dataclasses.replace(lower(out.checked), policy=policy)
+        result_plan = plan(out.program, sink)
+        files = touched(out.program, [f.path for f in sources.files])
+        out.plan = None if sink.has_errors else dataclasses.replace(result_plan, files=files)
+    out.diagnostics = sink.sorted()
+    return out
+
+
+def _compile(path: str, text: str | None, overrides: dict[str, str] | None, allow: Sequence[str]) -> CompileResult:
+    stages = run_stages(path, text, overrides, allow=allow)
+    return CompileResult(stages.sources, stages.diagnostics, stages.program, stages.plan)

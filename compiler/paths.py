@@ -132,7 +132,9 @@ def resolve_path(raw: str, base: str, policy: Policy, span: Span, mode: Mode = "
             "E320", f"`{raw}` is outside the project", span, f"resolves to {shown}",
             f"the project root is `{root}` ({policy.why}); move the file into it, or allow its folder "
             f"with `--allow-path DIR` or `[paths] allow` in {PROJECT_FILE}")
-    problem = check_readable(full, mode)
+    # stat() the path as written: it follows links to the end, where realpath() cannot name a pipe
+    # (/dev/stdin -> /proc/self/fd/0 -> "pipe:[…]").
+    problem = check_readable(Path(os.path.join(base, raw)), mode)
     if problem is not None:
         return _diagnostic("E321", f"`{raw}` is {problem}", span, "not a regular file",
                            "name a regular file" + (" or a folder of text files" if mode == "folder" else ""))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from synthc.compiler import ast
@@ -13,7 +14,26 @@ from synthc.compiler.schema import REF_KINDS, SCHEMAS, TOP
 from synthc.compiler.source import NO_SPAN, SourceFile, SourceMap, Span
 from synthc.compiler.symbols import did_you_mean
 
-__all__ = ["Resolved", "resolve", "load"]
+__all__ = ["Resolved", "Loader", "DISK", "resolve", "load"]
+
+
+def _read(path: str) -> str:
+    # Without blocking and with a size limit (a pipe named on the command line is read; imports are
+    # held to regular files by the path policy before they are read).
+    return read_recipe(path, regular_only=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Loader:
+    """How `load` reads and parses files. The CLI reads the disk; the language server reads its open
+    editor buffers first and reuses the parses of unchanged text."""
+
+    read: Callable[[str], str] = _read  # raises ReadError, or OSError / UnicodeDecodeError like open()
+    exists: Callable[[str], bool] = os.path.exists
+    parse: Callable[[SourceFile, int, Sink], ast.Spec | None] = parse
+
+
+DISK = Loader()
 
 
 @dataclass(slots=True)
@@ -30,17 +50,17 @@ class Resolved:
 
 
 def load(path: str, sources: SourceMap, sink: Sink, text: str | None = None,
-         policy: Policy | None = None) -> list[ast.Spec]:
+         loader: Loader = DISK, policy: Policy | None = None) -> list[ast.Spec]:
     """Parse `path` and, transitively, its imports; returns the parsed specs in load order. Imports
     must resolve inside `policy` (default: the project of `path`, see compiler/paths.py)."""
     specs: list[ast.Spec] = []
     policy = policy or policy_for(path)
-    _load(os.path.normpath(path), sources, sink, [], {}, specs, text, NO_SPAN, policy)
+    _load(os.path.normpath(path), sources, sink, [], {}, specs, text, NO_SPAN, loader, policy)
     return specs
 
 
 def _load(path: str, sources: SourceMap, sink: Sink, stack: list[str], done: dict[str, int],
-          specs: list[ast.Spec], text: str | None, at: Span, policy: Policy) -> None:
+          specs: list[ast.Spec], text: str | None, at: Span, loader: Loader, policy: Policy) -> None:
     key = os.path.abspath(path)
     if key in stack:
         chain = " --> ".join(os.path.basename(p) for p in stack[stack.index(key):] + [key])
@@ -50,15 +70,22 @@ def _load(path: str, sources: SourceMap, sink: Sink, stack: list[str], done: dic
         return
     if text is None:
         try:
-            text = read_recipe(path, regular_only=bool(stack))  # the main file may be a pipe, imports not
+            text = loader.read(path)
         except ReadError as err:
             sink.error(err.code, f"cannot read `{path}`: {err}", at, "imported here" if stack else "",
                        help="a .synth recipe is UTF-8 text" if err.code == "E103" else
                        "split the recipe with `import`" if err.code == "E013" else "name a regular file")
             return
+        except OSError as err:
+            sink.error("E103", f"cannot read `{path}`: {err.strerror}", at, "imported here")
+            return
+        except UnicodeDecodeError as err:
+            sink.error("E103", f"cannot read `{path}`: not UTF-8 text (byte {err.start})", at, "imported here",
+                       help="a .synth recipe is UTF-8 text")
+            return
     file = sources.add(SourceFile.of(path, text))
     done[key] = file
-    spec = parse(sources.files[file], file, sink)
+    spec = loader.parse(sources.files[file], file, sink)
     if spec is None:
         return
     stack.append(key)
@@ -69,11 +96,11 @@ def _load(path: str, sources: SourceMap, sink: Sink, stack: list[str], done: dic
             if isinstance(allowed, Diagnostic):
                 sink.items.append(allowed)
                 continue
-            if not os.path.exists(target):
+            if not loader.exists(target):
                 sink.error("E103", f"import not found: `{item.arg.value}`", item.arg.span,
                            f"no file at {target}")
                 continue
-            _load(target, sources, sink, stack, done, specs, None, item.arg.span, policy)
+            _load(target, sources, sink, stack, done, specs, None, item.arg.span, loader, policy)
     stack.pop()
     specs.append(spec)
 

@@ -1,7 +1,7 @@
 """Static checking of Jinja prompt templates against the variables in scope at their node.
 
-A scope maps variable names to a shape: a nested dict of fields, LEAF (a scalar: only string
-methods may follow) or ANY (params, lists: anything goes). Every undefined variable or field
+A scope maps variable names to a shape (compiler/scopes.py): a nested dict of fields, LEAF (a
+scalar: only string methods may follow) or ANY (params, lists: anything goes). Every undefined variable or field
 is reported at its own line and column inside the spec file. Before that, a template is held to
 what the renderer (compiler/sandbox.py) will accept, so that `synthc check` saying ok means the
 build will not stop on it: nesting within MAX_TEMPLATE_DEPTH (E012), integer literals in range
@@ -21,15 +21,13 @@ from synthc.compiler import ast
 from synthc.compiler.diagnostics import Sink
 from synthc.compiler.limits import MAX_NUMBER_CHARS, MAX_TEMPLATE_DEPTH, read_number
 from synthc.compiler.sandbox import compiled, environment, is_blocked_attribute
+from synthc.compiler.scopes import ANY, LEAF, Scope
 from synthc.compiler.source import SourceMap, Span
 from synthc.compiler.strings import decode
 from synthc.compiler.symbols import did_you_mean
 
 __all__ = ["LEAF", "ANY", "Scope", "check_template", "compiled", "environment", "variables"]
 
-LEAF = "leaf"
-ANY = "any"
-Scope = dict[str, Any]
 _JINJA_GLOBALS = {"range", "dict", "lipsum", "cycler", "joiner", "namespace", "loop", "true", "false", "none"}
 _STR_ATTRS = {a for a in dir(str) if not is_blocked_attribute(a)}
 
