@@ -66,6 +66,8 @@ CRASH_CLASSES = [
     ("Jinja `~` chain is flat", RECIPE.replace("PROMPT", "{{ label" + " ~ label" * 3000 + " }}"), set()),
     ("Jinja filter chain", RECIPE.replace("PROMPT", "{{ label" + "|upper" * 3000 + " }}"), {"E012"}),
     ("Jinja 5000-digit integer", RECIPE.replace("PROMPT", "{{ " + "9" * 5000 + " }}"), {"E014"}),
+    ("a 100,000-character block kind (did-you-mean was quadratic)", "mod" + "9" * 100_000 + "el writer {\n}", {"E205"}),
+    ("a 100,000-character reference", RECIPE.replace("model     = writer", "model     = w" + "r" * 100_000), {"E101"}),
     ("a surrogate escape", 'param s = "\\ud800"', {"E005"}),
 ]
 
