@@ -305,9 +305,7 @@ def _write_atomic(path: str, text: str) -> None:
 
 
 def cmd_lsp(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    overrides = _overrides(args.set, err)
-    if overrides is None:
-        return 1
+    overrides = _overrides(args.set)
     from synthc.lsp.server import serve  # pygls is imported only here
 
     return serve(overrides, args.log_file)
