@@ -12,7 +12,7 @@ import math
 import re
 
 __all__ = [
-    "MAX_SOURCE_CHARS", "MAX_RECOVERY_CHARS", "MAX_NESTING", "MAX_TEMPLATE_DEPTH", "MAX_ROWS", "MAX_INT", "MAX_NUMBER_CHARS",
+    "MAX_SOURCE_CHARS", "MAX_TOKENS", "MAX_RECOVERY_CHARS", "MAX_NESTING", "MAX_TEMPLATE_DEPTH", "MAX_ROWS", "MAX_INT", "MAX_NUMBER_CHARS",
     "MAX_RENDER_CHARS", "MAX_RENDER_ITERATIONS", "MAX_RANGE", "MAX_EXPONENT", "MAX_INT_BITS", "MAX_CALL_DEPTH",
     "read_number",
 ]
@@ -21,6 +21,10 @@ __all__ = [
 # repository is ~5 KB; 256 KiB leaves room for generated recipes and long embedded prompts while
 # one parse stays under a second or two on a slow machine.
 MAX_SOURCE_CHARS = 1 << 18
+
+# Tokens in one file (E013): the parser's time grows with them (about 20,000 a second on a slow,
+# loaded machine); the largest recipe in the repository has ~1,500.
+MAX_TOKENS = 1 << 16
 
 # Error recovery re-parses the file once per syntax error; it stops after this many characters
 # parsed in all (so a large file full of errors still answers quickly) or MAX_RECOVERIES errors.

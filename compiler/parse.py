@@ -12,7 +12,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from synthc.compiler import ast
 from synthc.compiler.diagnostics import Sink
-from synthc.compiler.limits import MAX_NESTING, MAX_RECOVERY_CHARS, MAX_SOURCE_CHARS, read_number
+from synthc.compiler.limits import MAX_NESTING, MAX_RECOVERY_CHARS, MAX_SOURCE_CHARS, MAX_TOKENS, read_number
 from synthc.compiler.source import SourceFile, Span
 from synthc.compiler.strings import DecodeError, decode
 from synthc.grammar import parser
@@ -70,30 +70,39 @@ def parse(source: SourceFile, file: int, sink: Sink) -> ast.Spec | None:
     return ast.Spec(items=items, comments=comments, file=file)
 
 
-# Brackets outside strings and comments; strings and comments are matched whole so that their
-# brackets do not count. Every alternative is linear (no nested quantifiers): no backtracking blowup.
-_BRACKETS = re.compile(r'"""(?:[^"]|"(?!""))*(?:"""|\Z)|"(?:[^"\\\n]|\\.)*"?|#[^\n]*|[\[\]{}()]')
+# One pass over the text's tokens (strings and comments matched whole, so that their brackets do not
+# count). Every alternative is linear (no nested quantifiers): no backtracking blowup.
+_SCAN = re.compile(r'"""(?:[^"]|"(?!""))*(?:"""|\Z)|"(?:[^"\\\n]|\\.)*"?|(#[^\n]*)|[A-Za-z0-9_]+|\S')
 
 
 def _within_limits(text: str, file: int, sink: Sink) -> bool:
-    """E013 for a file over the size limit, E012 at the first bracket nested deeper than the limit.
-    Checked before lark runs: the syntax tree is walked recursively, so depth is bounded first."""
+    """E013 for a file over the size or token limit, E012 at the first bracket nested deeper than the
+    limit. Checked before lark runs: its time grows with the tokens, and the syntax tree is walked
+    recursively, so both are bounded first."""
     if len(text) > MAX_SOURCE_CHARS:
         sink.error("E013", f"file too large: {len(text):,} characters (the limit is {MAX_SOURCE_CHARS:,})",
                    Span(file, MAX_SOURCE_CHARS, MAX_SOURCE_CHARS), "the limit is reached here",
                    help="split the recipe with `import`, or move long text into data files")
         return False
-    depth = 0
-    for m in _BRACKETS.finditer(text):
+    depth = tokens = 0
+    for m in _SCAN.finditer(text):
+        if m.group(1) is not None:
+            continue  # a comment
+        tokens += 1
+        if tokens > MAX_TOKENS:
+            sink.error("E013", f"file too large: more than {MAX_TOKENS:,} tokens",
+                       Span(file, m.start(), m.end()), "the limit is reached here",
+                       help="split the recipe with `import`, or move long lists into data files")
+            return False
         ch = m.group()
-        if ch in "{[(":
+        if ch in ("{", "[", "("):
             depth += 1
             if depth > MAX_NESTING:
                 sink.error("E012", f"nesting too deep: more than {MAX_NESTING} levels of `{{`, `[` and `(`",
                            Span(file, m.start(), m.end()), f"level {depth} opens here",
                            help="flatten the structure; recipes nest blocks a few levels deep")
                 return False
-        elif ch in "}])":
+        elif ch in ("}", "]", ")"):
             depth = max(0, depth - 1)
     return True
 

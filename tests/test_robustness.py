@@ -57,7 +57,7 @@ CRASH_CLASSES = [
     ("100,000 escapes", 'param s = "' + "\\n" * 100_000 + '"', set()),
     ("unterminated 200,000 characters", 'param s = "' + "a" * 200_000, {"E004"}),
     ("file over the size limit", "# " + "x" * MAX_SOURCE_CHARS, {"E013"}),
-    ("many syntax errors in a large file", ("x = = 1\n" * 4000) + "param n = 1\n" * 18_000, {"E001"}),
+    ("many syntax errors in a large file", ("x = = 1\n" * 4000) + "param n = 1\n" * 10_000, {"E001"}),
     ("Jinja parentheses", RECIPE.replace("PROMPT", "{{ " + "(" * 500 + "label" + ")" * 500 + " }}"), {"E012"}),
     ("Jinja `not` chain", RECIPE.replace("PROMPT", "{{ " + "not " * 3000 + "label }}"), {"E012"}),
     ("Jinja nested ifs", RECIPE.replace("PROMPT", "{% if label %}" * 400 + "{% endif %}" * 400), {"E012"}),
@@ -68,6 +68,7 @@ CRASH_CLASSES = [
     ("Jinja 5000-digit integer", RECIPE.replace("PROMPT", "{{ " + "9" * 5000 + " }}"), {"E014"}),
     ("a 100,000-character block kind (did-you-mean was quadratic)", "mod" + "9" * 100_000 + "el writer {\n}", {"E205"}),
     ("a 100,000-character reference", RECIPE.replace("model     = writer", "model     = w" + "r" * 100_000), {"E101"}),
+    ("100,000 tokens in one reference", RECIPE.replace("model     = writer", "model     = w" + "x." * 100_000 + "x"), {"E013"}),
     ("a surrogate escape", 'param s = "\\ud800"', {"E005"}),
 ]
 
