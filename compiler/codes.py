@@ -62,9 +62,9 @@ _ALL = [
        "The limit keeps the compiler and the language server answering on any text, even half-typed.",
        "x = [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
        "Flatten the structure: recipes nest blocks a few levels deep; split a deep template expression with `{% set %}`."),
-    _c("E013", "file-too-large", "syntax",
+    _c("E013", "input-too-large", "syntax",
        "A recipe or an imported file is larger than the limit (256 KiB, or 65,536 tokens), or is endless "
-       "(a device such as `/dev/zero`).",
+       "(a device such as `/dev/zero`); or one template has more than 20,000 tokens.",
        "# a 300 KB recipe, or import \"/dev/zero\"",
        "Split the recipe with `import`, or move long text (prompts, examples) into data files."),
     _c("E014", "number-out-of-range", "syntax",

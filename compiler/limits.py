@@ -12,7 +12,7 @@ import math
 import re
 
 __all__ = [
-    "MAX_SOURCE_CHARS", "MAX_TOKENS", "MAX_RECOVERY_CHARS", "MAX_NESTING", "MAX_TEMPLATE_DEPTH", "MAX_ROWS", "MAX_INT", "MAX_NUMBER_CHARS",
+    "MAX_SOURCE_CHARS", "MAX_TOKENS", "MAX_RECOVERY_CHARS", "MAX_NESTING", "MAX_TEMPLATE_DEPTH", "MAX_TEMPLATE_TOKENS", "MAX_ROWS", "MAX_INT", "MAX_NUMBER_CHARS",
     "MAX_RENDER_CHARS", "MAX_RENDER_ITERATIONS", "MAX_RANGE", "MAX_EXPONENT", "MAX_INT_BITS", "MAX_CALL_DEPTH",
     "read_number",
 ]
@@ -40,6 +40,9 @@ MAX_TEMPLATE_DEPTH = 32
 # Rows a task, a sample or a corpus may ask for (E204): far beyond any real dataset, far below the
 # counts that would make planning allocate unbounded memory (`per_label = 2**62`).
 MAX_ROWS = 10_000_000
+
+# Tokens in one template (E013): Jinja lexes and parses each; a prompt has a few hundred.
+MAX_TEMPLATE_TOKENS = 20_000
 
 # Number literals (E014): integers within 64 bits, floats finite. `int()` refuses more than 4300
 # digits and `float()` of a larger integer overflows, so the text is measured before converting.

@@ -19,7 +19,7 @@ from jinja2.exceptions import TemplateSyntaxError
 
 from synthc.compiler import ast
 from synthc.compiler.diagnostics import Sink
-from synthc.compiler.limits import MAX_NUMBER_CHARS, MAX_TEMPLATE_DEPTH, read_number
+from synthc.compiler.limits import MAX_NUMBER_CHARS, MAX_TEMPLATE_DEPTH, MAX_TEMPLATE_TOKENS, read_number
 from synthc.compiler.sandbox import compiled, environment, is_blocked_attribute
 from synthc.compiler.scopes import ANY, LEAF, Scope
 from synthc.compiler.source import SourceMap, Span
@@ -155,7 +155,12 @@ def _prescan(text: str) -> _Problem | None:
     inner = 0  # brackets and recursive operators inside the current tag
     tag: str | None = None  # the current {% tag %}'s name
     in_block = assign = False
+    tokens = 0
     for lineno, kind, value in environment().lex(text):
+        tokens += kind != "whitespace"
+        if tokens > MAX_TEMPLATE_TOKENS:
+            return _Problem("E013", f"template too large: more than {MAX_TEMPLATE_TOKENS:,} tokens", lineno, "",
+                            "the limit is reached here", "split the template, or move long text into data files")
         if kind in ("integer", "float"):
             digits = value.replace("_", "")
             if len(digits) > 20 and (kind == "integer" or read_number(digits) is None) or len(digits) > MAX_NUMBER_CHARS:

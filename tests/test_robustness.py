@@ -69,6 +69,9 @@ CRASH_CLASSES = [
     ("a 100,000-character block kind (did-you-mean was quadratic)", "mod" + "9" * 100_000 + "el writer {\n}", {"E205"}),
     ("a 100,000-character reference", RECIPE.replace("model     = writer", "model     = w" + "r" * 100_000), {"E101"}),
     ("100,000 tokens in one reference", RECIPE.replace("model     = writer", "model     = w" + "x." * 100_000 + "x"), {"E013"}),
+    ("a 100,000-attribute template", RECIPE.replace("PROMPT", "{{ label" + ".x" * 100_000 + " }}"), {"E013"}),
+    ("a regex nested 200 deep", RECIPE.replace("per_label = 1", "per_label = 1\n  output {\n    code = regex(\""
+                                               + "(" * 200 + "a" + ")" * 200 + "\")\n  }"), {"E214"}),
     ("a surrogate escape", 'param s = "\\ud800"', {"E005"}),
 ]
 
