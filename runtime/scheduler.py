@@ -107,7 +107,7 @@ class _Scheduler:
         width = self.dispatcher.capacity(v.model)
         job = GenerateJob(node, v, ctx.program, planned, width, ctx.models.get(v.model).fingerprint())
         self.jobs[node] = job
-        ctx.groups[node] = {"width": job.width, "groups": len(job.groups)}
+        ctx.groups[v.id] = {"width": job.width, "groups": len(job.groups)}
         ctx.events.emit("generate_start", node=node, total=len(planned), width=job.width, groups=len(job.groups))
         self._launch(job)
 

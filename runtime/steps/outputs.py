@@ -27,7 +27,7 @@ def record(v: ir.Variant, c: Candidate, program: ir.Program) -> dict[str, Any]:
     output fields, and its provenance."""
     rec: dict[str, Any] = {"id": f"{v.task}.{v.name}.{c.key}", "variant": v.name}
     if v.kind == "qa_pairs" and v.pairs is not None:
-        s = pairs_scope(v, program, {v.output.text_field: c.text, **c.fields}, c.row.seed, c.row.persona)
+        s = pairs_scope(v, program, {v.output.text_field: c.text, **c.fields}, c.row)
         rec["query"] = render(v.pairs.query, s)
         rec["positive"] = render(v.pairs.positive, s)
         rec["negatives"] = c.fields.get("negatives", [])
@@ -103,6 +103,9 @@ def write_manifest(ctx: Context, e: ir.Export, variants: list[ir.Variant], files
         "files": {os.path.basename(f): {"sha256": hashes[os.path.basename(f)]} for f in files},
         "counts": {name: {"total": sum(c.values()), "per_label": dict(sorted(c.items()))} for name, c in counts.items()},
         "dropped": {v.name: dict(sorted(ctx.dropped.get(v.id, Counter()).items())) for v in variants},
+        "cut": {v.name: dict(sorted(ctx.cut.get(v.id, Counter()).items())) for v in variants},
+        "stops": {v.name: ctx.stops[v.id] for v in variants if v.id in ctx.stops},
+        "groups": {v.name: ctx.groups[v.id] for v in variants if v.id in ctx.groups},
         "retrieval": {n: ctx.retrieval[n] for n in sorted({v.retrieve.retriever for v in variants if v.retrieve})
                       if n in ctx.retrieval},
         "tokens": {"generated": stats["tokens"], "prompt": stats["prompt_tokens"],
