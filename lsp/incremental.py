@@ -79,48 +79,32 @@ class ChunkedParser:
 
 
 def _moved(node: Any, delta: int) -> Any:
-    """`node` with every span moved by `delta` characters. AST nodes are frozen: each is copied
-    field by field (`dataclasses.replace` costs several times more, on every keystroke)."""
-    if delta == 0:
-        return node
-    cls = type(node)
-    new = object.__new__(cls)
-    spans, nodes, plain = _FIELDS[cls]
-    for name in spans:
-        s = getattr(node, name)
-        _set(new, name, Span(s.file, s.start + delta, s.end + delta))
-    for name in nodes:
-        value = getattr(node, name)
-        if isinstance(value, tuple):
-            _set(new, name, tuple(_moved(v, delta) for v in value))
-        elif value is not None:
-            _set(new, name, _moved(value, delta))
-        else:
-            _set(new, name, None)
-    for name in plain:
-        _set(new, name, getattr(node, name))
-    return new
+    """`node` with every span moved by `delta` characters."""
+    return node if delta == 0 else _MOVERS[type(node)](node, delta)
 
 
-_set = object.__setattr__
-
-
-def _kinds(cls: type) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """A class's fields split into spans, child nodes (or tuples of them) and plain values."""
-    spans, nodes, plain = [], [], []
+def _mover(cls: type) -> Any:
+    """A function copying one frozen AST node with its spans moved: generated per class, since
+    `dataclasses.replace` costs several times more and this runs over every node on each keystroke."""
+    lines = ["def move(n, d):", "    new = new_(cls)"]
     for f in dataclasses.fields(cls):
         t = str(f.type)
         if t == "Span":
-            spans.append(f.name)
-        elif f.name in ("value", "items", "args", "callee", "lo", "hi", "arg") and not (cls in (ast.Str, ast.Num)):
-            nodes.append(f.name)
+            lines.append(f"    s = n.{f.name}; set_(new, '{f.name}', Span(s.file, s.start + d, s.end + d))")
+        elif t.startswith("tuple[") and ("Item" in t or "Expr" in t or "Arg" in t):
+            lines.append(f"    set_(new, '{f.name}', tuple([MOVERS[type(x)](x, d) for x in n.{f.name}]))")
+        elif t in ("Expr", "Ref", "Str", "Arg"):
+            lines.append(f"    x = n.{f.name}; set_(new, '{f.name}', MOVERS[type(x)](x, d))")
         else:
-            plain.append(f.name)
-    return tuple(spans), tuple(nodes), tuple(plain)
+            lines.append(f"    set_(new, '{f.name}', n.{f.name})")
+    lines.append("    return new")
+    scope: dict[str, Any] = {"new_": object.__new__, "set_": object.__setattr__, "Span": Span, "MOVERS": _MOVERS,
+                             "cls": cls}
+    exec("\n".join(lines), scope)  # noqa: S102 - generated from the dataclass fields above
+    return scope["move"]
 
 
-_FIELDS = {
-    cls: _kinds(cls)
-    for cls in (ast.Str, ast.Num, ast.Ref, ast.Arg, ast.Call, ast.ListExpr, ast.RangeExpr, ast.Attribute,
-                ast.Block, ast.Declaration, ast.Directive, ast.Comment)
-}
+_MOVERS: dict[type, Any] = {}
+for _cls in (ast.Str, ast.Num, ast.Ref, ast.Arg, ast.Call, ast.ListExpr, ast.RangeExpr, ast.Attribute,
+             ast.Block, ast.Declaration, ast.Directive, ast.Comment):
+    _MOVERS[_cls] = _mover(_cls)

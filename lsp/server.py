@@ -157,7 +157,12 @@ def did_change_watched(params: lsp.DidChangeWatchedFilesParams) -> None:
 def on_hover(params: lsp.HoverParams) -> lsp.Hover | None:
     a = server.analysis(params.text_document.uri)
     text = hover.hover(a, server.offset(params.text_document.uri, params.position))
-    return lsp.Hover(lsp.MarkupContent(lsp.MarkupKind.Markdown, text)) if text else None
+    if not text:
+        return None
+    caps = server.client_capabilities.text_document
+    formats = caps.hover.content_format if caps and caps.hover else None
+    kind = lsp.MarkupKind.Markdown if formats and lsp.MarkupKind.Markdown in formats else lsp.MarkupKind.PlainText
+    return lsp.Hover(lsp.MarkupContent(kind, text))
 
 
 @server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=[".", "{", " ", "="]))

@@ -242,4 +242,4 @@ async def test_outline_folding_tokens_and_hints(client: LanguageClient) -> None:
     assert tokens is not None and len(tokens.data) % 5 == 0 and list(tokens.data[:5]) == [0, 0, 6, 0, 0]  # `import` keyword
     hints = await client.text_document_inlay_hint_async(lsp.InlayHintParams(
         doc, lsp.Range(lsp.Position(0, 0), lsp.Position(40, 0))))
-    assert sorted((h.position.line, h.label) for h in hints or []) == [(22, "  6 requests"), (26, "  6 requests")]
+    assert sorted((h.position.line, h.label) for h in hints or []) == [(22, "6 requests"), (26, "6 requests")]
