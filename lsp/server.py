@@ -111,16 +111,10 @@ def initialize(params: lsp.InitializeParams) -> None:
 
 
 @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
-@_guarded()
-def did_open(params: lsp.DidOpenTextDocumentParams) -> None:
-    path = server.path(params.text_document.uri)
-    server.ws.docs[path] = server.text(params.text_document.uri)
-    server.refresh(path)
-
-
 @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
 @_guarded()
-def did_change(params: lsp.DidChangeTextDocumentParams) -> None:
+def did_edit(params: lsp.DidOpenTextDocumentParams | lsp.DidChangeTextDocumentParams) -> None:
+    """A buffer opened or changed: pygls has applied the change; take its text and re-check."""
     path = server.path(params.text_document.uri)
     server.ws.docs[path] = server.text(params.text_document.uri)
     server.refresh(path)
