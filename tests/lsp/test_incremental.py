@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import glob
 import os
+import random
 import subprocess
 import sys
 from typing import Any
@@ -38,8 +39,11 @@ def _both(text: str, parser: ChunkedParser) -> tuple[Any, Any]:
     source = SourceFile.of("x.synth", text)
     want, got = Sink(), Sink()
     a, b = parse(source, 3, want), parser(source, 3, got)
-    return (_dump(a), [(d.code.id, d.span, d.message) for d in want.items]), \
-           (_dump(b), [(d.code.id, d.span, d.message) for d in got.items])
+    return (_dump(a), [_diag(d) for d in want.items]), (_dump(b), [_diag(d) for d in got.items])
+
+
+def _diag(d: Any) -> tuple[Any, ...]:
+    return d.code.id, _dump(d.labels), d.message, d.help or "", d.notes
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: os.path.relpath(p, ROOT))
@@ -54,6 +58,22 @@ def test_chunked_parse_is_the_parse(path: str) -> None:
     for typed in ("x", "xy", "xy{", "xy{\n}"):
         want, got = _both(text[:middle] + typed + text[middle:], parser)
         assert got == want
+
+
+@pytest.mark.parametrize("path", [p for p in FILES if "/tests/" not in p], ids=lambda p: os.path.relpath(p, ROOT))
+def test_random_one_character_edits_parse_the_same(path: str) -> None:
+    """Typing breaks the text in every way: the diagnostics of a broken chunk must be the ones the
+    compiler's recovery over the whole file gives (seeded, so a failure reproduces)."""
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    rng = random.Random(path.rsplit("/", 1)[-1])
+    parser = ChunkedParser()
+    for _ in range(12):
+        pos = rng.randrange(len(text))
+        typed = rng.choice(["", "{", "}", '"', "=", "\n", "#", ".", "a", "[", '"""', "(", "\\"])
+        edited = text[:pos] + typed + text[pos + (0 if typed else 1):]
+        want, got = _both(edited, parser)
+        assert (got[0], sorted(got[1])) == (want[0], sorted(want[1])), (pos, typed)
 
 
 def test_chunks_cover_the_text_and_skip_braces_in_strings() -> None:
