@@ -28,6 +28,7 @@ class Where:
     key: str | None = None  # the attribute whose value the cursor is in
     string_start: int | None = None  # offset of the opening quote when the cursor is inside a string
     line: str = ""  # the current line up to the cursor
+    set_keys: set[str] = field(default_factory=set)  # attributes the innermost block already sets (before the cursor)
 
     @property
     def kind(self) -> str | None:
@@ -39,6 +40,7 @@ def where(text: str, offset: int) -> Where:
     out = Where(line=prefix[prefix.rfind("\n") + 1 :])
     words: list[str] = []
     key: str | None = None
+    keys: list[set[str]] = [set()]
     for m in _TOKENS.finditer(prefix):
         kind = m.lastgroup
         if kind in ("triple", "str"):
@@ -49,13 +51,17 @@ def where(text: str, offset: int) -> Where:
             words = []
         elif kind == "open":
             out.blocks.append((words[0] if words else "", words[1] if len(words) > 1 else None))
+            keys.append(set())
             words, key = [], None
         elif kind == "close":
             if out.blocks:
                 out.blocks.pop()
+                keys.pop()
             words, key = [], None
         elif kind == "eq":
             key = words[-1] if words else None
+            if key is not None:
+                keys[-1].add(key)
             words = []
         elif kind == "word":
             if key is not None and not words and _value_done(prefix, m.start()):
@@ -64,12 +70,14 @@ def where(text: str, offset: int) -> Where:
         elif kind == "nl":
             pass
     out.key = key if _in_value(out.line) else None
+    out.set_keys = keys[-1]
     return out
 
 
 def _value_done(prefix: str, pos: int) -> bool:
     """A name on a new line after `key = value` starts a new statement."""
-    return "\n" in prefix[prefix.rfind("=", 0, pos) : pos] if "=" in prefix[:pos] else True
+    eq = prefix.rfind("=", 0, pos)
+    return eq == -1 or prefix.find("\n", eq, pos) != -1
 
 
 def _in_value(line: str) -> bool:

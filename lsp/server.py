@@ -40,14 +40,14 @@ class SynthServer(LanguageServer):
         return self.workspace.get_text_document(uri).source
 
     def analysis(self, uri: str) -> Analysis:
+        """The current analysis of a recipe (made now for a file the client has not opened)."""
         path = self.path(uri)
         a = self.ws.analyses.get(path)
-        if a is None or (path in self.ws.docs and a.stages.sources.files and a.stages.sources.files[0].text != self.ws.docs[path]):
-            a = self.ws.analyse(path)
-        return a
+        stale = a is not None and path in self.ws.docs and a.stages.sources.files[0].text != self.ws.docs[path]
+        return self.ws.analyse(path) if a is None or stale else a
 
     def offset(self, uri: str, pos: lsp.Position) -> int:
-        return self.analysis(uri).text(0).offset(pos) if self.analysis(uri).stages.sources.files else 0
+        return self.analysis(uri).text(0).offset(pos)
 
     def refresh(self, path: str) -> None:
         """Re-analyse `path` (if open) and every open recipe that imports it; publish diagnostics."""

@@ -164,7 +164,7 @@ async def test_completion(client: LanguageClient) -> None:
     top = await complete_at(text + "\n", "export reviews", 0, 10)
     assert {"model", "labels", "task", "param", "import"} <= set(top)
     inside = await complete_at(text.replace("  per_label = count\n", "  per_label = count\n  \n"), "  \n", 2, 11)
-    assert {"prompt", "persona", "fewshot", "retrieve", "vary"} <= set(inside)
+    assert {"persona", "fewshot", "retrieve", "vary"} <= set(inside) and not {"labels", "per_label"} & set(inside)
     refs = await complete_at(text.replace("model     = small", "model     = "), "model     = ", 12, 12)
     assert refs == ["small"]
     # Inside the shared task prompt: the scope of variant `plain` (no few-shot, so no `demos`).
