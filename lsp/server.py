@@ -105,7 +105,7 @@ def initialize(params: lsp.InitializeParams) -> None:
     options = params.initialization_options or {}
     overrides = options.get("set") if isinstance(options, dict) else None
     if isinstance(overrides, dict):
-        server.ws.overrides = {str(k): str(v) for k, v in overrides.items()}
+        server.ws.overrides = {**server.ws.overrides, **{str(k): str(v) for k, v in overrides.items()}}
     encoding = server.workspace.position_encoding
     server.ws.encoding = str(getattr(encoding, "value", encoding) or "utf-16")
 
@@ -256,7 +256,12 @@ def on_inlay_hint(params: lsp.InlayHintParams) -> list[lsp.InlayHint]:
     return actions.inlay_hints(a, t.offset(params.range.start), t.offset(params.range.end))
 
 
-def serve() -> int:
-    """Serve over stdin/stdout until the client exits."""
+def serve(overrides: dict[str, str] | None = None, log_file: str | None = None) -> int:
+    """Serve over stdin/stdout until the client exits; `overrides` as `--set` (the client's
+    initializationOptions.set replaces them), the log to `log_file` if given."""
+    if log_file:
+        logging.basicConfig(filename=log_file, level=logging.INFO,
+                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    server.ws.overrides = dict(overrides or {})
     server.start_io()
     return 0

@@ -41,7 +41,9 @@ def _pos(text: str, needle: str, delta: int = 0) -> lsp.Position:
     return lsp.Position(line, offset - (text.rfind("\n", 0, offset) + 1))
 
 
-@pytest_lsp.fixture(scope="module", config=ClientServerConfig(server_command=[sys.executable, "-m", "synthc", "lsp"]))
+# `--set count=9` is the command line's override; the client's initializationOptions (count=3) win.
+@pytest_lsp.fixture(scope="module", config=ClientServerConfig(
+    server_command=[sys.executable, "-m", "synthc", "lsp", "--set", "count=9"]))
 async def client(lsp_client: LanguageClient):  # type: ignore[no-untyped-def]
     await lsp_client.initialize_session(lsp.InitializeParams(
         capabilities=lsp.ClientCapabilities(
