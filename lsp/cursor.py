@@ -14,7 +14,7 @@ from typing import Any
 
 from synthc.compiler import ast
 
-__all__ = ["Where", "where", "chain", "template_path"]
+__all__ = ["Where", "where", "chain", "template_path", "parts"]
 
 _TOKENS = re.compile(
     r'(?P<triple>"""(?:.|\n)*?(?:"""|\Z))|(?P<str>"(?:[^"\\\n]|\\.)*(?:"|\Z|(?=\n)))|(?P<comment>#[^\n]*)'
@@ -120,11 +120,18 @@ def chain(spec: ast.Spec, offset: int) -> list[Any]:
             items = (hit.value,)
         elif isinstance(hit, ast.Directive):
             items = (hit.arg,)
-        elif isinstance(hit, ast.ListExpr):
-            items = hit.items
-        elif isinstance(hit, ast.RangeExpr):
-            items = (hit.lo, hit.hi)
-        elif isinstance(hit, ast.Call):
-            items = (hit.callee, *(a.value for a in hit.args))
+        elif isinstance(hit, (ast.ListExpr, ast.RangeExpr, ast.Call)):
+            items = parts(hit)
         else:
             return out
+
+
+def parts(e: ast.Expr) -> tuple[ast.Expr, ...]:
+    """The expressions inside `e`: list items, range ends, a call's callee and argument values."""
+    if isinstance(e, ast.ListExpr):
+        return e.items
+    if isinstance(e, ast.RangeExpr):
+        return (e.lo, e.hi)
+    if isinstance(e, ast.Call):
+        return (e.callee, *(a.value for a in e.args))
+    return ()

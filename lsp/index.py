@@ -15,6 +15,8 @@ from synthc.compiler.schema import SCHEMAS, TOP
 from synthc.compiler.source import SourceMap, Span
 from synthc.compiler.strings import decode
 
+from synthc.lsp.cursor import parts
+
 __all__ = ["Occurrence", "Index", "build"]
 
 
@@ -91,15 +93,9 @@ def _values(e: ast.Expr, params: set[str], index: Index) -> None:
     """Params read as values anywhere in an expression."""
     if isinstance(e, ast.Ref) and len(e.parts) == 1 and e.parts[0] in params:
         index.occurrences.append(Occurrence("param", e.parts[0], e.span))
-    elif isinstance(e, ast.ListExpr):
-        for i in e.items:
-            _values(i, params, index)
-    elif isinstance(e, ast.RangeExpr):
-        _values(e.lo, params, index)
-        _values(e.hi, params, index)
-    elif isinstance(e, ast.Call):
-        for a in e.args:
-            _values(a.value, params, index)
+    inner = tuple(a.value for a in e.args) if isinstance(e, ast.Call) else parts(e)  # a callee is no param
+    for part in inner:
+        _values(part, params, index)
 
 
 _PARAM_USE = re.compile(r"\bparam\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)")

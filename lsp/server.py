@@ -49,6 +49,14 @@ class SynthServer(LanguageServer):
     def offset(self, uri: str, pos: lsp.Position) -> int:
         return self.analysis(uri).text(0).offset(pos)
 
+    def at(self, uri: str, pos: lsp.Position) -> tuple[Analysis, int]:
+        a = self.analysis(uri)
+        return a, a.text(0).offset(pos)
+
+    def within(self, uri: str, rng: lsp.Range) -> tuple[Analysis, int, int]:
+        a = self.analysis(uri)
+        return a, a.text(0).offset(rng.start), a.text(0).offset(rng.end)
+
     def refresh(self, path: str) -> None:
         """Re-analyse `path` (if open) and every open recipe that imports it; publish diagnostics."""
         targets = [path] if path in self.ws.docs else []
@@ -149,8 +157,7 @@ def did_change_watched(params: lsp.DidChangeWatchedFilesParams) -> None:
 @server.feature(lsp.TEXT_DOCUMENT_HOVER)
 @_guarded()
 def on_hover(params: lsp.HoverParams) -> lsp.Hover | None:
-    a = server.analysis(params.text_document.uri)
-    text = hover.hover(a, server.offset(params.text_document.uri, params.position))
+    text = hover.hover(*server.at(params.text_document.uri, params.position))
     if not text:
         return None
     caps = server.client_capabilities.text_document
@@ -163,18 +170,16 @@ def on_hover(params: lsp.HoverParams) -> lsp.Hover | None:
 @_guarded()
 def on_completion(params: lsp.CompletionParams) -> lsp.CompletionList:
     uri = params.text_document.uri
-    path = server.path(uri)
-    a = server.analysis(uri)
-    last = server.ws.checked.get(path, a)
-    items = complete.complete(server.text(uri), a.text(0).offset(params.position), last, server.markdown_docs())
+    a, offset = server.at(uri, params.position)
+    last = server.ws.checked.get(server.path(uri), a)
+    items = complete.complete(server.text(uri), offset, last, server.markdown_docs())
     return lsp.CompletionList(is_incomplete=False, items=items)
 
 
 @server.feature(lsp.TEXT_DOCUMENT_DEFINITION)
 @_guarded()
 def on_definition(params: lsp.DefinitionParams) -> lsp.Location | None:
-    a = server.analysis(params.text_document.uri)
-    return navigate.definition(a, a.text(0).offset(params.position))
+    return navigate.definition(*server.at(params.text_document.uri, params.position))
 
 
 @server.feature(lsp.TEXT_DOCUMENT_REFERENCES)
@@ -188,8 +193,7 @@ def on_references(params: lsp.ReferenceParams) -> list[lsp.Location]:
 @server.feature(lsp.TEXT_DOCUMENT_PREPARE_RENAME)
 @_guarded()
 def on_prepare_rename(params: lsp.PrepareRenameParams) -> lsp.Range | None:
-    a = server.analysis(params.text_document.uri)
-    return navigate.prepare_rename(a, a.text(0).offset(params.position))
+    return navigate.prepare_rename(*server.at(params.text_document.uri, params.position))
 
 
 @server.feature(lsp.TEXT_DOCUMENT_RENAME)
@@ -227,9 +231,8 @@ def on_format(params: lsp.DocumentFormattingParams) -> list[lsp.TextEdit] | None
 @_guarded()
 def on_range_format(params: lsp.DocumentRangeFormattingParams) -> list[lsp.TextEdit] | None:
     uri = params.text_document.uri
-    t = server.analysis(uri).text(0)
-    return formatting.format_range(server.path(uri), server.text(uri), t.offset(params.range.start),
-                                   t.offset(params.range.end), server.ws.encoding)
+    _, start, end = server.within(uri, params.range)
+    return formatting.format_range(server.path(uri), server.text(uri), start, end, server.ws.encoding)
 
 
 @server.feature(lsp.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL,
@@ -243,17 +246,13 @@ def on_tokens(params: lsp.SemanticTokensParams) -> lsp.SemanticTokens:
                 lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.QuickFix]))
 @_guarded(default=[])
 def on_code_action(params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
-    a = server.analysis(params.text_document.uri)
-    t = a.text(0)
-    return actions.code_actions(a, t.offset(params.range.start), t.offset(params.range.end))
+    return actions.code_actions(*server.within(params.text_document.uri, params.range))
 
 
 @server.feature(lsp.TEXT_DOCUMENT_INLAY_HINT)
 @_guarded(default=[])
 def on_inlay_hint(params: lsp.InlayHintParams) -> list[lsp.InlayHint]:
-    a = server.analysis(params.text_document.uri)
-    t = a.text(0)
-    return actions.inlay_hints(a, t.offset(params.range.start), t.offset(params.range.end))
+    return actions.inlay_hints(*server.within(params.text_document.uri, params.range))
 
 
 def serve(overrides: dict[str, str] | None = None, log_file: str | None = None) -> int:
