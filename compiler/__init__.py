@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from synthc.compiler import ir
 from synthc.compiler.check import check
 from synthc.compiler.diagnostics import CompileFailed, Diagnostic, Severity, Sink
+from synthc.compiler.inputs import check_inputs
 from synthc.compiler.lower import lower
 from synthc.compiler.plan import Plan, plan
 from synthc.compiler.resolve import load, resolve
@@ -34,8 +35,9 @@ class CompileResult:
 
 
 def compile_file(path: str, overrides: dict[str, str] | None = None) -> CompileResult:
-    """Compile the spec at `path` (and its imports)."""
-    return _compile(path, None, overrides)
+    """Compile the spec at `path` (and its imports), and check that every file it reads exists
+    (E410; the plan is kept, since it does not depend on the files' contents)."""
+    return _compile(path, None, overrides, inputs=True)
 
 
 def compile_text(text: str, path: str = "<string>.synth", overrides: dict[str, str] | None = None) -> CompileResult:
@@ -50,7 +52,7 @@ def compile_or_raise(path: str, overrides: dict[str, str] | None = None) -> Comp
     return result
 
 
-def _compile(path: str, text: str | None, overrides: dict[str, str] | None) -> CompileResult:
+def _compile(path: str, text: str | None, overrides: dict[str, str] | None, inputs: bool = False) -> CompileResult:
     sources, sink = SourceMap(), Sink()
 
     def done(program: ir.Program | None = None, p: Plan | None = None) -> CompileResult:
@@ -69,4 +71,6 @@ def _compile(path: str, text: str | None, overrides: dict[str, str] | None) -> C
     result_plan = plan(program, sink)
     if sink.has_errors:
         return done(program)
+    if inputs:
+        check_inputs(program, sink)
     return done(program, result_plan)

@@ -67,7 +67,7 @@ class _Lower:
             name=v.name or "", gguf_kind=kind, gguf=ref if kind == "builtin" else self.path(ref, v.origin),
             mode=x["mode"], temperature=float(x["temperature"]), top_p=float(x["top_p"]),
             max_tokens=x["max_tokens"], stop=tuple(x["stop"]), seed=x["seed"], context=x["context"],
-            threads=x.get("threads"), origin=v.origin,
+            threads=x.get("threads"), origin=v.origin, path_origin=v.spans.get("gguf", v.origin),
         )
 
     def labels(self, v: Values) -> ir.LabelSet:
@@ -91,7 +91,7 @@ class _Lower:
         return ir.Source(
             name=v.name or "", path=self.path(x["path"], v.origin), format=self._format(x, x["path"]),
             id=x["id"], text=x["text"], label=x.get("label"), fields=tuple(x["fields"]), split=x.get("split"),
-            sample=sample, origin=v.origin)
+            sample=sample, origin=v.origin, path_origin=v.spans.get("path", v.origin))
 
     def corpus(self, v: Values) -> ir.Corpus:
         x = v.values
@@ -101,7 +101,7 @@ class _Lower:
             name=v.name or "", path=self.path(x["path"], v.origin), format=self._format(x, x["path"]),
             id=x["id"], text=x["text"], fields=tuple(x["fields"]), split=x.get("split"), render=render,
             min_tokens=x["tokens"][0], max_tokens=x["tokens"][1], truncate_at=x["truncate_at"],
-            limit=x.get("limit"), origin=v.origin)
+            limit=x.get("limit"), origin=v.origin, path_origin=v.spans.get("path", v.origin))
 
     def retriever(self, v: Values) -> ir.Retriever:
         x = v.values
