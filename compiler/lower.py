@@ -9,7 +9,7 @@ from synthc.compiler import ast, ir
 from synthc.compiler.values import Checked, Values, Variant
 from synthc.compiler.source import Span
 
-__all__ = ["lower"]
+__all__ = ["lower", "data_format"]
 
 
 def lower(checked: Checked) -> ir.Program:
@@ -39,6 +39,17 @@ def lower(checked: Checked) -> ir.Program:
         evaluations=tuple(lw.evaluate(v) for _, v in sorted(d["evaluate"].items())),
         root=checked.resolved.main_dir,
     )
+
+
+def data_format(path: str, declared: str | None = None) -> str:
+    """The one place a data path's format is decided: the declared `format`, else from the path
+    (a trailing `/` is a folder of text files; .csv, .parquet/.pq; anything else JSON lines)."""
+    if declared:
+        return declared
+    if path.endswith(("/", os.sep)):
+        return "text"
+    ext = os.path.splitext(path)[1].lower().lstrip(".")
+    return {"csv": "csv", "parquet": "parquet", "pq": "parquet"}.get(ext, "jsonl")
 
 
 class _Lower:
@@ -75,12 +86,7 @@ class _Lower:
                                                             for k, (val, _) in v.open.items()), origin=v.origin)
 
     def _format(self, x: dict[str, Any], path: str) -> str:
-        if "format" in x:
-            return str(x["format"])
-        if path.endswith(("/", os.sep)):
-            return "text"
-        ext = os.path.splitext(path)[1].lower().lstrip(".")
-        return {"csv": "csv", "parquet": "parquet", "pq": "parquet"}.get(ext, "jsonl")
+        return data_format(path, x.get("format"))
 
     def source(self, v: Values) -> ir.Source:
         x = v.values
