@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import pytest
 
-from conftest import DATA, ROOT
+from conftest import DATA
 from synthc.compiler import compile_file
 from synthc.runtime import execute
 from synthc.runtime.backends.base import Completion, Request
@@ -283,10 +283,3 @@ def test_cut_echo(text: str, expected: tuple[str, bool]) -> None:
     echo = Echo(lines=("News Article:",), fragments=("The summary should be one or two short sentences.",))
     assert cut_echo(text, echo) == expected
 
-
-def test_bench_build_smoke() -> None:
-    bench = os.path.join(ROOT, "bench", "build.py")
-    done = subprocess.run([sys.executable, bench, "--smoke"], capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "ratio synthc build / raw loop:" in done.stdout
-    assert "identical dataset bytes on two runs: yes" in done.stdout
