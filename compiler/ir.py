@@ -38,6 +38,7 @@ class Model:
     threads: int | None
     batch: int | None = None  # sequences per forward pass; None = the backend chooses
     origin: Span = _origin()
+    path_origin: Span = _origin()  # the `gguf` value (a path's diagnostics point here)
 
 
 @dataclass(**_S)
@@ -77,6 +78,7 @@ class Source:
     split: str | None
     sample: Sample | None
     origin: Span = _origin()
+    path_origin: Span = _origin()  # the `path` value
 
 
 @dataclass(**_S)
@@ -94,6 +96,7 @@ class Corpus:
     truncate_at: str
     limit: int | None
     origin: Span = _origin()
+    path_origin: Span = _origin()  # the `path` value
 
 
 @dataclass(**_S)

@@ -98,3 +98,20 @@ def test_batched_rows_are_deterministic_and_obey_constraints(smollm2: str) -> No
     tails = [c.evaluated_tokens for c in again]
     assert all(t < 40 for t in tails) and sum(tails) < sum(c.evaluated_tokens for c in first)
     assert warm.capacity() == len(GROUP) and "batch=6" in warm.fingerprint()
+
+
+@pytest.mark.model
+def test_throughput_bench_smoke(smollm2: str) -> None:
+    """bench/throughput.py --smoke: every arm and both prefix workloads run and print ratios."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "throughput.py"), "--smoke"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    for line in ("single/raw  =", "batched/raw =", "few-shot      prompt tokens evaluated/sent",
+                 "conversation  prompt tokens evaluated/sent"):
+        assert line in out.stdout, out.stdout
