@@ -94,14 +94,15 @@ class Row:
         self.logprob_sum += logprob
         self.last = token
         if self.matcher is not None:
+            if is_eog:  # the mask only allows end-of-text where the grammar may end
+                self.finish = "stop"
+                return
             if not self.matcher.consume_token(token):
                 raise RuntimeError(f"constraint rejected a token it allowed: {self.matcher.get_error()}")
-            if is_eog or self.matcher.is_stopped():
-                self.finish = "stop"
-                if not is_eog:
-                    self.out += piece
-                return
             self.out += piece
+            if self.matcher.is_stopped():
+                self.finish = "stop"
+                return
         elif is_eog:
             self.finish = "stop"
             return
