@@ -242,8 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     for key, r in results:
         print(f"  {key:8s} single/raw  = {r['single/raw']:.3f}   (goal >= 0.97)")
         print(f"  {key:8s} batched/raw = {r['batched/raw']:.3f}   (goal >= {goals[key]})")
-    print(f"  few-shot      prompt tokens evaluated/sent = {few[1]}/{few[0]} = {few[1] / few[0]:.3f}   (goal <= 0.3)")
-    print(f"  conversation  prompt tokens evaluated/sent = {conv[1]}/{conv[0]} = {conv[1] / conv[0]:.3f}   (goal <= 0.3)")
+    for name, (sent, evaluated) in (("few-shot", few), ("conversation", conv)):
+        print(f"  {name:13s} prompt tokens evaluated/sent = {evaluated}/{sent} = {evaluated / sent:.3f}   (goal <= 0.3)")
     return 0
 
 
