@@ -36,6 +36,7 @@ class Model:
     seed: int
     context: int
     threads: int | None
+    batch: int | None = None  # sequences per forward pass; None = the backend chooses
     origin: Span = _origin()
     path_origin: Span = _origin()  # the `gguf` value (a path's diagnostics point here)
 

@@ -78,7 +78,8 @@ class _Lower:
             name=v.name or "", gguf_kind=kind, gguf=ref if kind == "builtin" else self.path(ref, v.origin),
             mode=x["mode"], temperature=float(x["temperature"]), top_p=float(x["top_p"]),
             max_tokens=x["max_tokens"], stop=tuple(x["stop"]), seed=x["seed"], context=x["context"],
-            threads=x.get("threads"), origin=v.origin, path_origin=v.spans.get("gguf", v.origin),
+            threads=x.get("threads"), batch=x.get("batch"), origin=v.origin,
+            path_origin=v.spans.get("gguf", v.origin),
         )
 
     def labels(self, v: Values) -> ir.LabelSet:

@@ -131,6 +131,7 @@ SCHEMAS: dict[str, BlockSchema] = {
         Field("seed", INT(0), 0, doc="base sampling seed; each row derives its own"),
         Field("context", INT(64, 1048576), 2048, doc="context window (n_ctx)"),
         Field("threads", INT(1, 512), doc="CPU threads (default: all cores)"),
+        Field("batch", INT(1, 128), doc="sequences decoded together (default: from the machine and `context`)"),
     )),
     "labels": BlockSchema("labels", True, open_attrs=STR, doc="label name = verbalization"),
     "source": BlockSchema("source", True, _DATA + (

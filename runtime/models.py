@@ -71,7 +71,7 @@ def load_backend(model: ir.Model, root: str, kind: str = "llama") -> Backend:
                    help="point `gguf` at an existing .gguf file")
     sha = fingerprint(path, root)
     try:
-        return LlamaBackend(path, model.context, model.threads, f"gguf:{sha}")
+        return LlamaBackend(path, model.context, model.threads, f"gguf:{sha}", batch=model.batch)
     except ModelLoadError as exc:
         raise fail("E501", str(exc), model.origin, "model declared here",
                    help="check that the file is a complete GGUF model") from None
