@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from synthc.compiler import ir
 from synthc.compiler.check import check
 from synthc.compiler.diagnostics import CompileFailed, Diagnostic, Severity, Sink
+from synthc.compiler.endpoints import check_endpoints
 from synthc.compiler.lower import lower
 from synthc.compiler.plan import Plan, plan
 from synthc.compiler.resolve import load, resolve
@@ -63,6 +64,7 @@ def _compile(path: str, text: str | None, overrides: dict[str, str] | None) -> C
     if sink.has_errors:
         return done()
     checked = check(resolved, sink)
+    check_endpoints(checked, sink)
     if sink.has_errors:
         return done()
     program = lower(checked)

@@ -170,7 +170,7 @@ class _Builder:
         vary = "".join(f" vary {k}×{len(vals)}" for k, vals in v.vary)
         render = self.add(Step(f"render:{v.id}", "render", f"prompts{shots}{conv}{vary}", n, bound, v.id,
                                v.prompt.origin), *upstream)
-        gen_summary = (f"model {m.name} ({m.gguf}, {m.mode}) T={m.temperature} top_p={m.top_p} "
+        gen_summary = (f"model {m.name} ({m.where}, {m.mode}) T={m.temperature} top_p={m.top_p} "
                        f"max_tokens={m.max_tokens}" + (" json" if v.output.structured else ""))
         gen = self.add(Step(f"generate:{v.id}", "generate", gen_summary, n, bound, v.id, v.origin), render)
         prefix = f" prefix={v.parse.prefix!r}" if v.parse.prefix else ""

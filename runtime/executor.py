@@ -149,6 +149,11 @@ def _backend(state: _State, name: str) -> Backend:
 
         be: Backend = FakeBackend(m.context)
         state.model_info[name] = {"name": name, "path": "fake", "size": 0, "sha256": be.fingerprint()}
+    elif m.endpoint is not None:
+        from synthc.runtime.endpoints import model_info, open_endpoint
+
+        be = open_endpoint(m)
+        state.model_info[name] = model_info(name, be)
     else:
         from synthc.runtime.backends.llama import LlamaBackend, ModelLoadError
 
@@ -369,7 +374,8 @@ def step_generate(state: _State, node: str) -> list[tuple[Planned, Any, Any, str
         tokens = 0
         if comp is None:
             comp = _generate_one(state, be, req, v)
-            state.cache.put(key, node, r.key, comp)
+            if comp.finish != "error":  # a row the server garbled is rejected, not cached: a rerun retries it
+                state.cache.put(key, node, r.key, comp)
             state.stats["generated"] += 1
             state.stats["tokens"] += comp.completion_tokens
             state.stats["prompt_tokens"] += comp.prompt_tokens
@@ -391,6 +397,10 @@ def _generate_one(state: _State, be: Backend, req: Any, v: ir.Variant) -> Any:
         raise fail("E506", f"prompt does not fit the context of model `{v.model}`: {exc}", v.origin,
                    "in this task", help="raise `context`, shorten the prompt, or lower `shots`") from None
     except Exception as exc:  # an engine failure: name the task, keep the message
+        from synthc.runtime.endpoints import endpoint_failure, is_endpoint_error
+
+        if is_endpoint_error(exc):
+            raise endpoint_failure(exc, v.origin, "in this task", saved=state.stats["generated"]) from None
         raise fail("E502", f"generation failed for `{v.id}`: {type(exc).__name__}: {exc}", v.origin,
                    "in this task", help="loosen the output constraint or raise `max_tokens`") from None
 
@@ -401,6 +411,10 @@ def step_parse(state: _State, node: str) -> list[Candidate]:
     out: list[Candidate] = []
     drops: Counter[str] = state.dropped.setdefault(v.id, Counter())
     for r, req, comp, key in state.values[f"generate:{v.id}"]:
+        if comp.finish == "error":  # the server's answer was malformed; the reason is in the event log
+            drops["server_error"] += 1
+            state.events.emit("row_rejected", node=f"parse:{v.id}", row=r.key, reason=comp.extra.get("error", ""))
+            continue
         pieces, reason = parse_completion(comp.text, v.output, v.parse)
         if reason:
             drops[reason.split(":")[0]] += 1
@@ -562,11 +576,16 @@ def _write_manifest(state: _State, e: ir.Export, variants: list[ir.Variant], fil
 def _write_lock(state: _State, locked: bool, exports: list[str]) -> None:
     new = lockfile.lock_data(state.model_info, state.data_hashes)
     old = lockfile.read_lock(state.root)
+    from synthc.runtime.endpoints import locked_notes
+
+    remote = locked_notes(state.model_info) if locked else []
+    for note in remote:
+        state.events.emit("step", node="lock", note=note)
     if locked and old is not None:
         diff = lockfile.diff_lock(old, new)
         if diff:
             raise fail("E507", "inputs differ from synth.lock", NO_SPAN, "",
-                       notes=tuple(diff), help="rebuild without --locked to accept the new inputs")
+                       notes=tuple(diff + remote), help="rebuild without --locked to accept the new inputs")
     if not exports or state.backend_kind == "fake":  # a fake build says nothing about real inputs
         return
     write_atomic(os.path.join(state.root, lockfile.LOCK_NAME), (json.dumps(new, indent=2, sort_keys=True) + "\n").encode())
