@@ -376,7 +376,7 @@ def step_generate(state: _State, node: str) -> list[tuple[Planned, Any, Any, str
             comp = _generate_one(state, be, req, v)
             if comp.finish != "error":  # a row the server garbled is rejected, not cached: a rerun retries it
                 state.cache.put(key, node, r.key, comp)
-            state.stats["generated"] += 1
+            state.stats["generated" if comp.finish != "error" else "rejected"] += 1
             state.stats["tokens"] += comp.completion_tokens
             state.stats["prompt_tokens"] += comp.prompt_tokens
             state.stats["evaluated_tokens"] += comp.evaluated_tokens
@@ -436,7 +436,7 @@ def _provenance(v: ir.Variant, model: ir.Model, state: _State, r: Planned, req: 
     prov: dict[str, Any] = {
         "task": v.task, "variant": v.name, "row": r.key,
         "prompt_sha256": hashlib.sha256(prompt_text.encode()).hexdigest(),
-        "model": {"name": model.name, "sha256": state.model_info.get(v.model, {}).get("sha256")},
+        "model": _model_provenance(model.name, state.model_info.get(v.model, {})),
         "sampling": {"temperature": model.temperature, "top_p": model.top_p, "max_tokens": req.max_tokens,
                      "seed": req.seed},
         "attributes": r.attrs, "tokens": {"prompt": comp.prompt_tokens, "completion": comp.completion_tokens},
@@ -457,6 +457,12 @@ def _provenance(v: ir.Variant, model: ir.Model, state: _State, r: Planned, req: 
     if r.persona is not None:
         prov["persona"] = r.persona
     return prov
+
+
+def _model_provenance(name: str, info: dict[str, Any]) -> dict[str, Any]:
+    if "fingerprint" in info:  # a served model: its id and the server's identity, never the key
+        return {"name": name, "served_model": info["served_model"], "fingerprint": info["fingerprint"]}
+    return {"name": name, "sha256": info.get("sha256")}
 
 
 def step_filter(state: _State, node: str) -> list[Candidate]:

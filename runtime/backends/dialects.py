@@ -64,6 +64,8 @@ def build(dialect: str, model_id: str, request: Request) -> Wire:
     if dialect in ("llama_cpp", "vllm"):  # mean log-probability of the sampled tokens
         body["logprobs"] = True if request.mode == "chat" else 1
     unwrap = _constrain(dialect, request, body)
+    # The JSON wrapping is ours, not the recipe's: its quotes and braces do not count against the cap.
+    body["max_tokens"] += {"": 0, "string": 2, "value": 8}[unwrap]
     return Wire(path, body, unwrap)
 
 
