@@ -6,10 +6,11 @@ request builders (runtime/backends/dialects.py) implement exactly these cells.""
 
 from __future__ import annotations
 
-from synthc.compiler.check import Checked, Values
 from synthc.compiler.diagnostics import Sink
 from synthc.compiler.ir import constraint_kind
 from synthc.compiler.schema import ENDPOINT_FIELDS
+from synthc.compiler.source import Span
+from synthc.compiler.values import Values, Variant
 
 __all__ = ["SUPPORTED", "HOW", "check_endpoints"]
 
@@ -30,24 +31,24 @@ HOW = {"regex": "use dialect llama_cpp, vllm or sglang",
 _ONLY_ENDPOINT = tuple(f.name for f in ENDPOINT_FIELDS)
 
 
-def check_endpoints(checked: Checked, sink: Sink) -> None:
-    models = checked.decls["model"]
+def check_endpoints(decls: dict[str, dict[str, Values]], tasks: dict[str, list[Variant]], sink: Sink) -> None:
+    """A program rule (compiler/rules.py runs it with the others)."""
+    models = decls["model"]
     for name, m in models.items():
-        _check_model(name, m, checked, sink)
-    for variants in checked.tasks.values():
+        _check_model(name, m, sink)
+    for variants in tasks.values():
         for v in variants:
             m = models.get(str(v.values.values.get("model", "")))
             if m is None or "endpoint" not in m.values:
                 continue
-            _check_constraint(v.task, v.name, v.blocks.get("output"), m, v.origin, sink)
+            _check_constraint(v, v.blocks.get("output"), m, sink)
 
 
-def _check_model(name: str, m: Values, checked: Checked, sink: Sink) -> None:
+def _check_model(name: str, m: Values, sink: Sink) -> None:
     has_file, has_endpoint = "gguf" in m.values, "endpoint" in m.values
     if not has_file and not has_endpoint:
-        decl = checked.resolved.symbols["model"].get(name)
-        span = decl.name_span if decl is not None else m.origin
-        sink.error("E202", "`model` is missing `gguf` or `endpoint`", span, "missing `gguf` or `endpoint` here",
+        keyword = Span(m.origin.file, m.origin.start, m.origin.start + len("model"))
+        sink.error("E202", f"model `{name}` is missing `gguf` or `endpoint`", keyword, "missing `gguf` or `endpoint`",
                    help='add `gguf = builtin("smollm2-135m")` (a file) or `endpoint = "http://127.0.0.1:8080/v1"` (a server)')
         return
     if has_file and has_endpoint:
@@ -68,7 +69,7 @@ def _check_model(name: str, m: Values, checked: Checked, sink: Sink) -> None:
                        help=f"remove `{field}`, or replace `gguf` by `endpoint`")
 
 
-def _check_constraint(task: str, variant: str, output: Values | None, m: Values, origin: object, sink: Sink) -> None:
+def _check_constraint(v: Variant, output: Values | None, m: Values, sink: Sink) -> None:
     if output is None:
         return
     types = tuple(value[0] for value, _ in output.open.values()) + ("object",) * len(output.children)
@@ -80,7 +81,7 @@ def _check_constraint(task: str, variant: str, output: Values | None, m: Values,
     what = {"select": "a choice among fixed options", "regex": "a regular expression",
             "json": "a JSON object"}[kind]
     sink.error("E315", f"the `{dialect}` server dialect cannot constrain output to {what} in {mode} mode "
-               f"(task `{task}`, variant `{variant}`, model `{m.name}`)", span,
+               f"({v.label}, model `{m.name}`)", span,
                f"needs a {kind} constraint", secondary=_dialect_note(m),
                help=f"{HOW[kind]}; or loosen the output to a string and filter afterwards")
 

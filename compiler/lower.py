@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 from synthc.compiler import ast, ir
-from synthc.compiler.check import Checked, Values, Variant
+from synthc.compiler.values import Checked, Values, Variant
 from synthc.compiler.source import Span
 
 __all__ = ["lower"]
