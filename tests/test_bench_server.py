@@ -15,5 +15,5 @@ def test_server_benchmark_smoke() -> None:
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
     for name in ("synthc endpoint", "plain client"):
-        assert re.search(rf"{name} +32 tokens in +[0-9.]+ s = +[0-9.]+ tok/s", run.stdout), run.stdout
+        assert re.search(rf"{name} +[0-9]+ tokens in +[0-9.]+ s = +[0-9.]+ tok/s", run.stdout), run.stdout
     assert re.search(r"ratio endpoint / plain client = [0-9.]+", run.stdout)
