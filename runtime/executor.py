@@ -40,6 +40,7 @@ class _State:
     events: Events
     backend_kind: str
     force: bool
+    dispatcher: Any = None  # runs generations on other machines (Ray) when set
     values: dict[str, Any] = field(default_factory=dict)
     backends: dict[str, Backend] = field(default_factory=dict)
     model_info: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -57,8 +58,9 @@ class _State:
 
 def execute(plan: Plan, sources: SourceMap, *, force: bool = False, select: list[str] | None = None,
             locked: bool = False, quiet: bool = False, backend: str = "llama", events: str | None = None,
-            err: TextIO | None = None) -> str:
-    """Run the plan; returns a one-paragraph summary. Raises RunFailed with E5xx diagnostics."""
+            err: TextIO | None = None, dispatcher: Any = None) -> str:
+    """Run the plan; returns a one-paragraph summary. Raises RunFailed with E5xx diagnostics.
+    `dispatcher` (runtime/dispatch_ray.py) runs the generations elsewhere; it is closed at the end."""
     import sys
 
     program = plan.program
@@ -72,7 +74,7 @@ def execute(plan: Plan, sources: SourceMap, *, force: bool = False, select: list
         nodes = [n for n in nodes if n in chosen]
     _check_writable(plan, nodes)
     ev = Events(err or sys.stderr, quiet, events)
-    state = _State(plan, root, Cache(os.path.join(root, ".synthc")), ev, backend, force)
+    state = _State(plan, root, Cache(os.path.join(root, ".synthc")), ev, backend, force, dispatcher=dispatcher)
     started = time.time()
     try:
         for node in nodes:
@@ -84,6 +86,8 @@ def execute(plan: Plan, sources: SourceMap, *, force: bool = False, select: list
     finally:
         ev.close()
         state.cache.close()
+        if dispatcher is not None:
+            dispatcher.close()
     exports = [n for n in nodes if plan.step(n).kind == "export"]
     written = [p for n in exports for p in state.values[n]]
     gen = state.stats
@@ -392,7 +396,11 @@ def step_generate(state: _State, node: str) -> list[tuple[Planned, Any, Any, str
 
 def _generate_one(state: _State, be: Backend, req: Any, v: ir.Variant) -> Any:
     try:
+        if state.dispatcher is not None:
+            return state.dispatcher.submit(v.model, [req]).result()[0]
         return be.generate(req)
+    except RunFailed:  # already coded (a worker could not load its model)
+        raise
     except ContextOverflow as exc:
         raise fail("E506", f"prompt does not fit the context of model `{v.model}`: {exc}", v.origin,
                    "in this task", help="raise `context`, shorten the prompt, or lower `shots`") from None

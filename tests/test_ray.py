@@ -109,3 +109,57 @@ def test_worker_failures_come_back_as_the_drivers_exceptions(cluster: object) ->
         assert info.value.context == 96
     finally:
         d.close()
+
+
+BUILD = """\
+model writer {
+  gguf       = builtin("smollm2-135m")
+  max_tokens = 40
+}
+labels mood {
+  happy = "a happy"
+  sad   = "a sad"
+}
+task notes {
+  labels    = mood
+  model     = writer
+  per_label = 6
+  prompt    = "Write {{ label }} note about {{ topic }}."
+  vary {
+    topic = ["rain", "trains", "tea"]
+  }
+  output {
+    text = string(words = 3..40)
+  }
+}
+export out {
+  task = notes
+  path = "out/notes.jsonl"
+}
+"""
+
+
+def _build_in(directory: str, dispatcher: object = None) -> bytes:
+    from synthc.compiler import compile_file
+    from synthc.runtime import execute
+
+    os.makedirs(directory)
+    spec = os.path.join(directory, "notes.synth")
+    with open(spec, "w", encoding="utf-8") as fh:
+        fh.write(BUILD)
+    result = compile_file(spec)
+    assert result.plan is not None, result.diagnostics
+    summary = execute(result.plan, result.sources, quiet=True, backend="fake", dispatcher=dispatcher)
+    assert "12 generated" in summary
+    with open(os.path.join(directory, "out", "notes.jsonl"), "rb") as fh:
+        return fh.read()
+
+
+def test_a_build_on_ray_writes_the_same_bytes_as_a_local_build(cluster: object, tmp_path: str) -> None:
+    from synthc.runtime.dispatch_ray import RayDispatcher
+
+    local = _build_in(os.path.join(str(tmp_path), "local"))
+    root = os.path.join(str(tmp_path), "ray")
+    program = compile_text(BUILD, os.path.join(root, "notes.synth")).program
+    remote = _build_in(root, RayDispatcher(program, root, kind="fake", workers=2))
+    assert remote == local and len(local.splitlines()) == 12
