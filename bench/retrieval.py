@@ -24,7 +24,7 @@ from synthc.compiler.source import NO_SPAN
 from synthc.runtime.retrieval import Doc, build_index
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DATA = os.path.join(HERE, "..", "..", "shared", "data", "ag_news")
+DATA = os.path.join(HERE, "..", "data", "ag_news")
 _SENT = re.compile(r"(?<=[.!?])\s+")
 
 
