@@ -24,22 +24,7 @@ from synthc.compiler import ir
 from synthc.runtime.backends.base import Completion, ContextOverflow, Request
 from synthc.runtime.errors import RunFailed, fail
 
-__all__ = ["RayDispatcher", "load_worker_backend"]
-
-
-def load_worker_backend(model: ir.Model, root: str, kind: str) -> Any:
-    """The backend a worker holds (the same choice a local build makes)."""
-    if kind == "fake":
-        from synthc.runtime.backends.fake import FakeBackend
-
-        return FakeBackend(model.context)
-    if model.endpoint is not None:
-        from synthc.runtime.endpoints import open_endpoint
-
-        return open_endpoint(model)
-    from synthc.runtime.models import load_backend
-
-    return load_backend(model, root, kind)
+__all__ = ["RayDispatcher"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +73,9 @@ class _Worker:
         self.backend = None
         self.error: _Failure | None = None
         try:
-            self.backend = load_worker_backend(model, root, kind)
+            from synthc.runtime.models import load_backend
+
+            self.backend = load_backend(model, root, kind)
         except BaseException as exc:  # noqa: BLE001 - reported to the driver on first use
             self.error = _failure(exc)
 

