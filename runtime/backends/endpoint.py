@@ -104,7 +104,8 @@ class EndpointBackend:
         self.limiter = Limiter(endpoint.concurrency, endpoint.adaptive)
         self.root = endpoint.url[: -len("/v1")] if endpoint.url.endswith("/v1") else endpoint.url
         self._tokens: dict[str, int] = {}
-        self.retried = 0  # transient failures retried (reported in the manifest's model info)
+        self.retried = 0  # transient failures retried
+        self._count = threading.Lock()
         self.model_id, self.identity = self._probe()
         self._fingerprint = "endpoint:" + hashlib.sha256(
             json.dumps(self.identity, sort_keys=True).encode()).hexdigest()
@@ -192,7 +193,8 @@ class EndpointBackend:
         last = ""
         for attempt in range(self.ep.retries + 1):
             if attempt:
-                self.retried += 1
+                with self._count:
+                    self.retried += 1
             retry_after: float | None = None
             self.limiter.acquire()
             congested = ok = False
