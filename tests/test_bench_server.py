@@ -7,9 +7,12 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
 
 
+@pytest.mark.model
 def test_server_benchmark_smoke() -> None:
     run = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "server.py"), "--smoke"],
                          capture_output=True, text=True, timeout=600)

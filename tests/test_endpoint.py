@@ -98,6 +98,7 @@ def _api_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # -- the real server ---------------------------------------------------------------------------
 
+@pytest.mark.model
 def test_build_against_llama_cpp_server(tmp_path: str) -> None:
     tmp = str(tmp_path)
     log = os.path.join(tmp, "events.jsonl")
@@ -121,6 +122,7 @@ def test_build_against_llama_cpp_server(tmp_path: str) -> None:
     assert SECRET.encode() not in _everything_written(tmp)
 
 
+@pytest.mark.model
 def test_llama_cpp_enforces_every_constraint_kind() -> None:
     with llama_server(parallel=2) as server:
         ep = ir.Endpoint(url=server.url, served_model="smollm2-135m", dialect="llama_cpp", api_key_env=None,
@@ -141,6 +143,7 @@ def test_llama_cpp_enforces_every_constraint_kind() -> None:
     assert all(c.logprob is not None and c.logprob <= 0 for c in out)
 
 
+@pytest.mark.model
 def test_server_killed_mid_build_then_resumed(tmp_path: str) -> None:
     tmp = str(tmp_path)
     log = os.path.join(tmp, "events.jsonl")
