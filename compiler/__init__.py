@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from synthc.compiler import ast, ir
 from synthc.compiler.check import check
 from synthc.compiler.diagnostics import CompileFailed, Diagnostic, Severity, Sink
+from synthc.compiler.inputs import check_inputs
 from synthc.compiler.lower import lower
 from synthc.compiler.plan import Plan, plan
 from synthc.compiler.resolve import DISK, Loader, Resolved, load, resolve
@@ -35,8 +36,9 @@ class CompileResult:
 
 
 def compile_file(path: str, overrides: dict[str, str] | None = None) -> CompileResult:
-    """Compile the spec at `path` (and its imports)."""
-    return _compile(path, None, overrides)
+    """Compile the spec at `path` (and its imports), and check that every file it reads exists
+    (E410; the plan is kept, since it does not depend on the files' contents)."""
+    return _compile(path, None, overrides, inputs=True)
 
 
 def compile_text(text: str, path: str = "<string>.synth", overrides: dict[str, str] | None = None) -> CompileResult:
@@ -66,8 +68,10 @@ class Stages:
 
 
 def run_stages(path: str, text: str | None = None, overrides: dict[str, str] | None = None,
-               loader: Loader = DISK) -> Stages:
-    """Run the stages in order, stopping after the first that reports an error."""
+               loader: Loader = DISK, inputs: bool = False) -> Stages:
+    """Run the stages in order, stopping after the first that reports an error. `inputs`: then
+    check that every file the recipe reads exists (E410), keeping the plan (it does not depend on
+    the files' contents)."""
     sources, sink = SourceMap(), Sink()
     out = Stages(sources, [])
     specs = out.specs = load(path, sources, sink, text, loader)
@@ -79,10 +83,12 @@ def run_stages(path: str, text: str | None = None, overrides: dict[str, str] | N
         out.program = lower(out.checked)
         result_plan = plan(out.program, sink)
         out.plan = None if sink.has_errors else result_plan
+    if inputs and out.plan is not None and out.program is not None:
+        check_inputs(out.program, sink)
     out.diagnostics = sink.sorted()
     return out
 
 
-def _compile(path: str, text: str | None, overrides: dict[str, str] | None) -> CompileResult:
-    stages = run_stages(path, text, overrides)
+def _compile(path: str, text: str | None, overrides: dict[str, str] | None, inputs: bool = False) -> CompileResult:
+    stages = run_stages(path, text, overrides, inputs=inputs)
     return CompileResult(stages.sources, stages.diagnostics, stages.program, stages.plan)

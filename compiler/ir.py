@@ -52,6 +52,7 @@ class Model:
     threads: int | None
     endpoint: Endpoint | None = None
     origin: Span = _origin()
+    path_origin: Span = _origin()  # the `gguf` value (a path's diagnostics point here)
 
     @property
     def where(self) -> str:
@@ -96,6 +97,7 @@ class Source:
     split: str | None
     sample: Sample | None
     origin: Span = _origin()
+    path_origin: Span = _origin()  # the `path` value
 
 
 @dataclass(**_S)
@@ -113,6 +115,7 @@ class Corpus:
     truncate_at: str
     limit: int | None
     origin: Span = _origin()
+    path_origin: Span = _origin()  # the `path` value
 
 
 @dataclass(**_S)

@@ -1,9 +1,9 @@
 """Loading the models a recipe names, and what the lockfile and manifests say about them.
 
-`load_backend(model, root, kind)` is the one way to turn an `ir.Model` into a running Backend:
-llama.cpp on a GGUF, an OpenAI-compatible server's client, or the deterministic fake. A local
-build and a Ray worker both go through it. The GGUF's sha256 is the model's identity in cache keys
-and in synth.lock; it is memoised by (path, size, mtime) in `.synthc/fingerprints.json`.
+`load_backend(model, root)` is the one way to turn an `ir.Model` into a running Backend; `build`,
+`plan --tokens` and other executors (a Ray worker, a server) all go through it. The GGUF's sha256
+is the model's identity in cache keys and in synth.lock; it is memoised by (path, size, mtime)
+in `.synthc/fingerprints.json` so a build does not rehash 100 MB each time.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 from synthc.compiler import ir
@@ -20,7 +21,7 @@ from synthc.runtime.data import file_sha256
 from synthc.runtime.errors import fail
 from synthc.runtime.writers import write_atomic
 
-__all__ = ["load_backend", "model_path", "fingerprint", "describe"]
+__all__ = ["load_backend", "model_path", "fingerprint", "describe", "ModelPool"]
 
 _MEMO_LOCK = threading.Lock()
 
@@ -56,8 +57,9 @@ def fingerprint(path: str, root: str) -> str:
 
 
 def load_backend(model: ir.Model, root: str, kind: str = "llama") -> Backend:
-    """A Backend for `model`: the deterministic fake (`kind="fake"`), the client of the server it
-    names (E511-E513), or llama.cpp on the GGUF (E501 when missing or unloadable)."""
+    """A Backend for `model`: llama.cpp on the GGUF (E501 when missing or unloadable), the client
+    of the server it names (E511-E513), or the deterministic fake (`kind="fake"`, for tests and
+    smoke runs)."""
     if kind == "fake":
         from synthc.runtime.backends.fake import FakeBackend
 
@@ -81,8 +83,8 @@ def load_backend(model: ir.Model, root: str, kind: str = "llama") -> Backend:
 
 
 def describe(model: ir.Model, root: str, backend: Backend) -> dict[str, Any]:
-    """The model's entry in synth.lock and manifests: for a file its path, size and sha256; for a
-    server its URL, dialect, served id and reported fingerprint (never the API key)."""
+    """The model's entry in synth.lock and manifests: name, path as the recipe names it, size, sha256;
+    for a served model its URL, dialect, served id and reported fingerprint (never the API key)."""
     if backend.name == "fake":
         return {"name": model.name, "path": "fake", "size": 0, "sha256": backend.fingerprint()}
     if model.endpoint is not None:
@@ -92,3 +94,22 @@ def describe(model: ir.Model, root: str, backend: Backend) -> dict[str, Any]:
     path = model_path(model, root)
     shown = path if model.gguf_kind == "path" else f"builtin:{model.gguf}"
     return {"name": model.name, "path": shown, "size": os.path.getsize(path), "sha256": fingerprint(path, root)}
+
+
+@dataclass(slots=True)
+class ModelPool:
+    """The backends of one build, loaded on first use, each once."""
+
+    program: ir.Program
+    root: str
+    kind: str = "llama"
+    backends: dict[str, Backend] = field(default_factory=dict)
+    info: dict[str, dict[str, Any]] = field(default_factory=dict)  # model name -> describe()
+
+    def get(self, name: str) -> Backend:
+        if name not in self.backends:
+            m = self.program.model(name)
+            be = load_backend(m, self.root, self.kind)
+            self.info[name] = describe(m, self.root, be)
+            self.backends[name] = be
+        return self.backends[name]

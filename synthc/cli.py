@@ -80,6 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--format", choices=["full", "concise", "json"])
     c.set_defaults(func=cmd_fmt)
     c = sub.add_parser("lsp", help="run the language server (LSP over stdin/stdout) for editors")
+    c.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a param in every recipe that declares it (initializationOptions.set wins per param)")
+    c.add_argument("--log-file", metavar="FILE", help="append the server's log to FILE")
     c.set_defaults(func=cmd_lsp)
     c = sub.add_parser("explain", help="explain a diagnostic code, e.g. E101")
     c.add_argument("code", nargs="?", help="omit to list all codes")
@@ -99,6 +102,15 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--address", metavar="HOST:PORT", help="the Ray cluster to join (default: start a local one)")
     c.add_argument("--workers", type=int, default=2, metavar="N", help="Ray actors per model (default 2)")
     c.set_defaults(func=cmd_build)
+    c = sub.add_parser("init", help="scaffold a working, commented recipe from your own data file")
+    c.add_argument("data", nargs="?", metavar="DATA", help="JSONL, CSV or Parquet file with your real rows")
+    c.add_argument("--task", choices=["classification", "qa"], default="classification",
+                   help="classification (text + label columns) or qa (questions to answer)")
+    c.add_argument("--out", default="recipe.synth", metavar="FILE", help="recipe to create (default: recipe.synth)")
+    c.add_argument("--text-field", metavar="COLUMN", help="text column (default: the first of text, sentence, ...)")
+    c.add_argument("--label-field", metavar="COLUMN", help="label column (default: the first of label, class, ...)")
+    c.add_argument("--format", choices=["full", "concise", "json"])
+    c.set_defaults(func=cmd_init)
     c = sub.add_parser("eval", help="measure datasets against real data; write metrics.json and a report")
     c.add_argument("datasets", nargs="+", metavar="DATASET", help="JSONL/CSV/Parquet file, or NAME=PATH")
     c.add_argument("--real", required=True, metavar="TEST", help="real test split (student test set, similarity)")
@@ -274,9 +286,12 @@ def _write_atomic(path: str, text: str) -> None:
 
 
 def cmd_lsp(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    overrides = _overrides(args.set, err)
+    if overrides is None:
+        return 1
     from synthc.lsp.server import serve  # pygls is imported only here
 
-    return serve()
+    return serve(overrides, args.log_file)
 
 
 def cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -319,6 +334,22 @@ def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         report(failed.diagnostics, result.sources, args, err)
         return 1
     print(summary, file=out)
+    return 0
+
+
+def cmd_init(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from synthc.init import recipe_text, summarize, write_recipe
+    from synthc.runtime import RunFailed
+
+    try:
+        data = summarize(args.data, args.task, args.text_field, args.label_field) if args.data else None
+        write_recipe(args.out, recipe_text(data, args.task, args.out))
+    except RunFailed as failed:
+        report(failed.diagnostics, SourceMap(), args, err)
+        return 1
+    what = f"{len(data.counts)} labels from {data.rows} rows" if data and data.counts else \
+        f"{data.rows} rows" if data else "no data"
+    print(f"wrote {args.out} ({what})\nnext: synthc check {args.out} && synthc build {args.out}", file=out)
     return 0
 
 
