@@ -292,7 +292,7 @@ _ALL = [
        "Install the extra named in the help line, or use `method = bm25`."),
     _c("E511", "endpoint-unavailable", "runtime",
        "The model's server could not be reached, or stopped answering, and retries with backoff did not help "
-       "(connection refused or lost, timeouts, 5xx). Every row finished before it was saved to the cache.",
+       "(connection refused or lost, timeouts, 5xx). Every group of rows that finished before was saved to the cache.",
        'model m {\n  endpoint = "http://127.0.0.1:8080/v1"\n}',
        "Start (or restart) the server and run the same command again: the build continues where it stopped. "
        "Raise `timeout` or `retries` for a slow or busy server."),
