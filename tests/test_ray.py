@@ -10,12 +10,12 @@ import time
 from concurrent.futures import wait
 
 import pytest
+import ray  # the `ray` extra; the test extra installs it
 
 from synthc.compiler import compile_text
 from synthc.runtime.backends.base import Constraint, ContextOverflow, Request
 from synthc.runtime.backends.fake import FakeBackend
 
-ray = pytest.importorskip("ray", reason="the `ray` extra")  # installed by the test extra in CI
 
 RECIPE = """\
 model writer {
