@@ -40,6 +40,10 @@ def parse(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[Candid
     generations: list[Generation] = inputs.one("generations")
     for g in generations:
         r, text = g.row, g.completion.text
+        if g.completion.finish == "error":  # the server's answer was malformed; the reason goes to the event log
+            drops["server_error"] += 1
+            ctx.events.emit("row_rejected", node=node, row=r.key, reason=g.completion.extra.get("error", ""))
+            continue
         if derived and g.completion.finish == "stop":
             stopped += 1
             saved += max(0, g.request.max_tokens - g.completion.completion_tokens)
@@ -72,13 +76,19 @@ def parse(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[Candid
     return out
 
 
+def _model_provenance(name: str, info: dict[str, Any]) -> dict[str, Any]:
+    if "fingerprint" in info:  # a served model: its id and the server's identity, never the key
+        return {"name": name, "served_model": info["served_model"], "fingerprint": info["fingerprint"]}
+    return {"name": name, "sha256": info.get("sha256")}
+
+
 def provenance(v: ir.Variant, model: ir.Model, model_info: dict[str, Any], g: Generation) -> dict[str, Any]:
     r, req, comp = g.row, g.request, g.completion
     prompt_text = json.dumps(req.messages, ensure_ascii=False)
     prov: dict[str, Any] = {
         "task": v.task, "variant": v.name, "row": r.key,
         "prompt_sha256": hashlib.sha256(prompt_text.encode()).hexdigest(),
-        "model": {"name": model.name, "sha256": model_info.get("sha256")},
+        "model": _model_provenance(model.name, model_info),
         "sampling": {"temperature": model.temperature, "top_p": model.top_p, "max_tokens": req.max_tokens,
                      "seed": req.seed},
         "attributes": r.attrs, "tokens": {"prompt": comp.prompt_tokens, "completion": comp.completion_tokens},

@@ -125,11 +125,16 @@ def write_lock(ctx: Context, locked: bool, any_export: bool) -> None:
     """synth.lock after a build that exported (E507 first when `--locked` and inputs drifted)."""
     new = lockfile.lock_data(ctx.models.info, ctx.data_hashes)
     old = lockfile.read_lock(ctx.root)
+    from synthc.runtime.endpoints import locked_notes
+
+    remote = locked_notes(ctx.models.info) if locked else []  # a served model's bytes are out of reach
+    for note in remote:
+        ctx.events.emit("step", node="lock", note=note)
     if locked and old is not None:
         diff = lockfile.diff_lock(old, new)
         if diff:
             raise fail("E507", "inputs differ from synth.lock", NO_SPAN, "",
-                       notes=tuple(diff), help="rebuild without --locked to accept the new inputs")
+                       notes=tuple(diff + remote), help="rebuild without --locked to accept the new inputs")
     if not any_export or ctx.models.kind == "fake":  # a fake build says nothing about real inputs
         return
     write_atomic(os.path.join(ctx.root, lockfile.LOCK_NAME), (json.dumps(new, indent=2, sort_keys=True) + "\n").encode())
