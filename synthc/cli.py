@@ -89,6 +89,9 @@ def _parser(color: bool = False) -> argparse.ArgumentParser:
     c.add_argument("--format", choices=["full", "concise", "json"])
     c.set_defaults(func=cmd_fmt)
     c = _add(sub, color, "lsp", "run the language server (LSP over stdin/stdout) for editors")
+    c.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a param in every recipe that declares it (initializationOptions.set wins per param)")
+    c.add_argument("--log-file", metavar="FILE", help="append the server's log to FILE")
     c.set_defaults(func=cmd_lsp)
     c = _add(sub, color, "explain", "explain a diagnostic code, e.g. E101")
     c.add_argument("code", nargs="?", help="omit to list all codes")
@@ -291,9 +294,12 @@ def _write_atomic(path: str, text: str) -> None:
 
 
 def cmd_lsp(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    overrides = _overrides(args.set, err)
+    if overrides is None:
+        return 1
     from synthc.lsp.server import serve  # pygls is imported only here
 
-    return serve()
+    return serve(overrides, args.log_file)
 
 
 def cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

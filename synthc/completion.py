@@ -12,7 +12,7 @@ from dataclasses import dataclass
 __all__ = ["SHELLS", "script"]
 
 SHELLS = ("bash", "zsh", "fish")
-_FILE_VALUES = {"out", "events", "real", "train"}  # options whose value is a path
+_FILE_VALUES = {"out", "events", "real", "train", "log_file", "stdin_filename"}  # options whose value is a path
 
 
 @dataclass(frozen=True, slots=True)
