@@ -189,3 +189,39 @@ def test_init_scaffolds_from_an_hf_folder() -> None:
     assert main(["fmt", "--check", "spam.synth"], io.StringIO(), err) == 0, err.getvalue()
     text = open("spam.synth", encoding="utf-8").read()
     assert re.search(r'split += +"test"', text) and re.search(r"ham +=.*# \d+ rows in the data", text)
+
+
+def _cache_hub_dataset(repo: str, rows: list[dict]) -> None:
+    """Lay out `repo` in the HF cache as a download leaves it: <cache>/<owner>___<name>/<config>/
+    <version>/<hash>/ with dataset_info.json and Arrow shards (prepared by datasets' own builder)."""
+    import shutil
+
+    from datasets.data_files import DataFilesDict
+    from datasets.packaged_modules.json.json import Json
+
+    with open("staged.jsonl", "w", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(r) + "\n" for r in rows)
+    staging = os.path.abspath("staging-cache")
+    builder = Json(cache_dir=staging, dataset_name=repo.split("/")[-1], hash="0" * 16,
+                   data_files=DataFilesDict.from_patterns({"train": ["staged.jsonl"]}, base_path="."))
+    builder.download_and_prepare()
+    target = os.path.join(datasets.config.HF_DATASETS_CACHE, repo.replace("/", "___"), "default", "0.0.0", "0" * 16)
+    shutil.copytree(builder.cache_dir, target)
+
+
+def test_a_dataset_in_the_local_hf_cache_loads_offline() -> None:
+    rows = _rows(os.path.join(DATA, "sms_spam", "train.jsonl"), 30)
+    _cache_hub_dataset("acme/sms", rows)
+    with open("r.synth", "w", encoding="utf-8") as fh:
+        fh.write(SPEC.format(source="hf:acme/sms", extra=""))
+    result = compile_file("r.synth")
+    assert result.ok and result.program is not None, result.diagnostics  # no E410: the cache is not a path
+    src = result.program.source("seeds")
+    assert src.format == "hf" and src.path == "hf:acme/sms"
+    assert [r.text for r in load_source(src, ".")] == [r["text"] for r in rows]
+    assert len(source_sha256(src, ".")) == 64
+    with open("r.synth", "w", encoding="utf-8") as fh:
+        fh.write(SPEC.format(source="hf:acme/absent", extra=""))
+    err = io.StringIO()
+    assert main(["build", "r.synth", "--backend", "fake", "--quiet", "--format", "concise"], io.StringIO(), err) == 1
+    assert "error[E503]" in err.getvalue() and "never downloads" in err.getvalue()
