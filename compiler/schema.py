@@ -98,7 +98,7 @@ REF_KINDS = ("model", "labels", "source", "corpus", "retriever", "persona", "tas
 
 _DATA = (
     Field("path", STR, required=True,
-          doc='file or folder, relative to the spec file (or `"hf:OWNER/NAME"` from the HF cache)'),
+          doc='file or folder relative to the spec file, or `"hf:OWNER/NAME"` in the HF cache'),
     Field("format", ENUM("jsonl", "csv", "parquet", "text", "hf"),
           doc="default: from the path; `text` (or a path ending in `/`): a folder of .txt/.md files; "
               "`hf`: a Hugging Face dataset (a `save_to_disk` folder, a folder of Parquet/JSONL shards with a "
