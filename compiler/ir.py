@@ -97,6 +97,7 @@ class Source:
     fields: tuple[str, ...]
     split: str | None
     sample: Sample | None
+    config: str | None = None  # hf: the dataset configuration
     origin: Span = _origin()
     path_origin: Span = _origin()  # the `path` value
 
@@ -115,6 +116,7 @@ class Corpus:
     max_tokens: int
     truncate_at: str
     limit: int | None
+    config: str | None = None  # hf: the dataset configuration
     origin: Span = _origin()
     path_origin: Span = _origin()  # the `path` value
 

@@ -111,13 +111,17 @@ ENDPOINT_FIELDS = (
 )
 
 _DATA = (
-    Field("path", STR, required=True, doc="file path, relative to the spec file"),
-    Field("format", ENUM("jsonl", "csv", "parquet", "text"),
-          doc="default: from the file extension; `text` (or a path ending in `/`): a folder of .txt/.md files"),
+    Field("path", STR, required=True,
+          doc='file or folder relative to the spec file, or `"hf:OWNER/NAME"` in the HF cache'),
+    Field("format", ENUM("jsonl", "csv", "parquet", "text", "hf"),
+          doc="default: from the path; `text` (or a path ending in `/`): a folder of .txt/.md files; "
+              "`hf`: a Hugging Face dataset (a `save_to_disk` folder, a folder of Parquet/JSONL shards with a "
+              "dataset card, or `hf:` a cached hub dataset), found by its files when the path is a folder"),
+    Field("config", STR, doc="`hf`: the dataset's configuration (subset) name"),
     Field("id", STR, "id", doc="column holding a stable row id"),
     Field("text", STR, "text", doc="column holding the text"),
     Field("fields", LIST(STR), (), doc="extra columns templates may read"),
-    Field("split", STR, doc="keep only rows whose `split` column equals this"),
+    Field("split", STR, doc="keep only rows whose `split` column equals this; `hf`: the dataset split (default: train)"),
 )
 
 _TASK_COMMON = (
@@ -250,7 +254,8 @@ SCHEMAS: dict[str, BlockSchema] = {
         Field("task", REF("task"), required=True),
         Field("variants", LIST(STR), doc="default: all"),
         Field("path", STR, required=True, doc="`{variant}` in the path writes one file per variant"),
-        Field("format", ENUM("jsonl", "parquet", "csv")),
+        Field("format", ENUM("jsonl", "parquet", "csv", "hf"),
+              doc="default: from the extension; `hf` (or a path ending in `/`): a Hugging Face dataset folder"),
     )),
     "evaluate": BlockSchema("evaluate", True, (
         Field("task", REF("task"), required=True),

@@ -74,6 +74,8 @@ def export(ctx: Context, e: ir.Export, inputs: Inputs, node: str) -> list[str]:
     for v in variants:
         path = e.path.replace("{variant}", v.name)
         files.setdefault(path, []).extend(record(v, c, ctx.program) for c in finals[v.id])
+    if e.format == "hf":
+        return _export_hf(ctx, e, variants, finals, node)
     written = []
     hashes = {}
     try:
@@ -89,9 +91,35 @@ def export(ctx: Context, e: ir.Export, inputs: Inputs, node: str) -> list[str]:
     return written
 
 
+def _export_hf(ctx: Context, e: ir.Export, variants: list[ir.Variant], finals: dict[str, list[Candidate]],
+               node: str) -> list[str]:
+    """A Hugging Face dataset folder: one Parquet shard per variant (a configuration each) + card."""
+    from synthc.runtime.hf import hf_export
+
+    task = ctx.program.task(e.task)
+    labels = ctx.program.label_set(variants[0].labels).names if variants and variants[0].labels else None
+    configs = {v.name: [record(v, c, ctx.program) for c in finals[v.id]] for v in variants}
+    shards, meta = hf_export(configs, labels, e.origin)
+    folder = os.path.join(ctx.root, e.path)
+    try:
+        for rel, data in shards.items():
+            write_atomic(os.path.join(folder, rel), data)
+        hashes = {rel: hashlib.sha256(data).hexdigest() for rel, data in shards.items()}
+        categories = ["text-classification"] if task.kind == "classification" else ["sentence-similarity", "text-retrieval"]
+        header = {"license": "other", "task_categories": categories, "tags": ["synthetic", "synthc"], **meta}
+        write_manifest(ctx, e, variants, [os.path.join(e.path, rel) for rel in shards], hashes,
+                       directory=folder, header=header)
+    except OSError as exc:
+        raise fail("E505", f"cannot write {e.path}: {exc.strerror}", e.origin, "export declared here") from None
+    ctx.note(node, f"wrote {e.path} (Hugging Face dataset, {len(shards)} configuration(s))")
+    return [os.path.join(e.path, rel) for rel in shards]
+
+
 def write_manifest(ctx: Context, e: ir.Export, variants: list[ir.Variant], files: list[str],
-                   hashes: dict[str, str]) -> None:
-    directory = os.path.dirname(os.path.join(ctx.root, files[0])) if files else ctx.root
+                   hashes: dict[str, str], directory: str | None = None, header: dict[str, Any] | None = None) -> None:
+    """manifest.json and the dataset card beside the files (in `directory` when given); `header`:
+    the card's YAML header (a Hugging Face dataset folder's configs and dataset_info)."""
+    directory = directory or (os.path.dirname(os.path.join(ctx.root, files[0])) if files else ctx.root)
     model = ctx.models.info.get(variants[0].model, {}) if variants else {}
     counts = {v.name: ctx.counts.get(v.id, {}) for v in variants}
     stats: Counter[str] = Counter()
@@ -100,7 +128,7 @@ def write_manifest(ctx: Context, e: ir.Export, variants: list[ir.Variant], files
     manifest = {
         "schema_version": MANIFEST_SCHEMA_VERSION,
         "export": e.name, "task": e.task, "format": e.format,
-        "files": {os.path.basename(f): {"sha256": hashes[os.path.basename(f)]} for f in files},
+        "files": {k: {"sha256": v} for k, v in sorted(hashes.items())},
         "counts": {name: {"total": sum(c.values()), "per_label": dict(sorted(c.items()))} for name, c in counts.items()},
         "dropped": {v.name: dict(sorted(ctx.dropped.get(v.id, Counter()).items())) for v in variants},
         "cut": {v.name: dict(sorted(ctx.cut.get(v.id, Counter()).items())) for v in variants},
@@ -117,7 +145,8 @@ def write_manifest(ctx: Context, e: ir.Export, variants: list[ir.Variant], files
     write_atomic(os.path.join(directory, "manifest.json"), (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
     description = (f"Synthetic `{ctx.program.task(e.task).kind}` data from task `{e.task}` "
                    f"(variants: {', '.join(v.name for v in variants)}).")
-    card = dataset_card(e.name, os.path.basename(ctx.root) or ".", files, counts, model, hashes, description)
+    card = dataset_card(e.name, os.path.basename(ctx.root) or ".", files, counts, model, hashes, description,
+                        header=header, kind=ctx.program.task(e.task).kind)
     write_atomic(os.path.join(directory, "README.md"), card.encode())
 
 
