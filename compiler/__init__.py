@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from synthc.compiler import ast, ir
 from synthc.compiler.check import check
 from synthc.compiler.diagnostics import CompileFailed, Diagnostic, Severity, Sink
+from synthc.compiler.inputs import check_inputs
 from synthc.compiler.lower import lower
 from synthc.compiler.paths import check_paths, policy_for, touched
 from synthc.compiler.plan import Plan, plan
@@ -38,8 +39,10 @@ class CompileResult:
 
 
 def compile_file(path: str, overrides: dict[str, str] | None = None, allow: Sequence[str] = ()) -> CompileResult:
-    """Compile the spec at `path` (and its imports); `allow` adds folders to the path policy."""
-    return _compile(path, None, overrides, allow)
+    """Compile the spec at `path` (and its imports), and check that every file it reads exists
+    (E410; the plan is kept, since it does not depend on the files' contents). `allow` adds folders
+    to the path policy (compiler/paths.py)."""
+    return _compile(path, None, overrides, allow, inputs=True)
 
 
 def compile_text(text: str, path: str = "<string>.synth", overrides: dict[str, str] | None = None,
@@ -70,9 +73,10 @@ class Stages:
 
 
 def run_stages(path: str, text: str | None = None, overrides: dict[str, str] | None = None,
-               loader: Loader = DISK, allow: Sequence[str] = ()) -> Stages:
+               loader: Loader = DISK, allow: Sequence[str] = (), inputs: bool = False) -> Stages:
     """Run the stages in order, stopping after the first that reports an error. Paths obey the
-    policy of the recipe's project plus `allow` (compiler/paths.py)."""
+    policy of the recipe's project plus `allow` (compiler/paths.py). `inputs`: then check that every
+    file the recipe reads exists (E410), keeping the plan (it does not depend on the files' contents)."""
     sources, sink = SourceMap(), Sink()
     out = Stages(sources, [])
     policy = policy_for(path, tuple(allow), sink)
@@ -89,10 +93,13 @@ def run_stages(path: str, text: str | None = None, overrides: dict[str, str] | N
         result_plan = plan(out.program, sink)
         files = touched(out.program, [f.path for f in sources.files])
         out.plan = None if sink.has_errors else dataclasses.replace(result_plan, files=files)
+    if inputs and out.plan is not None and out.program is not None:
+        check_inputs(out.program, sink)
     out.diagnostics = sink.sorted()
     return out
 
 
-def _compile(path: str, text: str | None, overrides: dict[str, str] | None, allow: Sequence[str]) -> CompileResult:
-    stages = run_stages(path, text, overrides, allow=allow)
+def _compile(path: str, text: str | None, overrides: dict[str, str] | None, allow: Sequence[str],
+             inputs: bool = False) -> CompileResult:
+    stages = run_stages(path, text, overrides, allow=allow, inputs=inputs)
     return CompileResult(stages.sources, stages.diagnostics, stages.program, stages.plan)

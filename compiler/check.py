@@ -7,7 +7,8 @@ template of every variant against the scope table (`scopes`).
 
 from __future__ import annotations
 
-from dataclasses import replace
+import functools
+from dataclasses import dataclass, replace
 
 from synthc.compiler import ast
 from synthc.compiler.diagnostics import Diagnostic, Sink
@@ -100,10 +101,10 @@ class _Templates:
             lit = holder.values[key]
             self.uses.append(TemplateUse(lit, site, ctx, v.task, v.name))
             name = f"pairs.{key}" if kind == "pairs" else key  # `pairs.query` vs `retrieve`'s `query`
-            self._one(lit, shape(visible(site, ctx)), f"`{name}` of {where}")
+            self._one(lit, _scope(site, ctx), f"`{name}` of {where}")
 
-    def _one(self, lit: ast.Str, scope: Scope, where: str) -> None:
-        key = (lit.span.file, lit.span.start, repr(sorted(_flat(scope))))
+    def _one(self, lit: ast.Str, scope: _SiteScope, where: str) -> None:
+        key = (lit.span.file, lit.span.start, scope.names)
         if key in self._checked:
             return
         self._checked.add(key)
@@ -122,16 +123,29 @@ _MEMO: dict[tuple[str, str, str], tuple[Diagnostic, ...]] = {}
 _MEMO_MAX = 4096
 
 
-def _template_problems(raw: str, lit: ast.Str, scope: Scope, where: str) -> tuple[Diagnostic, ...]:
+@dataclass(frozen=True, slots=True)
+class _SiteScope:
+    shape: Scope  # what check_template walks
+    names: str  # every readable name, sorted: a template is checked once per distinct set
+    key: str  # the exact shape (order included: it decides did-you-mean ties)
+
+
+@functools.lru_cache(maxsize=1024)
+def _scope(site: str, ctx: Context) -> _SiteScope:
+    scope = shape(visible(site, ctx))
+    return _SiteScope(scope, repr(sorted(_flat(scope))), repr(scope))
+
+
+def _template_problems(raw: str, lit: ast.Str, scope: _SiteScope, where: str) -> tuple[Diagnostic, ...]:
     """check_template's findings for the literal `raw`, with spans relative to the literal's start in
     file 0. A pure function of its key, so a re-check after an edit elsewhere (the language server,
     on every keystroke) reuses it instead of re-parsing every prompt with Jinja."""
-    key = (raw, repr(scope), where)
+    key = (raw, scope.key, where)
     hit = _MEMO.get(key)
     if hit is None:
         sources, sink = SourceMap(), Sink()
         sources.add(SourceFile("<template>", raw))
-        check_template(replace(lit, span=Span(0, 0, len(raw))), scope, where, sources, sink)
+        check_template(replace(lit, span=Span(0, 0, len(raw))), scope.shape, where, sources, sink)
         hit = _MEMO[key] = tuple(sink.items)
         if len(_MEMO) > _MEMO_MAX:
             del _MEMO[next(iter(_MEMO))]

@@ -245,6 +245,19 @@ _ALL = [
        "from or which field of the real rows names the relevant document.",
        "evaluate qa {\n  task    = answers\n  real    = test_questions\n  metrics = [retrieval]\n}",
        "Add `collection = <corpus>` and `relevant = \"<field>\"`, and list that field in the sources' `fields`."),
+    _c("E315", "dialect-cannot-constrain", "semantics",
+       "A task's output needs a constraint (a choice among options, a regular expression, a JSON object) that "
+       "the server dialect of its model cannot enforce in that mode: plain OpenAI-compatible APIs and Ollama "
+       "take only a JSON schema, on the chat endpoint only. docs/servers.md has the table.",
+       'model m {\n  endpoint = "http://127.0.0.1:11434/v1"\n  dialect  = ollama\n}\n'
+       'task t {\n  model = m\n  output {\n    code = regex("[A-Z]{3}")\n  }\n}',
+       "Use a dialect that can (llama_cpp, vllm, sglang), switch to chat `mode`, or generate a string and "
+       "filter it afterwards."),
+    _c("E316", "model-source-conflict", "semantics",
+       "A model names both a file (`gguf`) and a server (`endpoint`), or sets a server-only field "
+       "(`dialect`, `served_model`, `api_key_env`, `timeout`, `concurrency`, `adaptive`, `retries`) on a file model.",
+       'model m {\n  gguf     = builtin("smollm2-135m")\n  endpoint = "http://127.0.0.1:8080/v1"\n}',
+       "Keep one of `gguf` and `endpoint`; drop server settings from a file model."),
     _c("E320", "path-outside-project", "semantics",
        "A path (a source, corpus, model, import, export or report) resolves outside the recipe's project "
        "root, after symlinks are resolved. The project root is the nearest folder above the recipe that holds "
@@ -254,10 +267,11 @@ _ALL = [
        "Move the file into the project, or allow its folder: `synthc build --allow-path DIR`, or "
        "`allow = [\"DIR\"]` under `[paths]` in `synth.toml` (see docs/security.md)."),
     _c("E321", "not-a-regular-file", "semantics",
-       "A path names a device, a pipe, a socket or (where a file is expected) a folder: reading `/dev/stdin` "
-       "would block forever and `/dev/zero` would never end.",
+       "A path names a device, a pipe or a socket (or an import names a folder): reading `/dev/stdin` "
+       "would block forever and `/dev/zero` would never end. A data path of the wrong kind (a folder where a "
+       "file is read) is E410.",
        'import "/dev/stdin"',
-       "Name a regular file (or, for `format = \"text\"`, a folder)."),
+       "Name a regular file."),
     _c("E322", "invalid-project-file", "semantics",
        "The project's `synth.toml` is not valid TOML or has a setting of the wrong type.",
        '[paths]\nallow = "data"   # must be a list',
@@ -275,6 +289,12 @@ _ALL = [
        "`--select` names no node of the plan.",
        "synthc build spec.synth --select generate:review",
        "Use an id that `synthc plan` prints, or a task or variant name."),
+    _c("E410", "input-not-readable", "planning",
+       "A file or folder the recipe reads — a source's or corpus's `path`, a model's `gguf` path — does not "
+       "exist or cannot be read. `synthc check`, `plan` and `build` verify this before anything runs.",
+       'source gold {\n  path  = "data/imdb/trian.jsonl"\n  label = "label"\n}',
+       "Fix the path: it is relative to the file that names it (an imported file's paths are relative to "
+       "that file). The help line names a sibling with a similar name when there is one."),
     # -- E5xx: runtime -------------------------------------------------------------------------
     _c("E501", "model-load-failed", "runtime",
        "The GGUF model file is missing, unreadable or corrupt, or the runtime stack is not installed.",
@@ -316,6 +336,23 @@ _ALL = [
        "A feature the recipe uses needs an optional package that is not installed (e.g. dense retrieval).",
        "retriever r {\n  corpus = news\n  method = dense\n}",
        "Install the extra named in the help line, or use `method = bm25`."),
+    _c("E511", "endpoint-unavailable", "runtime",
+       "The model's server could not be reached, or stopped answering, and retries with backoff did not help "
+       "(connection refused or lost, timeouts, 5xx). Every group of rows that finished before was saved to the cache.",
+       'model m {\n  endpoint = "http://127.0.0.1:8080/v1"\n}',
+       "Start (or restart) the server and run the same command again: the build continues where it stopped. "
+       "Raise `timeout` or `retries` for a slow or busy server."),
+    _c("E512", "endpoint-refused", "runtime",
+       "The model's server refused a request for a reason retrying cannot fix: the model id is unknown, the "
+       "API key is wrong, or the server rejected a parameter (HTTP 400, 401, 403, 404, 422).",
+       'model m {\n  endpoint     = "http://127.0.0.1:8000/v1"\n  served_model = "no-such-model"\n}',
+       "Read the server's reason in the message: fix `served_model`, the key in the variable `api_key_env` "
+       "names, or the `dialect`."),
+    _c("E513", "api-key-missing", "runtime",
+       "`api_key_env` names an environment variable that is not set (or is empty). synthc reads API keys from "
+       "the environment only, and never writes them anywhere.",
+       'model m {\n  endpoint    = "https://api.example.com/v1"\n  api_key_env = "EXAMPLE_API_KEY"\n}',
+       "Export the variable before building: `export EXAMPLE_API_KEY=...`."),
     _c("E520", "template-limit-exceeded", "runtime",
        "Rendering a template went past a resource limit: output over 1,000,000 characters, more than 100,000 "
        "loop iterations, a `range()` of more than 10,000 items, a string or list repeated past the output "

@@ -37,7 +37,9 @@ __all__ = ["Policy", "PROJECT_FILE", "policy_for", "resolve_path", "check_readab
 PROJECT_FILE = "synth.toml"
 _BY_SETTINGS = f"the folder of {PROJECT_FILE}"
 
-Mode = Literal["read", "write", "folder"]  # folder: a folder of text documents (or a file)
+# read: data or a model (a file or a folder: whether the kind fits is E410's, compiler/inputs.py);
+# import: a recipe file only; write: a file; folder: a report folder.
+Mode = Literal["read", "import", "write", "folder"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +152,7 @@ def check_readable(path: Path, mode: Mode) -> str | None:
     if stat.S_ISREG(st.st_mode):
         return None
     if stat.S_ISDIR(st.st_mode):
-        return None if mode == "folder" else "a folder"
+        return "a folder" if mode in ("import", "write") else None
     kinds = {stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device", stat.S_ISFIFO: "a pipe",
              stat.S_ISSOCK: "a socket"}
     return next((what for test, what in kinds.items() if test(st.st_mode)), "not a regular file")

@@ -92,7 +92,7 @@ def _load(path: str, sources: SourceMap, sink: Sink, stack: list[str], done: dic
     for item in spec.items:
         if isinstance(item, ast.Directive) and item.kind == "import":
             target = os.path.normpath(os.path.join(os.path.dirname(path), item.arg.value))
-            allowed = resolve_path(item.arg.value, os.path.dirname(path), policy, item.arg.span)
+            allowed = resolve_path(item.arg.value, os.path.dirname(path), policy, item.arg.span, "import")
             if isinstance(allowed, Diagnostic):
                 sink.items.append(allowed)
                 continue

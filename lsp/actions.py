@@ -49,6 +49,6 @@ def inlay_hints(a: Analysis, start: int, end: int) -> list[lsp.InlayHint]:
         label = {"exact": f"{n} requests", "at_most": f"≤ {n} requests", "per_row": "1 request per seed row"}[bound]
         line_end = src.text.find("\n", v.origin.start)
         at = a.text(0).position(len(src.text) if line_end == -1 else line_end)
-        out.append(lsp.InlayHint(at, f"  {label}", kind=lsp.InlayHintKind.Type, padding_left=True,
+        out.append(lsp.InlayHint(at, label, kind=lsp.InlayHintKind.Type, padding_left=True,
                                  tooltip=f"generate:{v.id} (synthc plan)"))
     return out

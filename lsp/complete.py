@@ -53,7 +53,7 @@ def _statements(w: Where) -> list[lsp.CompletionItem]:
     schema = SCHEMAS.get(w.kind or "")
     if schema is None:
         return []
-    items = [_field_item(schema.kind, f) for f in schema.fields]
+    items = [_field_item(schema.kind, f) for f in schema.fields if f.name not in w.set_keys]  # no E108 repeats
     items += [_block_item(b, top=False) for b in schema.blocks]
     return items
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from synthc.compiler import ast
 
-__all__ = ["Where", "where", "chain", "template_path"]
+__all__ = ["Where", "where", "chain", "template_path", "parts"]
 
 _TOKENS = re.compile(
     r'(?P<triple>"""(?:.|\n)*?(?:"""|\Z))|(?P<str>"(?:[^"\\\n]|\\.)*(?:"|\Z|(?=\n)))|(?P<comment>#[^\n]*)'
@@ -28,6 +28,7 @@ class Where:
     key: str | None = None  # the attribute whose value the cursor is in
     string_start: int | None = None  # offset of the opening quote when the cursor is inside a string
     line: str = ""  # the current line up to the cursor
+    set_keys: set[str] = field(default_factory=set)  # attributes the innermost block already sets (before the cursor)
 
     @property
     def kind(self) -> str | None:
@@ -39,6 +40,7 @@ def where(text: str, offset: int) -> Where:
     out = Where(line=prefix[prefix.rfind("\n") + 1 :])
     words: list[str] = []
     key: str | None = None
+    keys: list[set[str]] = [set()]
     for m in _TOKENS.finditer(prefix):
         kind = m.lastgroup
         if kind in ("triple", "str"):
@@ -49,13 +51,17 @@ def where(text: str, offset: int) -> Where:
             words = []
         elif kind == "open":
             out.blocks.append((words[0] if words else "", words[1] if len(words) > 1 else None))
+            keys.append(set())
             words, key = [], None
         elif kind == "close":
             if out.blocks:
                 out.blocks.pop()
+                keys.pop()
             words, key = [], None
         elif kind == "eq":
             key = words[-1] if words else None
+            if key is not None:
+                keys[-1].add(key)
             words = []
         elif kind == "word":
             if key is not None and not words and _value_done(prefix, m.start()):
@@ -64,12 +70,14 @@ def where(text: str, offset: int) -> Where:
         elif kind == "nl":
             pass
     out.key = key if _in_value(out.line) else None
+    out.set_keys = keys[-1]
     return out
 
 
 def _value_done(prefix: str, pos: int) -> bool:
     """A name on a new line after `key = value` starts a new statement."""
-    return "\n" in prefix[prefix.rfind("=", 0, pos) : pos] if "=" in prefix[:pos] else True
+    eq = prefix.rfind("=", 0, pos)
+    return eq == -1 or prefix.find("\n", eq, pos) != -1
 
 
 def _in_value(line: str) -> bool:
@@ -112,11 +120,18 @@ def chain(spec: ast.Spec, offset: int) -> list[Any]:
             items = (hit.value,)
         elif isinstance(hit, ast.Directive):
             items = (hit.arg,)
-        elif isinstance(hit, ast.ListExpr):
-            items = hit.items
-        elif isinstance(hit, ast.RangeExpr):
-            items = (hit.lo, hit.hi)
-        elif isinstance(hit, ast.Call):
-            items = (hit.callee, *(a.value for a in hit.args))
+        elif isinstance(hit, (ast.ListExpr, ast.RangeExpr, ast.Call)):
+            items = parts(hit)
         else:
             return out
+
+
+def parts(e: ast.Expr) -> tuple[ast.Expr, ...]:
+    """The expressions inside `e`: list items, range ends, a call's callee and argument values."""
+    if isinstance(e, ast.ListExpr):
+        return e.items
+    if isinstance(e, ast.RangeExpr):
+        return (e.lo, e.hi)
+    if isinstance(e, ast.Call):
+        return (e.callee, *(a.value for a in e.args))
+    return ()

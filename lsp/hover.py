@@ -115,7 +115,9 @@ def _declared(a: Analysis, kind: str, name: str) -> str | None:
     if values is not None:
         shown = {k: v for k, v in values.values.items() if k in values.spans}
         body = "\n".join(f"- `{k}` = {_show(v)}" for k, v in shown.items())
-        return f"{head}\n\n{body}" if body else head
+        if values.open:
+            body += f"\n\nfields: {', '.join(f'`{k}`' for k in values.open)}"
+        return f"{head}\n\n{body.strip()}" if body.strip() else head
     return head
 
 

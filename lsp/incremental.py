@@ -2,9 +2,8 @@
 its text is unchanged, wherever it moved.
 
 A one-character edit changes one chunk; the others come from the cache with their spans moved.
-Only clean parses are cached: when any chunk has a syntax error the whole file is parsed by
-`compiler.parse` itself, so what the editor shows is exactly what `synthc check` reports (error
-recovery runs over the file, not over a chunk).
+What the editor shows is exactly what `synthc check` reports: where a chunk's own diagnostics
+might differ from the compiler's recovery over the whole file, the whole file is parsed.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from collections import OrderedDict
 from typing import Any
 
 from synthc.compiler import ast
-from synthc.compiler.diagnostics import Sink
+from synthc.compiler.diagnostics import Diagnostic, Sink
 from synthc.compiler.parse import parse
 from synthc.compiler.source import SourceFile, Span
 
@@ -46,81 +45,90 @@ def chunks(text: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
 
 
+_Parsed = tuple[tuple[ast.Item, ...] | None, tuple[ast.Comment, ...], tuple[Diagnostic, ...]]
+_EOF_CODES = ("E003", "E010")  # a chunk that ends early may continue in the next one
+
+
 class ChunkedParser:
-    """`parse` with a cache of chunk parses keyed by (file id, chunk text); same contract."""
+    """`parse` with a cache of chunk parses keyed by (file id, chunk text); same contract.
+
+    With one broken chunk, its own diagnostics are the file's: the other chunks parse cleanly, so
+    the compiler's recovery over the whole file meets the same errors in the same parser states.
+    Otherwise (several broken chunks, or a chunk that ends too early and is not the last) the
+    compiler parses the whole file itself."""
 
     def __init__(self, size: int = 20000) -> None:
-        self._cache: OrderedDict[tuple[int, str], tuple[tuple[ast.Item, ...], tuple[ast.Comment, ...]] | None] = OrderedDict()
+        self._cache: OrderedDict[tuple[int, str], _Parsed] = OrderedDict()
         self._size = size
 
     def __call__(self, source: SourceFile, file: int, sink: Sink) -> ast.Spec | None:
         items: list[ast.Item] = []
         comments: list[ast.Comment] = []
-        for start, end in chunks(source.text):
-            parsed = self._chunk(source.path, source.text[start:end], file)
-            if parsed is None:
-                return parse(source, file, sink)  # a syntax error: the compiler's own recovery
-            items += [_moved(i, start) for i in parsed[0]]
-            comments += [_moved(c, start) for c in parsed[1]]
+        broken: list[tuple[int, tuple[Diagnostic, ...]]] = []
+        parts = chunks(source.text)
+        for n, (start, end) in enumerate(parts):
+            parsed, notes, diags = self._chunk(source.path, source.text[start:end], file)
+            if diags:
+                last = n == len(parts) - 1
+                if broken or (not last and any(d.code.id in _EOF_CODES for d in diags)):
+                    return parse(source, file, sink)  # the compiler's own recovery over the file
+                broken.append((start, diags))
+            elif parsed is not None:
+                items += [_moved(i, start) for i in parsed]
+                comments += [_moved(c, start) for c in notes]
+        if broken:
+            start, diags = broken[0]
+            sink.items.extend(_moved_diagnostic(d, start) for d in diags)
+            return None
         return ast.Spec(items=tuple(items), comments=tuple(comments), file=file)
 
-    def _chunk(self, path: str, text: str, file: int) -> tuple[tuple[ast.Item, ...], tuple[ast.Comment, ...]] | None:
+    def _chunk(self, path: str, text: str, file: int) -> _Parsed:
         key = (file, text)
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
         sink = Sink()
         spec = parse(SourceFile(path, text), file, sink)
-        value = None if spec is None or sink.items else (spec.items, spec.comments)
+        value: _Parsed = (None, (), tuple(sink.items)) if spec is None or sink.items else (spec.items, spec.comments, ())
         self._cache[key] = value
         if len(self._cache) > self._size:
             self._cache.popitem(last=False)
         return value
 
 
+def _moved_diagnostic(d: Diagnostic, delta: int) -> Diagnostic:
+    labels = tuple(dataclasses.replace(lb, span=Span(lb.span.file, lb.span.start + delta, lb.span.end + delta))
+                   for lb in d.labels)
+    return dataclasses.replace(d, labels=labels)
+
+
 def _moved(node: Any, delta: int) -> Any:
-    """`node` with every span moved by `delta` characters. AST nodes are frozen: each is copied
-    field by field (`dataclasses.replace` costs several times more, on every keystroke)."""
-    if delta == 0:
-        return node
-    cls = type(node)
-    new = object.__new__(cls)
-    spans, nodes, plain = _FIELDS[cls]
-    for name in spans:
-        s = getattr(node, name)
-        _set(new, name, Span(s.file, s.start + delta, s.end + delta))
-    for name in nodes:
-        value = getattr(node, name)
-        if isinstance(value, tuple):
-            _set(new, name, tuple(_moved(v, delta) for v in value))
-        elif value is not None:
-            _set(new, name, _moved(value, delta))
-        else:
-            _set(new, name, None)
-    for name in plain:
-        _set(new, name, getattr(node, name))
-    return new
+    """`node` with every span moved by `delta` characters."""
+    return node if delta == 0 else _MOVERS[type(node)](node, delta)
 
 
-_set = object.__setattr__
-
-
-def _kinds(cls: type) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """A class's fields split into spans, child nodes (or tuples of them) and plain values."""
-    spans, nodes, plain = [], [], []
+def _mover(cls: type) -> Any:
+    """A function copying one frozen AST node with its spans moved: generated per class, since
+    `dataclasses.replace` costs several times more and this runs over every node on each keystroke."""
+    lines = ["def move(n, d):", "    new = new_(cls)"]
     for f in dataclasses.fields(cls):
         t = str(f.type)
         if t == "Span":
-            spans.append(f.name)
-        elif f.name in ("value", "items", "args", "callee", "lo", "hi", "arg") and not (cls in (ast.Str, ast.Num)):
-            nodes.append(f.name)
+            lines.append(f"    s = n.{f.name}; set_(new, '{f.name}', Span(s.file, s.start + d, s.end + d))")
+        elif t.startswith("tuple[") and ("Item" in t or "Expr" in t or "Arg" in t):
+            lines.append(f"    set_(new, '{f.name}', tuple([MOVERS[type(x)](x, d) for x in n.{f.name}]))")
+        elif t in ("Expr", "Ref", "Str", "Arg"):
+            lines.append(f"    x = n.{f.name}; set_(new, '{f.name}', MOVERS[type(x)](x, d))")
         else:
-            plain.append(f.name)
-    return tuple(spans), tuple(nodes), tuple(plain)
+            lines.append(f"    set_(new, '{f.name}', n.{f.name})")
+    lines.append("    return new")
+    scope: dict[str, Any] = {"new_": object.__new__, "set_": object.__setattr__, "Span": Span, "MOVERS": _MOVERS,
+                             "cls": cls}
+    exec("\n".join(lines), scope)  # noqa: S102 - generated from the dataclass fields above
+    return scope["move"]
 
 
-_FIELDS = {
-    cls: _kinds(cls)
-    for cls in (ast.Str, ast.Num, ast.Ref, ast.Arg, ast.Call, ast.ListExpr, ast.RangeExpr, ast.Attribute,
-                ast.Block, ast.Declaration, ast.Directive, ast.Comment)
-}
+_MOVERS: dict[type, Any] = {}
+for _cls in (ast.Str, ast.Num, ast.Ref, ast.Arg, ast.Call, ast.ListExpr, ast.RangeExpr, ast.Attribute,
+             ast.Block, ast.Declaration, ast.Directive, ast.Comment):
+    _MOVERS[_cls] = _mover(_cls)

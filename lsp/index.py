@@ -15,6 +15,8 @@ from synthc.compiler.schema import SCHEMAS, TOP
 from synthc.compiler.source import SourceMap, Span
 from synthc.compiler.strings import decode
 
+from synthc.lsp.cursor import parts
+
 __all__ = ["Occurrence", "Index", "build"]
 
 
@@ -55,7 +57,7 @@ def build(specs: list[ast.Spec], sources: SourceMap) -> Index:
         for item in spec.items:
             if isinstance(item, ast.Declaration) and item.kind == "param":
                 index.occurrences.append(Occurrence("param", item.name, item.name_span, True, item.span))
-                _values(item.value, params, index, None)
+                _values(item.value, params, index)
             elif isinstance(item, ast.Block) and item.kind in TOP and item.name is not None:
                 index.occurrences.append(Occurrence(item.kind, item.name, item.name_span, True, item.span))
                 _block(item, item.kind, params, index, sources, item.name if item.kind == "task" else None)
@@ -80,26 +82,20 @@ def _block(block: ast.Block, kind: str, params: set[str], index: Index, sources:
                             index.occurrences.append(Occurrence(f"variant:{target.value.dotted}", s.value, _inside(s)))
             else:
                 choices = f.type.choices if f is not None else ()
-                _values(item.value, params - set(choices), index, f)
+                _values(item.value, params - set(choices), index)
         elif isinstance(item, ast.Block):
             if item.kind == "variant" and task is not None and item.name is not None:
                 index.occurrences.append(Occurrence(f"variant:{task}", item.name, item.name_span, True, item.span))
             _block(item, item.kind, params, index, sources, task)
 
 
-def _values(e: ast.Expr, params: set[str], index: Index, f: object) -> None:
+def _values(e: ast.Expr, params: set[str], index: Index) -> None:
     """Params read as values anywhere in an expression."""
     if isinstance(e, ast.Ref) and len(e.parts) == 1 and e.parts[0] in params:
         index.occurrences.append(Occurrence("param", e.parts[0], e.span))
-    elif isinstance(e, ast.ListExpr):
-        for i in e.items:
-            _values(i, params, index, f)
-    elif isinstance(e, ast.RangeExpr):
-        _values(e.lo, params, index, f)
-        _values(e.hi, params, index, f)
-    elif isinstance(e, ast.Call):
-        for a in e.args:
-            _values(a.value, params, index, f)
+    inner = tuple(a.value for a in e.args) if isinstance(e, ast.Call) else parts(e)  # a callee is no param
+    for part in inner:
+        _values(part, params, index)
 
 
 _PARAM_USE = re.compile(r"\bparam\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)")

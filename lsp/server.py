@@ -40,14 +40,22 @@ class SynthServer(LanguageServer):
         return self.workspace.get_text_document(uri).source
 
     def analysis(self, uri: str) -> Analysis:
+        """The current analysis of a recipe (made now for a file the client has not opened)."""
         path = self.path(uri)
         a = self.ws.analyses.get(path)
-        if a is None or (path in self.ws.docs and a.stages.sources.files and a.stages.sources.files[0].text != self.ws.docs[path]):
-            a = self.ws.analyse(path)
-        return a
+        stale = a is not None and path in self.ws.docs and a.stages.sources.files[0].text != self.ws.docs[path]
+        return self.ws.analyse(path) if a is None or stale else a
 
     def offset(self, uri: str, pos: lsp.Position) -> int:
-        return self.analysis(uri).text(0).offset(pos) if self.analysis(uri).stages.sources.files else 0
+        return self.analysis(uri).text(0).offset(pos)
+
+    def at(self, uri: str, pos: lsp.Position) -> tuple[Analysis, int]:
+        a = self.analysis(uri)
+        return a, a.text(0).offset(pos)
+
+    def within(self, uri: str, rng: lsp.Range) -> tuple[Analysis, int, int]:
+        a = self.analysis(uri)
+        return a, a.text(0).offset(rng.start), a.text(0).offset(rng.end)
 
     def refresh(self, path: str) -> None:
         """Re-analyse `path` (if open) and every open recipe that imports it; publish diagnostics."""
@@ -105,22 +113,16 @@ def initialize(params: lsp.InitializeParams) -> None:
     options = params.initialization_options or {}
     overrides = options.get("set") if isinstance(options, dict) else None
     if isinstance(overrides, dict):
-        server.ws.overrides = {str(k): str(v) for k, v in overrides.items()}
+        server.ws.overrides = {**server.ws.overrides, **{str(k): str(v) for k, v in overrides.items()}}
     encoding = server.workspace.position_encoding
     server.ws.encoding = str(getattr(encoding, "value", encoding) or "utf-16")
 
 
 @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
-@_guarded()
-def did_open(params: lsp.DidOpenTextDocumentParams) -> None:
-    path = server.path(params.text_document.uri)
-    server.ws.docs[path] = server.text(params.text_document.uri)
-    server.refresh(path)
-
-
 @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
 @_guarded()
-def did_change(params: lsp.DidChangeTextDocumentParams) -> None:
+def did_edit(params: lsp.DidOpenTextDocumentParams | lsp.DidChangeTextDocumentParams) -> None:
+    """A buffer opened or changed: pygls has applied the change; take its text and re-check."""
     path = server.path(params.text_document.uri)
     server.ws.docs[path] = server.text(params.text_document.uri)
     server.refresh(path)
@@ -155,27 +157,29 @@ def did_change_watched(params: lsp.DidChangeWatchedFilesParams) -> None:
 @server.feature(lsp.TEXT_DOCUMENT_HOVER)
 @_guarded()
 def on_hover(params: lsp.HoverParams) -> lsp.Hover | None:
-    a = server.analysis(params.text_document.uri)
-    text = hover.hover(a, server.offset(params.text_document.uri, params.position))
-    return lsp.Hover(lsp.MarkupContent(lsp.MarkupKind.Markdown, text)) if text else None
+    text = hover.hover(*server.at(params.text_document.uri, params.position))
+    if not text:
+        return None
+    caps = server.client_capabilities.text_document
+    formats = caps.hover.content_format if caps and caps.hover else None
+    kind = lsp.MarkupKind.Markdown if formats and lsp.MarkupKind.Markdown in formats else lsp.MarkupKind.PlainText
+    return lsp.Hover(lsp.MarkupContent(kind, text))
 
 
 @server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=[".", "{", " ", "="]))
 @_guarded()
 def on_completion(params: lsp.CompletionParams) -> lsp.CompletionList:
     uri = params.text_document.uri
-    path = server.path(uri)
-    a = server.analysis(uri)
-    last = server.ws.checked.get(path, a)
-    items = complete.complete(server.text(uri), a.text(0).offset(params.position), last, server.markdown_docs())
+    a, offset = server.at(uri, params.position)
+    last = server.ws.checked.get(server.path(uri), a)
+    items = complete.complete(server.text(uri), offset, last, server.markdown_docs())
     return lsp.CompletionList(is_incomplete=False, items=items)
 
 
 @server.feature(lsp.TEXT_DOCUMENT_DEFINITION)
 @_guarded()
 def on_definition(params: lsp.DefinitionParams) -> lsp.Location | None:
-    a = server.analysis(params.text_document.uri)
-    return navigate.definition(a, a.text(0).offset(params.position))
+    return navigate.definition(*server.at(params.text_document.uri, params.position))
 
 
 @server.feature(lsp.TEXT_DOCUMENT_REFERENCES)
@@ -189,8 +193,7 @@ def on_references(params: lsp.ReferenceParams) -> list[lsp.Location]:
 @server.feature(lsp.TEXT_DOCUMENT_PREPARE_RENAME)
 @_guarded()
 def on_prepare_rename(params: lsp.PrepareRenameParams) -> lsp.Range | None:
-    a = server.analysis(params.text_document.uri)
-    return navigate.prepare_rename(a, a.text(0).offset(params.position))
+    return navigate.prepare_rename(*server.at(params.text_document.uri, params.position))
 
 
 @server.feature(lsp.TEXT_DOCUMENT_RENAME)
@@ -228,9 +231,8 @@ def on_format(params: lsp.DocumentFormattingParams) -> list[lsp.TextEdit] | None
 @_guarded()
 def on_range_format(params: lsp.DocumentRangeFormattingParams) -> list[lsp.TextEdit] | None:
     uri = params.text_document.uri
-    t = server.analysis(uri).text(0)
-    return formatting.format_range(server.path(uri), server.text(uri), t.offset(params.range.start),
-                                   t.offset(params.range.end), server.ws.encoding)
+    _, start, end = server.within(uri, params.range)
+    return formatting.format_range(server.path(uri), server.text(uri), start, end, server.ws.encoding)
 
 
 @server.feature(lsp.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL,
@@ -244,20 +246,21 @@ def on_tokens(params: lsp.SemanticTokensParams) -> lsp.SemanticTokens:
                 lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.QuickFix]))
 @_guarded(default=[])
 def on_code_action(params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
-    a = server.analysis(params.text_document.uri)
-    t = a.text(0)
-    return actions.code_actions(a, t.offset(params.range.start), t.offset(params.range.end))
+    return actions.code_actions(*server.within(params.text_document.uri, params.range))
 
 
 @server.feature(lsp.TEXT_DOCUMENT_INLAY_HINT)
 @_guarded(default=[])
 def on_inlay_hint(params: lsp.InlayHintParams) -> list[lsp.InlayHint]:
-    a = server.analysis(params.text_document.uri)
-    t = a.text(0)
-    return actions.inlay_hints(a, t.offset(params.range.start), t.offset(params.range.end))
+    return actions.inlay_hints(*server.within(params.text_document.uri, params.range))
 
 
-def serve() -> int:
-    """Serve over stdin/stdout until the client exits."""
+def serve(overrides: dict[str, str] | None = None, log_file: str | None = None) -> int:
+    """Serve over stdin/stdout until the client exits; `overrides` as `--set` (the client's
+    initializationOptions.set replaces them), the log to `log_file` if given."""
+    if log_file:
+        logging.basicConfig(filename=log_file, level=logging.INFO,
+                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    server.ws.overrides = dict(overrides or {})
     server.start_io()
     return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 from synthc.compiler import ast
 from synthc.compiler.source import Span
 
+from synthc.lsp.cursor import parts
 from synthc.lsp.positions import units
 from synthc.lsp.workspace import Analysis
 
@@ -63,12 +64,9 @@ def _expr(e: ast.Expr, out: list[tuple[Span, str, int]], kinds: dict[tuple[int, 
         out.append((e.callee.span, "function", 0))
         for arg in e.args:
             _expr(arg.value, out, kinds)
-    elif isinstance(e, ast.ListExpr):
-        for i in e.items:
-            _expr(i, out, kinds)
-    elif isinstance(e, ast.RangeExpr):
-        _expr(e.lo, out, kinds)
-        _expr(e.hi, out, kinds)
+    else:
+        for part in parts(e):
+            _expr(part, out, kinds)
 
 
 def _encode(a: Analysis, found: list[tuple[Span, str, int]]) -> list[int]:

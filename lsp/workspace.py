@@ -25,10 +25,17 @@ __all__ = ["Analysis", "Workspace"]
 class Analysis:
     path: str  # the recipe compiled as the main file (absolute)
     stages: Stages
-    index: Index
     encoding: str = "utf-16"
     overrides: frozenset[str] = frozenset()  # params set by the editor's `--set` overrides
     _texts: dict[int, Text] = field(default_factory=dict)
+    _index: Index | None = None
+
+    @property
+    def index(self) -> Index:
+        """Declarations and uses, built on first use (diagnostics after an edit do not need it)."""
+        if self._index is None:
+            self._index = build(self.stages.specs, self.stages.sources)
+        return self._index
 
     def file_id(self, path: str) -> int | None:
         for i, f in enumerate(self.stages.sources.files):
@@ -72,7 +79,7 @@ class Workspace:
             # The editor's overrides apply to the recipes that declare those params (no E110 elsewhere).
             known = {k: v for k, v in self.overrides.items() if k in stages.resolved.params}
             stages = run_stages(path, self.docs.get(path), known or None, self.loader)
-        analysis = Analysis(path, stages, build(stages.specs, stages.sources), self.encoding,
+        analysis = Analysis(path, stages, self.encoding,
                             frozenset(stages.resolved.params) & frozenset(self.overrides) if stages.resolved else frozenset())
         self.analyses[path] = analysis
         if stages.checked is not None:

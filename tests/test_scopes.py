@@ -52,3 +52,10 @@ def test_a_scope_follows_the_variant() -> None:
     assert pairs["output"] == {"answer": "any", "summary": "any"}
     assert "demos" not in shape(visible("pairs", Context(fewshot=True)))
     assert shape(visible("query", Context()))["seed"] == {}  # no seed source: no columns known
+
+
+def test_every_template_variable_is_documented() -> None:
+    with open(os.path.join(ROOT, "docs", "language.md"), encoding="utf-8") as fh:
+        doc = fh.read()
+    names = {v.name for site in SITES.values() for v in site.vars if not v.spread}
+    assert sorted(n for n in names if f"| `{n}` |" not in doc) == []

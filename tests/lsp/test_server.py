@@ -41,7 +41,9 @@ def _pos(text: str, needle: str, delta: int = 0) -> lsp.Position:
     return lsp.Position(line, offset - (text.rfind("\n", 0, offset) + 1))
 
 
-@pytest_lsp.fixture(scope="module", config=ClientServerConfig(server_command=[sys.executable, "-m", "synthc", "lsp"]))
+# `--set count=9` is the command line's override; the client's initializationOptions (count=3) win.
+@pytest_lsp.fixture(scope="module", config=ClientServerConfig(
+    server_command=[sys.executable, "-m", "synthc", "lsp", "--set", "count=9"]))
 async def client(lsp_client: LanguageClient):  # type: ignore[no-untyped-def]
     await lsp_client.initialize_session(lsp.InitializeParams(
         capabilities=lsp.ClientCapabilities(
@@ -164,7 +166,7 @@ async def test_completion(client: LanguageClient) -> None:
     top = await complete_at(text + "\n", "export reviews", 0, 10)
     assert {"model", "labels", "task", "param", "import"} <= set(top)
     inside = await complete_at(text.replace("  per_label = count\n", "  per_label = count\n  \n"), "  \n", 2, 11)
-    assert {"prompt", "persona", "fewshot", "retrieve", "vary"} <= set(inside)
+    assert {"persona", "fewshot", "retrieve", "vary"} <= set(inside) and not {"labels", "per_label"} & set(inside)
     refs = await complete_at(text.replace("model     = small", "model     = "), "model     = ", 12, 12)
     assert refs == ["small"]
     # Inside the shared task prompt: the scope of variant `plain` (no few-shot, so no `demos`).
@@ -242,4 +244,4 @@ async def test_outline_folding_tokens_and_hints(client: LanguageClient) -> None:
     assert tokens is not None and len(tokens.data) % 5 == 0 and list(tokens.data[:5]) == [0, 0, 6, 0, 0]  # `import` keyword
     hints = await client.text_document_inlay_hint_async(lsp.InlayHintParams(
         doc, lsp.Range(lsp.Position(0, 0), lsp.Position(40, 0))))
-    assert sorted((h.position.line, h.label) for h in hints or []) == [(22, "  6 requests"), (26, "  6 requests")]
+    assert sorted((h.position.line, h.label) for h in hints or []) == [(22, "6 requests"), (26, "6 requests")]
