@@ -72,12 +72,12 @@ def main() -> int:
     result = compile_file(spec)
     assert result.plan is not None, result.diagnostics
 
-    # 1) synthc build (fresh cache), timed around generation only via its own manifest.
+    # 1) synthc build (fresh cache), timed around generation only via its run log.
     execute(result.plan, result.sources, quiet=True, force=True)
-    manifest = json.load(open(os.path.join(work, "out", "manifest.json")))
-    gen_s = manifest["timings_s"]["generate:news.default"]
-    synthc_tokens = manifest["tokens"]["generated"]
-    sent, evaluated = manifest["tokens"]["prompt"], manifest["tokens"]["prompt_evaluated"]
+    run = json.load(open(os.path.join(work, ".synthc", "last-build.json")))  # run facts live there, not in the manifest
+    gen_s = run["timings_s"]["generate:news.default"]
+    synthc_tokens = run["tokens"]["generated"]
+    sent, evaluated = run["tokens"]["prompt"], run["tokens"]["prompt_evaluated"]
 
     # 2) the raw loop: same rendered prompts, same seeds and budgets, plain create_completion.
     import llama_cpp

@@ -19,8 +19,9 @@ from synthc.compiler.schema import BUILTIN_MODELS
 from synthc.compiler.source import NO_SPAN, SourceMap
 from synthc.compiler.templates import compiled
 from synthc.runtime import lock as lockfile
+from synthc.runtime import outputs
 from synthc.runtime.backends.base import Backend, ContextOverflow, request_key
-from synthc.runtime.cache import CACHE_VERSION, Cache
+from synthc.runtime.cache import CACHE_VERSION, Cache, CacheError, open_cache
 from synthc.runtime.data import Row, file_sha256, load_source, sample_rows
 from synthc.runtime.errors import RunFailed, fail
 from synthc.runtime.postprocess import Candidate, Oracle, apply_filters, parse_completion
@@ -28,6 +29,7 @@ from synthc.runtime.progress import Events
 from synthc.runtime.retrieval import Doc, Index, build_index, index_key, load_corpus
 from synthc.runtime.rows import Pair, Planned, build_request, plan_rows
 from synthc.runtime.writers import MANIFEST_SCHEMA_VERSION, dataset_card, encode_rows, write_atomic
+from synthc.runtime.outputs import shown
 
 __all__ = ["execute", "RunFailed"]
 
@@ -40,6 +42,7 @@ class _State:
     events: Events
     backend_kind: str
     force: bool
+    recipe: str = ""  # the main spec, absolute with symlinks resolved: it names the lock and owns the outputs
     values: dict[str, Any] = field(default_factory=dict)
     backends: dict[str, Backend] = field(default_factory=dict)
     model_info: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -70,26 +73,81 @@ def execute(plan: Plan, sources: SourceMap, *, force: bool = False, select: list
             raise fail("E403", f"--select matched no node: {', '.join(select)}", NO_SPAN,
                        help="`synthc plan SPEC` lists the node ids")
         nodes = [n for n in nodes if n in chosen]
+    recipe = os.path.realpath(sources.files[0].path) if sources.files else os.path.join(os.path.realpath(root), "recipe")
+    exports = [n for n in nodes if plan.step(n).kind == "export"]
+    state = _State(plan, root, None, None, backend, force, recipe)  # type: ignore[arg-type]
+    # Everything that can refuse does so here, before a byte of output is written.
+    state_dir = os.path.join(root, ".synthc")
+    notes = outputs.recover(state_dir, [_export_targets(state, e)[0] for e in _exports(state, exports)])
+    _lock_inputs(state, nodes)
+    new_lock = _check_lock(state, locked)
+    for e in _exports(state, exports):
+        directory, targets = _export_targets(state, e)
+        outputs.check_targets(directory, targets, _owner(state, e), _inputs(state, sources), e.origin)
     _check_writable(plan, nodes)
-    ev = Events(err or sys.stderr, quiet, events)
-    state = _State(plan, root, Cache(os.path.join(root, ".synthc")), ev, backend, force)
+    state.events = _events(err or sys.stderr, quiet, events)
     started = time.time()
     try:
+        for note in notes:
+            state.events.emit("step", node="recover", note=note)
+        state.cache = open_cache(state_dir)
         for node in nodes:
             t0 = time.time()
             kind = plan.step(node).kind
             state.values[node] = _STEPS[kind](state, node)
             state.timings[node] = round(time.time() - t0, 3)
-        _write_lock(state, locked, [n for n in nodes if plan.step(n).kind == "export"])
+        _write_lock(state, new_lock, exports)
+        _write_run_log(state, state_dir, time.time() - started)
+    except CacheError as exc:
+        raise fail("E511", f"the cache {shown(exc.path)} cannot be used: {exc.reason}", NO_SPAN,
+                   help=exc.help) from None
+    except OSError as exc:  # a full disk, a file-size limit, a read-only folder met mid-build
+        where = f" {shown(exc.filename)}" if exc.filename else ""
+        raise fail("E505", f"cannot write{where}: {exc.strerror or exc}", NO_SPAN,
+                   help="free disk space or raise the limit, then rerun: finished generations are cached") from None
     finally:
-        ev.close()
-        state.cache.close()
-    exports = [n for n in nodes if plan.step(n).kind == "export"]
-    written = [p for n in exports for p in state.values[n]]
+        state.events.close()
+        if state.cache is not None:
+            state.cache.close()
+    written = [shown(p) for n in exports for p in state.values[n]]
     gen = state.stats
     return (f"built {len(nodes)} node(s) in {time.time() - started:.1f}s: "
             f"{gen['generated']} generated, {gen['cached']} from cache, {gen['tokens']} new tokens"
             + (f"; wrote {', '.join(written)}" if written else ""))
+
+
+def _events(err: TextIO, quiet: bool, path: str | None) -> Events:
+    try:
+        return Events(err, quiet, path)
+    except OSError as exc:
+        raise fail("E505", f"cannot write the event log {path}: {exc.strerror}", NO_SPAN,
+                   help="give --events a writable file path") from None
+
+
+def _exports(state: _State, nodes: list[str]) -> list[ir.Export]:
+    return [next(x for x in state.program.exports if f"export:{x.name}" == n) for n in nodes]
+
+
+def _export_targets(state: _State, e: ir.Export) -> tuple[str, list[str]]:
+    """An export's folder (where the manifest and card go) and every file it writes, absolute."""
+    task = state.program.task(e.task)
+    data = list(dict.fromkeys(os.path.abspath(os.path.join(state.root, e.path.replace("{variant}", v.name)))
+                              for v in task.variants if v.name in e.variants))
+    directory = os.path.dirname(data[0]) if data else os.path.abspath(state.root)
+    return directory, data + [os.path.join(directory, outputs.CARD), os.path.join(directory, outputs.MANIFEST)]
+
+
+def _owner(state: _State, e: ir.Export) -> outputs.Owner:
+    return outputs.Owner(state.recipe, e.name)
+
+
+def _inputs(state: _State, sources: SourceMap) -> frozenset[str]:
+    """Files the build reads; no export may replace one."""
+    p = state.program
+    paths = [f.path for f in sources.files] + [os.path.join(state.root, x.path) for x in (*p.sources, *p.corpora)]
+    paths += [os.path.join(state.root, m.gguf) for m in p.models if m.gguf_kind == "path"]
+    paths.append(lockfile.lock_path(state.recipe))
+    return frozenset(os.path.realpath(x) for x in paths)
 
 
 def _check_writable(plan: Plan, nodes: list[str]) -> None:
@@ -129,41 +187,60 @@ def _fingerprint(path: str, root: str) -> str:
     """sha256 of the GGUF, memoised by (path, size, mtime) so a build does not rehash 100 MB."""
     st = os.stat(path)
     memo_path = os.path.join(root, ".synthc", "fingerprints.json")
-    memo: dict[str, str] = {}
-    if os.path.exists(memo_path):
-        with open(memo_path, encoding="utf-8") as fh:
-            memo = json.load(fh)
+    memo = _read_json(memo_path) or {}  # a damaged memo is only a slower build: rehash
     key = f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}"
-    if key not in memo:
+    if not isinstance(memo.get(key), str):
         memo[key] = file_sha256(path)
-        write_atomic(memo_path, json.dumps(memo, indent=1, sort_keys=True).encode())
-    return memo[key]
+        try:
+            write_atomic(memo_path, json.dumps(memo, indent=1, sort_keys=True).encode())
+        except OSError:
+            pass  # the next build hashes again
+    return str(memo[key])
+
+
+def _model_identity(state: _State, name: str) -> dict[str, Any]:
+    """What the lock and manifest record of a model (its file's sha256), without loading it."""
+    if name in state.model_info:
+        return state.model_info[name]
+    m = state.program.model(name)
+    if state.backend_kind == "fake":
+        from synthc.runtime.backends.fake import FakeBackend
+
+        info = {"name": name, "path": "fake", "size": 0, "sha256": FakeBackend(m.context).fingerprint()}
+    else:
+        path = _model_path(m, state.root)
+        if not os.path.isfile(path):
+            what = "is a folder, not a model file" if os.path.isdir(path) else "not found"
+            raise fail("E501", f"model file {what}: {path}", m.origin, "model declared here",
+                       help="point `gguf` at an existing .gguf file")
+        try:
+            sha = _fingerprint(path, state.root)
+        except OSError as exc:
+            raise fail("E501", f"cannot read the model file {path}: {exc.strerror}", m.origin,
+                       "model declared here", help="check the file's permissions") from None
+        info = {"name": name, "path": path if m.gguf_kind == "path" else f"builtin:{m.gguf}",
+                "size": os.path.getsize(path), "sha256": sha, "_file": path}
+    state.model_info[name] = info
+    return info
 
 
 def _backend(state: _State, name: str) -> Backend:
     if name in state.backends:
         return state.backends[name]
     m = state.program.model(name)
+    info = _model_identity(state, name)
     if state.backend_kind == "fake":
         from synthc.runtime.backends.fake import FakeBackend
 
         be: Backend = FakeBackend(m.context)
-        state.model_info[name] = {"name": name, "path": "fake", "size": 0, "sha256": be.fingerprint()}
     else:
         from synthc.runtime.backends.llama import LlamaBackend, ModelLoadError
 
-        path = _model_path(m, state.root)
-        if not os.path.exists(path):
-            raise fail("E501", f"model file not found: {path}", m.origin, "model declared here",
-                       help="point `gguf` at an existing .gguf file")
-        sha = _fingerprint(path, state.root)
         try:
-            be = LlamaBackend(path, m.context, m.threads, f"gguf:{sha}")
+            be = LlamaBackend(info["_file"], m.context, m.threads, f"gguf:{info['sha256']}")
         except ModelLoadError as exc:
             raise fail("E501", str(exc), m.origin, "model declared here",
                        help="check that the file is a complete GGUF model") from None
-        shown = path if m.gguf_kind == "path" else f"builtin:{m.gguf}"
-        state.model_info[name] = {"name": name, "path": shown, "size": os.path.getsize(path), "sha256": sha}
     state.backends[name] = be
     return be
 
@@ -174,24 +251,16 @@ def _name(node: str) -> str:
     return node.split(":", 1)[1].split(".", 1)[1]
 
 
-def _record_hash(state: _State, path: str) -> None:
-    full = os.path.join(state.root, path)
-    if path not in state.data_hashes and os.path.exists(full):
-        state.data_hashes[path] = file_sha256(full)
-
-
 def step_load(state: _State, node: str) -> Any:
     what = node.split(":", 1)[1].split(".", 1)[0]
     if what == "source":
         src = state.program.source(_name(node))
         rows = load_source(src, state.root)
-        _record_hash(state, src.path)
         state.events.emit("step", node=node, note=f"{len(rows)} rows")
         return rows
     corpus = state.program.corpus(_name(node))
     counter, truncate = _token_fns(state, corpus.name)
     docs, digest = load_corpus(corpus, state.root, counter, truncate)
-    _record_hash(state, corpus.path)
     state.events.emit("step", node=node, note=f"{len(docs)} documents within {corpus.min_tokens}..{corpus.max_tokens} tokens")
     return docs, digest
 
@@ -255,6 +324,11 @@ def step_retrieve(state: _State, node: str) -> tuple[list[Pair], list[Pair]]:
                     and r.demo_similarity[0] <= hit.similarity <= r.demo_similarity[1]:
                 demos.append(Pair(seed, hit))
     inputs = _subsample(inputs, r)
+    if not inputs and _seeds_of(state, v.seeds):
+        raise fail("E522", f"retrieval kept no document for any seed of `{v.id}`: no hit has rank in "
+                   f"{r.ranks[0]}..{r.ranks[1]} and similarity in {r.similarity[0]}..{r.similarity[1]} "
+                   f"({index.similarity_space}) among the top {r.k}", r.origin, "retrieve block",
+                   help="widen `ranks` or `similarity`, or raise `k`; the build log shows the similarity space")
     index.save()
     state.events.emit("step", node=node, note=f"{len(inputs)} inputs, {len(demos)} demo pairs "
                       f"(similarity: {index.similarity_space})")
@@ -328,6 +402,11 @@ def step_oracle(state: _State, node: str) -> Oracle:
     src = state.program.source(_name(node))
     rows: list[Row] = state.values[f"load:source.{src.name}"]
     labelled = [r for r in rows if r.label is not None]
+    classes = sorted({str(r.label) for r in labelled})
+    if len(classes) < 2:
+        raise fail("E509", f"the label oracle trained on `{src.name}` needs rows of at least two labels; it has "
+                   f"{len(labelled)} labelled row(s){' of label ' + classes[0] if classes else ''}", src.origin,
+                   "source declared here", help="train the oracle on a labelled source with every label")
     oracle = Oracle([r.text for r in labelled], [str(r.label) for r in labelled])
     state.events.emit("step", node=node, note=f"trained on {len(labelled)} rows, classes {', '.join(oracle.classes)}")
     return oracle
@@ -349,8 +428,28 @@ def step_render(state: _State, node: str) -> list[Planned]:
         inputs, demos = state.values[rid]
     personas = state.values.get(f"persona:{v.persona}") if v.persona else None
     rows = plan_rows(v, state.program, seeds, inputs, demos, personas)
+    _check_seeds(state, v, seeds, rows)
     state.events.emit("step", node=node, note=f"{len(rows)} rows planned")
     return rows
+
+
+def _check_seeds(state: _State, v: ir.Variant, seeds: list[Row] | None, rows: list[Planned]) -> None:
+    """A prompt that reads `seed` needs a seed row for every planned row (E509, not a Jinja error)."""
+    from synthc.compiler.templates import variables
+
+    if v.seeds is None:
+        return
+    src = state.program.source(v.seeds)
+    if not seeds:
+        raise fail("E509", f"task `{v.id}` takes its seeds from `{v.seeds}`, which has no rows", src.origin,
+                   "source declared here", help="check the file, its `split` and its sample")
+    reads = set().union(*(variables(t.text) for t in (v.system, v.prompt) if t is not None))
+    missing = sorted({r.label or "" for r in rows if r.seed is None})
+    if "seed" in reads and missing:
+        present = sorted({s.label or "" for s in seeds})
+        raise fail("E509", f"task `{v.id}` needs seed rows of label(s) {', '.join(missing)}; `{v.seeds}` has "
+                   f"only {', '.join(present) or 'unlabelled rows'}", src.origin, "source declared here",
+                   help="map the source's `label` column to the label set's names, or change the labels")
 
 
 def step_generate(state: _State, node: str) -> list[tuple[Planned, Any, Any, str]]:
@@ -454,6 +553,12 @@ def step_filter(state: _State, node: str) -> list[Candidate]:
     for r in rows:
         if r.dropped:
             drops[r.dropped.split(" ")[0]] += 1
+    planned = len(state.values[f"generate:{v.id}"])
+    if planned and not kept:
+        why = ", ".join(f"{k} {n}" for k, n in drops.most_common()) or "no completion parsed into a row"
+        raise fail("E522", f"no row of `{v.id}` survived parsing and filters ({planned} generated; dropped: {why})",
+                   v.filter.origin if v.filter.origin.file >= 0 else v.origin, "filters of this task",
+                   help="loosen the filter that dropped the most rows; the generations are cached, so a rebuild is quick")
     for r in kept:
         r.provenance["scores"] = r.scores
     state.counts[v.id] = dict(Counter(r.label or "" for r in kept))
@@ -511,65 +616,156 @@ def _record(v: ir.Variant, c: Candidate, program: ir.Program) -> dict[str, Any]:
 
 
 def step_export(state: _State, node: str) -> list[str]:
+    """Stage every file of the export (data, card, manifest), then switch them in as one set."""
     e = next(x for x in state.program.exports if f"export:{x.name}" == node)
     task = state.program.task(e.task)
     variants = [v for v in task.variants if v.name in e.variants]
+    directory, targets = _export_targets(state, e)
     files: dict[str, list[dict[str, Any]]] = {}
     for v in variants:
-        path = e.path.replace("{variant}", v.name)
+        path = os.path.abspath(os.path.join(state.root, e.path.replace("{variant}", v.name)))
         files.setdefault(path, []).extend(_record(v, c, state.program) for c in _final_rows(state, v))
-    written = []
-    hashes = {}
+    previous = outputs.check_targets(directory, targets, _owner(state, e), frozenset(), e.origin)
+    staged = outputs.ExportSet(os.path.join(state.root, ".synthc"), e.name)
     try:
-        for path, rows in files.items():
-            data = encode_rows(rows, e.format)
-            write_atomic(os.path.join(state.root, path), data)
-            hashes[os.path.basename(path)] = hashlib.sha256(data).hexdigest()
-            written.append(path)
-        _write_manifest(state, e, variants, written, hashes)
+        hashes = {_rel(path, directory): staged.add(path, encode_rows(rows, e.format)) for path, rows in files.items()}
+        manifest, card = _manifest(state, e, variants, hashes, files, directory)
+        staged.add(os.path.join(directory, outputs.CARD), card.encode())
+        staged.add(os.path.join(directory, outputs.MANIFEST), (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+        staged.drop = _stale(directory, previous, hashes)
+        staged.commit()
     except OSError as exc:
-        raise fail("E505", f"cannot write {e.path}: {exc.strerror}", e.origin, "export declared here") from None
-    state.events.emit("step", node=node, note=f"wrote {', '.join(written)}")
+        staged.abandon()
+        raise fail("E505", f"cannot write {shown(exc.filename or directory)}: {exc.strerror}", e.origin,
+                   "export declared here", help="free disk space or choose a writable `path`; nothing was replaced") from None
+    written = list(files)
+    state.events.emit("step", node=node, note=f"wrote {', '.join(shown(p) for p in written)}")
     return written
 
 
-def _write_manifest(state: _State, e: ir.Export, variants: list[ir.Variant], files: list[str],
-                    hashes: dict[str, str]) -> None:
-    directory = os.path.dirname(os.path.join(state.root, files[0])) if files else state.root
-    model = state.model_info.get(variants[0].model, {}) if variants else {}
+def _rel(path: str, directory: str) -> str:
+    return os.path.relpath(path, directory).replace(os.sep, "/")
+
+
+def _stale(directory: str, previous: dict[str, str | None], now: dict[str, str]) -> list[str]:
+    """Data files this export wrote last time and no longer writes (a removed variant), unless edited since."""
+    out = []
+    for rel, sha in previous.items():
+        path = os.path.join(directory, rel)
+        if rel in now or rel in (outputs.CARD, outputs.MANIFEST) or sha is None or not os.path.isfile(path):
+            continue
+        if file_sha256(path) == sha:
+            out.append(path)
+    return out
+
+
+def _manifest(state: _State, e: ir.Export, variants: list[ir.Variant], hashes: dict[str, str],
+              files: dict[str, list[dict[str, Any]]], directory: str) -> tuple[dict[str, Any], str]:
+    """The manifest and the dataset card. Both are promised byte-stable for the same inputs, so they
+    hold facts of the data (counts, tokens of the kept rows), never facts of one run (timings,
+    cache hits); those go to the event log and the build summary."""
+    model = {k: v for k, v in (state.model_info.get(variants[0].model, {}) if variants else {}).items()
+             if not k.startswith("_")}
     counts = {v.name: state.counts.get(v.id, {}) for v in variants}
+    rows = [r for rs in files.values() for r in rs]
     manifest = {
         "schema_version": MANIFEST_SCHEMA_VERSION,
-        "export": e.name, "task": e.task, "format": e.format,
-        "files": {os.path.basename(f): {"sha256": hashes[os.path.basename(f)]} for f in files},
+        **_owner(state, e).record(directory), "task": e.task, "format": e.format,
+        "files": {name: {"sha256": sha, "rows": len(files[os.path.join(directory, name)])}
+                  for name, sha in sorted(hashes.items())},
         "counts": {name: {"total": sum(c.values()), "per_label": dict(sorted(c.items()))} for name, c in counts.items()},
         "dropped": {v.name: dict(sorted(state.dropped.get(v.id, Counter()).items())) for v in variants},
         "retrieval": {n: state.retrieval[n] for n in sorted({v.retrieve.retriever for v in variants if v.retrieve})
                       if n in state.retrieval},
-        "tokens": {"generated": state.stats["tokens"], "prompt": state.stats["prompt_tokens"],
-                   "prompt_evaluated": state.stats["evaluated_tokens"]},
-        "generations": {"new": state.stats["generated"], "cached": state.stats["cached"]},
-        "timings_s": dict(sorted(state.timings.items())),
+        "tokens": {"completion": sum(int(r["provenance"].get("tokens", {}).get("completion", 0)) for r in rows),
+                   "prompt": sum(int(r["provenance"].get("tokens", {}).get("prompt", 0)) for r in rows)},
         "model": model, "versions": lockfile.versions(),
     }
-    write_atomic(os.path.join(directory, "manifest.json"), (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
     description = (f"Synthetic `{state.program.task(e.task).kind}` data from task `{e.task}` "
                    f"(variants: {', '.join(v.name for v in variants)}).")
-    card = dataset_card(e.name, os.path.basename(state.plan.program.root) or ".", files, counts, model, hashes, description)
-    write_atomic(os.path.join(directory, "README.md"), card.encode())
+    card = dataset_card(e.name, os.path.basename(state.recipe), list(hashes), counts, model, hashes, description)
+    return manifest, card
 
 
-def _write_lock(state: _State, locked: bool, exports: list[str]) -> None:
-    new = lockfile.lock_data(state.model_info, state.data_hashes)
-    old = lockfile.read_lock(state.root)
-    if locked and old is not None:
-        diff = lockfile.diff_lock(old, new)
-        if diff:
-            raise fail("E507", "inputs differ from synth.lock", NO_SPAN, "",
-                       notes=tuple(diff), help="rebuild without --locked to accept the new inputs")
+def _write_run_log(state: _State, state_dir: str, seconds: float) -> None:
+    """Facts of this run (timings, cache hits, tokens spent), kept out of the files promised
+    byte-stable: `.synthc/last-build.json`, overwritten by each build (and in the event log)."""
+    facts = {
+        "seconds": round(seconds, 3), "timings_s": dict(sorted(state.timings.items())),
+        "generations": {"new": state.stats["generated"], "cached": state.stats["cached"]},
+        "tokens": {"generated": state.stats["tokens"], "prompt": state.stats["prompt_tokens"],
+                   "prompt_evaluated": state.stats["evaluated_tokens"]},
+    }
+    state.events.emit("build_done", **facts)
+    write_atomic(os.path.join(state_dir, "last-build.json"), (json.dumps(facts, indent=2, sort_keys=True) + "\n").encode())
+
+
+def _lock_inputs(state: _State, nodes: list[str]) -> None:
+    """Hash, while planning, every data file and model the selected nodes will read."""
+    p = state.program
+    for node in nodes:
+        kind, _, target = node.partition(":")
+        if kind == "load":
+            what, _, name = target.partition(".")
+            item: ir.Source | ir.Corpus = p.source(name) if what == "source" else p.corpus(name)
+            full = os.path.join(state.root, item.path)
+            if item.path not in state.data_hashes and os.path.exists(full):
+                try:
+                    state.data_hashes[item.path] = file_sha256(full)
+                except OSError as exc:
+                    raise fail("E503", f"cannot read {full}: {exc.strerror}", item.origin, "declared here",
+                               help="check the path and the file's permissions") from None
+        elif kind == "generate":
+            _model_identity(state, next(v.model for v in p.variants() if v.id == target))
+
+
+def _lock_models(state: _State) -> dict[str, dict[str, Any]]:
+    return {n: {k: v for k, v in info.items() if not k.startswith("_")} for n, info in state.model_info.items()}
+
+
+def _check_lock(state: _State, locked: bool) -> dict[str, Any]:
+    """The lock these inputs give; with --locked, E507 unless the recipe's lock says the same."""
+    new = lockfile.lock_data(_lock_models(state), state.data_hashes)
+    if not locked:
+        return new
+    path = lockfile.lock_path(state.recipe)
+    old = _read_lock(path)
+    if old is None:
+        raise fail("E507", f"--locked, but {shown(path)} does not exist", NO_SPAN,
+                   help="build once without --locked to create the lock, and commit it")
+    if state.backend_kind == "fake":  # a fake build knows nothing of real models: compare the data only
+        old, new_cmp = {"data": old.get("data", {})}, {"data": new["data"]}
+    else:
+        new_cmp = new
+    diff = lockfile.diff_lock(old, new_cmp)
+    if diff:
+        raise fail("E507", f"inputs differ from {shown(path)}; nothing was written", NO_SPAN, "",
+                   notes=tuple(diff), help="rebuild without --locked to accept the new inputs")
+    return new
+
+
+def _read_lock(path: str) -> dict[str, Any] | None:
+    try:
+        return lockfile.read_lock(path)
+    except (OSError, ValueError) as exc:
+        raise fail("E507", f"{shown(path)} is not a readable lock file: {exc}", NO_SPAN,
+                   help="restore it from version control, or delete it and build without --locked") from None
+
+
+def _write_lock(state: _State, new: dict[str, Any], exports: list[str]) -> None:
+    """Write the recipe's lock when it changed, and say so (a silent rewrite would hide drift)."""
     if not exports or state.backend_kind == "fake":  # a fake build says nothing about real inputs
         return
-    write_atomic(os.path.join(state.root, lockfile.LOCK_NAME), (json.dumps(new, indent=2, sort_keys=True) + "\n").encode())
+    path = lockfile.lock_path(state.recipe)
+    old = _read_lock(path) if os.path.exists(path) else None
+    if old == new:
+        return
+    write_atomic(path, lockfile.encode_lock(new))
+    changed = lockfile.diff_lock(old or {}, new)
+    what = "wrote" if old is None else f"updated ({len(changed)} change(s); `--locked` would have refused)"
+    state.events.emit("lock", node="lock", note=f"{what} {shown(path)}", changes=changed)
+    if old is not None:
+        state.events.notice(f"updated {shown(path)}: " + "; ".join(changed[:6]) + (" …" if len(changed) > 6 else ""))
 
 
 def step_evaluate(state: _State, node: str) -> dict[str, Any]:

@@ -87,7 +87,7 @@ def test_real_model_build_rerun_and_resume(tmp_path: str) -> None:
     assert len(rows) >= 4 and all(r["text"].strip() for r in rows)
     verdict = json.loads(open(os.path.join(str(tmp_path), "out", "verdicts.jsonl")).readline())
     assert verdict["label"] in ("positive", "negative") and 1 <= verdict["score"] <= 5  # JSON via guidance
-    lock = json.load(open(os.path.join(str(tmp_path), "synth.lock")))
+    lock = json.load(open(spec + ".lock"))
     assert len(lock["models"]["writer"]["sha256"]) == 64
     ref = _sha(os.path.join(str(tmp_path), "out", "reviews.jsonl"))
     again = _build(spec)
