@@ -79,6 +79,7 @@ def _read_folder(path: str, origin: Span) -> list[dict[str, Any]]:
 
 def read_table(path: str, fmt: str, origin: Span) -> list[dict[str, Any]]:
     """All records of a data file as dicts; E503 if missing or unreadable, E504 on a malformed line."""
+    path = os.path.normpath(path)  # messages name it as the user can paste it: `../data/x`, not `./../data/x`
     if not os.path.exists(path):
         raise fail("E503", f"data file not found: {path}", origin, "declared here",
                    help="paths are relative to the spec file")

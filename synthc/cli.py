@@ -272,6 +272,8 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
               if unknown else "error: --seeds must be at least 1", file=err)
         return 1
     need = bool({"student", "label_preservation", "label_similarity"} & set(metrics))
+    # Label metrics asked for by name need labelled datasets too (E601); the default set measures what it can.
+    need_data = need and bool(args.metrics)
     try:
         named = []
         for item in args.datasets:
@@ -280,7 +282,7 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if len({n for n, _ in named}) != len(named):
             print("error: two datasets share a name; name them NAME=PATH", file=err)
             return 1
-        data = [read_dataset(p, n, args.text_field, args.label_field) for n, p in named]
+        data = [read_dataset(p, n, args.text_field, args.label_field, need_labels=need_data) for n, p in named]
         real = read_dataset(args.real, "real", args.text_field, args.label_field, need_labels=need)
         train = read_dataset(args.train, "train", args.text_field, args.label_field, need_labels=True) if args.train else None
         opts = Options(metrics=metrics, seeds=args.seeds, embedder=args.embedder,
