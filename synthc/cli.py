@@ -211,16 +211,11 @@ def cmd_fmt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(f"would reformat {path}", file=err)
             status = 1
         else:
-            _write_atomic(path, new)
+            from synthc.runtime.writers import write_atomic  # the one home of atomic writing (keeps the file's mode)
+
+            write_atomic(path, new.encode("utf-8"))
             print(f"formatted {path}", file=out)
     return status
-
-
-def _write_atomic(path: str, text: str) -> None:
-    tmp = f"{path}.synthc-tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
