@@ -8,47 +8,53 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
+from synthc.compiler import ir
 from synthc.compiler.plan import Plan
 from synthc.runtime.cache import Cache
 from synthc.runtime.errors import RunFailed
-from synthc.runtime.executor import _STEPS, _backend, _State
+from synthc.runtime.models import ModelPool
 from synthc.runtime.progress import Events
 from synthc.runtime.rows import build_request
+from synthc.runtime.steps import Context, run_step
 
 __all__ = ["estimate"]
 
 
 def estimate(plan: Plan, err: TextIO) -> dict[str, str]:
+    """A note per generate node: prompt tokens, the generation cap, and a time estimate."""
     renders = [n for n in plan.order() if plan.step(n).kind == "render"]
     needed = plan.select(renders) or set()
-    state = _State(plan, plan.program.root, Cache(os.path.join(plan.program.root, ".synthc")),
-                   Events(err, True, None), "llama", False)
+    root = plan.program.root
+    ctx = Context(plan, Cache(os.path.join(root, ".synthc")), Events(err, True, None), ModelPool(plan.program, root))
+    values: dict[str, Any] = {}
     notes: dict[str, str] = {}
     try:
         for node in [n for n in plan.order() if n in needed]:
-            state.values[node] = _STEPS[plan.step(node).kind](state, node)
+            values[node] = run_step(ctx, node, values)
         for node in renders:
-            v = next(x for x in plan.program.variants() if f"render:{x.id}" == node)
-            be = _backend(state, v.model)
-            rows = state.values[node]
+            v: ir.Variant = plan.step(node).target
+            generate = next(w for w in plan.graph.successors(node) if plan.step(w).kind == "generate")
+            be = ctx.models.get(v.model)
+            rows = values[node]
             t0 = time.time()
-            counts = [be.count_tokens(be.render(build_request(v, plan.program, r, [])[0])) for r in rows]
+            requests = [build_request(v, plan.program, r, [])[0] for r in rows]
+            total = sum(be.count_tokens(be.render(req)) for req in requests)
+            cap = sum(req.max_tokens for req in requests)
             speed = _speeds(be)
-            total = sum(counts)
-            cap = sum(build_request(v, plan.program, r, [])[0].max_tokens for r in rows)
             seconds = total / speed[0] + cap / speed[1]
             bound = " (lower bound: conversation history not counted)" if v.conversation else ""
-            notes[f"generate:{v.id}"] = (f"{total} prompt tokens{bound}, ≤ {cap} generated; "
-                                         f"≈ {_duration(seconds)} at {speed[0]:.0f}/{speed[1]:.0f} tok/s "
-                                         f"(prompt/decode; counted in {time.time() - t0:.1f}s)")
+            notes[generate] = (f"{total} prompt tokens{bound}, ≤ {cap} generated; "
+                               f"≈ {_duration(seconds)} at {speed[0]:.0f}/{speed[1]:.0f} tok/s "
+                               f"(prompt/decode; counted in {time.time() - t0:.1f}s)")
     except RunFailed as failed:
         msg = failed.diagnostics[0].message
         for node in renders:
-            notes.setdefault(node.replace("render:", "generate:"), f"token counts unavailable: {msg}")
+            generate = next(w for w in plan.graph.successors(node) if plan.step(w).kind == "generate")
+            notes.setdefault(generate, f"token counts unavailable: {msg}")
     finally:
-        state.cache.close()
+        ctx.cache.close()
     return notes
 
 

@@ -50,15 +50,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"synthc {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def spec_cmd(name: str, help: str) -> argparse.ArgumentParser:
+    def spec_cmd(name: str, help: str, many: bool = False) -> argparse.ArgumentParser:
         c = sub.add_parser(name, help=help)
-        c.add_argument("spec", help="path to a .synth recipe")
+        if many:  # several recipes, one after the other (what pre-commit passes)
+            c.add_argument("spec", nargs="+", help="paths to .synth recipes")
+        else:
+            c.add_argument("spec", help="path to a .synth recipe")
         c.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a param")
         c.add_argument("--format", choices=["full", "concise", "json"], help="diagnostic format")
         c.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
         return c
 
-    c = spec_cmd("check", "compile a recipe and report diagnostics")
+    c = spec_cmd("check", "compile recipes and report diagnostics", many=True)
     c.set_defaults(func=cmd_check)
     c = spec_cmd("plan", "show the DAG the runtime will execute")
     g = c.add_mutually_exclusive_group()
@@ -68,11 +71,19 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--tokens", action="store_true",
                    help="load data and the model's tokenizer to count prompt tokens and estimate time")
     c.set_defaults(func=cmd_plan)
-    c = sub.add_parser("fmt", help="format recipes canonically (in place, or --check)")
-    c.add_argument("files", nargs="+")
+    c = sub.add_parser("fmt", help="format recipes canonically (in place, --check, --diff, or `-` for stdin)")
+    c.add_argument("files", nargs="+", help="recipes to format; `-` reads standard input and writes stdout")
     c.add_argument("--check", action="store_true", help="exit 1 if a file is not formatted; write nothing")
+    c.add_argument("--diff", action="store_true",
+                   help="print a unified diff of what would change; write nothing; exit 1 if anything would")
+    c.add_argument("--stdin-filename", metavar="PATH", help="the name `-` has in diagnostics and diffs")
     c.add_argument("--format", choices=["full", "concise", "json"])
     c.set_defaults(func=cmd_fmt)
+    c = sub.add_parser("lsp", help="run the language server (LSP over stdin/stdout) for editors")
+    c.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a param in every recipe that declares it (initializationOptions.set wins per param)")
+    c.add_argument("--log-file", metavar="FILE", help="append the server's log to FILE")
+    c.set_defaults(func=cmd_lsp)
     c = sub.add_parser("explain", help="explain a diagnostic code, e.g. E101")
     c.add_argument("code", nargs="?", help="omit to list all codes")
     c.add_argument("--markdown", action="store_true", help="print every explanation as docs/codes.md")
@@ -87,6 +98,15 @@ def _parser() -> argparse.ArgumentParser:
                    help="fake: a deterministic stand-in for tests and dry runs")
     c.add_argument("--events", metavar="FILE", help="write a JSON-lines event log")
     c.set_defaults(func=cmd_build)
+    c = sub.add_parser("init", help="scaffold a working, commented recipe from your own data file")
+    c.add_argument("data", nargs="?", metavar="DATA", help="JSONL, CSV or Parquet file with your real rows")
+    c.add_argument("--task", choices=["classification", "qa"], default="classification",
+                   help="classification (text + label columns) or qa (questions to answer)")
+    c.add_argument("--out", default="recipe.synth", metavar="FILE", help="recipe to create (default: recipe.synth)")
+    c.add_argument("--text-field", metavar="COLUMN", help="text column (default: the first of text, sentence, ...)")
+    c.add_argument("--label-field", metavar="COLUMN", help="label column (default: the first of label, class, ...)")
+    c.add_argument("--format", choices=["full", "concise", "json"])
+    c.set_defaults(func=cmd_init)
     c = sub.add_parser("eval", help="measure datasets against real data; write metrics.json and a report")
     c.add_argument("datasets", nargs="+", metavar="DATASET", help="JSONL/CSV/Parquet file, or NAME=PATH")
     c.add_argument("--real", required=True, metavar="TEST", help="real test split (student test set, similarity)")
@@ -138,26 +158,30 @@ def report(diags: list[Diagnostic], sources: SourceMap, args: argparse.Namespace
             print(f"{errors} error(s), {warnings} warning(s)", file=err)
 
 
-def _compile(args: argparse.Namespace, err: TextIO) -> CompileResult | None:
+def _compile(args: argparse.Namespace, err: TextIO, spec: str | None = None) -> CompileResult | None:
+    spec = spec or args.spec
     overrides = _overrides(args.set, err)
     if overrides is None:
         return None
-    if not os.path.exists(args.spec):
-        print(f"error: no such file: {args.spec}", file=err)
+    if not os.path.exists(spec):
+        print(f"error: no such file: {spec}", file=err)
         return None
-    result = compile_file(args.spec, overrides)
+    result = compile_file(spec, overrides)
     report(result.diagnostics, result.sources, args, err)
     return result
 
 
 def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    result = _compile(args, err)
-    if result is None or not result.ok:
-        return 1
-    assert result.plan is not None
-    gens = [n for n in result.plan.graph if result.plan.step(n).kind == "generate"]
-    print(f"ok: {args.spec} ({len(gens)} generating node(s), {result.plan.graph.number_of_nodes()} nodes)", file=out)
-    return 0
+    status = 0
+    for spec in args.spec:
+        result = _compile(args, err, spec)
+        if result is None or not result.ok:
+            status = 1
+            continue
+        assert result.plan is not None
+        gens = [n for n in result.plan.graph if result.plan.step(n).kind == "generate"]
+        print(f"ok: {spec} ({len(gens)} generating node(s), {result.plan.graph.number_of_nodes()} nodes)", file=out)
+    return status
 
 
 def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -184,38 +208,85 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_fmt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from synthc.compiler.fmt import fmt
-    from synthc.compiler.parse import parse
-    from synthc.compiler.source import SourceFile
-
+    """In place by default; `-` is standard input to standard output (an editor's format-on-save:
+    on a syntax error nothing is written to stdout and the exit code is 1); `--check` and
+    `--diff` write nothing and exit 1 when a file would change."""
     status = 0
     for path in args.files:
+        stdin = path == "-"
+        name = (args.stdin_filename or "<stdin>") if stdin else path
         try:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
+            text = sys.stdin.read() if stdin else _read_text(path)
         except OSError as exc:
             print(f"error: cannot read {path}: {exc.strerror}", file=err)
             status = 1
             continue
-        sources, sink = SourceMap(), Sink()
-        fid = sources.add(SourceFile.of(path, text))
-        spec = parse(sources.files[fid], fid, sink)
-        if spec is None:
-            report(sink.sorted(), sources, args, err)
+        except UnicodeDecodeError as exc:
+            print(f"error: cannot read {name}: not UTF-8 text (byte {exc.start})", file=err)
             status = 1
             continue
-        new = fmt(spec, sources.files[fid])
-        if new == text:
-            continue
-        if args.check:
-            print(f"would reformat {path}", file=err)
+        new = _formatted(name, text, args, err)
+        if new is None:
             status = 1
-        else:
-            from synthc.runtime.writers import write_atomic  # the one home of atomic writing (keeps the file's mode)
-
-            write_atomic(path, new.encode("utf-8"))
+            continue
+        if args.diff:
+            if new != text:
+                out.writelines(_unified_diff(name, text, new))
+                status = 1
+        elif args.check:
+            if new != text:
+                print(f"would reformat {name}", file=err)
+                status = 1
+        elif stdin:
+            out.write(new)
+        elif new != text:
+            _write_atomic(path, new)
             print(f"formatted {path}", file=out)
     return status
+
+
+def _read_text(path: str) -> str:
+    with open(path, encoding="utf-8") as fh:
+        return fh.read()
+
+
+def _formatted(name: str, text: str, args: argparse.Namespace, err: TextIO) -> str | None:
+    """The canonical text, or None after reporting the syntax errors that prevent formatting."""
+    from synthc.compiler.fmt import fmt
+    from synthc.compiler.parse import parse
+    from synthc.compiler.source import SourceFile
+
+    sources, sink = SourceMap(), Sink()
+    fid = sources.add(SourceFile.of(name, text))
+    spec = parse(sources.files[fid], fid, sink)
+    if spec is None:
+        report(sink.sorted(), sources, args, err)
+        return None
+    return fmt(spec, sources.files[fid])
+
+
+def _unified_diff(name: str, old: str, new: str) -> list[str]:
+    import difflib
+
+    lines = list(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
+                                      f"{name} (original)", f"{name} (formatted)"))
+    # A last line without a newline still ends its diff line, as `diff -u` marks it.
+    return [ln if ln.endswith("\n") else ln + "\n\\ No newline at end of file\n" for ln in lines]
+
+
+def _write_atomic(path: str, text: str) -> None:
+    from synthc.runtime.writers import write_atomic  # the one home of atomic writing (keeps the file's mode)
+
+    write_atomic(path, text.encode("utf-8"))
+
+
+def cmd_lsp(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    overrides = _overrides(args.set, err)
+    if overrides is None:
+        return 1
+    from synthc.lsp.server import serve  # pygls is imported only here
+
+    return serve(overrides, args.log_file)
 
 
 def cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -252,6 +323,22 @@ def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         report(failed.diagnostics, result.sources, args, err)
         return 1
     print(summary, file=out)
+    return 0
+
+
+def cmd_init(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from synthc.init import recipe_text, summarize, write_recipe
+    from synthc.runtime import RunFailed
+
+    try:
+        data = summarize(args.data, args.task, args.text_field, args.label_field) if args.data else None
+        write_recipe(args.out, recipe_text(data, args.task, args.out))
+    except RunFailed as failed:
+        report(failed.diagnostics, SourceMap(), args, err)
+        return 1
+    what = f"{len(data.counts)} labels from {data.rows} rows" if data and data.counts else \
+        f"{data.rows} rows" if data else "no data"
+    print(f"wrote {args.out} ({what})\nnext: synthc check {args.out} && synthc build {args.out}", file=out)
     return 0
 
 

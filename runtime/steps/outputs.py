@@ -1,0 +1,268 @@
+"""Output steps and writers: dataset records, the export step, its manifest and dataset card, the
+recipe's lock and the run log. Plain functions over the build's Context. An export's files are
+committed as one set and only over files it owns (runtime/outputs.py); everything that can refuse
+(`preflight`) runs before the first node."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from typing import Any
+
+from synthc.compiler import ir
+from synthc.compiler.plan import Plan
+from synthc.compiler.source import NO_SPAN, SourceMap
+from synthc.runtime import lock as lockfile
+from synthc.runtime import outputs
+from synthc.runtime.data import file_sha256
+from synthc.runtime.errors import fail
+from synthc.runtime.outputs import shown
+from synthc.runtime.postprocess import Candidate
+from synthc.runtime.scope import pairs_scope, render
+from synthc.runtime.steps import Context, Inputs
+from synthc.runtime.writers import MANIFEST_SCHEMA_VERSION, dataset_card, encode_rows, write_atomic
+
+__all__ = ["record", "final_rows", "export", "check_writable", "preflight", "write_lock", "write_run_log",
+           "export_targets"]
+
+
+def record(v: ir.Variant, c: Candidate, program: ir.Program) -> dict[str, Any]:
+    """One dataset row as written: text/label (or query/positive/negatives for pairs), the other
+    output fields, and its provenance."""
+    rec: dict[str, Any] = {"id": f"{v.task}.{v.name}.{c.key}", "variant": v.name}
+    if v.kind == "qa_pairs" and v.pairs is not None:
+        s = pairs_scope(v, program, {v.output.text_field: c.text, **c.fields}, c.row.seed, c.row.persona)
+        rec["query"] = render(v.pairs.query, s)
+        rec["positive"] = render(v.pairs.positive, s)
+        rec["negatives"] = c.fields.get("negatives", [])
+    else:
+        rec["text"] = c.text
+        if c.label is not None:
+            rec["label"] = c.label
+    for k, val in c.fields.items():
+        if k != "negatives":
+            rec.setdefault(k, val)
+    rec["provenance"] = dict(c.provenance)
+    return rec
+
+
+def final_rows(inputs: Inputs) -> dict[str, list[Candidate]]:
+    """Variant id -> its final (filtered, negatives-mined) rows, from the `final` inputs."""
+    return {step.target.id: rows for step, rows in inputs.each("final")}
+
+
+def check_writable(plan: Plan, nodes: list[str]) -> None:
+    """E505 before anything runs when an export's directory cannot be written."""
+    for node in nodes:
+        step = plan.step(node)
+        if step.kind != "export":
+            continue
+        e: ir.Export = step.target
+        directory = os.path.dirname(os.path.abspath(os.path.join(plan.program.root, e.path))) or "."
+        try:
+            os.makedirs(directory, exist_ok=True)
+            probe = os.path.join(directory, ".synthc-write-probe")
+            with open(probe, "w") as fh:
+                fh.write("")
+            os.unlink(probe)
+        except OSError as exc:
+            raise fail("E505", f"cannot write to {directory}: {exc.strerror}", e.origin, "export declared here",
+                       help="choose a writable `path`") from None
+
+
+def export_targets(program: ir.Program, e: ir.Export) -> tuple[str, list[str]]:
+    """An export's folder (where the manifest and card go) and every file it writes, absolute."""
+    task = program.task(e.task)
+    data = list(dict.fromkeys(os.path.abspath(os.path.join(program.root, e.path.replace("{variant}", v.name)))
+                              for v in task.variants if v.name in e.variants))
+    directory = os.path.dirname(data[0]) if data else os.path.abspath(program.root)
+    return directory, data + [os.path.join(directory, outputs.CARD), os.path.join(directory, outputs.MANIFEST)]
+
+
+def _owner(ctx: Context, e: ir.Export) -> outputs.Owner:
+    return outputs.Owner(ctx.recipe, e.name)
+
+
+def _build_inputs(ctx: Context, sources: SourceMap) -> frozenset[str]:
+    """Files the build reads; no export may replace one."""
+    p, root = ctx.program, ctx.root
+    paths = [f.path for f in sources.files] + [os.path.join(root, x.path) for x in (*p.sources, *p.corpora)]
+    paths += [os.path.join(root, m.gguf) for m in p.models if m.gguf_kind == "path"]
+    paths.append(lockfile.lock_path(ctx.recipe))
+    return frozenset(os.path.realpath(x) for x in paths)
+
+
+def preflight(ctx: Context, nodes: list[str], sources: SourceMap, locked: bool) -> tuple[dict[str, Any], list[str]]:
+    """Everything that can refuse, before a byte of output is written: finish a killed build's
+    commit (and drop its temps), hash the inputs, compare them with the lock under --locked,
+    check every export's targets for ownership and writability. Returns the new lock and notes."""
+    exports: list[ir.Export] = [ctx.plan.step(n).target for n in nodes if ctx.plan.step(n).kind == "export"]
+    notes = outputs.recover(os.path.join(ctx.root, ".synthc"), [export_targets(ctx.program, e)[0] for e in exports])
+    _lock_inputs(ctx, nodes)
+    new_lock = _check_lock(ctx, locked)
+    inputs = _build_inputs(ctx, sources)
+    for e in exports:
+        directory, targets = export_targets(ctx.program, e)
+        outputs.check_targets(directory, targets, _owner(ctx, e), inputs, e.origin)
+    check_writable(ctx.plan, nodes)
+    return new_lock, notes
+
+
+def export(ctx: Context, e: ir.Export, inputs: Inputs, node: str) -> list[str]:
+    """Stage every file of the export (data, card, manifest), then switch them in as one set."""
+    task = ctx.program.task(e.task)
+    variants = [v for v in task.variants if v.name in e.variants]
+    finals = final_rows(inputs)
+    directory, targets = export_targets(ctx.program, e)
+    files: dict[str, list[dict[str, Any]]] = {}
+    for v in variants:
+        path = os.path.abspath(os.path.join(ctx.root, e.path.replace("{variant}", v.name)))
+        files.setdefault(path, []).extend(record(v, c, ctx.program) for c in finals[v.id])
+    previous = outputs.check_targets(directory, targets, _owner(ctx, e), frozenset(), e.origin)
+    staged = outputs.ExportSet(os.path.join(ctx.root, ".synthc"), e.name)
+    try:
+        hashes = {_rel(path, directory): staged.add(path, encode_rows(rows, e.format)) for path, rows in files.items()}
+        manifest, card = _manifest(ctx, e, variants, hashes, files, directory)
+        staged.add(os.path.join(directory, outputs.CARD), card.encode())
+        staged.add(os.path.join(directory, outputs.MANIFEST), (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+        staged.drop = _stale(directory, previous, hashes)
+        staged.commit()
+    except OSError as exc:
+        staged.abandon()
+        raise fail("E505", f"cannot write {shown(exc.filename or directory)}: {exc.strerror}", e.origin,
+                   "export declared here", help="free disk space or choose a writable `path`; nothing was replaced") from None
+    written = list(files)
+    ctx.note(node, f"wrote {', '.join(shown(p) for p in written)}")
+    return written
+
+
+def _rel(path: str, directory: str) -> str:
+    return os.path.relpath(path, directory).replace(os.sep, "/")
+
+
+def _stale(directory: str, previous: dict[str, str | None], now: dict[str, str]) -> list[str]:
+    """Data files this export wrote last time and no longer writes (a removed variant), unless edited since."""
+    out = []
+    for rel, sha in previous.items():
+        path = os.path.join(directory, rel)
+        if rel in now or rel in (outputs.CARD, outputs.MANIFEST) or sha is None or not os.path.isfile(path):
+            continue
+        if file_sha256(path) == sha:
+            out.append(path)
+    return out
+
+
+def _public(info: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in info.items() if not k.startswith("_")}
+
+
+def _manifest(ctx: Context, e: ir.Export, variants: list[ir.Variant], hashes: dict[str, str],
+              files: dict[str, list[dict[str, Any]]], directory: str) -> tuple[dict[str, Any], str]:
+    """The manifest and the dataset card. Both are promised byte-stable for the same inputs, so they
+    hold facts of the data (counts, tokens of the kept rows), never facts of one run (timings,
+    cache hits): those go to the event log, the build summary and .synthc/last-build.json."""
+    model = _public(ctx.models.info.get(variants[0].model, {}) if variants else {})
+    counts = {v.name: ctx.counts.get(v.id, {}) for v in variants}
+    rows = [r for rs in files.values() for r in rs]
+    manifest = {
+        "schema_version": MANIFEST_SCHEMA_VERSION,
+        **_owner(ctx, e).record(directory), "task": e.task, "format": e.format,
+        "files": {name: {"sha256": sha, "rows": len(files[os.path.join(directory, name)])}
+                  for name, sha in sorted(hashes.items())},
+        "counts": {name: {"total": sum(c.values()), "per_label": dict(sorted(c.items()))} for name, c in counts.items()},
+        "dropped": {v.name: dict(sorted(ctx.dropped.get(v.id, Counter()).items())) for v in variants},
+        "retrieval": {n: ctx.retrieval[n] for n in sorted({v.retrieve.retriever for v in variants if v.retrieve})
+                      if n in ctx.retrieval},
+        "tokens": {"completion": sum(int(r["provenance"].get("tokens", {}).get("completion", 0)) for r in rows),
+                   "prompt": sum(int(r["provenance"].get("tokens", {}).get("prompt", 0)) for r in rows)},
+        "generation": {v.name: ctx.groups.get(f"generate:{v.id}", {}) for v in variants},
+        "model": model, "versions": lockfile.versions(),
+    }
+    description = (f"Synthetic `{ctx.program.task(e.task).kind}` data from task `{e.task}` "
+                   f"(variants: {', '.join(v.name for v in variants)}).")
+    card = dataset_card(e.name, os.path.basename(ctx.recipe), list(hashes), counts, model, hashes, description)
+    return manifest, card
+
+
+# -- the lock and the run log -------------------------------------------------------------------
+
+def _lock_inputs(ctx: Context, nodes: list[str]) -> None:
+    """Hash, while planning, every data file and model the selected nodes will read."""
+    for node in nodes:
+        step = ctx.plan.step(node)
+        if step.kind == "load":
+            item: ir.Source | ir.Corpus = step.target
+            full = os.path.join(ctx.root, item.path)
+            if item.path not in ctx.data_hashes and os.path.exists(full):
+                try:
+                    ctx.data_hashes[item.path] = file_sha256(full)
+                except OSError as exc:
+                    raise fail("E503", f"cannot read {shown(full)}: {exc.strerror}", item.origin, "declared here",
+                               help="check the path and the file's permissions") from None
+        elif step.kind == "generate":
+            ctx.models.identify(step.target.model)
+
+
+def _lock_now(ctx: Context) -> dict[str, Any]:
+    return lockfile.lock_data({n: _public(i) for n, i in ctx.models.info.items()}, ctx.data_hashes)
+
+
+def _read_lock(path: str) -> dict[str, Any] | None:
+    try:
+        return lockfile.read_lock(path)
+    except (OSError, ValueError) as exc:
+        raise fail("E507", f"{shown(path)} is not a readable lock file: {exc}", NO_SPAN,
+                   help="restore it from version control, or delete it and build without --locked") from None
+
+
+def _check_lock(ctx: Context, locked: bool) -> dict[str, Any]:
+    """The lock these inputs give; with --locked, E507 unless the recipe's lock says the same."""
+    new = _lock_now(ctx)
+    if not locked:
+        return new
+    path = lockfile.lock_path(ctx.recipe)
+    old = _read_lock(path)
+    if old is None:
+        raise fail("E507", f"--locked, but {shown(path)} does not exist", NO_SPAN,
+                   help="build once without --locked to create the lock, and commit it")
+    ours, theirs = new, old
+    if ctx.models.kind == "fake":  # a fake build knows nothing of real models: compare the data only
+        ours, theirs = {"data": new["data"]}, {"data": old.get("data", {})}
+    diff = lockfile.diff_lock(theirs, ours)
+    if diff:
+        raise fail("E507", f"inputs differ from {shown(path)}; nothing was written", NO_SPAN, "",
+                   notes=tuple(diff), help="rebuild without --locked to accept the new inputs")
+    return new
+
+
+def write_lock(ctx: Context, new: dict[str, Any], any_export: bool) -> None:
+    """Write the recipe's lock when it changed, and say so: a silent rewrite would hide drift."""
+    if not any_export or ctx.models.kind == "fake":  # a fake build says nothing about real inputs
+        return
+    new = _lock_now(ctx) | {"data": new["data"]}  # models loaded late (a corpus's tokenizer) count too
+    path = lockfile.lock_path(ctx.recipe)
+    old = _read_lock(path)
+    if old == new:
+        return
+    write_atomic(path, lockfile.encode_lock(new))
+    changed = lockfile.diff_lock(old or {}, new)
+    ctx.events.emit("lock", node="lock", note=f"{'updated' if old else 'wrote'} {shown(path)}", changes=changed)
+    if old is not None:
+        ctx.events.notice(f"updated {shown(path)} (`--locked` would have refused): "
+                          + "; ".join(changed[:6]) + (" …" if len(changed) > 6 else ""))
+
+
+def write_run_log(ctx: Context, seconds: float) -> None:
+    """Facts of this run (timings, cache hits, tokens spent), kept out of the files promised
+    byte-stable: `.synthc/last-build.json`, replaced by each build, and the event log."""
+    facts = {
+        "seconds": round(seconds, 3), "timings_s": dict(sorted(ctx.timings.items())),
+        "generations": {"new": ctx.stats["generated"], "cached": ctx.stats["cached"]},
+        "tokens": {"generated": ctx.stats["tokens"], "prompt": ctx.stats["prompt_tokens"],
+                   "prompt_evaluated": ctx.stats["evaluated_tokens"]},
+        "groups": ctx.groups,
+    }
+    ctx.events.emit("build_done", **facts)
+    write_atomic(os.path.join(ctx.root, ".synthc", "last-build.json"),
+                 (json.dumps(facts, indent=2, sort_keys=True) + "\n").encode())
