@@ -92,10 +92,12 @@ def check_targets(directory: str, targets: list[str], owner: Owner, inputs: froz
     previous: dict[str, str | None] = {}
     if manifest is not None:
         if not owner.owns(manifest, directory):
-            other = manifest.get("recipe", "an older build")
-            raise fail("E520", f"{shown(directory)} holds the dataset of export `{manifest.get('export')}` "
-                       f"({other}); this export would overwrite it", origin, "export declared here",
-                       help="give each export its own folder (the default layout is out/<recipe>/...)")
+            recipe = manifest.get("recipe")
+            where = os.path.realpath(os.path.join(directory, recipe)) if isinstance(recipe, str) else None
+            whose = ("this recipe" if where == owner.recipe else f"recipe {shown(where)}") if where else "an older build"
+            raise fail("E520", f"{shown(directory)} holds the dataset of export `{manifest.get('export')}` of "
+                       f"{whose}; export `{owner.export}` would overwrite its card and manifest", origin,
+                       "export declared here", help="give each export a folder of its own, e.g. out/<recipe>/<export>/")
         previous = owned_files(manifest)
     for t in targets:
         rel = os.path.relpath(t, directory).replace(os.sep, "/")

@@ -262,3 +262,31 @@ def test_corrupt_cache_message_says_delete_it(tmp_path: str) -> None:
     shutil.rmtree(os.path.join(tmp, ".synthc"))
     _ok(spec, tmp)
     sqlite3.connect(os.path.join(tmp, ".synthc", "cache.sqlite")).execute("PRAGMA integrity_check").fetchall()
+
+
+def test_a_build_says_when_it_updates_the_lock(tmp_path: str) -> None:
+    """A lock that changes is rewritten loudly (`--locked` would have refused), one per recipe."""
+    import io
+
+    from synthc.compiler import compile_file
+    from synthc.runtime.progress import Events
+    from synthc.runtime.steps import Context
+    from synthc.runtime.steps.outputs import write_lock
+
+    spec = _recipe(str(tmp_path))
+    result = compile_file(spec)
+    assert result.plan is not None
+    err = io.StringIO()
+    from synthc.runtime.models import ModelPool
+
+    models = ModelPool(result.plan.program, str(tmp_path), "llama")
+    models.info["writer"] = {"name": "writer", "path": "builtin:smollm2-135m", "size": 1, "sha256": "a" * 64}
+    ctx = Context(result.plan, None, Events(err, True, None), models, recipe=os.path.realpath(spec))  # type: ignore[arg-type]
+    lock = {"data": {"d.jsonl": "1" * 64}}
+    write_lock(ctx, lock, True)
+    assert os.path.exists(spec + ".lock") and err.getvalue() == ""  # a new lock: written quietly
+    before = open(spec + ".lock").read()
+    write_lock(ctx, lock, True)
+    assert open(spec + ".lock").read() == before and err.getvalue() == ""  # unchanged: not rewritten
+    write_lock(ctx, {"data": {"d.jsonl": "2" * 64}}, True)
+    assert "r.synth.lock (`--locked` would have refused)" in err.getvalue() and "+ data.d.jsonl: 2222" in err.getvalue()

@@ -98,7 +98,9 @@ def preflight(ctx: Context, nodes: list[str], sources: SourceMap, locked: bool) 
     commit (and drop its temps), hash the inputs, compare them with the lock under --locked,
     check every export's targets for ownership and writability. Returns the new lock and notes."""
     exports: list[ir.Export] = [ctx.plan.step(n).target for n in nodes if ctx.plan.step(n).kind == "export"]
-    notes = outputs.recover(os.path.join(ctx.root, ".synthc"), [export_targets(ctx.program, e)[0] for e in exports])
+    folders = [export_targets(ctx.program, e)[0] for e in exports] + [os.path.dirname(ctx.recipe)]
+    folders += [os.path.join(ctx.root, ev.path) for ev in ctx.program.evaluations]  # reports, written atomically too
+    notes = outputs.recover(os.path.join(ctx.root, ".synthc"), folders)
     _lock_inputs(ctx, nodes)
     new_lock = _check_lock(ctx, locked)
     inputs = _build_inputs(ctx, sources)
