@@ -3,7 +3,7 @@
 Commit protocol (write all, then switch):
 1. every file of the set (data files, dataset card, manifest) is written to a temp file beside its
    target (`runtime/writers.write_temp`), fsynced;
-2. a journal `.synthc/commits/<export>.json` lists the (temp, target) pairs and the files this
+2. a journal `.synthc/commits/<recipe>.<export>.json` lists the (temp, target) pairs and the files this
    export owned before and no longer writes; it is written atomically: from here the set is
    committed;
 3. the temps are renamed over their targets, data first, `manifest.json` last; dropped files are
@@ -113,7 +113,7 @@ class ExportSet:
     """The files of one export, staged as temps until `commit` switches them in together."""
 
     state_dir: str  # the recipe's .synthc/ (the journal lives there)
-    name: str  # export name: one journal per export
+    name: str  # `<recipe file>.<export>`: one journal per export
     staged: list[tuple[str, str]] = field(default_factory=list)  # (temp, target)
     drop: list[str] = field(default_factory=list)  # files owned before and not written now
 
@@ -169,7 +169,7 @@ def recover(state_dir: str, directories: list[str]) -> list[str]:
                 except (OSError, ValueError, KeyError, TypeError):
                     os.unlink(os.path.join(commits, name))  # unreadable: its temps go below
                     continue
-                notes.append(f"completed the interrupted commit of export `{name[:-5]}`")
+                notes.append(f"completed the interrupted commit of {name[:-5]} (recipe.export)")
     for d in sorted(set(directories)):
         for p in clean_stale_temps(d):
             notes.append(f"removed {shown(p)}, left by an interrupted build")

@@ -122,7 +122,8 @@ def export(ctx: Context, e: ir.Export, inputs: Inputs, node: str) -> list[str]:
         path = os.path.abspath(os.path.join(ctx.root, e.path.replace("{variant}", v.name)))
         files.setdefault(path, []).extend(record(v, c, ctx.program) for c in finals[v.id])
     previous = outputs.check_targets(directory, targets, _owner(ctx, e), frozenset(), e.origin)
-    staged = outputs.ExportSet(os.path.join(ctx.root, ".synthc"), e.name)
+    # One journal per recipe and export: recipes in one folder share its .synthc/.
+    staged = outputs.ExportSet(os.path.join(ctx.root, ".synthc"), f"{os.path.basename(ctx.recipe)}.{e.name}")
     try:
         hashes = {_rel(path, directory): staged.add(path, encode_rows(rows, e.format)) for path, rows in files.items()}
         manifest, card = _manifest(ctx, e, variants, hashes, files, directory)
