@@ -80,30 +80,42 @@ def model_file(model: ir.Model, root: str) -> str:
 
 
 def load_backend(model: ir.Model, root: str, kind: str = "llama") -> Backend:
-    """A Backend for `model`: llama.cpp on the GGUF (E501 when missing or unloadable), or the
-    deterministic fake (`kind="fake"`, for tests and smoke runs)."""
+    """A Backend for `model`: llama.cpp on the GGUF (E501 when missing or unloadable), the client
+    of the server it names (E511-E513), or the deterministic fake (`kind="fake"`, for tests and
+    smoke runs)."""
     if kind == "fake":
         from synthc.runtime.backends.fake import FakeBackend
 
         return FakeBackend(model.context)
+    if model.endpoint is not None:
+        from synthc.runtime.endpoints import open_endpoint
+
+        return open_endpoint(model)
     from synthc.runtime.backends.llama import LlamaBackend, ModelLoadError
 
     path = model_file(model, root)
     sha = fingerprint(path, root)
     try:
-        return LlamaBackend(path, model.context, model.threads, f"gguf:{sha}")
+        return LlamaBackend(path, model.context, model.threads, f"gguf:{sha}", batch=model.batch)
     except ModelLoadError as exc:
         raise fail("E501", str(exc), model.origin, "model declared here",
                    help="check that the file is a complete GGUF model") from None
 
 
-def describe(model: ir.Model, root: str, kind: str = "llama") -> dict[str, Any]:
-    """The model's entry in the lock and manifests: name, path as the recipe names it, size, sha256.
-    Needs no loaded backend, so a build can compare it with the lock before it starts."""
+def describe(model: ir.Model, root: str, kind: str = "llama", backend: Backend | None = None) -> dict[str, Any]:
+    """The model's entry in the lock and manifests: name, path as the recipe names it, size, sha256;
+    for a served model its URL, dialect, served id and reported fingerprint (never the API key).
+    A GGUF needs no loaded backend, so a build compares it with the lock before it loads anything;
+    a served model's identity is what the server reports, so it needs `backend`."""
     if kind == "fake":
         from synthc.runtime.backends.fake import FakeBackend
 
         return {"name": model.name, "path": "fake", "size": 0, "sha256": FakeBackend(model.context).fingerprint()}
+    if model.endpoint is not None:
+        from synthc.runtime.endpoints import model_info
+
+        assert backend is not None, "a served model is described by its backend"
+        return model_info(model.name, backend)  # type: ignore[arg-type]
     path = model_file(model, root)
     shown = path if model.gguf_kind == "path" else f"builtin:{model.gguf}"
     return {"name": model.name, "path": shown, "size": os.path.getsize(path), "sha256": fingerprint(path, root)}
@@ -120,13 +132,24 @@ class ModelPool:
     info: dict[str, dict[str, Any]] = field(default_factory=dict)  # model name -> describe()
 
     def identify(self, name: str) -> dict[str, Any]:
-        """The model's describe() entry, without loading it (E501 for a missing file)."""
+        """The model's describe() entry: a GGUF's without loading it (E501 for a missing file); a
+        served model's from its backend (connecting to the server)."""
         if name not in self.info:
-            self.info[name] = describe(self.program.model(name), self.root, self.kind)
+            m = self.program.model(name)
+            if m.endpoint is not None and self.kind != "fake":
+                self.get(name)
+            else:
+                self.info[name] = describe(m, self.root, self.kind)
         return self.info[name]
 
     def get(self, name: str) -> Backend:
         if name not in self.backends:
-            self.identify(name)
-            self.backends[name] = load_backend(self.program.model(name), self.root, self.kind)
+            m = self.program.model(name)
+            served = m.endpoint is not None and self.kind != "fake"
+            if not served:
+                self.identify(name)  # E501 for a bad GGUF path before anything loads
+            be = load_backend(m, self.root, self.kind)
+            self.backends[name] = be
+            if served:
+                self.info[name] = describe(m, self.root, self.kind, be)
         return self.backends[name]

@@ -67,7 +67,7 @@ def execute(plan: Plan, sources: SourceMap, *, force: bool = False, select: list
         write_lock(ctx, new_lock, bool(exports))
         write_run_log(ctx, time.time() - started)
     except CacheError as exc:
-        raise fail("E511", f"the cache {shown(exc.path)} cannot be used: {exc.reason}", NO_SPAN,
+        raise fail("E514", f"the cache {shown(exc.path)} cannot be used: {exc.reason}", NO_SPAN,
                    help=exc.help) from None
     except OSError as exc:  # a full disk, a file-size limit, a read-only folder met mid-build
         where = f" {shown(exc.filename)}" if exc.filename else ""
@@ -132,7 +132,7 @@ class _Scheduler:
         width = self.dispatcher.capacity(v.model)
         job = GenerateJob(node, v, ctx.program, planned, width, ctx.models.get(v.model).fingerprint())
         self.jobs[node] = job
-        ctx.groups[node] = {"width": job.width, "groups": len(job.groups)}
+        ctx.groups[v.id] = {"width": job.width, "groups": len(job.groups)}
         ctx.events.emit("generate_start", node=node, total=len(planned), width=job.width, groups=len(job.groups))
         self._launch(job)
 
@@ -170,7 +170,7 @@ class _Scheduler:
             try:
                 completions = future.result()
             except BaseException as exc:  # the whole group failed: name the task
-                raise job.failure(exc) from None
+                raise job.failure(exc, saved=self.ctx.stats["generated"]) from None
             self._commit(job, g, completions, fresh=True)
             self._launch(job)
 
@@ -183,7 +183,9 @@ class _Scheduler:
         first = job.done_rows - len(members)
         for k, (i, c) in enumerate(zip(members, completions)):
             for counter in (ctx.stats, stats):
-                if fresh:
+                if fresh and c.finish == "error":  # rejected by the endpoint backend; not cached
+                    counter["rejected"] += 1
+                elif fresh:
                     counter["generated"] += 1
                     counter["tokens"] += c.completion_tokens
                     counter["prompt_tokens"] += c.prompt_tokens

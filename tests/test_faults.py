@@ -258,7 +258,7 @@ def test_corrupt_cache_message_says_delete_it(tmp_path: str) -> None:
     with open(os.path.join(tmp, ".synthc", "cache.sqlite"), "wb") as fh:
         fh.write(b"\0" * 4096)
     result = _build(spec, tmp, "--backend", "fake")
-    assert result.returncode == 1 and "E511" in result.stderr and "delete the folder" in result.stderr
+    assert result.returncode == 1 and "E514" in result.stderr and "delete the folder" in result.stderr
     shutil.rmtree(os.path.join(tmp, ".synthc"))
     _ok(spec, tmp)
     sqlite3.connect(os.path.join(tmp, ".synthc", "cache.sqlite")).execute("PRAGMA integrity_check").fetchall()

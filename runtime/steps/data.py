@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from typing import Any, Callable
 
 from synthc.compiler import ir
-from synthc.runtime.data import Row, load_source, read_table, sample_rows
+from synthc.runtime.data import Row, load_source, read_records, sample_rows
 from synthc.runtime.errors import fail
 from synthc.runtime.postprocess import Oracle
 from synthc.runtime.retrieval import load_corpus
@@ -71,8 +70,7 @@ def persona(ctx: Context, p: ir.Persona, inputs: Inputs, node: str) -> dict[str,
 
 def _raw_records(ctx: Context, src: ir.Source) -> list[dict[str, Any]]:
     # The raw table, not the loaded rows: derivations read columns the source does not map.
-    recs = read_table(os.path.join(ctx.root, src.path), src.format, src.origin)
-    return [r for r in recs if src.split is None or str(r.get("split")) == src.split]
+    return read_records(src, ctx.root)
 
 
 def _derive(d: ir.Derived, rec: dict[str, Any], earlier: list[dict[str, Any]]) -> Any:

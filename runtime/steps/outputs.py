@@ -32,7 +32,7 @@ def record(v: ir.Variant, c: Candidate, program: ir.Program) -> dict[str, Any]:
     output fields, and its provenance."""
     rec: dict[str, Any] = {"id": f"{v.task}.{v.name}.{c.key}", "variant": v.name}
     if v.kind == "qa_pairs" and v.pairs is not None:
-        s = pairs_scope(v, program, {v.output.text_field: c.text, **c.fields}, c.row.seed, c.row.persona)
+        s = pairs_scope(v, program, {v.output.text_field: c.text, **c.fields}, c.row)
         rec["query"] = render(v.pairs.query, s)
         rec["positive"] = render(v.pairs.positive, s)
         rec["negatives"] = c.fields.get("negatives", [])
@@ -73,6 +73,9 @@ def check_writable(plan: Plan, nodes: list[str]) -> None:
 
 def export_targets(program: ir.Program, e: ir.Export) -> tuple[str, list[str]]:
     """An export's folder (where the manifest and card go) and every file it writes, absolute."""
+    if e.format == "hf":  # `path` is the dataset folder; its shard names come with the data
+        directory = os.path.abspath(os.path.join(program.root, e.path))
+        return directory, [os.path.join(directory, outputs.CARD), os.path.join(directory, outputs.MANIFEST)]
     task = program.task(e.task)
     data = list(dict.fromkeys(os.path.abspath(os.path.join(program.root, e.path.replace("{variant}", v.name)))
                               for v in task.variants if v.name in e.variants))
@@ -117,16 +120,33 @@ def export(ctx: Context, e: ir.Export, inputs: Inputs, node: str) -> list[str]:
     variants = [v for v in task.variants if v.name in e.variants]
     finals = final_rows(inputs)
     directory, targets = export_targets(ctx.program, e)
-    files: dict[str, list[dict[str, Any]]] = {}
-    for v in variants:
-        path = os.path.abspath(os.path.join(ctx.root, e.path.replace("{variant}", v.name)))
-        files.setdefault(path, []).extend(record(v, c, ctx.program) for c in finals[v.id])
+    header: dict[str, Any] | None = None
+    if e.format == "hf":  # a Hugging Face dataset folder: one Parquet shard per variant (a configuration each)
+        from synthc.runtime.hf import hf_export
+
+        labels = ctx.program.label_set(variants[0].labels).names if variants and variants[0].labels else None
+        configs = {v.name: [record(v, c, ctx.program) for c in finals[v.id]] for v in variants}
+        shards, meta = hf_export(configs, labels, e.origin)
+        data = {os.path.join(directory, rel): blob for rel, blob in shards.items()}
+        rows = {os.path.join(directory, rel): len(configs[v]) for rel, v in zip(shards, configs)}
+        categories = ["text-classification"] if task.kind == "classification" else ["sentence-similarity", "text-retrieval"]
+        header = {"license": "other", "task_categories": categories, "tags": ["synthetic", "synthc"], **meta}
+        targets = list(data) + targets
+    else:
+        files: dict[str, list[dict[str, Any]]] = {}
+        for v in variants:
+            path = os.path.abspath(os.path.join(ctx.root, e.path.replace("{variant}", v.name)))
+            files.setdefault(path, []).extend(record(v, c, ctx.program) for c in finals[v.id])
+        data = {path: encode_rows(recs, e.format) for path, recs in files.items()}
+        rows = {path: len(recs) for path, recs in files.items()}
     previous = outputs.check_targets(directory, targets, _owner(ctx, e), frozenset(), e.origin)
     # One journal per recipe and export: recipes in one folder share its .synthc/.
     staged = outputs.ExportSet(os.path.join(ctx.root, ".synthc"), f"{os.path.basename(ctx.recipe)}.{e.name}")
     try:
-        hashes = {_rel(path, directory): staged.add(path, encode_rows(rows, e.format)) for path, rows in files.items()}
-        manifest, card = _manifest(ctx, e, variants, hashes, files, directory)
+        hashes = {_rel(path, directory): staged.add(path, blob) for path, blob in data.items()}
+        counts = {_rel(path, directory): n for path, n in rows.items()}
+        kept = [c for v in variants for c in finals[v.id]]
+        manifest, card = _manifest(ctx, e, variants, hashes, counts, header, kept)
         staged.add(os.path.join(directory, outputs.CARD), card.encode())
         staged.add(os.path.join(directory, outputs.MANIFEST), (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
         staged.drop = _stale(directory, previous, hashes)
@@ -135,7 +155,7 @@ def export(ctx: Context, e: ir.Export, inputs: Inputs, node: str) -> list[str]:
         staged.abandon()
         raise fail("E505", f"cannot write {shown(exc.filename or directory)}: {exc.strerror}", e.origin,
                    "export declared here", help="free disk space or choose a writable `path`; nothing was replaced") from None
-    written = list(files)
+    written = list(data)
     ctx.note(node, f"wrote {', '.join(shown(p) for p in written)}")
     return written
 
@@ -161,30 +181,33 @@ def _public(info: dict[str, Any]) -> dict[str, Any]:
 
 
 def _manifest(ctx: Context, e: ir.Export, variants: list[ir.Variant], hashes: dict[str, str],
-              files: dict[str, list[dict[str, Any]]], directory: str) -> tuple[dict[str, Any], str]:
-    """The manifest and the dataset card. Both are promised byte-stable for the same inputs, so they
-    hold facts of the data (counts, tokens of the kept rows), never facts of one run (timings,
-    cache hits): those go to the event log, the build summary and .synthc/last-build.json."""
+              rows: dict[str, int], header: dict[str, Any] | None, kept: list[Candidate]) -> tuple[dict[str, Any], str]:
+    """The manifest and the dataset card (`header`: a Hugging Face folder's YAML header). Both are
+    promised byte-stable for the same inputs, so they hold facts of the data (counts, tokens of the
+    kept rows, generation groups), never facts of one run (timings, cache hits): those go to the
+    event log, the build summary and .synthc/last-build.json."""
+    directory = export_targets(ctx.program, e)[0]
     model = _public(ctx.models.info.get(variants[0].model, {}) if variants else {})
     counts = {v.name: ctx.counts.get(v.id, {}) for v in variants}
-    rows = [r for rs in files.values() for r in rs]
     manifest = {
         "schema_version": MANIFEST_SCHEMA_VERSION,
         **_owner(ctx, e).record(directory), "task": e.task, "format": e.format,
-        "files": {name: {"sha256": sha, "rows": len(files[os.path.join(directory, name)])}
-                  for name, sha in sorted(hashes.items())},
+        "files": {name: {"sha256": sha, "rows": rows[name]} for name, sha in sorted(hashes.items())},
         "counts": {name: {"total": sum(c.values()), "per_label": dict(sorted(c.items()))} for name, c in counts.items()},
         "dropped": {v.name: dict(sorted(ctx.dropped.get(v.id, Counter()).items())) for v in variants},
+        "cut": {v.name: dict(sorted(ctx.cut.get(v.id, Counter()).items())) for v in variants},
+        "stops": {v.name: ctx.stops[v.id] for v in variants if v.id in ctx.stops},
+        "groups": {v.name: ctx.groups[v.id] for v in variants if v.id in ctx.groups},
         "retrieval": {n: ctx.retrieval[n] for n in sorted({v.retrieve.retriever for v in variants if v.retrieve})
                       if n in ctx.retrieval},
-        "tokens": {"completion": sum(int(r["provenance"].get("tokens", {}).get("completion", 0)) for r in rows),
-                   "prompt": sum(int(r["provenance"].get("tokens", {}).get("prompt", 0)) for r in rows)},
-        "generation": {v.name: ctx.groups.get(f"generate:{v.id}", {}) for v in variants},
+        "tokens": {"completion": sum(c.provenance.get("tokens", {}).get("completion", 0) for c in kept),
+                   "prompt": sum(c.provenance.get("tokens", {}).get("prompt", 0) for c in kept)},
         "model": model, "versions": lockfile.versions(),
     }
     description = (f"Synthetic `{ctx.program.task(e.task).kind}` data from task `{e.task}` "
                    f"(variants: {', '.join(v.name for v in variants)}).")
-    card = dataset_card(e.name, os.path.basename(ctx.recipe), list(hashes), counts, model, hashes, description)
+    card = dataset_card(e.name, os.path.basename(ctx.recipe), list(hashes), counts, model, hashes, description,
+                        header=header, kind=ctx.program.task(e.task).kind)
     return manifest, card
 
 
@@ -192,17 +215,20 @@ def _manifest(ctx: Context, e: ir.Export, variants: list[ir.Variant], hashes: di
 
 def _lock_inputs(ctx: Context, nodes: list[str]) -> None:
     """Hash, while planning, every data file and model the selected nodes will read."""
+    from synthc.runtime.data import HF_PREFIX, source_sha256
+
     for node in nodes:
         step = ctx.plan.step(node)
         if step.kind == "load":
             item: ir.Source | ir.Corpus = step.target
             full = os.path.join(ctx.root, item.path)
-            if item.path not in ctx.data_hashes and os.path.exists(full):
-                try:
-                    ctx.data_hashes[item.path] = file_sha256(full)
-                except OSError as exc:
-                    raise fail("E503", f"cannot read {shown(full)}: {exc.strerror}", item.origin, "declared here",
-                               help="check the path and the file's permissions") from None
+            if item.path in ctx.data_hashes or not (item.path.startswith(HF_PREFIX) or os.path.exists(full)):
+                continue  # a missing file is the load step's E503, at its line
+            try:
+                ctx.data_hashes[item.path] = source_sha256(item, ctx.root)
+            except OSError as exc:
+                raise fail("E503", f"cannot read {shown(full)}: {exc.strerror}", item.origin, "declared here",
+                           help="check the path and the file's permissions") from None
         elif step.kind == "generate":
             ctx.models.identify(step.target.model)
 
@@ -224,6 +250,8 @@ def _check_lock(ctx: Context, locked: bool) -> dict[str, Any]:
     new = _lock_now(ctx)
     if not locked:
         return new
+    from synthc.runtime.endpoints import locked_notes
+
     path = lockfile.lock_path(ctx.recipe)
     old = _read_lock(path)
     if old is None:
@@ -234,8 +262,9 @@ def _check_lock(ctx: Context, locked: bool) -> dict[str, Any]:
         ours, theirs = {"data": new["data"]}, {"data": old.get("data", {})}
     diff = lockfile.diff_lock(theirs, ours)
     if diff:
+        remote = locked_notes(ctx.models.info)  # a served model's bytes are out of reach
         raise fail("E507", f"inputs differ from {shown(path)}; nothing was written", NO_SPAN, "",
-                   notes=tuple(diff), help="rebuild without --locked to accept the new inputs")
+                   notes=tuple(diff + remote), help="rebuild without --locked to accept the new inputs")
     return new
 
 
