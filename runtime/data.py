@@ -84,7 +84,7 @@ def location(root: str, path: str) -> str:
 
 
 def source_sha256(src: ir.Source | ir.Corpus, root: str) -> str:
-    """The content hash synth.lock records for a source or corpus."""
+    """The content hash the recipe's lock records for a source or corpus."""
     path = location(root, src.path)
     if src.format == "hf":
         from synthc.runtime.hf import hf_sha256

@@ -2,7 +2,7 @@
 
 `load_backend(model, root)` is the one way to turn an `ir.Model` into a running Backend; `build`,
 `plan --tokens` and other executors (a Ray worker, a server) all go through it. The GGUF's sha256
-is the model's identity in cache keys and in synth.lock; it is memoised by (path, size, mtime)
+is the model's identity in cache keys and in the recipe's lock; it is memoised by (path, size, mtime)
 in `.synthc/fingerprints.json` so a build does not rehash 100 MB each time.
 """
 

@@ -7,7 +7,7 @@ whose ready groups go to the Dispatcher at once — across variants and tasks, s
 has many requests queued — while this thread goes on: parse, filter and export of a finished
 variant run while other variants still generate. Finished groups are committed to the cache one
 transaction each. Outputs are written only after every node they depend on succeeded, each file
-atomically; synth.lock last.
+atomically (an export as one set); the recipe's lock last.
 """
 
 from __future__ import annotations

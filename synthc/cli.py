@@ -101,7 +101,7 @@ def _parser(color: bool = False) -> argparse.ArgumentParser:
     c.add_argument("--force", action="store_true", help="ignore cached generations")
     c.add_argument("--select", action="append", default=[], metavar="NODE",
                    help="build only these nodes (ids, tasks or task.variant) and what they need")
-    c.add_argument("--locked", action="store_true", help="fail if synth.lock differs from the inputs")
+    c.add_argument("--locked", action="store_true", help="refuse, before writing anything, if RECIPE.synth.lock differs from the inputs")
     c.add_argument("--quiet", action="store_true", help="no progress display")
     c.add_argument("--backend", choices=["llama", "fake"], default="llama",
                    help="fake: a deterministic stand-in for tests and dry runs")
