@@ -305,33 +305,41 @@ _ALL = [
        "# seen at run time, pointing at the task",
        "Loosen the output constraint, raise `max_tokens`, or report the message if it persists."),
     _c("E503", "data-not-found", "runtime",
-       "A source or corpus file does not exist.",
+       "A source or corpus file does not exist, cannot be read, or is a folder where a file was expected.",
        'source gold {\n  path = "data/trian.jsonl"\n}',
        "Fix the path (relative to the spec file)."),
     _c("E504", "malformed-data", "runtime",
-       "A data line could not be read (invalid JSON, bad CSV row, unreadable Parquet).",
+       "A data line could not be read: invalid JSON, text that is not UTF-8, a CSV row with more or fewer "
+       "fields than the header, an unreadable Parquet file.",
        "# data/train.jsonl line 17: {\"text\": \"unterminated",
        "Fix or remove the line the message names."),
     _c("E505", "output-not-writable", "runtime",
-       "The output directory or file cannot be written.",
+       "An output, the event log (`--events`) or the lock cannot be written: a read-only folder, a full "
+       "disk, a file-size limit.",
        'export e {\n  path = "/proc/out.jsonl"\n}',
-       "Choose a writable path; nothing partial was written."),
+       "Choose a writable path or free space; nothing partial was written, and every generation finished "
+       "so far is cached, so the rerun continues where this one stopped."),
     _c("E506", "context-overflow", "runtime",
        "A rendered prompt plus `max_tokens` does not fit in the model's context window.",
        "model m {\n  context = 512\n}",
        "Raise `context`, shorten the prompt or demos, or lower `shots`."),
     _c("E507", "lockfile-drift", "runtime",
-       "`--locked` was given and a model, data file or tool version differs from synth.lock.",
-       "synthc build spec.synth --locked",
-       "Review the diff; run without `--locked` to accept the new inputs and rewrite the lockfile."),
+       "`--locked` was given and a model, data file or tool version differs from the recipe's lock "
+       "(`recipe.synth.lock` beside it), or there is no lock. The check runs before the build writes anything.",
+       "synthc build quickstart.synth --locked",
+       "Review the diff; run without `--locked` to accept the new inputs and rewrite the lock (the build says "
+       "that it updated it), then commit the lock."),
     _c("E508", "data-column-missing", "runtime",
-       "A row of a source or corpus lacks a column the spec maps or declares.",
+       "A row of a source or corpus lacks a column the spec maps or declares, or its text column is null "
+       "(or not text).",
        'source gold {\n  text = "review"\n}',
        "Map the column names the file really has."),
     _c("E509", "too-few-rows", "runtime",
-       "A sample asks for more rows (of a label) than the source has.",
+       "A step needs rows the data does not have: a sample asks for more rows (of a label) than the source "
+       "has, a task's seed source is empty or has no rows of a label the prompt needs, or a label oracle "
+       "would train on fewer than two labels.",
        "sample {\n  per_label = 5000\n}",
-       "Lower the sample size or use a larger source."),
+       "Lower the sample size, use a larger source, or map the source's `label` column to the label set."),
     _c("E510", "missing-extra", "runtime",
        "A feature the recipe uses needs an optional package that is not installed (e.g. dense retrieval).",
        "retriever r {\n  corpus = news\n  method = dense\n}",
@@ -353,6 +361,12 @@ _ALL = [
        "the environment only, and never writes them anywhere.",
        'model m {\n  endpoint    = "https://api.example.com/v1"\n  api_key_env = "EXAMPLE_API_KEY"\n}',
        "Export the variable before building: `export EXAMPLE_API_KEY=...`."),
+    _c("E514", "cache-unusable", "runtime",
+       "The build cache `.synthc/` beside the recipe is damaged (not an SQLite database, a bad entry) or "
+       "cannot be written (a full disk, a read-only folder).",
+       "# .synthc/cache.sqlite overwritten by another program",
+       "Delete the `.synthc/` folder and rerun: it only holds caches (generations, indexes), so deleting it "
+       "costs time, never data. For a full disk, free space: generations committed so far are kept."),
     _c("E520", "template-limit-exceeded", "runtime",
        "Rendering a template went past a resource limit: output over 1,000,000 characters, more than 100,000 "
        "loop iterations, a `range()` of more than 10,000 items, a string or list repeated past the output "
@@ -364,6 +378,22 @@ _ALL = [
        "wrong type (`{{ label + 1 }}`), a value missing from this row, a filter given an unusable value.",
        'prompt = "Write {{ label + 1 }} reviews"',
        "Fix the expression, guard it (`{% if seed.title is defined %}`), or fix the data row the message names."),
+    _c("E523", "output-collision", "runtime",
+       "An export would write into a folder that holds another export's dataset (of this or another recipe); "
+       "the folder's `manifest.json` names its owner. Mixing them would leave a card describing the wrong files.",
+       'export reviews {\n  task = reviews\n  path = "../out/examples/reviews.jsonl"  # another recipe exports here\n}',
+       "Give each export its own folder, e.g. `out/<recipe>/<file>` (the layout the examples use)."),
+    _c("E524", "output-not-owned", "runtime",
+       "An export would replace a file synthc did not write: a hand-written `README.md` in the folder, the "
+       "recipe itself, a data file the build reads. synthc only replaces files its manifest records.",
+       'export e {\n  task = t\n  path = "quickstart.synth"\n}',
+       "Choose an output `path` in a folder of its own; move the file away only if it is disposable."),
+    _c("E525", "empty-result", "runtime",
+       "A step left nothing to write: the filters (or parsing) dropped every generated row, or a retrieval "
+       "band kept no document for any seed. synthc refuses rather than write an empty dataset.",
+       "filter {\n  words = 500..600  # no generated row is that long\n}",
+       "Loosen the filter or band the message names (it counts the drop reasons); generations are cached, "
+       "so the rebuild is quick."),
     # -- E6xx: evaluation inputs (`synthc eval`) ---------------------------------------------
     _c("E601", "eval-input-invalid", "eval",
        "A dataset given to `synthc eval` cannot be evaluated: it has no rows, lacks the text field, or "

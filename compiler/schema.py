@@ -126,11 +126,14 @@ _DATA = (
     Field("split", STR, doc="keep only rows whose `split` column equals this; `hf`: the dataset split (default: train)"),
 )
 
+MAX_ROWS = 1_000_000  # per task and label; a bigger dataset is several builds (or tasks)
+
 _TASK_COMMON = (
     Field("kind", ENUM("classification", "qa_pairs"), "classification"),
     Field("labels", REF("labels"), doc="label set (classification)"),
     Field("model", REF("model"), required=True),
     Field("seeds", REF("source"), doc="real examples: few-shot demos, retrieval queries, QA inputs"),
+    # Bounded: a build plans its rows in memory, so 10**12 must be a diagnostic, not a MemoryError.
     Field("per_label", INT(0, MAX_ROWS), doc="rows to generate per label"),
     Field("total", INT(0, MAX_ROWS), doc="rows to generate in all (split evenly over labels)"),
     Field("persona", REF("persona"), doc="per-row persona derived from data"),

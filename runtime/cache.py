@@ -22,16 +22,49 @@ from typing import Any
 
 from synthc.runtime.backends.base import Completion
 
-__all__ = ["Cache", "CACHE_VERSION"]
+__all__ = ["Cache", "CACHE_VERSION", "CacheError", "open_cache"]
 
 CACHE_VERSION = "1"
 
 
+class CacheError(Exception):
+    """The cache cannot be used: damaged (delete it: it holds nothing a rebuild cannot recreate
+    but time) or not writable (a full disk, a read-only folder)."""
+
+    def __init__(self, path: str, reason: str, help: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason, self.help = path, reason, help
+
+
+def _error(path: str, exc: sqlite3.Error) -> CacheError:
+    text = str(exc)
+    if "full" in text or "disk I/O" in text:
+        return CacheError(path, text, "free disk space and rerun: every generation committed so far is kept")
+    if "readonly" in text or "unable to open" in text:
+        return CacheError(path, text, f"make {os.path.dirname(path)} writable")
+    return CacheError(path, text, f"the cache is damaged: delete the folder {os.path.dirname(path)} "
+                      "(it only saves time) and rerun")
+
+
+def open_cache(directory: str) -> Cache:
+    path = os.path.join(directory, "cache.sqlite")
+    try:
+        os.makedirs(directory, exist_ok=True)
+        return Cache(directory)
+    except sqlite3.Error as exc:
+        raise _error(path, exc) from None
+    except OSError as exc:
+        raise CacheError(path, exc.strerror or str(exc), f"make {directory} a writable folder") from None
+
+
 class Cache:
+    """All access goes through the methods below; each turns an SQLite failure into CacheError."""
+
     def __init__(self, directory: str) -> None:
         os.makedirs(directory, exist_ok=True)
         self.path = os.path.join(directory, "cache.sqlite")
         self.db = sqlite3.connect(self.path, isolation_level=None)
+        self.db.execute("PRAGMA quick_check").fetchall()  # a damaged file fails here, not mid-build
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute(
@@ -43,32 +76,46 @@ class Cache:
         self.misses = 0
 
     def get(self, key: str) -> Completion | None:
-        row = self.db.execute("SELECT completion FROM generations WHERE key = ?", (key,)).fetchone()
-        if row is None:
-            self.misses += 1
-            return None
+        try:
+            row = self.db.execute("SELECT completion FROM generations WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                self.misses += 1
+                return None
+            data = json.loads(row[0])
+            comp = Completion(**data)
+        except sqlite3.Error as exc:
+            raise _error(self.path, exc) from None
+        except (ValueError, TypeError) as exc:
+            raise CacheError(self.path, f"an entry is not a completion ({exc})",
+                             f"the cache is damaged: delete the folder {os.path.dirname(self.path)} and rerun") from None
         self.hits += 1
-        data = json.loads(row[0])
-        return Completion(**data)
+        return comp
 
     def put(self, key: str, node: str, row_key: str, completion: Completion) -> None:
         data = {"text": completion.text, "prompt_tokens": completion.prompt_tokens,
                 "completion_tokens": completion.completion_tokens,
                 "evaluated_tokens": completion.evaluated_tokens, "finish": completion.finish,
                 "extra": completion.extra, "logprob": completion.logprob}
-        self.db.execute("INSERT OR REPLACE INTO generations VALUES (?, ?, ?, ?, ?)",
-                        (key, node, row_key, json.dumps(data, ensure_ascii=False), time.time()))
+        try:
+            self.db.execute("INSERT OR REPLACE INTO generations VALUES (?, ?, ?, ?, ?)",
+                            (key, node, row_key, json.dumps(data, ensure_ascii=False), time.time()))
+        except sqlite3.Error as exc:
+            raise _error(self.path, exc) from None
 
     def put_group(self, node: str, entries: list[tuple[str, str, Completion]]) -> None:
         """Commit a group's (key, row key, completion) entries atomically: all of them or none."""
-        self.db.execute("BEGIN IMMEDIATE")
         try:
-            for key, row_key, completion in entries:
-                self.put(key, node, row_key, completion)
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for key, row_key, completion in entries:
+                    self.put(key, node, row_key, completion)
+            except BaseException:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")  # a full disk often shows here, when the WAL grows
+        except sqlite3.Error as exc:
+            raise _error(self.path, exc) from None
 
     def artifact(self, key: str) -> Any:
         row = self.db.execute("SELECT value FROM artifacts WHERE key = ?", (key,)).fetchone()

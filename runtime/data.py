@@ -85,7 +85,7 @@ def location(root: str, path: str) -> str:
 
 
 def source_sha256(src: ir.Source | ir.Corpus, root: str) -> str:
-    """The content hash synth.lock records for a source or corpus."""
+    """The content hash the recipe's lock records for a source or corpus."""
     path = location(root, src.path)
     if src.format == "hf":
         from synthc.runtime.hf import hf_sha256
@@ -106,24 +106,32 @@ def read_records(src: ir.Source | ir.Corpus, root: str) -> list[dict[str, Any]]:
 
 
 def read_table(path: str, fmt: str, origin: Span) -> list[dict[str, Any]]:
-    """All records of a data file as dicts; E503 if missing, E504 on a malformed line."""
+    """All records of a data file as dicts; E503 if missing or unreadable, E504 on a malformed line."""
     if fmt == "hf":
         from synthc.runtime.hf import read_hf
 
         return read_hf(path, None, None, origin)
+    path = os.path.normpath(path)  # messages name it as the user can paste it: `../data/x`, not `./../data/x`
     if not os.path.exists(path):
         raise fail("E503", f"data file not found: {path}", origin, "declared here",
                    help="paths are relative to the spec file")
-    if fmt == "jsonl":
-        return _read_jsonl(path, origin)
     if fmt == "text":
         return _read_folder(path, origin)
-    if fmt == "csv":
-        with open(path, newline="", encoding="utf-8") as fh:
-            try:
-                return [dict(r) for r in csv.DictReader(fh)]
-            except csv.Error as err:
-                raise fail("E504", f"{path}: malformed CSV: {err}", origin, "declared here") from None
+    if os.path.isdir(path):
+        raise fail("E503", f"{path} is a folder, not a {fmt} file", origin, "declared here",
+                   help='name the file inside it, or use `format = "text"` for a folder of .txt/.md files')
+    try:
+        if fmt == "jsonl":
+            return _read_jsonl(path, origin)
+        if fmt == "csv":
+            return _read_csv(path, origin)
+    except UnicodeDecodeError as err:
+        line = _line_of(path, err)
+        raise fail("E504", f"{path}:{line}: not UTF-8 text (byte 0x{err.object[err.start]:02x})", origin,
+                   "declared here", help="re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
+    except OSError as err:
+        raise fail("E503", f"cannot read {path}: {err.strerror}", origin, "declared here",
+                   help="check the file's permissions") from None
     try:
         import pyarrow.parquet as pq
     except ImportError:
@@ -133,6 +141,39 @@ def read_table(path: str, fmt: str, origin: Span) -> list[dict[str, Any]]:
         return pq.read_table(path).to_pylist()  # type: ignore[no-any-return]
     except Exception as err:  # pyarrow raises many types for a damaged file
         raise fail("E504", f"{path}: unreadable Parquet: {err}", origin, "declared here") from None
+
+
+def _line_of(path: str, err: UnicodeDecodeError) -> int:
+    """1-based line of the first undecodable byte (the decoder reports an offset in its chunk)."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as full:
+        return data.count(b"\n", 0, full.start) + 1
+    return 1
+
+
+def _read_csv(path: str, origin: Span) -> list[dict[str, Any]]:
+    """Rows as dicts; a row with fewer or more fields than the header is E504, never padded."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        try:
+            header = next(reader, None)
+            if header is None:
+                return []
+            rows = []
+            for values in reader:
+                if not values:
+                    continue
+                if len(values) != len(header):
+                    raise fail("E504", f"{path}:{reader.line_num}: {len(values)} field(s), the header has "
+                               f"{len(header)}", origin, "declared here",
+                               help="quote fields that contain commas; every row needs one value per column")
+                rows.append(dict(zip(header, values)))
+            return rows
+        except csv.Error as err:
+            raise fail("E504", f"{path}:{reader.line_num}: malformed CSV: {err}", origin, "declared here") from None
 
 
 def _read_jsonl(path: str, origin: Span) -> list[dict[str, Any]]:
@@ -162,9 +203,14 @@ def _rows(records: list[dict[str, Any]], path: str, id_col: str, text_col: str, 
             if col not in rec:
                 raise fail("E508", f"{path}: record {n} has no column `{col}`", origin, "mapped here",
                            help=_columns_help(rec))
+        text = rec[text_col]
+        if not isinstance(text, (str, int, float)) or isinstance(text, bool):
+            what = "null" if text is None else f"a {type(text).__name__}"
+            raise fail("E508", f"{path}: record {n}: `{text_col}` is {what}, not text", origin, "mapped here",
+                       help="fix or drop the record; a prompt would otherwise read the word `None`")
         rid = str(rec.get(id_col, n))
-        label = str(rec[label_col]) if label_col else None
-        out.append(Row(rid, str(rec[text_col]), label, {f: rec[f] for f in fields}))
+        label = None if not label_col or rec[label_col] is None else str(rec[label_col])
+        out.append(Row(rid, str(text), label, {f: rec[f] for f in fields}))
     return out
 
 

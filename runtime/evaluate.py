@@ -86,7 +86,7 @@ def read_dataset(path: str, name: str, text_field: str = "text", label_field: st
         if text_field not in r and not d.queries:
             raise fail("E601", f"{path}:{n}: record has no text field `{text_field}` (fields: {', '.join(sorted(r))})",
                        NO_SPAN, help="name the text column with --text-field")
-        if need_labels and r.get(label_field) is None:
+        if need_labels and not d.queries and r.get(label_field) is None:
             raise fail("E601", f"{path}:{n}: record has no label field `{label_field}` (fields: {', '.join(sorted(r))})",
                        NO_SPAN, help="name the label column with --label-field, or choose metrics that need no labels")
     return d

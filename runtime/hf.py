@@ -93,7 +93,7 @@ def hf_splits(path: str, config: str | None, origin: Span) -> list[str]:
 
 def hf_sha256(path: str, config: str | None = None) -> str:
     """Content hash of a dataset folder (every file but hidden ones and `datasets`' lock files), or
-    of a cached hub dataset's Arrow files, for synth.lock."""
+    of a cached hub dataset's Arrow files, for the recipe's lock."""
     files: list[tuple[str, str]] = []
     if path.startswith(HF_PREFIX):
         obj = _open(path, config, Span(-1, 0, 0))

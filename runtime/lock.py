@@ -1,5 +1,8 @@
-"""synth.lock: what a build read (models, data files) and which tool versions ran it.
-`--locked` refuses to build when anything drifted, and says exactly what."""
+"""The lock file: what a build read (models, data files) and which tool versions ran it.
+
+A lock belongs to one recipe: `quickstart.synth.lock` beside `quickstart.synth`. `--locked`
+compares the inputs with it while planning, before anything is written, and refuses (E507) when
+anything drifted, saying exactly what; a build without `--locked` that changes the lock says so."""
 
 from __future__ import annotations
 
@@ -8,9 +11,12 @@ import os
 from importlib import metadata
 from typing import Any
 
-__all__ = ["LOCK_NAME", "lock_data", "read_lock", "diff_lock", "versions"]
+__all__ = ["lock_path", "lock_data", "read_lock", "diff_lock", "versions", "encode_lock"]
 
-LOCK_NAME = "synth.lock"
+
+def lock_path(recipe: str) -> str:
+    """The lock of one recipe: the recipe's file name plus `.lock`, beside it."""
+    return recipe + ".lock"
 
 
 def versions() -> dict[str, str]:
@@ -27,12 +33,19 @@ def lock_data(models: dict[str, dict[str, Any]], data: dict[str, str]) -> dict[s
     return {"lock_version": 1, "models": models, "data": dict(sorted(data.items())), "versions": versions()}
 
 
-def read_lock(spec_dir: str) -> dict[str, Any] | None:
-    path = os.path.join(spec_dir, LOCK_NAME)
+def encode_lock(data: dict[str, Any]) -> bytes:
+    return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
+
+
+def read_lock(path: str) -> dict[str, Any] | None:
+    """The lock at `path`, None when there is none; ValueError when it is not a lock file."""
     if not os.path.exists(path):
         return None
     with open(path, encoding="utf-8") as fh:
-        return json.load(fh)  # type: ignore[no-any-return]
+        data = json.load(fh)
+    if not isinstance(data, dict) or "lock_version" not in data:
+        raise ValueError("not a synthc lock file")
+    return data
 
 
 def diff_lock(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:

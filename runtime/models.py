@@ -2,7 +2,7 @@
 
 `load_backend(model, root)` is the one way to turn an `ir.Model` into a running Backend; `build`,
 `plan --tokens` and other executors (a Ray worker, a server) all go through it. The GGUF's sha256
-is the model's identity in cache keys and in synth.lock; it is memoised by (path, size, mtime)
+is the model's identity in cache keys and in the recipe's lock; it is memoised by (path, size, mtime)
 in `.synthc/fingerprints.json` so a build does not rehash 100 MB each time.
 """
 
@@ -21,7 +21,7 @@ from synthc.runtime.data import file_sha256
 from synthc.runtime.errors import fail
 from synthc.runtime.writers import write_atomic
 
-__all__ = ["load_backend", "model_path", "fingerprint", "describe", "ModelPool"]
+__all__ = ["load_backend", "model_path", "model_file", "fingerprint", "describe", "ModelPool"]
 
 _MEMO_LOCK = threading.Lock()
 
@@ -46,14 +46,37 @@ def fingerprint(path: str, root: str) -> str:
     memo_path = os.path.join(root, ".synthc", "fingerprints.json")
     key = f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}"
     with _MEMO_LOCK:
-        memo: dict[str, str] = {}
-        if os.path.exists(memo_path):
-            with open(memo_path, encoding="utf-8") as fh:
-                memo = json.load(fh)
-        if key not in memo:
+        memo = _read_memo(memo_path)
+        if not isinstance(memo.get(key), str):
             memo[key] = file_sha256(path)
-            write_atomic(memo_path, json.dumps(memo, indent=1, sort_keys=True).encode())
-        return memo[key]
+            try:
+                write_atomic(memo_path, json.dumps(memo, indent=1, sort_keys=True).encode())
+            except OSError:
+                pass  # only a memo: the next build hashes again
+        return str(memo[key])
+
+
+def _read_memo(path: str) -> dict[str, Any]:
+    """The fingerprint memo; a damaged one is only a slower build (rehash), never an error."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            memo = json.load(fh)
+    except (OSError, ValueError):
+        return {}
+    return memo if isinstance(memo, dict) else {}
+
+
+def model_file(model: ir.Model, root: str) -> str:
+    """The GGUF file of `model`, checked: E501 when missing, a folder or unreadable."""
+    path = model_path(model, root)
+    if not os.path.isfile(path):
+        what = "is a folder, not a model file" if os.path.isdir(path) else "not found"
+        raise fail("E501", f"model file {what}: {path}", model.origin, "model declared here",
+                   help="point `gguf` at an existing .gguf file")
+    if not os.access(path, os.R_OK):
+        raise fail("E501", f"cannot read the model file {path}", model.origin, "model declared here",
+                   help="check the file's permissions")
+    return path
 
 
 def load_backend(model: ir.Model, root: str, kind: str = "llama") -> Backend:
@@ -70,10 +93,7 @@ def load_backend(model: ir.Model, root: str, kind: str = "llama") -> Backend:
         return open_endpoint(model)
     from synthc.runtime.backends.llama import LlamaBackend, ModelLoadError
 
-    path = model_path(model, root)
-    if not os.path.exists(path):
-        raise fail("E501", f"model file not found: {path}", model.origin, "model declared here",
-                   help="point `gguf` at an existing .gguf file")
+    path = model_file(model, root)
     sha = fingerprint(path, root)
     try:
         return LlamaBackend(path, model.context, model.threads, f"gguf:{sha}", batch=model.batch)
@@ -82,16 +102,21 @@ def load_backend(model: ir.Model, root: str, kind: str = "llama") -> Backend:
                    help="check that the file is a complete GGUF model") from None
 
 
-def describe(model: ir.Model, root: str, backend: Backend) -> dict[str, Any]:
-    """The model's entry in synth.lock and manifests: name, path as the recipe names it, size, sha256;
-    for a served model its URL, dialect, served id and reported fingerprint (never the API key)."""
-    if backend.name == "fake":
-        return {"name": model.name, "path": "fake", "size": 0, "sha256": backend.fingerprint()}
+def describe(model: ir.Model, root: str, kind: str = "llama", backend: Backend | None = None) -> dict[str, Any]:
+    """The model's entry in the lock and manifests: name, path as the recipe names it, size, sha256;
+    for a served model its URL, dialect, served id and reported fingerprint (never the API key).
+    A GGUF needs no loaded backend, so a build compares it with the lock before it loads anything;
+    a served model's identity is what the server reports, so it needs `backend`."""
+    if kind == "fake":
+        from synthc.runtime.backends.fake import FakeBackend
+
+        return {"name": model.name, "path": "fake", "size": 0, "sha256": FakeBackend(model.context).fingerprint()}
     if model.endpoint is not None:
         from synthc.runtime.endpoints import model_info
 
+        assert backend is not None, "a served model is described by its backend"
         return model_info(model.name, backend)  # type: ignore[arg-type]
-    path = model_path(model, root)
+    path = model_file(model, root)
     shown = path if model.gguf_kind == "path" else f"builtin:{model.gguf}"
     return {"name": model.name, "path": shown, "size": os.path.getsize(path), "sha256": fingerprint(path, root)}
 
@@ -106,10 +131,25 @@ class ModelPool:
     backends: dict[str, Backend] = field(default_factory=dict)
     info: dict[str, dict[str, Any]] = field(default_factory=dict)  # model name -> describe()
 
+    def identify(self, name: str) -> dict[str, Any]:
+        """The model's describe() entry: a GGUF's without loading it (E501 for a missing file); a
+        served model's from its backend (connecting to the server)."""
+        if name not in self.info:
+            m = self.program.model(name)
+            if m.endpoint is not None and self.kind != "fake":
+                self.get(name)
+            else:
+                self.info[name] = describe(m, self.root, self.kind)
+        return self.info[name]
+
     def get(self, name: str) -> Backend:
         if name not in self.backends:
             m = self.program.model(name)
+            served = m.endpoint is not None and self.kind != "fake"
+            if not served:
+                self.identify(name)  # E501 for a bad GGUF path before anything loads
             be = load_backend(m, self.root, self.kind)
-            self.info[name] = describe(m, self.root, be)
             self.backends[name] = be
+            if served:
+                self.info[name] = describe(m, self.root, self.kind, be)
         return self.backends[name]

@@ -62,6 +62,13 @@ class Events:
         elif event == "step" and not node.startswith("generate:"):
             self._progress.console.print(f"[dim]{node}[/dim] {data.get('note', '')}")
 
+    def notice(self, text: str) -> None:
+        """A line the user must see even with --quiet (e.g. an updated lock file)."""
+        if self._progress is not None:
+            self._progress.console.print(text, markup=False, highlight=False)
+        else:
+            print(text, file=self.err)
+
     def close(self) -> None:
         if self._progress is not None:
             self._progress.stop()

@@ -7,7 +7,7 @@ whose ready groups go to the Dispatcher at once — across variants and tasks, s
 has many requests queued — while this thread goes on: parse, filter and export of a finished
 variant run while other variants still generate. Finished groups are committed to the cache one
 transaction each. Outputs are written only after every node they depend on succeeded, each file
-atomically; synth.lock last.
+atomically (an export as one set); the recipe's lock last.
 """
 
 from __future__ import annotations
@@ -23,14 +23,15 @@ from synthc.compiler.paths import recheck
 from synthc.compiler.plan import Plan
 from synthc.compiler.source import NO_SPAN, SourceMap
 from synthc.runtime.backends.base import Completion
-from synthc.runtime.cache import Cache
+from synthc.runtime.cache import CacheError, open_cache
 from synthc.runtime.dispatch import Dispatcher, LocalDispatcher
 from synthc.runtime.engine import GenerateJob
 from synthc.runtime.errors import RunFailed, fail
 from synthc.runtime.models import ModelPool
 from synthc.runtime.progress import Events
 from synthc.runtime.steps import Context, inputs_of, run_step
-from synthc.runtime.steps.outputs import check_writable, write_lock
+from synthc.runtime.outputs import shown
+from synthc.runtime.steps.outputs import preflight, write_lock, write_run_log
 
 __all__ = ["execute", "RunFailed"]
 
@@ -52,25 +53,49 @@ def execute(plan: Plan, sources: SourceMap, *, force: bool = False, select: list
     outside = recheck(plan.program)  # the path policy again, just before files are opened
     if outside:
         raise RunFailed(outside)
-    check_writable(plan, nodes)
     root = plan.program.root
+    recipe = os.path.realpath(sources.files[0].path) if sources.files else os.path.join(os.path.realpath(root), "recipe")
     models = ModelPool(plan.program, root, backend)
-    ctx = Context(plan, Cache(os.path.join(root, ".synthc")), Events(err or sys.stderr, quiet, events), models, force)
-    dispatch = dispatcher or LocalDispatcher(models)
+    ctx = Context(plan, None, None, models, force, recipe=recipe)  # type: ignore[arg-type]
+    new_lock, notes = preflight(ctx, nodes, sources, locked)  # refusals happen here, before any output
+    ctx.events = _events(err or sys.stderr, quiet, events)
+    exports = [n for n in nodes if plan.step(n).kind == "export"]
+    dispatch = None
     started = time.time()
     try:
+        for note in notes:
+            ctx.note("recover", note)
+        ctx.cache = open_cache(os.path.join(root, ".synthc"))
+        dispatch = dispatcher or LocalDispatcher(models)
         values = _Scheduler(ctx, dispatch, nodes).run()
-        exports = [n for n in nodes if plan.step(n).kind == "export"]
-        write_lock(ctx, locked, bool(exports))
+        write_lock(ctx, new_lock, bool(exports))
+        write_run_log(ctx, time.time() - started)
+    except CacheError as exc:
+        raise fail("E514", f"the cache {shown(exc.path)} cannot be used: {exc.reason}", NO_SPAN,
+                   help=exc.help) from None
+    except OSError as exc:  # a full disk, a file-size limit, a read-only folder met mid-build
+        where = f" {shown(exc.filename)}" if exc.filename else ""
+        raise fail("E505", f"cannot write{where}: {exc.strerror or exc}", NO_SPAN,
+                   help="free disk space or raise the limit, then rerun: finished generations are cached") from None
     finally:
-        dispatch.close()
+        if dispatch is not None:
+            dispatch.close()
         ctx.events.close()
-        ctx.cache.close()
-    written = [p for n in exports for p in values[n]]
+        if ctx.cache is not None:
+            ctx.cache.close()
+    written = [shown(p) for n in exports for p in values[n]]
     gen = ctx.stats
     return (f"built {len(nodes)} node(s) in {time.time() - started:.1f}s: "
             f"{gen['generated']} generated, {gen['cached']} from cache, {gen['tokens']} new tokens"
             + (f"; wrote {', '.join(written)}" if written else ""))
+
+
+def _events(err: TextIO, quiet: bool, path: str | None) -> Events:
+    try:
+        return Events(err, quiet, path)
+    except OSError as exc:
+        raise fail("E505", f"cannot write the event log {path}: {exc.strerror}", NO_SPAN,
+                   help="give --events a writable file path") from None
 
 
 class _Scheduler:

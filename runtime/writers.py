@@ -1,5 +1,6 @@
-"""Dataset files written atomically (temp file in the same directory, fsync, os.replace):
-a reader sees the old file or the new one, never half of one."""
+"""Files written atomically (temp file in the same directory, fsync, os.replace): a reader sees
+the old file or the new one, never half of one. The one home of atomic writing; an export *set*
+(several files committed as a unit) builds on it in runtime/outputs.py."""
 
 from __future__ import annotations
 
@@ -10,25 +11,90 @@ import os
 import tempfile
 from typing import Any
 
-__all__ = ["write_atomic", "encode_rows", "MANIFEST_SCHEMA_VERSION", "dataset_card"]
+__all__ = ["write_atomic", "write_temp", "clean_stale_temps", "TEMP_PREFIX", "encode_rows",
+           "MANIFEST_SCHEMA_VERSION", "dataset_card"]
 
-MANIFEST_SCHEMA_VERSION = 1
+MANIFEST_SCHEMA_VERSION = 2
+TEMP_PREFIX = ".synthc-"  # temp names are `.synthc-<pid>-XXXX.tmp`: a later run can tell a dead writer's
 
 
-def write_atomic(path: str, data: bytes) -> None:
+def _mode_for(path: str) -> int:
+    """The mode a plain `open(path, "w")` would give: the existing file's, else 0666 minus the umask.
+    (mkstemp creates 0600, and that mode would survive the rename.)"""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
+def write_temp(path: str, data: bytes) -> str:
+    """Write `data` to a fresh temp file beside `path` (fsynced, final mode); returns its name."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".synthc-", suffix=".tmp", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
+            os.fchmod(fh.fileno(), _mode_for(path))
             os.fsync(fh.fileno())
+    except BaseException:
+        _unlink(tmp)
+        raise
+    return tmp
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    tmp = write_temp(path, data)
+    try:
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        _unlink(tmp)
         raise
+
+
+def clean_stale_temps(directory: str, keep: frozenset[str] = frozenset()) -> list[str]:
+    """Remove `.synthc-<pid>-*.tmp` files whose writer is no longer running (a killed build's);
+    returns the removed paths. Files named in `keep` (a pending commit's) stay."""
+    removed = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return removed
+    for name in names:
+        if not (name.startswith(TEMP_PREFIX) and name.endswith(".tmp")):
+            continue
+        path = os.path.join(directory, name)
+        if path in keep or _alive(name):
+            continue
+        if _unlink(path):
+            removed.append(path)
+    return removed
+
+
+def _alive(name: str) -> bool:
+    pid = name[len(TEMP_PREFIX):].split("-", 1)[0]
+    if not pid.isdigit():
+        return False  # an older synthc's temp name carries no pid: nobody owns it now
+    if int(pid) == os.getpid():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _unlink(path: str) -> bool:
+    try:
+        os.unlink(path)
+        return True
+    except OSError:
+        return False
 
 
 def encode_rows(rows: list[dict[str, Any]], fmt: str) -> bytes:

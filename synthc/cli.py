@@ -133,7 +133,7 @@ def _parser(color: bool = False) -> argparse.ArgumentParser:
     c.add_argument("--force", action="store_true", help="ignore cached generations")
     c.add_argument("--select", action="append", default=[], metavar="NODE",
                    help="build only these nodes (ids, tasks or task.variant) and what they need")
-    c.add_argument("--locked", action="store_true", help="fail if synth.lock differs from the inputs")
+    c.add_argument("--locked", action="store_true", help="refuse, before writing anything, if RECIPE.synth.lock differs from the inputs")
     c.add_argument("--quiet", action="store_true", help="no progress display")
     c.add_argument("--backend", choices=["llama", "fake"], default="llama",
                    help="fake: a deterministic stand-in for tests and dry runs")
@@ -314,10 +314,9 @@ def _unified_diff(name: str, old: str, new: str) -> list[str]:
 
 
 def _write_atomic(path: str, text: str) -> None:
-    tmp = f"{path}.synthc-tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    from synthc.runtime.writers import write_atomic  # the one home of atomic writing (keeps the file's mode)
+
+    write_atomic(path, text.encode("utf-8"))
 
 
 def cmd_lsp(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -404,6 +403,8 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.seeds < 1:
         raise _UsageError(f"--seeds must be at least 1, got {args.seeds}", "students are trained once per seed")
     need = bool({"student", "label_preservation", "label_similarity"} & set(metrics))
+    # Label metrics asked for by name need labelled datasets too (E601); the default set measures what it can.
+    need_data = need and bool(args.metrics)
     try:
         named = []
         for item in args.datasets:
@@ -411,7 +412,7 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             named.append((name or os.path.splitext(os.path.basename(path))[0], path))
         if len({n for n, _ in named}) != len(named):
             raise _UsageError("two datasets share a name", "name them NAME=PATH")
-        data = [read_dataset(p, n, args.text_field, args.label_field) for n, p in named]
+        data = [read_dataset(p, n, args.text_field, args.label_field, need_labels=need_data) for n, p in named]
         real = read_dataset(args.real, "real", args.text_field, args.label_field, need_labels=need)
         train = read_dataset(args.train, "train", args.text_field, args.label_field, need_labels=True) if args.train else None
         opts = Options(metrics=metrics, seeds=args.seeds, embedder=args.embedder,

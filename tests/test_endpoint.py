@@ -113,7 +113,7 @@ def test_build_against_llama_cpp_server(tmp_path: str) -> None:
         model = manifest["model"]
         assert model["endpoint"] == server.url and model["served_model"] == "smollm2-135m"
         assert model["dialect"] == "llama_cpp" and model["fingerprint"].startswith("endpoint:")
-        lock = json.load(open(os.path.join(tmp, "synth.lock")))
+        lock = json.load(open(spec + ".lock"))
         assert lock["models"]["served"]["fingerprint"] == model["fingerprint"]
         again = _build(spec, locked=True, events=log)  # same server, same identity: all cached
         assert "0 generated, 4 from cache" in again

@@ -53,12 +53,12 @@ task verdicts {
 
 export reviews {
   task = reviews
-  path = "out/reviews.jsonl"
+  path = "out/reviews/reviews.jsonl"
 }
 
 export verdicts {
   task = verdicts
-  path = "out/verdicts.jsonl"
+  path = "out/verdicts/verdicts.jsonl"
 }
 """
 
@@ -83,13 +83,13 @@ def test_real_model_build_rerun_and_resume(tmp_path: str) -> None:
     first = _build(spec)
     assert first.returncode == 0, first.stderr
     assert "8 generated" in first.stdout
-    rows = [json.loads(x) for x in open(os.path.join(str(tmp_path), "out", "reviews.jsonl"))]
+    rows = [json.loads(x) for x in open(os.path.join(str(tmp_path), "out", "reviews", "reviews.jsonl"))]
     assert len(rows) >= 4 and all(r["text"].strip() for r in rows)
-    verdict = json.loads(open(os.path.join(str(tmp_path), "out", "verdicts.jsonl")).readline())
+    verdict = json.loads(open(os.path.join(str(tmp_path), "out", "verdicts", "verdicts.jsonl")).readline())
     assert verdict["label"] in ("positive", "negative") and 1 <= verdict["score"] <= 5  # JSON under an llguidance mask
-    lock = json.load(open(os.path.join(str(tmp_path), "synth.lock")))
+    lock = json.load(open(spec + ".lock"))
     assert len(lock["models"]["writer"]["sha256"]) == 64
-    ref = _sha(os.path.join(str(tmp_path), "out", "reviews.jsonl"))
+    ref = _sha(os.path.join(str(tmp_path), "out", "reviews", "reviews.jsonl"))
     again = _build(spec)
     assert "0 generated, 8 from cache" in again.stdout
     # kill -9 in the middle of a fresh build (cache removed), then resume: same bytes
@@ -115,7 +115,7 @@ def test_real_model_build_rerun_and_resume(tmp_path: str) -> None:
     proc.wait()
     resumed = _build(spec)
     assert resumed.returncode == 0, resumed.stderr
-    assert _sha(os.path.join(str(tmp_path), "out", "reviews.jsonl")) == ref
+    assert _sha(os.path.join(str(tmp_path), "out", "reviews", "reviews.jsonl")) == ref
 
 
 def test_quickstart_plan_counts_real_prompt_tokens() -> None:

@@ -7,6 +7,7 @@ import glob
 import os
 
 from conftest import ROOT
+from markers import header
 from synthc.compiler.codes import CODES
 
 # Codes no fixture can trigger, with the reason.
@@ -32,6 +33,7 @@ def test_every_code_has_the_three_sections() -> None:
 
 def test_every_code_has_a_fixture() -> None:
     names = {os.path.basename(p)[:4] for p in glob.glob(os.path.join(ROOT, "tests", "*", "E*.synth"))}
+    names |= {header(p, "expect") for p in glob.glob(os.path.join(ROOT, "tests", "faults", "cases", "*.synth"))}
     missing = [c for c in CODES if c not in names and c not in UNREACHABLE]
     assert missing == []
 

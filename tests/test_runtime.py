@@ -60,7 +60,7 @@ def test_build_outputs_and_rerun_is_a_noop(tmp_path: str) -> None:
     assert {"variant", "prompt_sha256", "model", "sampling", "attributes", "scores", "conversation"} <= set(prov)
     assert "oracle" in prov["scores"]
     manifest = json.load(open(os.path.join(out, "manifest.json")))
-    assert manifest["schema_version"] == 1 and manifest["counts"]["default"]["total"] == len(rows)
+    assert manifest["schema_version"] == 2 and manifest["counts"]["default"]["total"] == len(rows)
     card = open(os.path.join(out, "README.md")).read()
     assert card.startswith("---\nconfigs:") and "reviews.jsonl" in card
     before = _sha(os.path.join(out, "reviews.jsonl"))
@@ -128,7 +128,7 @@ def test_select_matching_nothing(tmp_path: str) -> None:
 
 def test_locked_detects_drift(tmp_path: str) -> None:
     spec = _copy_example(str(tmp_path))
-    lock = os.path.join(os.path.dirname(spec), "synth.lock")
+    lock = spec + ".lock"
     with open(lock, "w") as fh:
         json.dump({"lock_version": 1, "models": {}, "data": {"x.jsonl": "0" * 64}, "versions": {}}, fh)
     with pytest.raises(RunFailed) as info:
@@ -216,7 +216,7 @@ def test_index_is_built_once_and_reused_from_disk(tmp_path: str) -> None:
     spec = _copy_example(str(tmp_path), "retrieval.synth")
     ev1, ev2 = os.path.join(str(tmp_path), "1.jsonl"), os.path.join(str(tmp_path), "2.jsonl")
     _build(spec, events=ev1)
-    out = os.path.join(str(tmp_path), "out", "examples", "retrieval.jsonl")
+    out = os.path.join(str(tmp_path), "out", "retrieval", "retrieval.jsonl")
     first = _sha(out)
     _build(spec, events=ev2)
     assert [n.endswith("(built)") for n in _index_notes(ev1)] == [True]
@@ -249,5 +249,5 @@ def test_corpus_from_a_folder_of_text_files(tmp_path: str) -> None:
     with open(spec, "w", encoding="utf-8") as fh:
         fh.write(text)
     _build(spec)
-    out = [json.loads(line) for line in open(os.path.join(str(tmp_path), "out", "examples", "retrieval.jsonl"))]
+    out = [json.loads(line) for line in open(os.path.join(str(tmp_path), "out", "retrieval", "retrieval.jsonl"))]
     assert out and all(r["provenance"]["doc"]["id"].startswith("part") for r in out)

@@ -30,10 +30,11 @@ class Context:
     build's bookkeeping for manifests and the lockfile."""
 
     plan: Plan
-    cache: Cache
+    cache: Cache | None  # opened after the preflight checks
     events: Events
     models: ModelPool
     force: bool = False
+    recipe: str = ""  # the main spec, absolute, symlinks resolved: it names the lock and owns the outputs
     stats: Counter[str] = field(default_factory=Counter)  # the whole build: generated, cached, tokens, ...
     variant_stats: dict[str, Counter[str]] = field(default_factory=dict)  # the same, per variant id
     data_hashes: dict[str, str] = field(default_factory=dict)

@@ -6,7 +6,8 @@ from collections import Counter
 from typing import Any, Callable
 
 from synthc.compiler import ir
-from synthc.runtime.data import Row, load_source, read_records, sample_rows, source_sha256
+from synthc.runtime.data import Row, load_source, read_records, sample_rows
+from synthc.runtime.errors import fail
 from synthc.runtime.postprocess import Oracle
 from synthc.runtime.retrieval import load_corpus
 from synthc.runtime.steps import Context, Inputs
@@ -14,21 +15,14 @@ from synthc.runtime.steps import Context, Inputs
 __all__ = ["load", "sample", "persona", "oracle"]
 
 
-def _record_hash(ctx: Context, target: ir.Source | ir.Corpus) -> None:
-    if target.path not in ctx.data_hashes:
-        ctx.data_hashes[target.path] = source_sha256(target, ctx.root)
-
-
 def load(ctx: Context, target: ir.Source | ir.Corpus, inputs: Inputs, node: str) -> Any:
     """A source's rows, or a corpus's (documents, content digest)."""
     if isinstance(target, ir.Source):
-        rows = load_source(target, ctx.root)
-        _record_hash(ctx, target)
+        rows = load_source(target, ctx.root)  # its hash for the lock was taken while planning
         ctx.note(node, f"{len(rows)} rows")
         return rows
     counter, truncate = _token_fns(ctx, target)
     docs, digest = load_corpus(target, ctx.root, counter, truncate)
-    _record_hash(ctx, target)
     ctx.note(node, f"{len(docs)} documents within {target.min_tokens}..{target.max_tokens} tokens")
     return docs, digest
 
@@ -100,6 +94,11 @@ def _derive(d: ir.Derived, rec: dict[str, Any], earlier: list[dict[str, Any]]) -
 def oracle(ctx: Context, src: ir.Source, inputs: Inputs, node: str) -> Oracle:
     rows: list[Row] = inputs.one("rows")
     labelled = [r for r in rows if r.label is not None]
+    classes = sorted({str(r.label) for r in labelled})
+    if len(classes) < 2:  # scikit-learn would raise ValueError
+        raise fail("E509", f"the label oracle trained on `{src.name}` needs rows of at least two labels; it has "
+                   f"{len(labelled)} labelled row(s){' of label ' + classes[0] if classes else ''}", src.origin,
+                   "source declared here", help="train the oracle on a labelled source with every label")
     trained = Oracle([r.text for r in labelled], [str(r.label) for r in labelled])
     ctx.note(node, f"trained on {len(labelled)} rows, classes {', '.join(trained.classes)}")
     return trained

@@ -10,7 +10,9 @@ from collections import Counter
 from typing import Any
 
 from synthc.compiler import ir
+from synthc.runtime.data import Row
 from synthc.runtime.engine import Generation
+from synthc.runtime.errors import fail
 from synthc.runtime.postprocess import Candidate, parse_completion
 from synthc.runtime.prompts import cut_echo, echo_markers, example_stops, is_free_text
 from synthc.runtime.rows import Planned, plan_rows
@@ -24,9 +26,30 @@ def render(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[Plann
     retrieved = inputs.get("retrieval")
     if retrieved is not None:
         pairs, demos = retrieved
-    rows = plan_rows(v, ctx.program, inputs.get("seeds"), pairs, demos, inputs.get("personas"))
+    seeds = inputs.get("seeds")
+    rows = plan_rows(v, ctx.program, seeds, pairs, demos, inputs.get("personas"))
+    _check_seeds(ctx, v, seeds, rows)
     ctx.note(node, f"{len(rows)} rows planned")
     return rows
+
+
+def _check_seeds(ctx: Context, v: ir.Variant, seeds: list[Row] | None, rows: list[Planned]) -> None:
+    """A prompt that reads `seed` needs a seed row for every planned row (E509, not a Jinja error)."""
+    from synthc.compiler.templates import variables
+
+    if v.seeds is None:
+        return
+    src = ctx.program.source(v.seeds)
+    if not seeds:
+        raise fail("E509", f"task `{v.id}` takes its seeds from `{v.seeds}`, which has no rows", src.origin,
+                   "source declared here", help="check the file, its `split` and its sample")
+    reads = set().union(*(variables(t.text) for t in (v.system, v.prompt) if t is not None))
+    missing = sorted({r.label or "" for r in rows if r.seed is None})
+    if "seed" in reads and missing:
+        present = sorted({s.label or "" for s in seeds})
+        raise fail("E509", f"task `{v.id}` needs seed rows of label(s) {', '.join(missing)}; `{v.seeds}` has "
+                   f"only {', '.join(present) or 'unlabelled rows'}", src.origin, "source declared here",
+                   help="map the source's `label` column to the label set's names, or change the labels")
 
 
 def parse(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[Candidate]:

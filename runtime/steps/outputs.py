@@ -1,9 +1,10 @@
-"""Output steps and writers: dataset records, the export step, its manifest and dataset card,
-and synth.lock. Plain functions over the build's Context; every file is written atomically."""
+"""Output steps and writers: dataset records, the export step, its manifest and dataset card, the
+recipe's lock and the run log. Plain functions over the build's Context. An export's files are
+committed as one set and only over files it owns (runtime/outputs.py); everything that can refuse
+(`preflight`) runs before the first node."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections import Counter
@@ -11,15 +12,19 @@ from typing import Any
 
 from synthc.compiler import ir
 from synthc.compiler.plan import Plan
-from synthc.compiler.source import NO_SPAN
+from synthc.compiler.source import NO_SPAN, SourceMap
 from synthc.runtime import lock as lockfile
+from synthc.runtime import outputs
+from synthc.runtime.data import file_sha256
 from synthc.runtime.errors import fail
+from synthc.runtime.outputs import shown
 from synthc.runtime.postprocess import Candidate
 from synthc.runtime.scope import pairs_scope, render
 from synthc.runtime.steps import Context, Inputs
 from synthc.runtime.writers import MANIFEST_SCHEMA_VERSION, dataset_card, encode_rows, write_atomic
 
-__all__ = ["record", "final_rows", "export", "check_writable", "write_manifest", "write_lock"]
+__all__ = ["record", "final_rows", "export", "check_writable", "preflight", "write_lock", "write_run_log",
+           "export_targets"]
 
 
 def record(v: ir.Variant, c: Candidate, program: ir.Program) -> dict[str, Any]:
@@ -66,69 +71,128 @@ def check_writable(plan: Plan, nodes: list[str]) -> None:
                        help="choose a writable `path`") from None
 
 
+def export_targets(program: ir.Program, e: ir.Export) -> tuple[str, list[str]]:
+    """An export's folder (where the manifest and card go) and every file it writes, absolute."""
+    if e.format == "hf":  # `path` is the dataset folder; its shard names come with the data
+        directory = os.path.abspath(os.path.join(program.root, e.path))
+        return directory, [os.path.join(directory, outputs.CARD), os.path.join(directory, outputs.MANIFEST)]
+    task = program.task(e.task)
+    data = list(dict.fromkeys(os.path.abspath(os.path.join(program.root, e.path.replace("{variant}", v.name)))
+                              for v in task.variants if v.name in e.variants))
+    directory = os.path.dirname(data[0]) if data else os.path.abspath(program.root)
+    return directory, data + [os.path.join(directory, outputs.CARD), os.path.join(directory, outputs.MANIFEST)]
+
+
+def _owner(ctx: Context, e: ir.Export) -> outputs.Owner:
+    return outputs.Owner(ctx.recipe, e.name)
+
+
+def _build_inputs(ctx: Context, sources: SourceMap) -> frozenset[str]:
+    """Files the build reads; no export may replace one."""
+    p, root = ctx.program, ctx.root
+    paths = [f.path for f in sources.files] + [os.path.join(root, x.path) for x in (*p.sources, *p.corpora)]
+    paths += [os.path.join(root, m.gguf) for m in p.models if m.gguf_kind == "path"]
+    paths.append(lockfile.lock_path(ctx.recipe))
+    return frozenset(os.path.realpath(x) for x in paths)
+
+
+def preflight(ctx: Context, nodes: list[str], sources: SourceMap, locked: bool) -> tuple[dict[str, Any], list[str]]:
+    """Everything that can refuse, before a byte of output is written: finish a killed build's
+    commit (and drop its temps), hash the inputs, compare them with the lock under --locked,
+    check every export's targets for ownership and writability. Returns the new lock and notes."""
+    exports: list[ir.Export] = [ctx.plan.step(n).target for n in nodes if ctx.plan.step(n).kind == "export"]
+    folders = [export_targets(ctx.program, e)[0] for e in exports] + [os.path.dirname(ctx.recipe)]
+    folders += [os.path.join(ctx.root, ev.path) for ev in ctx.program.evaluations]  # reports, written atomically too
+    notes = outputs.recover(os.path.join(ctx.root, ".synthc"), folders)
+    _lock_inputs(ctx, nodes)
+    new_lock = _check_lock(ctx, locked)
+    inputs = _build_inputs(ctx, sources)
+    for e in exports:
+        directory, targets = export_targets(ctx.program, e)
+        outputs.check_targets(directory, targets, _owner(ctx, e), inputs, e.origin)
+    check_writable(ctx.plan, nodes)
+    return new_lock, notes
+
+
 def export(ctx: Context, e: ir.Export, inputs: Inputs, node: str) -> list[str]:
+    """Stage every file of the export (data, card, manifest), then switch them in as one set."""
     task = ctx.program.task(e.task)
     variants = [v for v in task.variants if v.name in e.variants]
     finals = final_rows(inputs)
-    files: dict[str, list[dict[str, Any]]] = {}
-    for v in variants:
-        path = e.path.replace("{variant}", v.name)
-        files.setdefault(path, []).extend(record(v, c, ctx.program) for c in finals[v.id])
-    if e.format == "hf":
-        return _export_hf(ctx, e, variants, finals, node)
-    written = []
-    hashes = {}
+    directory, targets = export_targets(ctx.program, e)
+    header: dict[str, Any] | None = None
+    if e.format == "hf":  # a Hugging Face dataset folder: one Parquet shard per variant (a configuration each)
+        from synthc.runtime.hf import hf_export
+
+        labels = ctx.program.label_set(variants[0].labels).names if variants and variants[0].labels else None
+        configs = {v.name: [record(v, c, ctx.program) for c in finals[v.id]] for v in variants}
+        shards, meta = hf_export(configs, labels, e.origin)
+        data = {os.path.join(directory, rel): blob for rel, blob in shards.items()}
+        rows = {os.path.join(directory, rel): len(configs[v]) for rel, v in zip(shards, configs)}
+        categories = ["text-classification"] if task.kind == "classification" else ["sentence-similarity", "text-retrieval"]
+        header = {"license": "other", "task_categories": categories, "tags": ["synthetic", "synthc"], **meta}
+        targets = list(data) + targets
+    else:
+        files: dict[str, list[dict[str, Any]]] = {}
+        for v in variants:
+            path = os.path.abspath(os.path.join(ctx.root, e.path.replace("{variant}", v.name)))
+            files.setdefault(path, []).extend(record(v, c, ctx.program) for c in finals[v.id])
+        data = {path: encode_rows(recs, e.format) for path, recs in files.items()}
+        rows = {path: len(recs) for path, recs in files.items()}
+    previous = outputs.check_targets(directory, targets, _owner(ctx, e), frozenset(), e.origin)
+    # One journal per recipe and export: recipes in one folder share its .synthc/.
+    staged = outputs.ExportSet(os.path.join(ctx.root, ".synthc"), f"{os.path.basename(ctx.recipe)}.{e.name}")
     try:
-        for path, rows in files.items():
-            data = encode_rows(rows, e.format)
-            write_atomic(os.path.join(ctx.root, path), data)
-            hashes[os.path.basename(path)] = hashlib.sha256(data).hexdigest()
-            written.append(path)
-        write_manifest(ctx, e, variants, written, hashes)
+        hashes = {_rel(path, directory): staged.add(path, blob) for path, blob in data.items()}
+        counts = {_rel(path, directory): n for path, n in rows.items()}
+        kept = [c for v in variants for c in finals[v.id]]
+        manifest, card = _manifest(ctx, e, variants, hashes, counts, header, kept)
+        staged.add(os.path.join(directory, outputs.CARD), card.encode())
+        staged.add(os.path.join(directory, outputs.MANIFEST), (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+        staged.drop = _stale(directory, previous, hashes)
+        staged.commit()
     except OSError as exc:
-        raise fail("E505", f"cannot write {e.path}: {exc.strerror}", e.origin, "export declared here") from None
-    ctx.note(node, f"wrote {', '.join(written)}")
+        staged.abandon()
+        raise fail("E505", f"cannot write {shown(exc.filename or directory)}: {exc.strerror}", e.origin,
+                   "export declared here", help="free disk space or choose a writable `path`; nothing was replaced") from None
+    written = list(data)
+    ctx.note(node, f"wrote {', '.join(shown(p) for p in written)}")
     return written
 
 
-def _export_hf(ctx: Context, e: ir.Export, variants: list[ir.Variant], finals: dict[str, list[Candidate]],
-               node: str) -> list[str]:
-    """A Hugging Face dataset folder: one Parquet shard per variant (a configuration each) + card."""
-    from synthc.runtime.hf import hf_export
-
-    task = ctx.program.task(e.task)
-    labels = ctx.program.label_set(variants[0].labels).names if variants and variants[0].labels else None
-    configs = {v.name: [record(v, c, ctx.program) for c in finals[v.id]] for v in variants}
-    shards, meta = hf_export(configs, labels, e.origin)
-    folder = os.path.join(ctx.root, e.path)
-    try:
-        for rel, data in shards.items():
-            write_atomic(os.path.join(folder, rel), data)
-        hashes = {rel: hashlib.sha256(data).hexdigest() for rel, data in shards.items()}
-        categories = ["text-classification"] if task.kind == "classification" else ["sentence-similarity", "text-retrieval"]
-        header = {"license": "other", "task_categories": categories, "tags": ["synthetic", "synthc"], **meta}
-        write_manifest(ctx, e, variants, [os.path.join(e.path, rel) for rel in shards], hashes,
-                       directory=folder, header=header)
-    except OSError as exc:
-        raise fail("E505", f"cannot write {e.path}: {exc.strerror}", e.origin, "export declared here") from None
-    ctx.note(node, f"wrote {e.path} (Hugging Face dataset, {len(shards)} configuration(s))")
-    return [os.path.join(e.path, rel) for rel in shards]
+def _rel(path: str, directory: str) -> str:
+    return os.path.relpath(path, directory).replace(os.sep, "/")
 
 
-def write_manifest(ctx: Context, e: ir.Export, variants: list[ir.Variant], files: list[str],
-                   hashes: dict[str, str], directory: str | None = None, header: dict[str, Any] | None = None) -> None:
-    """manifest.json and the dataset card beside the files (in `directory` when given); `header`:
-    the card's YAML header (a Hugging Face dataset folder's configs and dataset_info)."""
-    directory = directory or (os.path.dirname(os.path.join(ctx.root, files[0])) if files else ctx.root)
-    model = ctx.models.info.get(variants[0].model, {}) if variants else {}
+def _stale(directory: str, previous: dict[str, str | None], now: dict[str, str]) -> list[str]:
+    """Data files this export wrote last time and no longer writes (a removed variant), unless edited since."""
+    out = []
+    for rel, sha in previous.items():
+        path = os.path.join(directory, rel)
+        if rel in now or rel in (outputs.CARD, outputs.MANIFEST) or sha is None or not os.path.isfile(path):
+            continue
+        if file_sha256(path) == sha:
+            out.append(path)
+    return out
+
+
+def _public(info: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in info.items() if not k.startswith("_")}
+
+
+def _manifest(ctx: Context, e: ir.Export, variants: list[ir.Variant], hashes: dict[str, str],
+              rows: dict[str, int], header: dict[str, Any] | None, kept: list[Candidate]) -> tuple[dict[str, Any], str]:
+    """The manifest and the dataset card (`header`: a Hugging Face folder's YAML header). Both are
+    promised byte-stable for the same inputs, so they hold facts of the data (counts, tokens of the
+    kept rows, generation groups), never facts of one run (timings, cache hits): those go to the
+    event log, the build summary and .synthc/last-build.json."""
+    directory = export_targets(ctx.program, e)[0]
+    model = _public(ctx.models.info.get(variants[0].model, {}) if variants else {})
     counts = {v.name: ctx.counts.get(v.id, {}) for v in variants}
-    stats: Counter[str] = Counter()
-    for v in variants:
-        stats.update(ctx.variant_stats.get(v.id, Counter()))
     manifest = {
         "schema_version": MANIFEST_SCHEMA_VERSION,
-        "export": e.name, "task": e.task, "format": e.format,
-        "files": {k: {"sha256": v} for k, v in sorted(hashes.items())},
+        **_owner(ctx, e).record(directory), "task": e.task, "format": e.format,
+        "files": {name: {"sha256": sha, "rows": rows[name]} for name, sha in sorted(hashes.items())},
         "counts": {name: {"total": sum(c.values()), "per_label": dict(sorted(c.items()))} for name, c in counts.items()},
         "dropped": {v.name: dict(sorted(ctx.dropped.get(v.id, Counter()).items())) for v in variants},
         "cut": {v.name: dict(sorted(ctx.cut.get(v.id, Counter()).items())) for v in variants},
@@ -136,34 +200,101 @@ def write_manifest(ctx: Context, e: ir.Export, variants: list[ir.Variant], files
         "groups": {v.name: ctx.groups[v.id] for v in variants if v.id in ctx.groups},
         "retrieval": {n: ctx.retrieval[n] for n in sorted({v.retrieve.retriever for v in variants if v.retrieve})
                       if n in ctx.retrieval},
-        "tokens": {"generated": stats["tokens"], "prompt": stats["prompt_tokens"],
-                   "prompt_evaluated": stats["evaluated_tokens"]},
-        "generations": {"new": stats["generated"], "cached": stats["cached"]},
-        "timings_s": dict(sorted(ctx.timings.items())),
+        "tokens": {"completion": sum(c.provenance.get("tokens", {}).get("completion", 0) for c in kept),
+                   "prompt": sum(c.provenance.get("tokens", {}).get("prompt", 0) for c in kept)},
         "model": model, "versions": lockfile.versions(),
     }
-    write_atomic(os.path.join(directory, "manifest.json"), (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
     description = (f"Synthetic `{ctx.program.task(e.task).kind}` data from task `{e.task}` "
                    f"(variants: {', '.join(v.name for v in variants)}).")
-    card = dataset_card(e.name, os.path.basename(ctx.root) or ".", files, counts, model, hashes, description,
+    card = dataset_card(e.name, os.path.basename(ctx.recipe), list(hashes), counts, model, hashes, description,
                         header=header, kind=ctx.program.task(e.task).kind)
-    write_atomic(os.path.join(directory, "README.md"), card.encode())
+    return manifest, card
 
 
-def write_lock(ctx: Context, locked: bool, any_export: bool) -> None:
-    """synth.lock after a build that exported (E507 first when `--locked` and inputs drifted)."""
-    new = lockfile.lock_data(ctx.models.info, ctx.data_hashes)
-    old = lockfile.read_lock(ctx.root)
+# -- the lock and the run log -------------------------------------------------------------------
+
+def _lock_inputs(ctx: Context, nodes: list[str]) -> None:
+    """Hash, while planning, every data file and model the selected nodes will read."""
+    from synthc.runtime.data import HF_PREFIX, source_sha256
+
+    for node in nodes:
+        step = ctx.plan.step(node)
+        if step.kind == "load":
+            item: ir.Source | ir.Corpus = step.target
+            full = os.path.join(ctx.root, item.path)
+            if item.path in ctx.data_hashes or not (item.path.startswith(HF_PREFIX) or os.path.exists(full)):
+                continue  # a missing file is the load step's E503, at its line
+            try:
+                ctx.data_hashes[item.path] = source_sha256(item, ctx.root)
+            except OSError as exc:
+                raise fail("E503", f"cannot read {shown(full)}: {exc.strerror}", item.origin, "declared here",
+                           help="check the path and the file's permissions") from None
+        elif step.kind == "generate":
+            ctx.models.identify(step.target.model)
+
+
+def _lock_now(ctx: Context) -> dict[str, Any]:
+    return lockfile.lock_data({n: _public(i) for n, i in ctx.models.info.items()}, ctx.data_hashes)
+
+
+def _read_lock(path: str) -> dict[str, Any] | None:
+    try:
+        return lockfile.read_lock(path)
+    except (OSError, ValueError) as exc:
+        raise fail("E507", f"{shown(path)} is not a readable lock file: {exc}", NO_SPAN,
+                   help="restore it from version control, or delete it and build without --locked") from None
+
+
+def _check_lock(ctx: Context, locked: bool) -> dict[str, Any]:
+    """The lock these inputs give; with --locked, E507 unless the recipe's lock says the same."""
+    new = _lock_now(ctx)
+    if not locked:
+        return new
     from synthc.runtime.endpoints import locked_notes
 
-    remote = locked_notes(ctx.models.info) if locked else []  # a served model's bytes are out of reach
-    for note in remote:
-        ctx.events.emit("step", node="lock", note=note)
-    if locked and old is not None:
-        diff = lockfile.diff_lock(old, new)
-        if diff:
-            raise fail("E507", "inputs differ from synth.lock", NO_SPAN, "",
-                       notes=tuple(diff + remote), help="rebuild without --locked to accept the new inputs")
+    path = lockfile.lock_path(ctx.recipe)
+    old = _read_lock(path)
+    if old is None:
+        raise fail("E507", f"--locked, but {shown(path)} does not exist", NO_SPAN,
+                   help="build once without --locked to create the lock, and commit it")
+    ours, theirs = new, old
+    if ctx.models.kind == "fake":  # a fake build knows nothing of real models: compare the data only
+        ours, theirs = {"data": new["data"]}, {"data": old.get("data", {})}
+    diff = lockfile.diff_lock(theirs, ours)
+    if diff:
+        remote = locked_notes(ctx.models.info)  # a served model's bytes are out of reach
+        raise fail("E507", f"inputs differ from {shown(path)}; nothing was written", NO_SPAN, "",
+                   notes=tuple(diff + remote), help="rebuild without --locked to accept the new inputs")
+    return new
+
+
+def write_lock(ctx: Context, new: dict[str, Any], any_export: bool) -> None:
+    """Write the recipe's lock when it changed, and say so: a silent rewrite would hide drift."""
     if not any_export or ctx.models.kind == "fake":  # a fake build says nothing about real inputs
         return
-    write_atomic(os.path.join(ctx.root, lockfile.LOCK_NAME), (json.dumps(new, indent=2, sort_keys=True) + "\n").encode())
+    new = _lock_now(ctx) | {"data": new["data"]}  # models loaded late (a corpus's tokenizer) count too
+    path = lockfile.lock_path(ctx.recipe)
+    old = _read_lock(path)
+    if old == new:
+        return
+    write_atomic(path, lockfile.encode_lock(new))
+    changed = lockfile.diff_lock(old or {}, new)
+    ctx.events.emit("lock", node="lock", note=f"{'updated' if old else 'wrote'} {shown(path)}", changes=changed)
+    if old is not None:
+        ctx.events.notice(f"updated {shown(path)} (`--locked` would have refused): "
+                          + "; ".join(changed[:6]) + (" …" if len(changed) > 6 else ""))
+
+
+def write_run_log(ctx: Context, seconds: float) -> None:
+    """Facts of this run (timings, cache hits, tokens spent), kept out of the files promised
+    byte-stable: `.synthc/last-build.json`, replaced by each build, and the event log."""
+    facts = {
+        "seconds": round(seconds, 3), "timings_s": dict(sorted(ctx.timings.items())),
+        "generations": {"new": ctx.stats["generated"], "cached": ctx.stats["cached"]},
+        "tokens": {"generated": ctx.stats["tokens"], "prompt": ctx.stats["prompt_tokens"],
+                   "prompt_evaluated": ctx.stats["evaluated_tokens"]},
+        "groups": ctx.groups,
+    }
+    ctx.events.emit("build_done", **facts)
+    write_atomic(os.path.join(ctx.root, ".synthc", "last-build.json"),
+                 (json.dumps(facts, indent=2, sort_keys=True) + "\n").encode())

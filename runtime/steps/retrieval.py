@@ -9,6 +9,7 @@ from typing import Any
 
 from synthc.compiler import ir
 from synthc.runtime.data import Row
+from synthc.runtime.errors import fail
 from synthc.runtime.postprocess import Candidate
 from synthc.runtime.retrieval import Index, build_index, index_key
 from synthc.runtime.rows import Pair
@@ -48,6 +49,11 @@ def retrieve(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> tuple[li
                     and r.demo_similarity[0] <= hit.similarity <= r.demo_similarity[1]:
                 demos.append(Pair(seed, hit))
     pairs = _subsample(pairs, r)
+    if not pairs and seeds:
+        raise fail("E525", f"retrieval kept no document for any seed of `{v.id}`: no hit has rank in "
+                   f"{r.ranks[0]}..{r.ranks[1]} and similarity in {r.similarity[0]}..{r.similarity[1]} "
+                   f"({idx.similarity_space}) among the top {r.k}", r.origin, "retrieve block",
+                   help="widen `ranks` or `similarity`, or raise `k`; the build log shows the similarity space")
     idx.save()
     ctx.note(node, f"{len(pairs)} inputs, {len(demos)} demo pairs (similarity: {idx.similarity_space})")
     return pairs, demos
