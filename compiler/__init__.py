@@ -9,6 +9,7 @@ into an exception.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from synthc.compiler import ir
 from synthc.compiler.check import check
@@ -33,9 +34,10 @@ class CompileResult:
         return not any(d.severity is Severity.ERROR for d in self.diagnostics)
 
 
-def compile_file(path: str, overrides: dict[str, str] | None = None) -> CompileResult:
-    """Compile the spec at `path` (and its imports)."""
-    return _compile(path, None, overrides)
+def compile_file(path: str, overrides: dict[str, str] | None = None,
+                 read: Callable[[str], str] | None = None) -> CompileResult:
+    """Compile the spec at `path` (and its imports); `read(path)` replaces reading from disk."""
+    return _compile(path, None, overrides, read)
 
 
 def compile_text(text: str, path: str = "<string>.synth", overrides: dict[str, str] | None = None) -> CompileResult:
@@ -50,13 +52,14 @@ def compile_or_raise(path: str, overrides: dict[str, str] | None = None) -> Comp
     return result
 
 
-def _compile(path: str, text: str | None, overrides: dict[str, str] | None) -> CompileResult:
+def _compile(path: str, text: str | None, overrides: dict[str, str] | None,
+             read: Callable[[str], str] | None = None) -> CompileResult:
     sources, sink = SourceMap(), Sink()
 
     def done(program: ir.Program | None = None, p: Plan | None = None) -> CompileResult:
         return CompileResult(sources, sink.sorted(), program, p)
 
-    specs = load(path, sources, sink, text)
+    specs = load(path, sources, sink, text, read)
     if sink.has_errors:
         return done()
     resolved = resolve(specs, sources, sink, overrides)

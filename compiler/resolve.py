@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Callable
 
 from synthc.compiler import ast
 from synthc.compiler.diagnostics import Sink
@@ -28,15 +29,18 @@ class Resolved:
     unknown_top: list[ast.Item] = field(default_factory=list)  # left for check to report
 
 
-def load(path: str, sources: SourceMap, sink: Sink, text: str | None = None) -> list[ast.Spec]:
-    """Parse `path` and, transitively, its imports; returns the parsed specs in load order."""
+def load(path: str, sources: SourceMap, sink: Sink, text: str | None = None,
+         read: Callable[[str], str] | None = None) -> list[ast.Spec]:
+    """Parse `path` and, transitively, its imports; returns the parsed specs in load order.
+    `read(path)` replaces reading files from disk (`synthc diff --against REV` reads a git
+    revision); it raises OSError for a file it does not have."""
     specs: list[ast.Spec] = []
-    _load(os.path.normpath(path), sources, sink, [], {}, specs, text, NO_SPAN)
+    _load(os.path.normpath(path), sources, sink, [], {}, specs, text, NO_SPAN, read)
     return specs
 
 
 def _load(path: str, sources: SourceMap, sink: Sink, stack: list[str], done: dict[str, int],
-          specs: list[ast.Spec], text: str | None, at: Span) -> None:
+          specs: list[ast.Spec], text: str | None, at: Span, read: Callable[[str], str] | None = None) -> None:
     key = os.path.abspath(path)
     if key in stack:
         chain = " --> ".join(os.path.basename(p) for p in stack[stack.index(key):] + [key])
@@ -46,8 +50,11 @@ def _load(path: str, sources: SourceMap, sink: Sink, stack: list[str], done: dic
         return
     if text is None:
         try:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
+            if read is not None:
+                text = read(path)
+            else:
+                with open(path, encoding="utf-8") as fh:
+                    text = fh.read()
         except OSError as err:
             sink.error("E103", f"cannot read `{path}`: {err.strerror}", at, "imported here")
             return
@@ -64,11 +71,11 @@ def _load(path: str, sources: SourceMap, sink: Sink, stack: list[str], done: dic
     for item in spec.items:
         if isinstance(item, ast.Directive) and item.kind == "import":
             target = os.path.normpath(os.path.join(os.path.dirname(path), item.arg.value))
-            if not os.path.exists(target):
+            if read is None and not os.path.exists(target):
                 sink.error("E103", f"import not found: `{item.arg.value}`", item.arg.span,
                            f"no file at {target}")
                 continue
-            _load(target, sources, sink, stack, done, specs, None, item.arg.span)
+            _load(target, sources, sink, stack, done, specs, None, item.arg.span, read)
     stack.pop()
     specs.append(spec)
 

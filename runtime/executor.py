@@ -19,6 +19,7 @@ from synthc.compiler.schema import BUILTIN_MODELS
 from synthc.compiler.source import NO_SPAN, SourceMap
 from synthc.compiler.templates import compiled
 from synthc.runtime import lock as lockfile
+from synthc.runtime import memo
 from synthc.runtime.backends.base import Backend, ContextOverflow, request_key
 from synthc.runtime.cache import CACHE_VERSION, Cache
 from synthc.runtime.data import Row, file_sha256, load_source, sample_rows
@@ -189,21 +190,23 @@ def step_load(state: _State, node: str) -> Any:
         state.events.emit("step", node=node, note=f"{len(rows)} rows")
         return rows
     corpus = state.program.corpus(_name(node))
-    counter, truncate = _token_fns(state, corpus.name)
-    docs, digest = load_corpus(corpus, state.root, counter, truncate)
+    counter, truncate, tokenizer = _token_fns(state, corpus.name)
+    docs, digest = memo.corpus(state.cache, corpus, state.root, tokenizer,
+                               lambda: load_corpus(corpus, state.root, counter, truncate))
     _record_hash(state, corpus.path)
     state.events.emit("step", node=node, note=f"{len(docs)} documents within {corpus.min_tokens}..{corpus.max_tokens} tokens")
     return docs, digest
 
 
-def _token_fns(state: _State, corpus: str) -> tuple[Any, Any]:
-    """Token counts use the generating model's tokenizer (of the first task reading the corpus)."""
+def _token_fns(state: _State, corpus: str) -> tuple[Any, Any, str]:
+    """Token counts use the generating model's tokenizer (of the first task reading the corpus);
+    the third value names that tokenizer (for memo keys)."""
     users = [v for v in state.program.variants() if v.retrieve is not None
              and state.program.retriever(v.retrieve.retriever).corpus == corpus]
     if users:
         be = _backend(state, users[0].model)
-        return be.count_tokens, be.truncate
-    return (lambda t: len(t.split())), (lambda t, n: " ".join(t.split()[:n]))
+        return be.count_tokens, be.truncate, be.fingerprint()
+    return (lambda t: len(t.split())), (lambda t, n: " ".join(t.split()[:n])), "words"
 
 
 def step_sample(state: _State, node: str) -> list[Row]:
@@ -234,10 +237,29 @@ def _seeds_of(state: _State, name: str) -> list[Row]:
     return state.values[f"sample:source.{name}" if src.sample else f"load:source.{name}"]  # type: ignore[no-any-return]
 
 
-def step_retrieve(state: _State, node: str) -> tuple[list[Pair], list[Pair]]:
+def retrieve_variant(program: ir.Program, node: str) -> ir.Variant:
+    """The variant whose retrieve block a `retrieve:` node runs (a shared one: the task's first)."""
     target = node.split(":", 1)[1]
-    v = next(x for x in state.program.variants() if x.retrieve is not None
-             and (x.id == target or (x.task == target and x.retrieve_shared)))
+    return next(x for x in program.variants() if x.retrieve is not None
+                and (x.id == target or (x.task == target and x.retrieve_shared)))
+
+
+def step_retrieve(state: _State, node: str) -> tuple[list[Pair], list[Pair]]:
+    return retrieve_memoized(state, node, lambda: _retrieve(state, node))
+
+
+def retrieve_memoized(state: _State, node: str, compute: Any) -> tuple[list[Pair], list[Pair]]:
+    """Memoised on disk (runtime/memo.py): the similarity bands embed every retrieved document.
+    `compute()` runs on a miss (it may build the index first: `synthc plan` skips it on a hit)."""
+    v = retrieve_variant(state.program, node)
+    assert v.retrieve is not None and v.seeds is not None
+    r = state.program.retriever(v.retrieve.retriever)
+    return memo.retrieval(state.cache, v, state.program, r, state.values[f"load:corpus.{r.corpus}"],
+                          _seeds_of(state, v.seeds), _backend(state, v.model).fingerprint(), compute)
+
+
+def _retrieve(state: _State, node: str) -> tuple[list[Pair], list[Pair]]:
+    v = retrieve_variant(state.program, node)
     r = v.retrieve
     assert r is not None and v.seeds is not None
     index: Index = state.values[f"index:retriever.{r.retriever}"]
