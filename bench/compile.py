@@ -1,7 +1,7 @@
 """Compile-time benchmark: a generated ~2,000-line spec through `synthc check` (parse, resolve,
 check with template scopes, lower, plan) against the bare Lark parse of the same text.
 
-    python bench/compile.py            # goal: check <= 0.5 s
+    python bench/compile.py [LINES] [REPEAT]    # goal: check <= 0.5 s at 2,000 lines
 """
 
 from __future__ import annotations
@@ -77,13 +77,15 @@ def best(fn, repeat: int = 5) -> float:  # type: ignore[no-untyped-def]
 
 
 def main() -> int:
-    text = spec(2000)
+    lines = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+    repeat = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    text = spec(lines)
     n_lines = text.count("\n")
     parser()  # build the LALR tables once, as a long-lived process or a warm CLI would
     result = compile_text(text, "bench.synth")
     assert result.ok, result.diagnostics[:3]
-    lark_best, lark_med = best(lambda: parser().parse(text))
-    check_best, check_med = best(lambda: compile_text(text, "bench.synth"))
+    lark_best, lark_med = best(lambda: parser().parse(text), repeat)
+    check_best, check_med = best(lambda: compile_text(text, "bench.synth"), repeat)
     print(f"spec: {n_lines} lines, {len(result.program.tasks)} tasks, {result.plan.graph.number_of_nodes()} plan nodes")
     print(f"bare lark parse : best {lark_best:.3f} s, median {lark_med:.3f} s")
     print(f"synthc check    : best {check_best:.3f} s, median {check_med:.3f} s  (goal <= 0.5 s)")

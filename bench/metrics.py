@@ -3,7 +3,7 @@ Self-BLEU on a 200-text subset for the ratio (same tokens, same answer to 1e-9).
 
     python bench/metrics.py [N]        # goal: each <= 30 s at N = 5,000 on 2 cores
 
-Texts: AG News train + test + corpus from ../shared/data (real news), first N in file order.
+Texts: AG News train + test + corpus from data/ag_news (real news), first N in file order.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import time
 from synthc.runtime import metrics
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DATA = os.path.join(HERE, "..", "..", "shared", "data", "ag_news")
+DATA = os.path.join(HERE, "..", "data", "ag_news")
 
 
 def _texts(n: int) -> list[str]:

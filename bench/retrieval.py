@@ -20,11 +20,12 @@ import sys
 import time
 
 from synthc.compiler import ir
+from synthc.compiler.schema import SCHEMAS
 from synthc.compiler.source import NO_SPAN
 from synthc.runtime.retrieval import Doc, build_index
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DATA = os.path.join(HERE, "..", "..", "shared", "data", "ag_news")
+DATA = os.path.join(HERE, "..", "data", "ag_news")
 _SENT = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -40,13 +41,20 @@ def _queries(n: int) -> list[str]:
         return [json.loads(line)["text"] for _, line in zip(range(n), fh)]
 
 
+def _default(block: str, name: str) -> str:
+    return str(next(f.default for f in SCHEMAS[block].fields if f.name == name))
+
+
 def main() -> None:
     n_docs = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     n_q = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
     docs, queries = _docs(n_docs), _queries(n_q)
     print(f"{len(docs)} documents ({sum(len(d.text.split()) for d in docs) / len(docs):.0f} words avg), {len(queries)} queries")
 
-    r = ir.Retriever(name="bench", corpus="bench", method="bm25", k1=1.5, b=0.75, embedder="", seed=0, origin=NO_SPAN)
+    # The retriever a spec gets by default (its embedder is the schema's default, which the dense
+    # similarity bands load when synthc[dense] is installed; an empty name crashed here).
+    r = ir.Retriever(name="bench", corpus="bench", method="bm25", k1=1.5, b=0.75,
+                     embedder=_default("retriever", "embedder"), seed=0, origin=NO_SPAN)
     t0 = time.perf_counter()
     index = build_index(r, docs)
     t_index = time.perf_counter() - t0

@@ -8,18 +8,19 @@ into an exception.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
 
-from synthc.compiler import ir
+from synthc.compiler import ast, ir
 from synthc.compiler.check import check
 from synthc.compiler.diagnostics import CompileFailed, Diagnostic, Severity, Sink
+from synthc.compiler.inputs import check_inputs
 from synthc.compiler.lower import lower
 from synthc.compiler.plan import Plan, plan
-from synthc.compiler.resolve import load, resolve
+from synthc.compiler.resolve import DISK, Loader, Resolved, load, resolve
 from synthc.compiler.source import SourceMap
+from synthc.compiler.values import Checked
 
-__all__ = ["CompileResult", "compile_file", "compile_text", "compile_or_raise", "CompileFailed"]
+__all__ = ["CompileResult", "Stages", "compile_file", "compile_text", "compile_or_raise", "run_stages", "CompileFailed"]
 
 
 @dataclass(slots=True)
@@ -34,10 +35,10 @@ class CompileResult:
         return not any(d.severity is Severity.ERROR for d in self.diagnostics)
 
 
-def compile_file(path: str, overrides: dict[str, str] | None = None,
-                 read: Callable[[str], str] | None = None) -> CompileResult:
-    """Compile the spec at `path` (and its imports); `read(path)` replaces reading from disk."""
-    return _compile(path, None, overrides, read)
+def compile_file(path: str, overrides: dict[str, str] | None = None) -> CompileResult:
+    """Compile the spec at `path` (and its imports), and check that every file it reads exists
+    (E410; the plan is kept, since it does not depend on the files' contents)."""
+    return _compile(path, None, overrides, inputs=True)
 
 
 def compile_text(text: str, path: str = "<string>.synth", overrides: dict[str, str] | None = None) -> CompileResult:
@@ -52,24 +53,42 @@ def compile_or_raise(path: str, overrides: dict[str, str] | None = None) -> Comp
     return result
 
 
-def _compile(path: str, text: str | None, overrides: dict[str, str] | None,
-             read: Callable[[str], str] | None = None) -> CompileResult:
+@dataclass(slots=True)
+class Stages:
+    """Every stage's output of one compilation, as far as it got (for the language server, which
+    needs the checked values and the plan, not only the diagnostics)."""
+
+    sources: SourceMap
+    diagnostics: list[Diagnostic]  # sorted; warnings included
+    specs: list[ast.Spec] = field(default_factory=list)  # parsed files (load order; a file that failed to parse is absent)
+    resolved: Resolved | None = None
+    checked: Checked | None = None
+    program: ir.Program | None = None
+    plan: Plan | None = None
+
+
+def run_stages(path: str, text: str | None = None, overrides: dict[str, str] | None = None,
+               loader: Loader = DISK, inputs: bool = False) -> Stages:
+    """Run the stages in order, stopping after the first that reports an error. `inputs`: then
+    check that every file the recipe reads exists (E410), keeping the plan (it does not depend on
+    the files' contents)."""
     sources, sink = SourceMap(), Sink()
+    out = Stages(sources, [])
+    specs = out.specs = load(path, sources, sink, text, loader)
+    if not sink.has_errors:
+        out.resolved = resolve(specs, sources, sink, overrides)
+    if not sink.has_errors and out.resolved is not None:
+        out.checked = check(out.resolved, sink)
+    if not sink.has_errors and out.checked is not None:
+        out.program = lower(out.checked)
+        result_plan = plan(out.program, sink)
+        out.plan = None if sink.has_errors else result_plan
+    if inputs and out.plan is not None and out.program is not None:
+        check_inputs(out.program, sink)
+    out.diagnostics = sink.sorted()
+    return out
 
-    def done(program: ir.Program | None = None, p: Plan | None = None) -> CompileResult:
-        return CompileResult(sources, sink.sorted(), program, p)
 
-    specs = load(path, sources, sink, text, read)
-    if sink.has_errors:
-        return done()
-    resolved = resolve(specs, sources, sink, overrides)
-    if sink.has_errors:
-        return done()
-    checked = check(resolved, sink)
-    if sink.has_errors:
-        return done()
-    program = lower(checked)
-    result_plan = plan(program, sink)
-    if sink.has_errors:
-        return done(program)
-    return done(program, result_plan)
+def _compile(path: str, text: str | None, overrides: dict[str, str] | None, inputs: bool = False) -> CompileResult:
+    stages = run_stages(path, text, overrides, inputs=inputs)
+    return CompileResult(stages.sources, stages.diagnostics, stages.program, stages.plan)

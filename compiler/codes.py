@@ -230,6 +230,12 @@ _ALL = [
        "`--select` names no node of the plan.",
        "synthc build spec.synth --select generate:review",
        "Use an id that `synthc plan` prints, or a task or variant name."),
+    _c("E410", "input-not-readable", "planning",
+       "A file or folder the recipe reads — a source's or corpus's `path`, a model's `gguf` path — does not "
+       "exist or cannot be read. `synthc check`, `plan` and `build` verify this before anything runs.",
+       'source gold {\n  path  = "data/imdb/trian.jsonl"\n  label = "label"\n}',
+       "Fix the path: it is relative to the file that names it (an imported file's paths are relative to "
+       "that file). The help line names a sibling with a similar name when there is one."),
     # -- E5xx: runtime -------------------------------------------------------------------------
     _c("E501", "model-load-failed", "runtime",
        "The GGUF model file is missing, unreadable or corrupt, or the runtime stack is not installed.",

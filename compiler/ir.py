@@ -37,6 +37,7 @@ class Model:
     context: int
     threads: int | None
     origin: Span = _origin()
+    path_origin: Span = _origin()  # the `gguf` value (a path's diagnostics point here)
 
 
 @dataclass(**_S)
@@ -76,6 +77,7 @@ class Source:
     split: str | None
     sample: Sample | None
     origin: Span = _origin()
+    path_origin: Span = _origin()  # the `path` value
 
 
 @dataclass(**_S)
@@ -93,6 +95,7 @@ class Corpus:
     truncate_at: str
     limit: int | None
     origin: Span = _origin()
+    path_origin: Span = _origin()  # the `path` value
 
 
 @dataclass(**_S)

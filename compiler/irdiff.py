@@ -111,24 +111,15 @@ def _nearest_first(p: Plan, node: str) -> list[str]:
 def node_config(p: Plan, node: str) -> dict[str, Any]:
     """The part of the IR a plan node's output depends on, as plain data (see the module doc)."""
     prog = p.program
-    kind, _, what = node.partition(":")
-    if kind in ("load", "sample", "oracle"):
-        space, _, name = what.partition(".")
-        if space == "corpus":
-            return _data(prog.corpus(name), drop=("name",))
-        src = prog.source(name)
-        if kind == "sample":
-            return {"sample": _data(src.sample)}
-        return {} if kind == "oracle" else _data(src, drop=("name", "sample"))
-    if kind == "index":
-        return _data(prog.retriever(what.partition(".")[2]), drop=("name",))
-    if kind == "persona":
-        return _data(prog.persona(what), drop=("name",))
-    if kind == "export":
-        return _data(next(e for e in prog.exports if e.name == what), drop=("name",))
-    if kind == "evaluate":
-        return _data(next(e for e in prog.evaluations if e.name == what), drop=("name",))
-    v = _variant_of(prog, p.step(node).variant, what)
+    step = p.step(node)
+    kind, target = step.kind, step.target
+    if kind in ("load", "index", "persona", "export", "evaluate"):
+        return _data(target, drop=("name", "sample"))  # a source's sample is its sample node's
+    if kind == "sample":
+        return {"sample": _data(target.sample)}
+    if kind == "oracle":
+        return {}  # trained on its source's rows, nothing else
+    v: ir.Variant = target
     if kind == "retrieve":
         return _data(v.retrieve)
     if kind == "render":
@@ -149,11 +140,6 @@ def node_config(p: Plan, node: str) -> dict[str, Any]:
     if kind == "negatives":
         return _data(v.pairs)
     raise ValueError(f"unknown plan node kind `{kind}`")
-
-
-def _variant_of(prog: ir.Program, variant: str | None, what: str) -> ir.Variant:
-    """The variant a per-variant node belongs to; a shared `retrieve:<task>` reads the first."""
-    return next(v for v in prog.variants() if v.id == (variant or what) or (v.task == what and v.retrieve_shared))
 
 
 def _templates(v: ir.Variant) -> list[str]:

@@ -6,10 +6,10 @@ import os
 from typing import Any
 
 from synthc.compiler import ast, ir
-from synthc.compiler.check import Checked, Values, Variant
+from synthc.compiler.values import Checked, Values, Variant
 from synthc.compiler.source import Span
 
-__all__ = ["lower"]
+__all__ = ["lower", "data_format"]
 
 
 def lower(checked: Checked) -> ir.Program:
@@ -41,6 +41,17 @@ def lower(checked: Checked) -> ir.Program:
     )
 
 
+def data_format(path: str, declared: str | None = None) -> str:
+    """The one place a data path's format is decided: the declared `format`, else from the path
+    (a trailing `/` is a folder of text files; .csv, .parquet/.pq; anything else JSON lines)."""
+    if declared:
+        return declared
+    if path.endswith(("/", os.sep)):
+        return "text"
+    ext = os.path.splitext(path)[1].lower().lstrip(".")
+    return {"csv": "csv", "parquet": "parquet", "pq": "parquet"}.get(ext, "jsonl")
+
+
 class _Lower:
     def __init__(self, checked: Checked) -> None:
         self.c = checked
@@ -67,7 +78,7 @@ class _Lower:
             name=v.name or "", gguf_kind=kind, gguf=ref if kind == "builtin" else self.path(ref, v.origin),
             mode=x["mode"], temperature=float(x["temperature"]), top_p=float(x["top_p"]),
             max_tokens=x["max_tokens"], stop=tuple(x["stop"]), seed=x["seed"], context=x["context"],
-            threads=x.get("threads"), origin=v.origin,
+            threads=x.get("threads"), origin=v.origin, path_origin=v.spans.get("gguf", v.origin),
         )
 
     def labels(self, v: Values) -> ir.LabelSet:
@@ -75,12 +86,7 @@ class _Lower:
                                                             for k, (val, _) in v.open.items()), origin=v.origin)
 
     def _format(self, x: dict[str, Any], path: str) -> str:
-        if "format" in x:
-            return str(x["format"])
-        if path.endswith(("/", os.sep)):
-            return "text"
-        ext = os.path.splitext(path)[1].lower().lstrip(".")
-        return {"csv": "csv", "parquet": "parquet", "pq": "parquet"}.get(ext, "jsonl")
+        return data_format(path, x.get("format"))
 
     def source(self, v: Values) -> ir.Source:
         x = v.values
@@ -91,7 +97,7 @@ class _Lower:
         return ir.Source(
             name=v.name or "", path=self.path(x["path"], v.origin), format=self._format(x, x["path"]),
             id=x["id"], text=x["text"], label=x.get("label"), fields=tuple(x["fields"]), split=x.get("split"),
-            sample=sample, origin=v.origin)
+            sample=sample, origin=v.origin, path_origin=v.spans.get("path", v.origin))
 
     def corpus(self, v: Values) -> ir.Corpus:
         x = v.values
@@ -101,7 +107,7 @@ class _Lower:
             name=v.name or "", path=self.path(x["path"], v.origin), format=self._format(x, x["path"]),
             id=x["id"], text=x["text"], fields=tuple(x["fields"]), split=x.get("split"), render=render,
             min_tokens=x["tokens"][0], max_tokens=x["tokens"][1], truncate_at=x["truncate_at"],
-            limit=x.get("limit"), origin=v.origin)
+            limit=x.get("limit"), origin=v.origin, path_origin=v.spans.get("path", v.origin))
 
     def retriever(self, v: Values) -> ir.Retriever:
         x = v.values

@@ -4,19 +4,39 @@ Node ids are `<kind>:<what>`: `load:source.imdb`, `sample:source.imdb`, `index:r
 `retrieve:ag.RR` (or `retrieve:ag` when variants share the task's retrieve block),
 `render:reviews.zero_shot`, `generate:…`, `parse:…`, `filter:…`, `oracle:source.gold`,
 `persona:asker`, `negatives:…`, `export:…`, `evaluate:…`. Variants share every upstream node
-whose inputs they share.
+whose inputs they share. `node_id` is the one place ids are formatted.
+
+Each Step carries its typed IR `target` (the Source, Corpus, Retriever, Persona, Variant, Export
+or Evaluate it works on) and each edge the `roles` its output plays for the consumer ("seeds",
+"index", "rows", ...): the runtime hands a step its target and its inputs by role, never by
+parsing or formatting ids.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
 import networkx as nx
 
 from synthc.compiler import ir
 from synthc.compiler.diagnostics import Sink
 from synthc.compiler.source import NO_SPAN, Span
 
-__all__ = ["Step", "Plan", "plan", "request_count"]
+__all__ = ["Step", "Plan", "plan", "request_count", "node_id"]
+
+
+def node_id(kind: str, *parts: str) -> str:
+    """The id of a plan node: `kind:part.part` (`load:source.imdb`, `generate:ag.FewGen_0`).
+
+    >>> node_id("load", "source", "imdb")
+    'load:source.imdb'
+    """
+    return f"{kind}:{'.'.join(parts)}"
+
+
+# What each node kind works on; `Step.target` holds one of these IR objects.
+Target = Any  # ir.Source | ir.Corpus | ir.Retriever | ir.Persona | ir.Variant | ir.Export | ir.Evaluate
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +48,8 @@ class Step:
     bound: str = "exact"  # "exact" | "at_most" (retrieval fan-out may yield fewer) | "per_row" (one per seed row)
     variant: str | None = None  # "task.variant" for per-variant nodes
     origin: Span = field(default=NO_SPAN, compare=False)
+    # The IR object the step works on (for `retrieve` shared by a task's variants: the first of them).
+    target: Target = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)
@@ -48,11 +70,15 @@ class Plan:
     def deps(self, node: str) -> list[str]:
         return sorted(self.graph.predecessors(node))
 
+    def inputs(self, node: str) -> list[tuple[str, str]]:
+        """(role, producer node) for every input of `node`, in the order the plan declared them."""
+        return [(role, u) for u in self.graph.predecessors(node) for role in self.graph.edges[u, node]["roles"]]
+
     def select(self, selectors: list[str]) -> set[str] | None:
         """Nodes matched by ids, task names or `task.variant` names, plus everything upstream."""
         chosen: set[str] = set()
         for sel in selectors:
-            hits = {n for n in self.graph if n == sel or n.split(":", 1)[1] == sel
+            hits = {n for n in self.graph if n in (sel, node_id(self.step(n).kind, sel))
                     or self.step(n).variant == sel or (self.step(n).variant or "").split(".")[0] == sel}
             if not hits:
                 return None
@@ -105,21 +131,28 @@ class _Builder:
     def __init__(self, program: ir.Program, g: nx.DiGraph) -> None:
         self.p = program
         self.g = g
+        self.finals: dict[str, str] = {}  # variant id -> its last node (filter or negatives)
 
     def step_origin(self, node: str) -> Span:
         return self.g.nodes[node]["step"].origin if node in self.g else NO_SPAN
 
-    def add(self, step: Step, *deps: str) -> str:
+    def add(self, step: Step, *deps: tuple[str, str]) -> str:
+        """Add `step` (once) and an edge from each (role, producer) dependency."""
         if step.id not in self.g:
             self.g.add_node(step.id, step=step)
-        for d in deps:
-            self.g.add_edge(d, step.id)
+        for role, d in deps:
+            if self.g.has_edge(d, step.id):
+                roles = self.g.edges[d, step.id]["roles"]
+                if role not in roles:
+                    self.g.edges[d, step.id]["roles"] = roles + (role,)
+            else:
+                self.g.add_edge(d, step.id, roles=(role,))
         return step.id
 
     def load_source(self, name: str) -> str:
         s = self.p.source(name)
         where = f"{s.format} {s.path}" + (f" split={s.split}" if s.split else "")
-        return self.add(Step(f"load:source.{name}", "load", where, origin=s.origin))
+        return self.add(Step(node_id("load", "source", name), "load", where, origin=s.origin, target=s))
 
     def seeds(self, name: str) -> str:
         s = self.p.source(name)
@@ -128,60 +161,68 @@ class _Builder:
             return loaded
         sm = s.sample
         size = f"per_label={sm.per_label}" if sm.per_label is not None else f"total={sm.total}"
-        return self.add(Step(f"sample:source.{name}", "sample", f"{size} {sm.strategy} seed={sm.seed}",
-                             origin=s.origin), loaded)
+        return self.add(Step(node_id("sample", "source", name), "sample", f"{size} {sm.strategy} seed={sm.seed}",
+                             origin=s.origin, target=s), ("rows", loaded))
 
     def load_corpus(self, name: str) -> str:
         c = self.p.corpus(name)
-        return self.add(Step(f"load:corpus.{c.name}", "load",
+        return self.add(Step(node_id("load", "corpus", c.name), "load",
                              f"{c.format} {c.path} tokens={c.min_tokens}..{c.max_tokens} cut_at={c.truncate_at!r}",
-                             origin=c.origin))
+                             origin=c.origin, target=c))
 
     def index(self, name: str) -> str:
         r = self.p.retriever(name)
         corpus = self.load_corpus(r.corpus)
         params = f"k1={r.k1} b={r.b}" if r.method == "bm25" else (r.embedder if r.method == "dense" else f"seed={r.seed}")
-        return self.add(Step(f"index:retriever.{name}", "index", f"{r.method} {params}", origin=r.origin), corpus)
+        return self.add(Step(node_id("index", "retriever", name), "index", f"{r.method} {params}", origin=r.origin,
+                             target=r), ("corpus", corpus))
 
     def variant(self, v: ir.Variant) -> None:
-        upstream: list[str] = []
+        upstream: list[tuple[str, str]] = []
         seeds = self.seeds(v.seeds) if v.seeds else None
         if seeds:
-            upstream.append(seeds)
+            upstream.append(("seeds", seeds))
         if v.retrieve is not None and seeds:
             r = v.retrieve
-            rid = f"retrieve:{v.task}" if v.retrieve_shared else f"retrieve:{v.id}"
+            rid = node_id("retrieve", v.task) if v.retrieve_shared else node_id("retrieve", v.task, v.name)
             demos = f" demos ranks {r.demo_ranks[0]}..{r.demo_ranks[1]}" if r.demo_ranks else ""
             size = f" per_label={r.per_label}" if r.per_label else (f" total={r.total}" if r.total else "")
             summary = (f"{r.retriever} k={r.k} inputs ranks {r.ranks[0]}..{r.ranks[1]} "
                        f"sim {r.similarity[0]}..{r.similarity[1]}{demos}{size}")
-            upstream.append(self.add(Step(rid, "retrieve", summary, variant=None if v.retrieve_shared else v.id,
-                                          origin=r.origin), seeds, self.index(r.retriever)))
+            upstream.append(("retrieval", self.add(Step(rid, "retrieve", summary, variant=None if v.retrieve_shared else v.id,
+                                                        origin=r.origin, target=v),
+                                                   ("seeds", seeds), ("index", self.index(r.retriever)))))
         if v.persona:
             pers = self.p.persona(v.persona)
             fields = ", ".join(d.name for d in pers.derived)
-            upstream.append(self.add(Step(f"persona:{pers.name}", "persona", f"user={pers.user} time={pers.time} → {fields}",
-                                          origin=pers.origin), self.load_source(pers.source)))
+            upstream.append(("personas", self.add(Step(node_id("persona", pers.name), "persona",
+                                                       f"user={pers.user} time={pers.time} → {fields}",
+                                                       origin=pers.origin, target=pers),
+                                                  ("rows", self.load_source(pers.source)))))
         n, bound = request_count(v, self.p)
         m = self.p.model(v.model)
         shots = f" {v.fewshot.shots}-shot from {v.fewshot.source}" if v.fewshot else " zero-shot"
         conv = (f" conversation(every={v.conversation.every}, reset_after={v.conversation.reset_after})"
                 if v.conversation else "")
         vary = "".join(f" vary {k}×{len(vals)}" for k, vals in v.vary)
-        render = self.add(Step(f"render:{v.id}", "render", f"prompts{shots}{conv}{vary}", n, bound, v.id,
-                               v.prompt.origin), *upstream)
+        task, name = v.task, v.name
+        render = self.add(Step(node_id("render", task, name), "render", f"prompts{shots}{conv}{vary}", n, bound, v.id,
+                               v.prompt.origin, v), *upstream)
         gen_summary = (f"model {m.name} ({m.gguf}, {m.mode}) T={m.temperature} top_p={m.top_p} "
                        f"max_tokens={m.max_tokens}" + (" json" if v.output.structured else ""))
-        gen = self.add(Step(f"generate:{v.id}", "generate", gen_summary, n, bound, v.id, v.origin), render)
+        gen = self.add(Step(node_id("generate", task, name), "generate", gen_summary, n, bound, v.id, v.origin, v),
+                       ("rows", render))
         prefix = f" prefix={v.parse.prefix!r}" if v.parse.prefix else ""
-        parsed = self.add(Step(f"parse:{v.id}", "parse",
+        parsed = self.add(Step(node_id("parse", task, name), "parse",
                                f"split={str(v.parse.split).lower()}{prefix} reject={len(v.parse.reject)} phrases",
-                               variant=v.id, origin=v.parse.origin), gen)
-        deps = [parsed]
+                               variant=v.id, origin=v.parse.origin, target=v), ("generations", gen))
+        deps = [("candidates", parsed)]
         f = v.filter
         if f.oracle is not None:
-            deps.append(self.add(Step(f"oracle:source.{f.oracle.trained_on}", "oracle", "tf-idf + logistic regression",
-                                      origin=f.oracle.origin), self.load_source(f.oracle.trained_on)))
+            trained_on = self.p.source(f.oracle.trained_on)
+            deps.append(("oracle", self.add(Step(node_id("oracle", "source", trained_on.name), "oracle",
+                                                 "tf-idf + logistic regression", origin=f.oracle.origin,
+                                                 target=trained_on), ("rows", self.load_source(trained_on.name)))))
         parts = [f"dedupe={f.dedupe}" + (f"({f.near_threshold})" if f.dedupe == "near" else "")]
         if f.words:
             parts.append(f"words={f.words[0]}..{f.words[1]}")
@@ -189,35 +230,35 @@ class _Builder:
             parts.append(f"oracle keep>={f.oracle.keep}")
         if f.cartography:
             parts.append(f"cartography keep={f.cartography.keep}")
-        last = self.add(Step(f"filter:{v.id}", "filter", " ".join(parts), variant=v.id, origin=f.origin), *deps)
+        last = self.add(Step(node_id("filter", task, name), "filter", " ".join(parts), variant=v.id, origin=f.origin,
+                             target=v), *deps)
         if v.pairs is not None and v.pairs.negatives_from:
-            last = self.add(Step(f"negatives:{v.id}", "negatives",
+            last = self.add(Step(node_id("negatives", task, name), "negatives",
                                  f"{v.pairs.negatives} from top-{v.pairs.negatives_k} of {v.pairs.negatives_from}",
-                                 variant=v.id, origin=v.pairs.origin), last, self.index(v.pairs.negatives_from))
+                                 variant=v.id, origin=v.pairs.origin, target=v),
+                            ("candidates", last), ("index", self.index(v.pairs.negatives_from)))
         self.g.nodes[last]["final"] = True
+        self.finals[v.id] = last
 
-    def final(self, v: ir.Variant) -> str:
-        return f"negatives:{v.id}" if f"negatives:{v.id}" in self.g else f"filter:{v.id}"
-
-    def _outputs(self, task: str, names: tuple[str, ...], what: str, origin: Span, sink: Sink) -> list[str]:
+    def _outputs(self, task: str, names: tuple[str, ...], what: str, origin: Span, sink: Sink) -> list[tuple[str, str]]:
         variants = [v for v in self.p.task(task).variants if v.name in names]
         for v in variants:
             n, _ = request_count(v, self.p)
             if n == 0:
                 sink.error("E402", f"{what} reads `{v.id}`, which generates no rows", origin,
                            "its output is never produced", help="give the task a positive count")
-        return [self.final(v) for v in variants]
+        return [("final", self.finals[v.id]) for v in variants]
 
     def export(self, e: ir.Export, sink: Sink) -> None:
         deps = self._outputs(e.task, e.variants, f"export `{e.name}`", e.origin, sink)
-        self.add(Step(f"export:{e.name}", "export", f"{e.format} {e.path}", origin=e.origin), *deps)
+        self.add(Step(node_id("export", e.name), "export", f"{e.format} {e.path}", origin=e.origin, target=e), *deps)
 
     def evaluate(self, ev: ir.Evaluate, sink: Sink) -> None:
         deps = self._outputs(ev.task, ev.variants, f"evaluate `{ev.name}`", ev.origin, sink)
-        deps.append(self.load_source(ev.real))
+        deps.append(("real", self.load_source(ev.real)))
         if ev.train:
-            deps.append(self.load_source(ev.train))
+            deps.append(("train", self.load_source(ev.train)))
         if ev.collection:
-            deps.append(self.load_corpus(ev.collection))
-        self.add(Step(f"evaluate:{ev.name}", "evaluate", f"{', '.join(ev.metrics)} vs {ev.real} seeds={ev.seeds}",
-                      origin=ev.origin), *deps)
+            deps.append(("collection", self.load_corpus(ev.collection)))
+        self.add(Step(node_id("evaluate", ev.name), "evaluate", f"{', '.join(ev.metrics)} vs {ev.real} seeds={ev.seeds}",
+                      origin=ev.origin, target=ev), *deps)

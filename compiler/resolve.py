@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from synthc.compiler import ast
 from synthc.compiler.diagnostics import Sink
@@ -13,7 +13,25 @@ from synthc.compiler.schema import REF_KINDS, SCHEMAS, TOP
 from synthc.compiler.source import NO_SPAN, SourceFile, SourceMap, Span
 from synthc.compiler.symbols import did_you_mean
 
-__all__ = ["Resolved", "resolve", "load"]
+__all__ = ["Resolved", "Loader", "DISK", "resolve", "load"]
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as fh:
+        return fh.read()
+
+
+@dataclass(frozen=True, slots=True)
+class Loader:
+    """How `load` reads and parses files. The CLI reads the disk; the language server reads its open
+    editor buffers first and reuses the parses of unchanged text."""
+
+    read: Callable[[str], str] = _read  # raises OSError / UnicodeDecodeError like open()
+    exists: Callable[[str], bool] = os.path.exists
+    parse: Callable[[SourceFile, int, Sink], ast.Spec | None] = parse
+
+
+DISK = Loader()
 
 
 @dataclass(slots=True)
@@ -30,17 +48,15 @@ class Resolved:
 
 
 def load(path: str, sources: SourceMap, sink: Sink, text: str | None = None,
-         read: Callable[[str], str] | None = None) -> list[ast.Spec]:
-    """Parse `path` and, transitively, its imports; returns the parsed specs in load order.
-    `read(path)` replaces reading files from disk (`synthc diff --against REV` reads a git
-    revision); it raises OSError for a file it does not have."""
+         loader: Loader = DISK) -> list[ast.Spec]:
+    """Parse `path` and, transitively, its imports; returns the parsed specs in load order."""
     specs: list[ast.Spec] = []
-    _load(os.path.normpath(path), sources, sink, [], {}, specs, text, NO_SPAN, read)
+    _load(os.path.normpath(path), sources, sink, [], {}, specs, text, NO_SPAN, loader)
     return specs
 
 
 def _load(path: str, sources: SourceMap, sink: Sink, stack: list[str], done: dict[str, int],
-          specs: list[ast.Spec], text: str | None, at: Span, read: Callable[[str], str] | None = None) -> None:
+          specs: list[ast.Spec], text: str | None, at: Span, loader: Loader) -> None:
     key = os.path.abspath(path)
     if key in stack:
         chain = " --> ".join(os.path.basename(p) for p in stack[stack.index(key):] + [key])
@@ -50,11 +66,7 @@ def _load(path: str, sources: SourceMap, sink: Sink, stack: list[str], done: dic
         return
     if text is None:
         try:
-            if read is not None:
-                text = read(path)
-            else:
-                with open(path, encoding="utf-8") as fh:
-                    text = fh.read()
+            text = loader.read(path)
         except OSError as err:
             sink.error("E103", f"cannot read `{path}`: {err.strerror}", at, "imported here")
             return
@@ -64,18 +76,18 @@ def _load(path: str, sources: SourceMap, sink: Sink, stack: list[str], done: dic
             return
     file = sources.add(SourceFile.of(path, text))
     done[key] = file
-    spec = parse(sources.files[file], file, sink)
+    spec = loader.parse(sources.files[file], file, sink)
     if spec is None:
         return
     stack.append(key)
     for item in spec.items:
         if isinstance(item, ast.Directive) and item.kind == "import":
             target = os.path.normpath(os.path.join(os.path.dirname(path), item.arg.value))
-            if read is None and not os.path.exists(target):
+            if not loader.exists(target):
                 sink.error("E103", f"import not found: `{item.arg.value}`", item.arg.span,
                            f"no file at {target}")
                 continue
-            _load(target, sources, sink, stack, done, specs, None, item.arg.span, read)
+            _load(target, sources, sink, stack, done, specs, None, item.arg.span, loader)
     stack.pop()
     specs.append(spec)
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass, field
 
 __all__ = ["Span", "SourceFile", "SourceMap", "NO_SPAN"]
+
+_NEWLINE = re.compile("\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +36,7 @@ class SourceFile:
 
     @staticmethod
     def of(path: str, text: str) -> SourceFile:
-        starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+        starts = [0] + [m.end() for m in _NEWLINE.finditer(text)]
         return SourceFile(path, text, tuple(starts))
 
     def line_col(self, offset: int) -> tuple[int, int]:

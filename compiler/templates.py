@@ -1,8 +1,8 @@
 """Static checking of Jinja prompt templates against the variables in scope at their node.
 
-A scope maps variable names to a shape: a nested dict of fields, LEAF (a scalar: only string
-methods may follow) or ANY (params, lists: anything goes). Every undefined variable or field
-is reported at its own line and column inside the spec file.
+A scope maps variable names to a shape (compiler/scopes.py): a nested dict of fields, LEAF (a
+scalar: only string methods may follow) or ANY (params, lists: anything goes).
+Every undefined variable or field is reported at its own line and column inside the spec file.
 """
 
 from __future__ import annotations
@@ -18,15 +18,13 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from synthc.compiler import ast
 from synthc.compiler.diagnostics import Sink
+from synthc.compiler.scopes import ANY, LEAF, Scope
 from synthc.compiler.source import SourceMap, Span
 from synthc.compiler.strings import decode
 from synthc.compiler.symbols import did_you_mean
 
 __all__ = ["LEAF", "ANY", "Scope", "check_template", "compiled", "environment", "variables"]
 
-LEAF = "leaf"
-ANY = "any"
-Scope = dict[str, Any]
 _JINJA_GLOBALS = {"range", "dict", "lipsum", "cycler", "joiner", "namespace", "loop", "true", "false", "none"}
 _STR_ATTRS = set(dir(str))
 

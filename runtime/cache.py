@@ -2,8 +2,9 @@
 
 Key = sha256 of the rendered request (messages, constraint, sampling parameters, the row's seed;
 all of them functions of the node's IR and the row key), the model fingerprint (file sha256) and
-CACHE_VERSION. Each completion is committed as soon as it exists, so a `kill -9` loses at most
-the request in flight, and a rerun picks up where the last one stopped.
+CACHE_VERSION. The engine commits each group of requests (runtime/engine.py) in one transaction
+as soon as it finishes, so a `kill -9` loses at most the groups in flight, never part of one, and
+a rerun picks up where the last one stopped.
 
 Excluded from identity, on purpose (editing these must not regenerate anything):
 - the spec's comments and formatting, names of exports and evaluations, output paths;
@@ -54,9 +55,20 @@ class Cache:
         data = {"text": completion.text, "prompt_tokens": completion.prompt_tokens,
                 "completion_tokens": completion.completion_tokens,
                 "evaluated_tokens": completion.evaluated_tokens, "finish": completion.finish,
-                "extra": completion.extra}
+                "extra": completion.extra, "logprob": completion.logprob}
         self.db.execute("INSERT OR REPLACE INTO generations VALUES (?, ?, ?, ?, ?)",
                         (key, node, row_key, json.dumps(data, ensure_ascii=False), time.time()))
+
+    def put_group(self, node: str, entries: list[tuple[str, str, Completion]]) -> None:
+        """Commit a group's (key, row key, completion) entries atomically: all of them or none."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for key, row_key, completion in entries:
+                self.put(key, node, row_key, completion)
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
 
     def artifact(self, key: str) -> Any:
         row = self.db.execute("SELECT value FROM artifacts WHERE key = ?", (key,)).fetchone()

@@ -81,25 +81,32 @@ def lookup(plan: Plan, *, backend: str = "llama", count: bool = False, nodes: li
            progress: Callable[[str], None] | None = None) -> Lookup:
     """Rows of every generating node (or of `nodes`), each marked cached or new; with `count`, the
     prompt tokens of the new ones. A node whose data cannot be loaded gets an entry in `errors`."""
-    from synthc.runtime.executor import _State
+    from synthc.runtime.models import ModelPool
+    from synthc.runtime.steps import Context
 
     found = os.path.exists(cache_path(plan))
     cache = Cache(os.path.dirname(cache_path(plan)))
-    state = _State(plan, plan.program.root, cache, Events(_Null(), True, None), backend, False)
+    ctx = Context(plan, cache, Events(_Null(), True, None), ModelPool(plan.program, plan.program.root, backend))
+    values: dict[str, Any] = {}
     out = Lookup({}, found)
     say = progress or (lambda _msg: None)
+    wanted = nodes or [n for n in plan.order() if plan.step(n).kind == "generate"]
     try:
         if backend == "llama":
-            _vocab_only_backends(state)
-        wanted = nodes or [n for n in plan.order() if plan.step(n).kind == "generate"]
-        for node in wanted:
-            v = next(x for x in plan.program.variants() if f"generate:{x.id}" == node)
             try:
-                rows = _value(state, f"render:{v.id}", say)
+                _vocab_only(ctx.models)
+            except RunFailed as failed:  # no model file: no tokenizer, no cache keys
+                out.errors = {n: failed.diagnostics[0].message for n in wanted}
+                return out
+        for node in wanted:
+            v: ir.Variant = plan.step(node).target
+            render = next(u for role, u in plan.inputs(node) if plan.step(u).kind == "render")
+            try:
+                rows = _value(ctx, values, render, say)
             except RunFailed as failed:
                 out.errors[node] = failed.diagnostics[0].message
                 continue
-            be = _backend_for(state, v.model)
+            be = ctx.models.get(v.model)
             out.backend = out.backend or be
             out.nodes[node] = _node_rows(node, v, plan.program, rows, be, cache if found else None, count)
     finally:
@@ -155,44 +162,42 @@ def _peek(cache: Cache, key: str) -> str | None:
 
 # -- running the data steps on demand ------------------------------------------------------------
 
-def _value(state: Any, node: str, say: Callable[[str], None]) -> Any:
+def _value(ctx: Any, values: dict[str, Any], node: str, say: Callable[[str], None]) -> Any:
     """The output of `node`, computing only what it needs. A retrieve node builds or loads its
     index only when its memo misses, so a remembered retrieval never loads an embedder."""
-    from synthc.runtime import executor
+    from synthc.runtime.steps import inputs_of, run_step
+    from synthc.runtime.steps.retrieval import remembered, search
 
-    if node in state.values:
-        return state.values[node]
-    plan: Plan = state.plan
-    kind = plan.step(node).kind
-    if kind == "retrieve":
-        index = next(d for d in plan.deps(node) if d.startswith("index:"))
-        for d in plan.deps(node) + [n for n in plan.deps(index) if n.startswith("load:corpus")]:
-            if d != index:
-                _value(state, d, say)
+    if node in values:
+        return values[node]
+    plan: Plan = ctx.plan
+    step = plan.step(node)
+    if step.kind == "retrieve":
+        index = next(u for role, u in plan.inputs(node) if role == "index")
+        corpus = next(u for role, u in plan.inputs(index) if role == "corpus")
+        for u in [u for _, u in plan.inputs(node) if u != index] + [corpus]:
+            _value(ctx, values, u, say)
+        seeds = next(values[u] for role, u in plan.inputs(node) if role == "seeds")
 
         def compute() -> Any:
-            _value(state, index, say)
-            say(f"{node}: retrieving and scoring similarity bands (embeds retrieved documents; remembered after)")
-            return executor._retrieve(state, node)
+            _value(ctx, values, index, say)
+            say(f"{node}: retrieving for {len(seeds)} seed rows (the similarity bands embed retrieved "
+                "documents; remembered for next time)")
+            return search(ctx, step.target, inputs_of(plan, node, values), node)
 
-        state.values[node] = executor.retrieve_memoized(state, node, compute)
-        return state.values[node]
-    for d in plan.deps(node):
-        _value(state, d, say)
-    if node.startswith(("load:corpus", "index:")):
+        values[node] = remembered(ctx, step.target, values[corpus][0], seeds, compute)
+        return values[node]
+    for u in plan.deps(node):
+        _value(ctx, values, u, say)
+    if step.kind == "index" or node.startswith("load:corpus"):
         say(f"{node}: loading")
-    state.values[node] = executor._STEPS[kind](state, node)
-    return state.values[node]
-
-
-def _backend_for(state: Any, model: str) -> Backend:
-    from synthc.runtime.executor import _backend
-
-    return _backend(state, model)
+    values[node] = run_step(ctx, node, values)
+    return values[node]
 
 
 class _VocabOnly:
-    """The llama backend's tokenizer side on a vocab-only load (no weights, no KV cache)."""
+    """The llama backend's tokenizer side on a vocab-only load (no weights, no KV cache): the same
+    tokenizer, chat template and fingerprint as a build's backend."""
 
     def __new__(cls, path: str, fingerprint: str) -> Any:
         import llama_cpp
@@ -208,15 +213,17 @@ class _VocabOnly:
         return be
 
 
-def _vocab_only_backends(state: Any) -> None:
-    from synthc.runtime.executor import _fingerprint, _model_path
+def _vocab_only(pool: Any) -> None:
+    from synthc.runtime.models import describe, fingerprint, model_path
 
-    for m in state.program.models:
-        path = _model_path(m, state.root)
+    for m in pool.program.models:
+        path = model_path(m, pool.root)
         if not os.path.exists(path):
             raise fail("E501", f"model file not found: {path}", m.origin, "model declared here",
                        help="point `gguf` at an existing .gguf file")
-        state.backends[m.name] = _VocabOnly(path, f"gguf:{_fingerprint(path, state.root)}")
+        be = _VocabOnly(path, f"gguf:{fingerprint(path, pool.root)}")
+        pool.backends[m.name] = be
+        pool.info[m.name] = describe(m, pool.root, be)
 
 
 class _Null:

@@ -20,10 +20,11 @@ from typing import Any, Callable
 
 from synthc.compiler.irdiff import IRDiff, diff_plans
 from synthc.compiler.plan import Plan, request_count
+from synthc.compiler.resolve import Loader
 from synthc.runtime.cached import Lookup, NodeRows, lookup
 from synthc.runtime.estimate import duration, speeds
 
-__all__ = ["VariantRows", "RecipeDiff", "diff_recipes", "git_reader", "GitError", "text", "markdown", "as_json",
+__all__ = ["VariantRows", "RecipeDiff", "diff_recipes", "git_loader", "GitError", "text", "markdown", "as_json",
            "DIFF_SCHEMA_VERSION"]
 
 DIFF_SCHEMA_VERSION = 1
@@ -112,22 +113,33 @@ class GitError(Exception):
     pass
 
 
-def git_reader(spec: str, rev: str) -> Callable[[str], str]:
-    """`read(path)` giving a file's text at git revision `rev` (for compile_file's `read`)."""
+def git_loader(spec: str, rev: str) -> Loader:
+    """A compiler Loader that reads the recipe and its imports as they were at git revision `rev`
+    (data files are still read from the working tree)."""
     where = os.path.dirname(os.path.abspath(spec))
     top = _git(where, "rev-parse", "--show-toplevel").strip()
     _git(where, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
 
-    def read(path: str) -> str:
+    def name(path: str) -> str:
         rel = os.path.relpath(os.path.abspath(path), top)
         if rel.startswith(".."):
             raise FileNotFoundError(2, f"outside the git repository {top}", path)
+        return f"{rev}:{rel.replace(os.sep, '/')}"
+
+    def read(path: str) -> str:
         try:
-            return _git(top, "show", f"{rev}:{rel.replace(os.sep, '/')}")
+            return _git(top, "show", name(path))
         except GitError:
             raise FileNotFoundError(2, f"no such file at {rev}", path) from None
 
-    return read
+    def exists(path: str) -> bool:
+        try:
+            _git(top, "cat-file", "-e", name(path))
+            return True
+        except (GitError, FileNotFoundError):
+            return False
+
+    return Loader(read=read, exists=exists)
 
 
 def _git(cwd: str, *args: str) -> str:

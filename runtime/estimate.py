@@ -28,16 +28,10 @@ class Annotations:
 
 def annotate(plan: Plan, err: TextIO, *, count: bool, backend: str = "llama") -> Annotations:
     from synthc.runtime.cached import lookup
-    from synthc.runtime.errors import RunFailed
 
     started = time.time()
     say = _Progress(err, started)
-    try:
-        lk = lookup(plan, backend=backend, count=count, progress=say)
-    except RunFailed as failed:  # e.g. the model file is missing: the plan is still shown
-        msg = failed.diagnostics[0].message
-        gens = [n for n in plan.order() if plan.step(n).kind == "generate"]
-        return Annotations({n: f"rows unavailable: {msg}" for n in gens}, f"cache: rows unavailable: {msg}")
+    lk = lookup(plan, backend=backend, count=count, progress=say)
     sp = speeds(lk.backend)
     notes: dict[str, str] = {}
     data: dict[str, dict[str, Any]] = {}

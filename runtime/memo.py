@@ -50,27 +50,30 @@ def corpus(cache: Cache, c: ir.Corpus, root: str, tokenizer: str, compute: Calla
     return docs, digest
 
 
-def retrieval(cache: Cache, v: ir.Variant, program: ir.Program, retriever: ir.Retriever, docs: Docs,
+def retrieval(cache: Cache, v: ir.Variant, program: ir.Program, retriever: ir.Retriever, docs: list[Doc],
               seeds: list[Row], tokenizer: str,
               compute: Callable[[], tuple[list[Pair], list[Pair]]]) -> tuple[list[Pair], list[Pair]]:
-    """A retrieve node's (inputs, demos) for variant `v`, from the memo when its inputs are unchanged."""
-    doc_list, digest = docs
+    """A retrieve node's (inputs, demos) for variant `v` over the corpus `docs`, from the memo when
+    its inputs are unchanged. `compute()` runs on a miss (it may first build the index)."""
     assert v.retrieve is not None
-    key = "retrieve:" + _key(index_key(retriever, digest), to_data(v.retrieve), dict(program.params), tokenizer,
-                             [[s.id, s.text, s.label, s.fields] for s in seeds])
+    corpus = hashlib.sha256()
+    for d in docs:
+        corpus.update(f"{d.id}\x1f{d.text}\x1e".encode())
+    key = "retrieve:" + _key(index_key(retriever, corpus.hexdigest()), to_data(v.retrieve), dict(program.params),
+                             tokenizer, [[s.id, s.text, s.label, s.fields] for s in seeds])
     hit = cache.artifact(key)
     if hit is not None:
         def pairs(rows: list[list[Any]]) -> list[Pair]:
-            return [Pair(seeds[s], Hit(doc_list[d], rank, score, sim)) for s, d, rank, score, sim in rows]
+            return [Pair(seeds[s], Hit(docs[d], rank, score, sim)) for s, d, rank, score, sim in rows]
 
         return pairs(hit["inputs"]), pairs(hit["demos"])
     inputs, demos = compute()
     seed_at = {id(s): i for i, s in enumerate(seeds)}
-    doc_at = {id(d): i for i, d in enumerate(doc_list)}
+    doc_at = {id(d): i for i, d in enumerate(docs)}
 
-    def rows(pairs: list[Pair]) -> list[list[Any]] | None:
+    def rows(found: list[Pair]) -> list[list[Any]] | None:
         out = []
-        for p in pairs:
+        for p in found:
             if id(p.seed) not in seed_at or id(p.hit.doc) not in doc_at:
                 return None  # not built from these lists: do not memoise
             out.append([seed_at[id(p.seed)], doc_at[id(p.hit.doc)], p.hit.rank, p.hit.score, p.hit.similarity])

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from synthc.compiler import ir
+from synthc.runtime.rows import Planned
 
 __all__ = ["Candidate", "parse_completion", "Oracle", "train_oracle", "apply_filters"]
 
@@ -27,6 +28,7 @@ class Candidate:
     label: str | None
     fields: dict[str, Any]  # the other output fields
     provenance: dict[str, Any]
+    row: Planned  # the planned row it came from: its seed row, persona and RNG seed, typed
     scores: dict[str, float] = field(default_factory=dict)
     dropped: str | None = None  # why a filter removed it (kept for the manifest counts)
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from synthc.compiler import ir
-from synthc.compiler.templates import compiled
 from synthc.runtime.backends.base import Constraint, Request
 from synthc.runtime.data import Row
 from synthc.runtime.retrieval import Doc, Hit
+from synthc.runtime.scope import prompt_scope, render, render_demos
 
 __all__ = ["Planned", "Pair", "plan_rows", "build_request", "json_schema", "row_seed"]
 
@@ -128,45 +128,6 @@ def _assign_conversations(v: ir.Variant, rows: list[Planned]) -> None:
             r.turn = n % conv.reset_after
 
 
-def scope(v: ir.Variant, program: ir.Program, r: Planned, demos_text: str | None = None) -> dict[str, Any]:
-    s: dict[str, Any] = {"param": dict(program.params), "variant": v.name, **r.attrs}
-    if v.labels and r.label is not None:
-        ls = program.label_set(v.labels)
-        s["label"] = r.label
-        s["verbalization"] = next(lb.verbalization for lb in ls.labels if lb.name == r.label)
-        s["labels"] = list(ls.names)
-    if r.seed is not None:
-        s["seed"] = r.seed.scope()
-    if r.hit is not None:
-        s["doc"] = {"id": r.hit.doc.id, "text": r.hit.doc.text, "rank": r.hit.rank,
-                    "similarity": round(r.hit.similarity, 6), **r.hit.doc.fields}
-    if demos_text is not None:
-        s["demos"] = demos_text
-        s["examples"] = [d.scope() for d, _ in r.demos]
-    if r.persona is not None:
-        s["persona"] = r.persona
-    if v.conversation is not None:
-        s["turn"] = r.turn
-    return s
-
-
-def render_demos(v: ir.Variant, program: ir.Program, r: Planned) -> str | None:
-    if v.fewshot is None:
-        return None
-    tmpl = compiled(v.fewshot.demo.text)
-    parts = []
-    for example, doc in r.demos:
-        ds: dict[str, Any] = {"param": dict(program.params), "example": example.scope()}
-        if example.label is not None and v.labels:
-            ls = program.label_set(v.labels)
-            ds["label"] = example.label
-            ds["verbalization"] = next((lb.verbalization for lb in ls.labels if lb.name == example.label), "")
-        if doc is not None:
-            ds["doc"] = {"id": doc.id, "text": doc.text, **doc.fields}
-        parts.append(tmpl.render(**ds))
-    return v.fewshot.separator.join(parts)
-
-
 def json_schema(output: ir.Output, labels: tuple[str, ...]) -> dict[str, Any]:
     """JSON schema of the declared output: closed objects and bounded fields, because tiny models
     otherwise invent keys or ramble until the context is full (runtime.md gotcha 2)."""
@@ -243,9 +204,9 @@ def build_request(v: ir.Variant, program: ir.Program, r: Planned,
                   history: list[tuple[str, str]]) -> tuple[Request, str]:
     """The request for one row, and the user message it sends (kept for later turns' history)."""
     model = program.model(v.model)
-    s = scope(v, program, r, render_demos(v, program, r))
-    prompt = compiled(v.prompt.text).render(**s)
-    system = compiled(v.system.text).render(**s) if v.system is not None else None
+    s = prompt_scope(v, program, r, render_demos(v, program, r))
+    prompt = render(v.prompt, s)
+    system = render(v.system, s) if v.system is not None else None
     if v.conversation is not None and r.turn > 0 and r.turn % v.conversation.every == 0:
         prompt = f"{prompt}\n{v.conversation.diversity_prompt}"
     if model.mode == "chat":

@@ -13,7 +13,7 @@ import traceback
 from typing import TextIO
 
 from synthc import __version__
-from synthc.compiler import CompileResult, compile_file
+from synthc.compiler import CompileResult, compile_file, run_stages
 from synthc.compiler.codes import CODES, explain
 from synthc.compiler.diagnostics import Diagnostic, Severity, Sink, render
 from synthc.compiler.source import NO_SPAN, SourceMap
@@ -97,6 +97,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--stdin-filename", metavar="PATH", help="the name `-` has in diagnostics and diffs")
     c.add_argument("--format", choices=["full", "concise", "json"])
     c.set_defaults(func=cmd_fmt)
+    c = sub.add_parser("lsp", help="run the language server (LSP over stdin/stdout) for editors")
+    c.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a param in every recipe that declares it (initializationOptions.set wins per param)")
+    c.add_argument("--log-file", metavar="FILE", help="append the server's log to FILE")
+    c.set_defaults(func=cmd_lsp)
     c = sub.add_parser("explain", help="explain a diagnostic code, e.g. E101")
     c.add_argument("code", nargs="?", help="omit to list all codes")
     c.add_argument("--markdown", action="store_true", help="print every explanation as docs/codes.md")
@@ -111,6 +116,15 @@ def _parser() -> argparse.ArgumentParser:
                    help="fake: a deterministic stand-in for tests and dry runs")
     c.add_argument("--events", metavar="FILE", help="write a JSON-lines event log")
     c.set_defaults(func=cmd_build)
+    c = sub.add_parser("init", help="scaffold a working, commented recipe from your own data file")
+    c.add_argument("data", nargs="?", metavar="DATA", help="JSONL, CSV or Parquet file with your real rows")
+    c.add_argument("--task", choices=["classification", "qa"], default="classification",
+                   help="classification (text + label columns) or qa (questions to answer)")
+    c.add_argument("--out", default="recipe.synth", metavar="FILE", help="recipe to create (default: recipe.synth)")
+    c.add_argument("--text-field", metavar="COLUMN", help="text column (default: the first of text, sentence, ...)")
+    c.add_argument("--label-field", metavar="COLUMN", help="label column (default: the first of label, class, ...)")
+    c.add_argument("--format", choices=["full", "concise", "json"])
+    c.set_defaults(func=cmd_init)
     c = sub.add_parser("eval", help="measure datasets against real data; write metrics.json and a report")
     c.add_argument("datasets", nargs="+", metavar="DATASET", help="JSONL/CSV/Parquet file, or NAME=PATH")
     c.add_argument("--real", required=True, metavar="TEST", help="real test split (student test set, similarity)")
@@ -231,14 +245,16 @@ def cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if not os.path.exists(path):
             print(f"error: no such file: {path}", file=err)
             return 1
-    read = None
     if args.against:
         try:
-            read = changes.git_reader(spec, args.against)
+            loader = changes.git_loader(spec, args.against)
         except changes.GitError as exc:
             print(f"error: cannot read {spec} at `{args.against}`: {exc}", file=err)
             return 1
-    old = compile_file(args.old, overrides, read)
+        stages = run_stages(spec, None, overrides, loader)
+        old = CompileResult(stages.sources, stages.diagnostics, stages.program, stages.plan)
+    else:
+        old = compile_file(args.old, overrides)
     new = compile_file(spec, overrides)
     old_name = f"{spec}@{args.against}" if args.against else args.old
     for name, result in ((old_name, old), (spec, new)):
@@ -329,6 +345,15 @@ def _write_atomic(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
+def cmd_lsp(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    overrides = _overrides(args.set, err)
+    if overrides is None:
+        return 1
+    from synthc.lsp.server import serve  # pygls is imported only here
+
+    return serve(overrides, args.log_file)
+
+
 def cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.markdown:
         from synthc.compiler.codes import codes_markdown
@@ -363,6 +388,22 @@ def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         report(failed.diagnostics, result.sources, args, err)
         return 1
     print(summary, file=out)
+    return 0
+
+
+def cmd_init(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from synthc.init import recipe_text, summarize, write_recipe
+    from synthc.runtime import RunFailed
+
+    try:
+        data = summarize(args.data, args.task, args.text_field, args.label_field) if args.data else None
+        write_recipe(args.out, recipe_text(data, args.task, args.out))
+    except RunFailed as failed:
+        report(failed.diagnostics, SourceMap(), args, err)
+        return 1
+    what = f"{len(data.counts)} labels from {data.rows} rows" if data and data.counts else \
+        f"{data.rows} rows" if data else "no data"
+    print(f"wrote {args.out} ({what})\nnext: synthc check {args.out} && synthc build {args.out}", file=out)
     return 0
 
 

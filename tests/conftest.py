@@ -8,7 +8,7 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.path.normpath(os.path.join(ROOT, "..", "shared"))
+DATA = os.path.join(ROOT, "data")  # the datasets the repository carries (data/README.md)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

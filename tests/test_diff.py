@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, SHARED
+from conftest import DATA, ROOT
 from synthc.cli import main
 from synthc.compiler import compile_file, compile_text
 from synthc.compiler.irdiff import diff_plans, word_diff
@@ -104,7 +104,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> str:
     (TF-IDF cosines run lower), the first 3,000 documents; built on the fake backend."""
     d = tmp_path_factory.mktemp("ag") / "specs"
     d.mkdir()
-    text = _read(AG).replace("../../shared/", os.path.join(SHARED, ""))
+    text = _read(AG).replace('"../data/', '"' + os.path.join(DATA, ""))
     edits = [("  b      = 0.75\n", "  b          = 0.75\n  similarity = tfidf\n"),
              ("  truncate_at = \".\"\n", "  truncate_at = \".\"\n  limit       = 3000\n"),
              ("similarity      = 0.4..0.9", "similarity      = 0.1..0.9")]

@@ -11,9 +11,9 @@ import sys
 import pytest
 
 from synthc.cli import main
-from synthc_tests_conftest import SHARED
+from synthc_tests_conftest import DATA
 
-AG = os.path.join(SHARED, "data", "ag_news")
+AG = os.path.join(DATA, "ag_news")
 
 
 def run(*argv: str) -> tuple[int, str, str]:
@@ -100,9 +100,9 @@ def test_entity_entropy_and_mauve_with_the_real_packages(files: dict[str, str]) 
 
 def test_qa_pairs_get_retrieval_metrics(files: dict[str, str]) -> None:
     pytest.importorskip("ranx")
-    rows = [json.loads(line) for line in open(os.path.join(SHARED, "data", "stackexchange", "questions.jsonl"))][:60]
+    rows = [json.loads(line) for line in open(os.path.join(DATA, "stackexchange", "questions.jsonl"))][:60]
     answers = {}
-    for line in open(os.path.join(SHARED, "data", "stackexchange", "answers.jsonl")):
+    for line in open(os.path.join(DATA, "stackexchange", "answers.jsonl")):
         a = json.loads(line)
         answers.setdefault(a["question_id"], a["body"])
     pairs = [{"query": q["title"], "positive": answers[q["id"]]} for q in rows if q["id"] in answers]

@@ -10,7 +10,7 @@ import pytest
 from synthc.compiler import compile_file
 from synthc.runtime import execute
 from synthc.runtime.ranking import fuse, ir_metrics, tune_fusion
-from synthc_tests_conftest import SHARED
+from synthc_tests_conftest import DATA
 
 SPEC = '''
 model writer {{
@@ -101,7 +101,7 @@ def test_fine_tuned_biencoder_loop_on_real_stackexchange() -> None:
 
     if not minilm_available():
         pytest.skip("needs synthc[dense]")
-    se = os.path.join(SHARED, "data", "stackexchange")
+    se = os.path.join(DATA, "stackexchange")
     qs = [json.loads(line) for line in open(os.path.join(se, "questions.jsonl"))]
     answers = {a["id"]: a["body"] for a in map(json.loads, open(os.path.join(se, "answers.jsonl")))}
     test = [q for q in qs if q["split"] == "test" and q.get("accepted_answer_id") in answers][:16]

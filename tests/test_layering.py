@@ -1,5 +1,6 @@
-"""Dependency direction grammar <- compiler <- runtime <- front door: the compiler and grammar
-never import the runtime, guidance or llama_cpp (so `synthc check` stays fast and model-free)."""
+"""Dependency direction grammar <- compiler <- runtime <- lsp <- front door: the compiler and grammar
+never import the runtime, guidance or llama_cpp (so `synthc check` stays fast and model-free); the
+language server (lsp/) is built on the compiler alone and stays model-free too."""
 
 from __future__ import annotations
 
@@ -12,9 +13,13 @@ import sys
 from conftest import ROOT
 
 FORBIDDEN = {
-    "grammar": ("synthc.compiler", "synthc.runtime", "synthc.cli", "guidance", "llama_cpp", "bm25s", "sklearn"),
-    "compiler": ("synthc.runtime", "synthc.cli", "guidance", "llama_cpp", "bm25s", "sklearn", "rich"),
-    "runtime": ("synthc.cli",),
+    "grammar": ("synthc.compiler", "synthc.runtime", "synthc.lsp", "synthc.cli", "guidance", "llama_cpp", "bm25s",
+                "sklearn"),
+    "compiler": ("synthc.runtime", "synthc.lsp", "synthc.cli", "guidance", "llama_cpp", "bm25s", "sklearn", "rich",
+                 "pygls", "lsprotocol"),
+    "runtime": ("synthc.lsp", "synthc.cli", "pygls", "lsprotocol"),
+    # The server may use the runtime only for the plan's counts and estimates; today it needs none of it.
+    "lsp": ("synthc.runtime", "synthc.cli", "guidance", "llama_cpp", "bm25s", "sklearn", "rich"),
 }
 
 
@@ -43,5 +48,12 @@ def test_forbidden_imports() -> None:
 def test_check_does_not_load_the_model_stack() -> None:
     code = ("import sys; from synthc.cli import main; main(['check', 'examples/quickstart.synth']); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('guidance', 'llama_cpp', 'synthc.runtime')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip().endswith("[]"), out.stdout
+
+
+def test_lsp_does_not_load_the_model_stack() -> None:
+    code = ("import sys; import synthc.lsp.server; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('guidance', 'llama_cpp') or m.startswith('synthc.runtime')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip().endswith("[]"), out.stdout

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from synthc.runtime import metrics
-from synthc_tests_conftest import SHARED
+from synthc_tests_conftest import DATA
 
 nltk_bleu = pytest.importorskip("nltk.translate.bleu_score")
 
@@ -29,7 +29,7 @@ def _nltk_self_bleu(docs: list[list[str]], n: int) -> float:
 
 def _real_docs(k: int, seed: int) -> list[list[str]]:
     tok, _ = metrics.tokenizer()
-    with open(os.path.join(SHARED, "data", "ag_news", "train.jsonl"), encoding="utf-8") as fh:
+    with open(os.path.join(DATA, "ag_news", "train.jsonl"), encoding="utf-8") as fh:
         texts = [json.loads(line)["text"] for _, line in zip(range(400), fh)]
     return [tok(t) for t in random.Random(seed).sample(texts, k)]
 

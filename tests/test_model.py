@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, SHARED
+from conftest import ROOT
 
 pytestmark = pytest.mark.model
 
@@ -123,4 +123,3 @@ def test_quickstart_plan_counts_real_prompt_tokens() -> None:
                          cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "prompt tokens" in out.stdout
-    assert SHARED

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, SHARED
+from conftest import DATA, ROOT
 from markers import actual, expected, header
 from synthc.compiler import compile_file
 from synthc.runtime import RunFailed, execute
@@ -25,11 +25,11 @@ QUICK = os.path.join(ROOT, "examples", "quickstart.synth")
 
 
 def _copy_example(tmp: str, name: str = "quickstart.synth", folder: str = "examples") -> str:
-    """A copy of a recipe in a scratch dir, with data paths pointing at the real shared/."""
+    """A copy of a recipe in a scratch dir, with data paths pointing at the repository's data/."""
     d = os.path.join(tmp, folder)
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(ROOT, folder, name), encoding="utf-8") as fh:
-        text = fh.read().replace("../../shared/", os.path.join(SHARED, ""))
+        text = fh.read().replace('"../data/', '"' + os.path.join(DATA, ""))
     path = os.path.join(d, name)
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(text)
@@ -234,14 +234,14 @@ def test_index_is_built_once_and_reused_from_disk(tmp_path: str) -> None:
 def test_corpus_from_a_folder_of_text_files(tmp_path: str) -> None:
     spec = _copy_example(str(tmp_path), "retrieval.synth")
     folder = os.path.join(os.path.dirname(spec), "docs")
-    rows = [json.loads(line) for line in open(os.path.join(SHARED, "data", "sms_spam", "corpus.jsonl"), encoding="utf-8")]
+    rows = [json.loads(line) for line in open(os.path.join(DATA, "sms_spam", "corpus.jsonl"), encoding="utf-8")]
     for k, r in enumerate(rows[:300]):
         sub = os.path.join(folder, f"part{k % 3}")
         os.makedirs(sub, exist_ok=True)
         with open(os.path.join(sub, f"{r['id']}.txt"), "w", encoding="utf-8") as fh:
             fh.write(r["text"] + "\n")
     with open(spec, encoding="utf-8") as fh:
-        text = fh.read().replace('path   = "' + os.path.join(SHARED, "data", "sms_spam", "corpus.jsonl") + '"',
+        text = fh.read().replace('path   = "' + os.path.join(DATA, "sms_spam", "corpus.jsonl") + '"',
                                  'path   = "docs/"')
     assert 'path   = "docs/"' in text
     with open(spec, "w", encoding="utf-8") as fh:

@@ -1,0 +1,1 @@
+"""synthc lsp: the language server for .synth recipes."""

@@ -1,0 +1,160 @@
+"""The generation engine: one generate node's rows, in fixed groups, through the cache.
+
+Groups. A node's rows are chunked in plan order into groups of `width` (the backend's capacity,
+recorded in the manifest and the event log). Conversation turns depend on earlier turns, so rows
+are grouped per turn: all turn-0 rows in plan order, chunked; then turn 1; and so on. The groups
+are therefore a pure function of the plan and the width — the same spec, data and settings
+regroup identically, which is what makes batched floating point reproducible.
+
+Readiness. A group is ready when each of its rows' own inputs exist: for a conversation turn,
+the completion of the previous turn of the same conversation. The scheduler dispatches a group
+the moment it is ready, across variants and tasks.
+
+Atomicity. A group is cached only whole: its completions are committed in one SQLite transaction
+when it finishes, and a group with any row missing from the cache is generated again, all of it.
+A `kill -9` at any moment therefore loses at most the groups in flight, and the rerun regenerates
+exactly those, in the same composition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from synthc.compiler import ir
+from synthc.runtime.backends.base import Completion, ContextOverflow, Request, request_key
+from synthc.runtime.cache import CACHE_VERSION, Cache
+from synthc.runtime.errors import RunFailed, fail
+from synthc.runtime.rows import Planned, build_request
+
+__all__ = ["Generation", "GenerateJob", "group_rows"]
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """One row's generation: the planned row, the request sent, the completion, its cache key."""
+
+    row: Planned
+    request: Request
+    completion: Completion
+    key: str
+
+
+def group_rows(rows: Sequence[Planned], width: int) -> list[list[int]]:
+    """Row indices per group: each turn's rows in plan order, chunked by `width`.
+
+    >>> rows = [Planned(key=str(i), label=None, turn=i % 2) for i in range(5)]
+    >>> group_rows(rows, 2)
+    [[0, 2], [4], [1, 3]]
+    """
+    width = max(1, width)
+    groups: list[list[int]] = []
+    for turn in sorted({r.turn for r in rows}):
+        members = [i for i, r in enumerate(rows) if r.turn == turn]
+        groups += [members[k:k + width] for k in range(0, len(members), width)]
+    return groups
+
+
+class GenerateJob:
+    """The rows of one generate node and the state of its groups (waiting, running, done)."""
+
+    def __init__(self, node: str, v: ir.Variant, program: ir.Program, rows: list[Planned], width: int,
+                 fingerprint: str) -> None:
+        self.node, self.variant, self.program, self.rows = node, v, program, rows
+        self.width = max(1, width)
+        self.fingerprint = fingerprint
+        self.groups = group_rows(rows, self.width)
+        self.state = ["waiting"] * len(self.groups)
+        self.requests: list[Request | None] = [None] * len(rows)
+        self.keys: list[str] = [""] * len(rows)
+        self.user_messages: list[str] = [""] * len(rows)
+        self.completions: list[Completion | None] = [None] * len(rows)
+        self.done_rows = 0
+        # The previous turn of each conversation row (its history must exist before it is sent).
+        self.previous: dict[int, int] = {}
+        last: dict[str, int] = {}
+        for i, r in enumerate(rows):
+            if r.conversation:
+                if r.conversation in last:
+                    self.previous[i] = last[r.conversation]
+                last[r.conversation] = i
+
+    @property
+    def finished(self) -> bool:
+        return all(s == "done" for s in self.state)
+
+    def ready(self) -> list[int]:
+        """Waiting groups whose rows' inputs all exist, in group order."""
+        return [g for g, s in enumerate(self.state) if s == "waiting"
+                and all(self.previous.get(i) is None or self.completions[self.previous[i]] is not None
+                        for i in self.groups[g])]
+
+    def _history(self, i: int) -> list[tuple[str, str]]:
+        chain: list[int] = []
+        j = self.previous.get(i)
+        while j is not None:
+            chain.append(j)
+            j = self.previous.get(j)
+        history: list[tuple[str, str]] = []
+        for j in reversed(chain):
+            done = self.completions[j]
+            assert done is not None
+            history += [("user", self.user_messages[j]), ("assistant", done.text)]
+        return history
+
+    def prepare(self, g: int) -> list[Request]:
+        """Build the group's requests (and cache keys) now that their inputs exist."""
+        out = []
+        for i in self.groups[g]:
+            req, user = build_request(self.variant, self.program, self.rows[i], self._history(i))
+            self.requests[i], self.user_messages[i] = req, user
+            self.keys[i] = request_key(req, self.fingerprint, CACHE_VERSION)
+            out.append(req)
+        return out
+
+    def cached(self, g: int, cache: Cache) -> list[Completion] | None:
+        """The group's completions when every one of them is in the cache, else None."""
+        hits = [cache.get(self.keys[i]) for i in self.groups[g]]
+        return None if any(h is None for h in hits) else hits  # type: ignore[return-value]
+
+    def commit(self, g: int, completions: Sequence[Completion]) -> list[int]:
+        """Record the group's completions; returns the row indices it completed."""
+        members = self.groups[g]
+        if len(completions) != len(members):
+            raise fail("E502", f"generation failed for `{self.variant.id}`: the backend answered "
+                       f"{len(completions)} completions for {len(members)} requests", self.variant.origin,
+                       "in this task")
+        for i, c in zip(members, completions):
+            self.completions[i] = c
+        self.state[g] = "done"
+        self.done_rows += len(members)
+        return members
+
+    def entries(self, g: int) -> list[tuple[str, str, Completion]]:
+        """(cache key, row key, completion) of a finished group, for one cache transaction."""
+        out = []
+        for i in self.groups[g]:
+            c = self.completions[i]
+            assert c is not None
+            out.append((self.keys[i], self.rows[i].key, c))
+        return out
+
+    def failure(self, exc: BaseException) -> RunFailed:
+        """The diagnostic for a group that raised."""
+        v = self.variant
+        if isinstance(exc, RunFailed):
+            return exc
+        if isinstance(exc, ContextOverflow):
+            return fail("E506", f"prompt does not fit the context of model `{v.model}`: {exc}", v.origin,
+                        "in this task", help="raise `context`, shorten the prompt, or lower `shots`")
+        return fail("E502", f"generation failed for `{v.id}`: {type(exc).__name__}: {exc}", v.origin,
+                    "in this task", help="loosen the output constraint or raise `max_tokens`")
+
+    def result(self) -> list[Generation]:
+        """Every row's generation, in plan order."""
+        out = []
+        for i, r in enumerate(self.rows):
+            req, comp = self.requests[i], self.completions[i]
+            assert req is not None and comp is not None
+            out.append(Generation(r, req, comp, self.keys[i]))
+        return out

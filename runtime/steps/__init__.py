@@ -1,0 +1,103 @@
+"""The steps of a plan, one function per node kind, in a registry the scheduler looks up.
+
+A step is `fn(ctx, target, inputs, node) -> value`: `target` is the node's typed IR object
+(`Step.target`), `inputs` the values of its producers keyed by the role the plan's edge gives
+them ("seeds", "index", "candidates", ...), `node` its id (for events only). A step never reads
+another node's value any other way, so the plan's edges are the whole data flow.
+
+`generate` is not here: generation is the engine's (runtime/engine.py), which runs a node's rows
+in groups while the scheduler goes on with other nodes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from synthc.compiler import ir
+from synthc.compiler.plan import Plan, Step
+from synthc.runtime.cache import Cache
+from synthc.runtime.models import ModelPool
+from synthc.runtime.progress import Events
+
+__all__ = ["Context", "Inputs", "StepFn", "STEPS", "run_step", "inputs_of"]
+
+
+@dataclass(slots=True)
+class Context:
+    """What every step may use besides its inputs: the plan, cache, models, events, and the
+    build's bookkeeping for manifests and the lockfile."""
+
+    plan: Plan
+    cache: Cache
+    events: Events
+    models: ModelPool
+    force: bool = False
+    stats: Counter[str] = field(default_factory=Counter)  # the whole build: generated, cached, tokens, ...
+    variant_stats: dict[str, Counter[str]] = field(default_factory=dict)  # the same, per variant id
+    data_hashes: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # variant id -> label -> kept rows
+    dropped: dict[str, Counter[str]] = field(default_factory=dict)  # variant id -> reason -> rows
+    retrieval: dict[str, dict[str, Any]] = field(default_factory=dict)  # retriever -> method, similarity space
+    groups: dict[str, dict[str, int]] = field(default_factory=dict)  # generate node -> width, groups
+
+    @property
+    def program(self) -> ir.Program:
+        return self.plan.program
+
+    @property
+    def root(self) -> str:
+        return self.plan.program.root
+
+    def note(self, node: str, text: str) -> None:
+        self.events.emit("step", node=node, note=text)
+
+
+class Inputs:
+    """A step's inputs by role, each with the producing Step (whose `target` says what it is)."""
+
+    def __init__(self, items: list[tuple[str, Step, Any]]) -> None:
+        self._items = items
+
+    def one(self, role: str) -> Any:
+        found = [value for r, _, value in self._items if r == role]
+        if len(found) != 1:
+            raise KeyError(f"expected one `{role}` input, the plan gives {len(found)}")
+        return found[0]
+
+    def get(self, role: str, default: Any = None) -> Any:
+        return next((value for r, _, value in self._items if r == role), default)
+
+    def each(self, role: str) -> list[tuple[Step, Any]]:
+        return [(step, value) for r, step, value in self._items if r == role]
+
+
+def inputs_of(plan: Plan, node: str, values: dict[str, Any]) -> Inputs:
+    return Inputs([(role, plan.step(u), values[u]) for role, u in plan.inputs(node)])
+
+
+StepFn = Callable[[Context, Any, Inputs, str], Any]
+
+
+def _registry() -> dict[str, StepFn]:
+    from synthc.runtime.steps import data, evaluate, filters, generate, outputs, retrieval
+
+    return {
+        "load": data.load, "sample": data.sample, "persona": data.persona, "oracle": data.oracle,
+        "index": retrieval.index, "retrieve": retrieval.retrieve, "negatives": retrieval.negatives,
+        "render": generate.render, "parse": generate.parse, "filter": filters.filter_rows,
+        "export": outputs.export, "evaluate": evaluate.evaluate,
+    }
+
+
+STEPS: dict[str, StepFn] = {}
+
+
+def run_step(ctx: Context, node: str, values: dict[str, Any]) -> Any:
+    """Run a synchronous step with its inputs from `values` (node id -> value)."""
+    if not STEPS:
+        STEPS.update(_registry())
+    step = ctx.plan.step(node)
+    return STEPS[step.kind](ctx, step.target, inputs_of(ctx.plan, node, values), node)

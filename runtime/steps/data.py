@@ -1,0 +1,112 @@
+"""Data steps: load a source or corpus, sample seeds, derive personas, train the label oracle."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from typing import Any, Callable
+
+from synthc.compiler import ir
+from synthc.runtime import memo
+from synthc.runtime.data import Row, file_sha256, load_source, read_table, sample_rows
+from synthc.runtime.postprocess import Oracle
+from synthc.runtime.retrieval import load_corpus
+from synthc.runtime.steps import Context, Inputs
+
+__all__ = ["load", "sample", "persona", "oracle"]
+
+
+def _record_hash(ctx: Context, path: str) -> None:
+    full = os.path.join(ctx.root, path)
+    if path not in ctx.data_hashes and os.path.exists(full):
+        ctx.data_hashes[path] = file_sha256(full)
+
+
+def load(ctx: Context, target: ir.Source | ir.Corpus, inputs: Inputs, node: str) -> Any:
+    """A source's rows, or a corpus's (documents, content digest)."""
+    if isinstance(target, ir.Source):
+        rows = load_source(target, ctx.root)
+        _record_hash(ctx, target.path)
+        ctx.note(node, f"{len(rows)} rows")
+        return rows
+    counter, truncate, tokenizer = _token_fns(ctx, target)
+    docs, digest = memo.corpus(ctx.cache, target, ctx.root, tokenizer,
+                               lambda: load_corpus(target, ctx.root, counter, truncate))
+    _record_hash(ctx, target.path)
+    ctx.note(node, f"{len(docs)} documents within {target.min_tokens}..{target.max_tokens} tokens")
+    return docs, digest
+
+
+def _token_fns(ctx: Context, corpus: ir.Corpus) -> tuple[Callable[[str], int], Callable[[str, int], str], str]:
+    """Token counts use the generating model's tokenizer (of the first task reading the corpus);
+    the third value names that tokenizer (for the corpus memo's key)."""
+    program = ctx.program
+    users = [v for v in program.variants() if v.retrieve is not None
+             and program.retriever(v.retrieve.retriever).corpus == corpus.name]
+    if users:
+        be = ctx.models.get(users[0].model)
+        return be.count_tokens, be.truncate, be.fingerprint()
+    return (lambda t: len(t.split())), (lambda t, n: " ".join(t.split()[:n])), "words"
+
+
+def sample(ctx: Context, src: ir.Source, inputs: Inputs, node: str) -> list[Row]:
+    assert src.sample is not None
+    rows: list[Row] = inputs.one("rows")
+    labels = next((ctx.program.label_set(v.labels).names for v in ctx.program.variants()
+                   if v.seeds == src.name and v.labels), None)
+    out = sample_rows(rows, src.sample, labels, src.origin)
+    ctx.note(node, f"{len(out)} seed rows")
+    return out
+
+
+def persona(ctx: Context, p: ir.Persona, inputs: Inputs, node: str) -> dict[str, dict[str, Any]]:
+    """Per row: fields derived from the same user's rows strictly before this row's time."""
+    src = ctx.program.source(p.source)
+    records = _raw_records(ctx, src)
+    by_user: dict[str, list[dict[str, Any]]] = {}
+    for rec in records:
+        by_user.setdefault(str(rec.get(p.user)), []).append(rec)
+    for recs in by_user.values():
+        recs.sort(key=lambda r: str(r.get(p.time, "")))
+    out: dict[str, dict[str, Any]] = {}
+    for rec in records:
+        earlier = [r for r in by_user[str(rec.get(p.user))] if str(r.get(p.time, "")) < str(rec.get(p.time, ""))]
+        fields: dict[str, Any] = {"user": rec.get(p.user)}
+        for d in p.derived:
+            fields[d.name] = _derive(d, rec, earlier)
+        out[str(rec.get(src.id))] = fields
+    ctx.note(node, f"personas for {len(out)} rows")
+    return out
+
+
+def _raw_records(ctx: Context, src: ir.Source) -> list[dict[str, Any]]:
+    # The raw table, not the loaded rows: derivations read columns the source does not map.
+    recs = read_table(os.path.join(ctx.root, src.path), src.format, src.origin)
+    return [r for r in recs if src.split is None or str(r.get("split")) == src.split]
+
+
+def _derive(d: ir.Derived, rec: dict[str, Any], earlier: list[dict[str, Any]]) -> Any:
+    if d.fn == "history_count":
+        return len(earlier)
+    if d.fn == "value":
+        return rec.get(d.column or "")
+    counts: Counter[str] = Counter()
+    last_seen: dict[str, int] = {}
+    for i, r in enumerate(earlier):
+        vals = r.get(d.column or "")
+        for val in vals if isinstance(vals, list) else [vals]:
+            if val is not None:
+                counts[str(val)] += 1
+                last_seen[str(val)] = i
+    # Most frequent first; ties go to the more recent value, then alphabetical.
+    ranked = sorted(counts, key=lambda t: (-counts[t], -last_seen[t], t))
+    return ranked[: d.k] if ranked else list(d.fallback[: d.k])
+
+
+def oracle(ctx: Context, src: ir.Source, inputs: Inputs, node: str) -> Oracle:
+    rows: list[Row] = inputs.one("rows")
+    labelled = [r for r in rows if r.label is not None]
+    trained = Oracle([r.text for r in labelled], [str(r.label) for r in labelled])
+    ctx.note(node, f"trained on {len(labelled)} rows, classes {', '.join(trained.classes)}")
+    return trained
+

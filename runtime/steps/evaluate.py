@@ -1,0 +1,112 @@
+"""The evaluate step: metrics and report for the named variants (runtime/evaluate.py,
+runtime/ir_eval.py do the work), kept as is when its inputs are unchanged."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import random
+from typing import Any, Callable
+
+from synthc.compiler import ir
+from synthc.runtime.data import Row
+from synthc.runtime.errors import fail
+from synthc.runtime.scope import pairs_scope, render
+from synthc.runtime.steps import Context, Inputs
+from synthc.runtime.steps.outputs import final_rows, record
+
+__all__ = ["evaluate"]
+
+
+def evaluate(ctx: Context, ev: ir.Evaluate, inputs: Inputs, node: str) -> dict[str, Any]:
+    from synthc.runtime.evaluate import METRICS_SCHEMA_VERSION, Dataset, Options, dataset_from_records
+    from synthc.runtime.evaluate import evaluate as run_metrics
+    from synthc.runtime.report import write_report
+
+    def as_dataset(name: str, rows: list[Row]) -> Dataset:
+        return Dataset(name, tuple(r.text for r in rows), tuple(r.label for r in rows))
+
+    task = ctx.program.task(ev.task)
+    finals = final_rows(inputs)
+    records = {v.name: [record(v, c, ctx.program) for c in finals[v.id]] for v in task.variants
+               if v.name in ev.variants}
+    real = as_dataset(ev.real, inputs.one("real"))
+    train = as_dataset(ev.train, inputs.one("train")) if ev.train else None
+    opts = Options(metrics=ev.metrics, seeds=ev.seeds, embedder=ev.embedder, self_bleu_sample=ev.self_bleu_sample,
+                   gold_plus_synthetic=ev.gold_plus_synthetic)
+    settings = {k: v for k, v in dataclasses.asdict(ev).items() if k != "origin"}
+    collection = inputs.one("collection") if ev.collection else None
+    digest = hashlib.sha256(json.dumps([METRICS_SCHEMA_VERSION, records, real, train, settings,
+                                        collection[1] if collection else None],
+                                       sort_keys=True, default=repr).encode()).hexdigest()
+    directory = os.path.join(ctx.root, ev.path)
+    previous = _read_json(os.path.join(directory, "metrics.json"))
+    if (previous and previous.get("input_digest") == digest and not ctx.force
+            and os.path.exists(os.path.join(directory, "report.html"))):
+        ctx.note(node, "cached: inputs unchanged")
+        return previous
+    data = [dataset_from_records(name, rows) for name, rows in records.items()]
+    log = lambda s: ctx.note(node, s)  # noqa: E731
+    result = run_metrics(data, real, train, opts, log=log)
+    if "retrieval" in ev.metrics and ev.collection and task.variants[0].kind == "qa_pairs":
+        result.metrics["ir"] = _ir_evaluation(ctx, ev, inputs, records, log)
+    result.metrics["input_digest"] = digest
+    result.metrics["evaluate"] = {"name": ev.name, "task": ev.task, "real": ev.real, "train": ev.train}
+    try:
+        write_report(result, directory, f"{ev.name}: {task.name} variants vs {ev.real}")
+    except OSError as exc:
+        raise fail("E505", f"cannot write the report to {ev.path}: {exc.strerror}", ev.origin,
+                   "evaluate declared here", help="choose a writable `path`") from None
+    ctx.note(node, f"wrote {os.path.relpath(directory, ctx.root)}/report.html")
+    return result.metrics
+
+
+def _ir_evaluation(ctx: Context, ev: ir.Evaluate, inputs: Inputs, records: dict[str, list[dict[str, Any]]],
+                   log: Callable[[str], None]) -> dict[str, Any]:
+    """Sy-SE-PQA's loop: one bi-encoder per training set — the real relevant answers of the same
+    seed questions, and each variant's synthetic pairs — re-ranking BM25 on the real questions."""
+    from synthc.runtime.ir_eval import IRSetup, Query, evaluate_ir
+
+    docs, _ = inputs.one("collection")
+    text = {d.id: d.text for d in docs}
+    v0 = ctx.program.task(ev.task).variants[0]
+    assert v0.pairs is not None and ev.relevant is not None
+    query_template = v0.pairs.query
+
+    def query(row: Row) -> str:
+        try:
+            return render(query_template, pairs_scope(v0, ctx.program, {}, row, {}))
+        except Exception as err:  # jinja raises several types for an undefined name
+            raise fail("E508", f"the pairs `query` template cannot be rendered for real question `{row.id}`: {err}",
+                       query_template.origin, "query template",
+                       help="retrieval evaluation renders the query from the real row alone (no output or persona)") from None
+
+    real_rows: list[Row] = [r for r in inputs.one("real") if str(r.fields.get(ev.relevant)) in text]
+    if ev.queries and len(real_rows) > ev.queries:
+        real_rows = random.Random(42).sample(real_rows, ev.queries)
+    queries = tuple(Query(r.id, query(r), str(r.fields[ev.relevant]), str(r.fields.get(ev.time or "", "")))
+                    for r in real_rows)
+    training = {name: [(r["query"], r["positive"]) for r in rows] for name, rows in records.items()}
+    seeds = sorted({str(r["provenance"].get("seed_id")) for rows in records.values() for r in rows})
+    gold = {r.id: r for r in inputs.one("train")} if ev.train else {}
+    real_pairs = [(query(gold[s]), text[str(gold[s].fields.get(ev.relevant))]) for s in seeds
+                  if s in gold and str(gold[s].fields.get(ev.relevant)) in text]
+    if real_pairs:
+        training = {"real answers": real_pairs} | training
+    if len(queries) < 4:
+        raise fail("E509", f"retrieval evaluation needs at least 4 real questions with a relevant document in "
+                   f"`{ev.collection}`, found {len(queries)}", ev.origin, "evaluate declared here",
+                   help=f"check `relevant = \"{ev.relevant}\"` names ids of the collection")
+    setup = IRSetup(tuple(sorted(text.items())), queries, candidates=ev.candidates, epochs=ev.epochs)
+    return evaluate_ir(setup, training, log)
+
+
+def _read_json(path: str) -> dict[str, Any] | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            out = json.load(fh)
+        return out if isinstance(out, dict) else None
+    except (OSError, ValueError):
+        return None

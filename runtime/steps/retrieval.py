@@ -1,0 +1,103 @@
+"""Retrieval steps: build (or load) an index, retrieve synthesis inputs and demo pairs for the seed
+rows, and mine hard negatives for query/passage pairs."""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import Any, Callable
+
+from synthc.compiler import ir
+from synthc.runtime import memo
+from synthc.runtime.data import Row
+from synthc.runtime.postprocess import Candidate
+from synthc.runtime.retrieval import Doc, Index, build_index, index_key
+from synthc.runtime.rows import Pair
+from synthc.runtime.scope import query_scope, render
+from synthc.runtime.steps import Context, Inputs
+
+__all__ = ["index", "retrieve", "remembered", "search", "negatives"]
+
+
+def index(ctx: Context, r: ir.Retriever, inputs: Inputs, node: str) -> Index:
+    docs, digest = inputs.one("corpus")
+    cache_dir = None if r.method == "random" else os.path.join(ctx.root, ".synthc", "index", index_key(r, digest))
+    built = build_index(r, docs, cache_dir)
+    how = "loaded from .synthc/index" if built.cached else "built"
+    ctx.retrieval[r.name] = {"method": r.method, "k1": r.k1, "b": r.b, "similarity": built.similarity_space,
+                             "documents": len(docs), "corpus_sha256": digest}
+    ctx.note(node, f"{r.method} over {len(docs)} documents ({how})")
+    return built
+
+
+def retrieve(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> tuple[list[Pair], list[Pair]]:
+    """(synthesis inputs, RETRICL demo pairs) for the variant's (or its task's) retrieve block."""
+    idx: Index = inputs.one("index")
+    return remembered(ctx, v, idx.docs, inputs.one("seeds"), lambda: search(ctx, v, inputs, node))
+
+
+def remembered(ctx: Context, v: ir.Variant, docs: list[Doc], seeds: list[Row],
+               compute: Callable[[], tuple[list[Pair], list[Pair]]]) -> tuple[list[Pair], list[Pair]]:
+    """The retrieval from its on-disk memo (runtime/memo.py) when nothing it depends on changed:
+    the similarity bands embed every retrieved document. `compute()` runs on a miss."""
+    assert v.retrieve is not None
+    r = ctx.program.retriever(v.retrieve.retriever)
+    return memo.retrieval(ctx.cache, v, ctx.program, r, docs, seeds, ctx.models.get(v.model).fingerprint(), compute)
+
+
+def search(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> tuple[list[Pair], list[Pair]]:
+    r = v.retrieve
+    assert r is not None
+    idx: Index = inputs.one("index")
+    be = ctx.models.get(v.model)
+    pairs: list[Pair] = []
+    demos: list[Pair] = []
+    seeds: list[Row] = inputs.one("seeds")
+    for seed in seeds:
+        query = be.truncate(render(r.query, query_scope(ctx.program, seed)), r.query_tokens)
+        for hit in idx.search(query, r.k):
+            lo, hi = r.similarity
+            if r.ranks[0] <= hit.rank <= r.ranks[1] and lo <= hit.similarity <= hi:
+                pairs.append(Pair(seed, hit))
+            if r.demo_ranks and r.demo_ranks[0] <= hit.rank <= r.demo_ranks[1] \
+                    and r.demo_similarity[0] <= hit.similarity <= r.demo_similarity[1]:
+                demos.append(Pair(seed, hit))
+    pairs = _subsample(pairs, r)
+    idx.save()
+    ctx.note(node, f"{len(pairs)} inputs, {len(demos)} demo pairs (similarity: {idx.similarity_space})")
+    return pairs, demos
+
+
+def _subsample(pairs: list[Pair], r: ir.Retrieve) -> list[Pair]:
+    """Seeded subsample that keeps retrieval order. Draws positions, not pairs, so restoring the
+    order is a sort of ints (`pairs.index` made this quadratic at the paper's N)."""
+    if r.per_label is None and r.total is None:
+        return pairs
+    rng = random.Random(r.seed)
+    if r.total is not None:
+        return [pairs[i] for i in sorted(rng.sample(range(len(pairs)), min(r.total, len(pairs))))]
+    chosen: list[int] = []
+    for label in sorted({p.seed.label or "" for p in pairs}):
+        group = [i for i, p in enumerate(pairs) if (p.seed.label or "") == label]
+        chosen += [group[j] for j in rng.sample(range(len(group)), min(r.per_label or 0, len(group)))]
+    return [pairs[i] for i in sorted(chosen)]
+
+
+def negatives(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[Candidate]:
+    """Hard negatives: top-k documents for the row's query, minus the positive, seeded per row."""
+    from synthc.runtime.steps.outputs import record
+
+    assert v.pairs is not None and v.pairs.negatives_from
+    idx: Index = inputs.one("index")
+    rows: list[Candidate] = inputs.one("candidates")
+    for r in rows:
+        query = record(v, r, ctx.program).get("query", r.text)
+        hits = [h for h in idx.search(str(query), v.pairs.negatives_k, with_similarity=False)
+                if h.doc.text.strip() != r.text.strip()]
+        rng = random.Random(f"{r.row.seed_value}:negatives")
+        chosen = rng.sample(hits, min(v.pairs.negatives, len(hits)))
+        r.fields["negatives"] = [h.doc.text for h in chosen]
+        r.provenance["negatives"] = [{"id": h.doc.id, "rank": h.rank} for h in chosen]
+    return rows
+
+
