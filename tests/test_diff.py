@@ -114,7 +114,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> str:
     spec = _write(str(d / "synthesizrr_ag_news.synth"), text)
     result = compile_file(spec, SMALL)
     assert result.plan is not None, result.diagnostics
-    execute(result.plan, result.sources, quiet=True, backend="fake", select=["ag_news"])
+    execute(result.plan, result.sources, quiet=True, backend="fake", select=[GEN + v for v in VARIANTS])
     return spec
 
 
