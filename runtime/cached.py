@@ -86,10 +86,10 @@ def lookup(plan: Plan, *, backend: str = "llama", count: bool = False, nodes: li
 
     found = os.path.exists(cache_path(plan))
     cache = Cache(os.path.dirname(cache_path(plan)))
-    ctx = Context(plan, cache, Events(_Null(), True, None), ModelPool(plan.program, plan.program.root, backend))
+    say = progress or (lambda _msg: None)
+    ctx = Context(plan, cache, _Progress(say), ModelPool(plan.program, plan.program.root, backend))
     values: dict[str, Any] = {}
     out = Lookup({}, found)
-    say = progress or (lambda _msg: None)
     wanted = nodes or [n for n in plan.order() if plan.step(n).kind == "generate"]
     try:
         if backend == "llama":
@@ -226,9 +226,13 @@ def _vocab_only(pool: Any) -> None:
         pool.info[m.name] = describe(m, pool.root, be)
 
 
-class _Null:
-    def write(self, _s: str) -> int:
-        return 0
+class _Progress(Events):
+    """The steps' events, silent except for the progress of a long step (a first retrieval)."""
 
-    def flush(self) -> None:
-        pass
+    def __init__(self, say: Callable[[str], None]) -> None:
+        super().__init__(None, True, None)  # type: ignore[arg-type]  # quiet: never writes
+        self.say = say
+
+    def emit(self, event: str, **data: Any) -> None:
+        if event == "progress":
+            self.say(f"{data.get('node')}: {data.get('done')}/{data.get('total')}")

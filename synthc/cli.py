@@ -216,18 +216,21 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(ir_json(result.program))
         return 0
     notes = None
+    cache = os.path.join(result.plan.program.root, ".synthc", "cache.sqlite")
     # Cached/new rows need the data; look them up when asked (--tokens) or when a cache exists.
-    if args.tokens or (not args.no_lookup and os.path.exists(os.path.join(result.plan.program.root, ".synthc",
-                                                                            "cache.sqlite"))):
+    if args.tokens or (not args.no_lookup and os.path.exists(cache)):
         from synthc.runtime.estimate import annotate
 
         notes = annotate(result.plan, err, count=args.tokens, backend=args.backend)
     if args.json:
         out.write(plan_json(result.plan, notes.data if notes else None))
-    else:
-        out.write(plan_text(result.plan, notes.notes if notes else None))
-        if notes:
-            print(notes.summary, file=out)
+        return 0
+    out.write(plan_text(result.plan, notes.notes if notes else None))
+    if notes:
+        print(notes.summary, file=out)
+    elif not args.no_lookup:
+        print(f"cache: none at {os.path.relpath(os.path.dirname(cache))} yet: every request is new "
+              "(--tokens counts their prompt tokens and time)", file=out)
     return 0
 
 

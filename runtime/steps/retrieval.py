@@ -53,7 +53,10 @@ def search(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> tuple[list
     pairs: list[Pair] = []
     demos: list[Pair] = []
     seeds: list[Row] = inputs.one("seeds")
-    for seed in seeds:
+    step = max(1, len(seeds) // 10)
+    for n, seed in enumerate(seeds, 1):
+        if n % step == 0:  # a first retrieval can take minutes (similarity embeddings): say how far
+            ctx.events.emit("progress", node=node, done=n, total=len(seeds))
         query = be.truncate(render(r.query, query_scope(ctx.program, seed)), r.query_tokens)
         for hit in idx.search(query, r.k):
             lo, hi = r.similarity
