@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from synthc.compiler.codes import CODES, Code
 from synthc.compiler.source import NO_SPAN, SourceFile, SourceMap, Span
+from synthc.compiler.style import paint
 
 __all__ = [
     "Severity",
@@ -105,9 +106,9 @@ class CompileFailed(Exception):
         self.sources = sources
 
 
-def _prefix(d: Diagnostic) -> str:
+def _prefix(d: Diagnostic, color: bool = False) -> str:
     tag = "E" if d.severity is Severity.ERROR else "W"
-    return f"{d.severity.value}[{tag}{d.code.id[1:]}]"
+    return paint(f"{d.severity.value}[{tag}{d.code.id[1:]}]", d.severity.value, color)
 
 
 def _location(d: Diagnostic, sources: SourceMap) -> tuple[str, int, int, int, int] | None:
@@ -119,14 +120,14 @@ def _location(d: Diagnostic, sources: SourceMap) -> tuple[str, int, int, int, in
     return src.path, line, col, end_line, end_col
 
 
-def render_concise(diags: list[Diagnostic], sources: SourceMap) -> str:
+def render_concise(diags: list[Diagnostic], sources: SourceMap, color: bool = False) -> str:
     """`file:line:col: error[E101] message`, one line each (gcc / ruff concise)."""
     lines = []
     for d in diags[:MAX_SHOWN]:
         loc = _location(d, sources)
-        where = f"{loc[0]}:{loc[1]}:{loc[2]}: " if loc else ""
-        tail = f" (help: {d.help})" if d.help else ""
-        lines.append(f"{where}{_prefix(d)} {d.message}{tail}")
+        where = paint(f"{loc[0]}:{loc[1]}:{loc[2]}:", "message", color) + " " if loc else ""
+        tail = f" ({paint('help', 'help', color)}: {d.help})" if d.help else ""
+        lines.append(f"{where}{_prefix(d, color)} {d.message}{tail}")
     return "\n".join(lines + _more(diags))
 
 
@@ -155,17 +156,18 @@ def render_json(diags: list[Diagnostic], sources: SourceMap) -> str:
     return "\n".join(out)
 
 
-def render_full(diags: list[Diagnostic], sources: SourceMap) -> str:
+def render_full(diags: list[Diagnostic], sources: SourceMap, color: bool = False) -> str:
     """rustc-style blocks with a gutter, the source line and carets under the span."""
-    blocks = [_render_one(d, sources) for d in diags[:MAX_SHOWN]]
+    blocks = [_render_one(d, sources, color) for d in diags[:MAX_SHOWN]]
     return "\n\n".join(blocks + _more(diags))
 
 
-def _render_one(d: Diagnostic, sources: SourceMap) -> str:
-    head = f"{_prefix(d)}: {d.message}"
+def _render_one(d: Diagnostic, sources: SourceMap, color: bool = False) -> str:
+    head = f"{_prefix(d, color)}{paint(': ' + d.message, 'message', color)}"
     loc = _location(d, sources)
+    note, help_ = paint("note", "note", color), paint("help", "help", color)
     if loc is None:
-        tail = [f"  = note: {n}" for n in d.notes] + ([f"  = help: {d.help}"] if d.help else [])
+        tail = [f"  = {note}: {n}" for n in d.notes] + ([f"  = {help_}: {d.help}"] if d.help else [])
         return "\n".join([head, *tail])
     labels = sorted(d.labels, key=lambda lb: (lb.span.file != d.span.file, lb.span.start))
     shown = [lb for lb in labels if lb.span.file == d.span.file]
@@ -173,25 +175,29 @@ def _render_one(d: Diagnostic, sources: SourceMap) -> str:
     lines_needed = sorted({src.line_col(lb.span.start)[0] for lb in shown})
     width = len(str(lines_needed[-1]))
     pad = " " * width
-    out = [head, f"{pad}--> {loc[0]}:{loc[1]}:{loc[2]}", f"{pad} |"]
+    bar = paint(f"{pad} |", "gutter", color)
+    out = [head, f"{paint(pad + '-->', 'gutter', color)} {loc[0]}:{loc[1]}:{loc[2]}", bar]
     previous = None
     for line in lines_needed:
         if previous is not None and line > previous + 1:
-            out.append(f"{pad} ...")
+            out.append(paint(f"{pad} ...", "gutter", color))
         text = src.line_text(line).expandtabs(4)
-        out.append(f"{line:>{width}} | {text}".rstrip())
+        out.append(f"{paint(f'{line:>{width}} |', 'gutter', color)} {text}".rstrip())
         for lb in (lb for lb in shown if src.line_col(lb.span.start)[0] == line):
-            out.append(f"{pad} | {_underline(src, lb)}".rstrip())
+            marks = _underline(src, lb).rstrip()
+            indent = len(marks) - len(marks.lstrip(" "))
+            role = ("primary" if d.severity is Severity.ERROR else "warning") if lb.primary else "secondary"
+            out.append(f"{bar} {' ' * indent}{paint(marks[indent:], role, color)}".rstrip())
         previous = line
-    out.append(f"{pad} |")
+    out.append(bar)
     for lb in labels:
         if lb.span.file != d.span.file and sources.get(lb.span.file):
             other = sources.files[lb.span.file]
             ln, col = other.line_col(lb.span.start)
-            out.append(f"{pad} = note: {lb.message} at {other.path}:{ln}:{col}")
-    out += [f"{pad} = note: {n}" for n in d.notes]
+            out.append(f"{pad} = {note}: {lb.message} at {other.path}:{ln}:{col}")
+    out += [f"{pad} = {note}: {n}" for n in d.notes]
     if d.help:
-        out.append(f"{pad} = help: {d.help}")
+        out.append(f"{pad} = {help_}: {d.help}")
     return "\n".join(out)
 
 
@@ -207,7 +213,8 @@ def _underline(src: SourceFile, lb: Label) -> str:
     return f"{' ' * len(prefix)}{mark}{more} {lb.message}"
 
 
-def render(diags: list[Diagnostic], sources: SourceMap, fmt: str) -> str:
-    """Render in `full`, `concise` or `json` format."""
-    renderers = {"full": render_full, "concise": render_concise, "json": render_json}
-    return renderers[fmt](diags, sources)
+def render(diags: list[Diagnostic], sources: SourceMap, fmt: str, color: bool = False) -> str:
+    """Render in `full`, `concise` or `json` format; `color`: ANSI colours (never for json)."""
+    if fmt == "json":
+        return render_json(diags, sources)
+    return (render_full if fmt == "full" else render_concise)(diags, sources, color)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from synthc.compiler import ir
 from synthc.compiler.diagnostics import Sink
+from synthc.compiler.lower import HF_PREFIX
 from synthc.compiler.source import Span
 
 __all__ = ["InputRef", "input_refs", "check_inputs"]
@@ -24,7 +25,7 @@ __all__ = ["InputRef", "input_refs", "check_inputs"]
 class InputRef:
     """One file or folder the recipe reads."""
 
-    what: str  # "data file" | "data folder" | "model file"
+    what: str  # "data file" | "data folder" | "dataset folder" | "model file"
     path: str  # as in the IR: relative to the main spec's directory (or absolute)
     folder: bool  # a folder is expected (text corpora, dataset folders)
     origin: Span
@@ -35,8 +36,11 @@ def input_refs(program: ir.Program) -> Iterator[InputRef]:
         if m.gguf_kind == "path":
             yield InputRef("model file", m.gguf, False, m.path_origin)
     for d in (*program.sources, *program.corpora):
-        folder = d.format == "text"
-        yield InputRef("data folder" if folder else "data file", d.path, folder, d.path_origin)
+        if d.path.startswith(HF_PREFIX):
+            continue  # a dataset in the Hugging Face cache: looked up (offline) when it is loaded
+        folder = d.format in ("text", "hf")
+        what = "dataset folder" if d.format == "hf" else "data folder" if folder else "data file"
+        yield InputRef(what, d.path, folder, d.path_origin)
 
 
 def check_inputs(program: ir.Program, sink: Sink) -> None:

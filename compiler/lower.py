@@ -9,7 +9,7 @@ from synthc.compiler import ast, ir
 from synthc.compiler.values import Checked, Values, Variant
 from synthc.compiler.source import Span
 
-__all__ = ["lower", "data_format"]
+__all__ = ["lower", "data_format", "is_hf_folder", "HF_PREFIX"]
 
 
 def lower(checked: Checked) -> ir.Program:
@@ -41,15 +41,41 @@ def lower(checked: Checked) -> ir.Program:
     )
 
 
-def data_format(path: str, declared: str | None = None) -> str:
-    """The one place a data path's format is decided: the declared `format`, else from the path
-    (a trailing `/` is a folder of text files; .csv, .parquet/.pq; anything else JSON lines)."""
+HF_PREFIX = "hf:"  # `path = "hf:OWNER/NAME"`: a dataset in the local Hugging Face cache
+# Files that make a folder a Hugging Face dataset: save_to_disk's, or a dataset card beside shards.
+HF_MARKERS = ("dataset_dict.json", "state.json", "dataset_info.json")
+
+
+def data_format(path: str, declared: str | None = None, root: str | None = None, folder: str = "text") -> str:
+    """The one place a data path's format is decided: the declared `format`, else from the path:
+    `hf:` ids; a folder that holds a Hugging Face dataset (looked at when `root` is given); a
+    trailing `/` is `folder` (a folder of text files for sources, an HF dataset for exports);
+    .csv, .parquet/.pq; anything else JSON lines."""
     if declared:
         return declared
+    if path.startswith(HF_PREFIX):
+        return "hf"
+    if root is not None and is_hf_folder(os.path.join(root, path)):
+        return "hf"
     if path.endswith(("/", os.sep)):
-        return "text"
+        return folder
     ext = os.path.splitext(path)[1].lower().lstrip(".")
     return {"csv": "csv", "parquet": "parquet", "pq": "parquet"}.get(ext, "jsonl")
+
+
+def is_hf_folder(path: str) -> bool:
+    """save_to_disk output, or a folder with a README.md dataset card beside Parquet/JSONL shards."""
+    if not os.path.isdir(path):
+        return False
+    names = set(os.listdir(path))
+    if names & set(HF_MARKERS):
+        return True
+    if "README.md" not in names:
+        return False
+    for base, _, files in os.walk(path):
+        if any(f.endswith((".parquet", ".jsonl", ".json", ".arrow", ".csv")) for f in files):
+            return True
+    return False
 
 
 class _Lower:
@@ -73,20 +99,35 @@ class _Lower:
 
     def model(self, v: Values) -> ir.Model:
         x = v.values
-        kind, ref = x["gguf"]
+        endpoint = None
+        if "endpoint" in x:
+            kind, ref = "endpoint", ""
+            endpoint = ir.Endpoint(
+                url=x["endpoint"].rstrip("/"), served_model=x.get("served_model"), dialect=x["dialect"],
+                api_key_env=x.get("api_key_env"), timeout=float(x["timeout"]), concurrency=x["concurrency"],
+                adaptive=x["adaptive"], retries=x["retries"],
+            )
+        else:
+            kind, ref = x["gguf"]
         return ir.Model(
-            name=v.name or "", gguf_kind=kind, gguf=ref if kind == "builtin" else self.path(ref, v.origin),
+            name=v.name or "", gguf_kind=kind, gguf=self.path(ref, v.origin) if kind == "path" else ref,
             mode=x["mode"], temperature=float(x["temperature"]), top_p=float(x["top_p"]),
             max_tokens=x["max_tokens"], stop=tuple(x["stop"]), seed=x["seed"], context=x["context"],
-            threads=x.get("threads"), origin=v.origin, path_origin=v.spans.get("gguf", v.origin),
+            threads=x.get("threads"), batch=x.get("batch"), endpoint=endpoint, origin=v.origin,
+            path_origin=v.spans.get("gguf", v.spans.get("endpoint", v.origin)),
         )
 
     def labels(self, v: Values) -> ir.LabelSet:
         return ir.LabelSet(name=v.name or "", labels=tuple(ir.Label(name=k, verbalization=val)
                                                             for k, (val, _) in v.open.items()), origin=v.origin)
 
-    def _format(self, x: dict[str, Any], path: str) -> str:
-        return data_format(path, x.get("format"))
+    def _format(self, x: dict[str, Any], lowered: str, folder: str = "text") -> str:
+        """Format of a path as lowered (relative to the main spec's directory, where it is looked at)."""
+        keep_slash = "/" if x["path"].endswith(("/", os.sep)) and not lowered.endswith("/") else ""
+        return data_format(lowered + keep_slash, x.get("format"), self.res.main_dir, folder)
+
+    def data_path(self, p: str, origin: Span) -> str:
+        return p if p.startswith(HF_PREFIX) else self.path(p, origin)
 
     def source(self, v: Values) -> ir.Source:
         x = v.values
@@ -95,19 +136,19 @@ class _Lower:
             per_label=s.values.get("per_label"), total=s.values.get("total"),
             strategy=s.values["strategy"], seed=s.values["seed"])
         return ir.Source(
-            name=v.name or "", path=self.path(x["path"], v.origin), format=self._format(x, x["path"]),
+            name=v.name or "", path=(p := self.data_path(x["path"], v.origin)), format=self._format(x, p),
             id=x["id"], text=x["text"], label=x.get("label"), fields=tuple(x["fields"]), split=x.get("split"),
-            sample=sample, origin=v.origin, path_origin=v.spans.get("path", v.origin))
+            sample=sample, config=x.get("config"), origin=v.origin, path_origin=v.spans.get("path", v.origin))
 
     def corpus(self, v: Values) -> ir.Corpus:
         x = v.values
         render = self.template(x["render"])
         assert render is not None
         return ir.Corpus(
-            name=v.name or "", path=self.path(x["path"], v.origin), format=self._format(x, x["path"]),
+            name=v.name or "", path=(p := self.data_path(x["path"], v.origin)), format=self._format(x, p),
             id=x["id"], text=x["text"], fields=tuple(x["fields"]), split=x.get("split"), render=render,
             min_tokens=x["tokens"][0], max_tokens=x["tokens"][1], truncate_at=x["truncate_at"],
-            limit=x.get("limit"), origin=v.origin, path_origin=v.spans.get("path", v.origin))
+            limit=x.get("limit"), config=x.get("config"), origin=v.origin, path_origin=v.spans.get("path", v.origin))
 
     def retriever(self, v: Values) -> ir.Retriever:
         x = v.values
@@ -226,7 +267,8 @@ class _Lower:
     def export(self, v: Values) -> ir.Export:
         x = v.values
         return ir.Export(name=v.name or "", task=x["task"], variants=self._variants(v),
-                         path=self.path(x["path"], v.origin), format=self._format(x, x["path"]), origin=v.origin)
+                         path=(p := self.path(x["path"], v.origin)), format=self._format(x, p, folder="hf"),
+                         origin=v.origin)
 
     def evaluate(self, v: Values) -> ir.Evaluate:
         x = v.values

@@ -217,6 +217,8 @@ def _vocab_only(pool: Any) -> None:
     from synthc.runtime.models import describe, fingerprint, model_path
 
     for m in pool.program.models:
+        if m.endpoint is not None:  # a served model: its own client counts tokens
+            continue
         path = model_path(m, pool.root)
         if not os.path.exists(path):
             raise fail("E501", f"model file not found: {path}", m.origin, "model declared here",

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from synthc.compiler import ir
+from synthc.compiler.lower import HF_PREFIX
 from synthc.compiler.source import Span
 from synthc.runtime.errors import fail
 
-__all__ = ["Row", "read_table", "load_source", "sample_rows", "file_sha256"]
+__all__ = ["Row", "read_table", "read_records", "load_source", "sample_rows", "file_sha256", "source_sha256", "location"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +78,38 @@ def _read_folder(path: str, origin: Span) -> list[dict[str, Any]]:
     return rows
 
 
+def location(root: str, path: str) -> str:
+    """Where a data path points: under the spec's directory, except `hf:` ids (the HF cache)."""
+    return path if path.startswith(HF_PREFIX) else os.path.join(root, path)
+
+
+def source_sha256(src: ir.Source | ir.Corpus, root: str) -> str:
+    """The content hash synth.lock records for a source or corpus."""
+    path = location(root, src.path)
+    if src.format == "hf":
+        from synthc.runtime.hf import hf_sha256
+
+        return hf_sha256(path, src.config)
+    return file_sha256(path)
+
+
+def read_records(src: ir.Source | ir.Corpus, root: str) -> list[dict[str, Any]]:
+    """A source's or corpus's raw records with its `split` applied (an HF split, else a column)."""
+    path = location(root, src.path)
+    if src.format == "hf":
+        from synthc.runtime.hf import read_hf
+
+        return read_hf(path, src.split, src.config, src.origin)
+    records = read_table(path, src.format, src.origin)
+    return records if src.split is None else [r for r in records if str(r.get("split")) == src.split]
+
+
 def read_table(path: str, fmt: str, origin: Span) -> list[dict[str, Any]]:
     """All records of a data file as dicts; E503 if missing, E504 on a malformed line."""
+    if fmt == "hf":
+        from synthc.runtime.hf import read_hf
+
+        return read_hf(path, None, None, origin)
     if not os.path.exists(path):
         raise fail("E503", f"data file not found: {path}", origin, "declared here",
                    help="paths are relative to the spec file")
@@ -137,10 +168,9 @@ def _rows(records: list[dict[str, Any]], path: str, id_col: str, text_col: str, 
 
 
 def load_source(src: ir.Source | ir.Corpus, root: str) -> list[Row]:
-    path = os.path.join(root, src.path)
     label = src.label if isinstance(src, ir.Source) else None
-    return _rows(read_table(path, src.format, src.origin), path, src.id, src.text, label, src.fields,
-                 src.split, src.origin)
+    return _rows(read_records(src, root), location(root, src.path), src.id, src.text, label, src.fields,
+                 None, src.origin)
 
 
 def sample_rows(rows: list[Row], sample: ir.Sample, labels: tuple[str, ...] | None, origin: Span) -> list[Row]:

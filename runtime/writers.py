@@ -54,13 +54,23 @@ def encode_rows(rows: list[dict[str, Any]], fmt: str) -> bytes:
 
 
 def dataset_card(name: str, spec: str, files: list[str], counts: dict[str, dict[str, int]],
-                 model: dict[str, Any], hashes: dict[str, str], description: str) -> str:
-    """A Hugging Face style README: YAML front matter (configs/data_files) then prose."""
-    lines = ["---", "configs:"]
-    for f in files:
-        stem = os.path.splitext(os.path.basename(f))[0]
-        lines += [f"- config_name: {stem}", "  data_files:", f"  - split: train", f"    path: {os.path.basename(f)}"]
-    lines += ["tags:", "- synthetic", "- synthc", "---", "", f"# {name}", "", description, "",
+                 model: dict[str, Any], hashes: dict[str, str], description: str,
+                 header: dict[str, Any] | None = None, kind: str = "classification") -> str:
+    """A Hugging Face dataset card: YAML front matter (licence, task categories, configs with their
+    data files; `header` replaces it for a Hugging Face dataset folder, adding dataset_info with the
+    features), then prose."""
+    if header is not None:
+        import yaml  # a dependency of `datasets`, which writing a Hugging Face folder needs anyway
+
+        lines = ["---", yaml.safe_dump(header, sort_keys=False, allow_unicode=True, width=100).rstrip("\n")]
+    else:
+        categories = ["text-classification"] if kind == "classification" else ["sentence-similarity", "text-retrieval"]
+        lines = ["---", "license: other", "task_categories:", *(f"- {c}" for c in categories), "configs:"]
+        for f in files:
+            stem = os.path.splitext(os.path.basename(f))[0]
+            lines += [f"- config_name: {stem}", "  data_files:", "  - split: train", f"    path: {os.path.basename(f)}"]
+        lines += ["tags:", "- synthetic", "- synthc"]
+    lines += ["---", "", f"# {name}", "", description, "",
               f"Built by synthc from `{spec}`.", "", "## Rows per variant and label", "",
               "| variant | label | rows |", "|---|---|---|"]
     for variant, by_label in sorted(counts.items()):
@@ -70,5 +80,7 @@ def dataset_card(name: str, spec: str, files: list[str], counts: dict[str, dict[
               f"- sha256 `{model.get('sha256')}`", "", "## File hashes (sha256)", ""]
     lines += [f"- `{k}`: `{v}`" for k, v in sorted(hashes.items())]
     lines += ["", "Every row carries `provenance`: variant, seed example, retrieved document and rank,",
-              "attributes, prompt hash, model, sampling parameters and filter scores.", ""]
+              "attributes, prompt hash, model, sampling parameters and filter scores.", "",
+              "## Licence", "", "`other`: generated text; the model's licence and the licences of the data the",
+              "recipe read (seed examples, retrieval corpora) apply.", ""]
     return "\n".join(lines)

@@ -13,6 +13,8 @@ import traceback
 from typing import TextIO
 
 from synthc import __version__
+from synthc.clihelp import epilog, formatter, use_color
+from synthc.completion import SHELLS
 from synthc.compiler import CompileResult, compile_file, run_stages
 from synthc.compiler.codes import CODES, explain
 from synthc.compiler.diagnostics import Diagnostic, Severity, Sink, render
@@ -27,7 +29,7 @@ def entry() -> None:
 
 def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     out, err = stdout or sys.stdout, stderr or sys.stderr
-    args = _parser().parse_args(argv)
+    args = _parser(use_color(sys.stdout)).parse_args(argv)
     try:
         return int(args.func(args, out, err))
     except KeyboardInterrupt:
@@ -45,13 +47,20 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
         return 2
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="synthc", description="Compile .synth recipes into synthetic datasets.")
+def _add(sub: argparse._SubParsersAction, color: bool, name: str, help: str) -> argparse.ArgumentParser:
+    """A command with its examples as the epilog (synthc/clihelp.py)."""
+    return sub.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".",  # type: ignore[no-any-return]
+                          epilog=epilog(name, color), formatter_class=formatter(color))
+
+
+def _parser(color: bool = False) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="synthc", description="Compile .synth recipes into synthetic datasets.",
+                                epilog=epilog("", color), formatter_class=formatter(color))
     p.add_argument("--version", action="version", version=f"synthc {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def spec_cmd(name: str, help: str, many: bool = False) -> argparse.ArgumentParser:
-        c = sub.add_parser(name, help=help)
+        c = _add(sub, color, name, help)
         if many:  # several recipes, one after the other (what pre-commit passes)
             c.add_argument("spec", nargs="+", help="paths to .synth recipes")
         else:
@@ -75,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--backend", choices=["llama", "fake"], default="llama",
                    help="whose cache entries to look up (fake: those of `build --backend fake`)")
     c.set_defaults(func=cmd_plan)
-    c = sub.add_parser("diff", help="what a recipe change regenerates and costs (OLD NEW, or SPEC --against REV)")
+    c = _add(sub, color, "diff", "what a recipe change regenerates and costs (OLD NEW, or SPEC --against REV)")
     c.add_argument("old", metavar="OLD", help="the recipe before (or, with --against, the recipe)")
     c.add_argument("new", metavar="NEW", nargs="?", help="the recipe after")
     c.add_argument("--against", metavar="REV", help="compare SPEC with itself at git revision REV")
@@ -89,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--format", choices=["full", "concise", "json"], help="diagnostic format")
     c.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     c.set_defaults(func=cmd_diff)
-    c = sub.add_parser("fmt", help="format recipes canonically (in place, --check, --diff, or `-` for stdin)")
+    c = _add(sub, color, "fmt", "format recipes canonically (in place, --check, --diff, or `-` for stdin)")
     c.add_argument("files", nargs="+", help="recipes to format; `-` reads standard input and writes stdout")
     c.add_argument("--check", action="store_true", help="exit 1 if a file is not formatted; write nothing")
     c.add_argument("--diff", action="store_true",
@@ -97,12 +106,12 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--stdin-filename", metavar="PATH", help="the name `-` has in diagnostics and diffs")
     c.add_argument("--format", choices=["full", "concise", "json"])
     c.set_defaults(func=cmd_fmt)
-    c = sub.add_parser("lsp", help="run the language server (LSP over stdin/stdout) for editors")
+    c = _add(sub, color, "lsp", "run the language server (LSP over stdin/stdout) for editors")
     c.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a param in every recipe that declares it (initializationOptions.set wins per param)")
     c.add_argument("--log-file", metavar="FILE", help="append the server's log to FILE")
     c.set_defaults(func=cmd_lsp)
-    c = sub.add_parser("explain", help="explain a diagnostic code, e.g. E101")
+    c = _add(sub, color, "explain", "explain a diagnostic code, e.g. E101")
     c.add_argument("code", nargs="?", help="omit to list all codes")
     c.add_argument("--markdown", action="store_true", help="print every explanation as docs/codes.md")
     c.set_defaults(func=cmd_explain)
@@ -115,8 +124,12 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--backend", choices=["llama", "fake"], default="llama",
                    help="fake: a deterministic stand-in for tests and dry runs")
     c.add_argument("--events", metavar="FILE", help="write a JSON-lines event log")
+    c.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="ray: generation on Ray workers (pip install 'synthc[ray]'; docs/servers.md)")
+    c.add_argument("--address", metavar="HOST:PORT", help="the Ray cluster to join (default: start a local one)")
+    c.add_argument("--workers", type=int, default=2, metavar="N", help="Ray actors per model (default 2)")
     c.set_defaults(func=cmd_build)
-    c = sub.add_parser("init", help="scaffold a working, commented recipe from your own data file")
+    c = _add(sub, color, "init", "scaffold a working, commented recipe from your own data file")
     c.add_argument("data", nargs="?", metavar="DATA", help="JSONL, CSV or Parquet file with your real rows")
     c.add_argument("--task", choices=["classification", "qa"], default="classification",
                    help="classification (text + label columns) or qa (questions to answer)")
@@ -125,7 +138,10 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--label-field", metavar="COLUMN", help="label column (default: the first of label, class, ...)")
     c.add_argument("--format", choices=["full", "concise", "json"])
     c.set_defaults(func=cmd_init)
-    c = sub.add_parser("eval", help="measure datasets against real data; write metrics.json and a report")
+    c = _add(sub, color, "completion", "print a shell completion script (bash, zsh or fish)")
+    c.add_argument("shell", choices=SHELLS)
+    c.set_defaults(func=cmd_completion)
+    c = _add(sub, color, "eval", "measure datasets against real data; write metrics.json and a report")
     c.add_argument("datasets", nargs="+", metavar="DATASET", help="JSONL/CSV/Parquet file, or NAME=PATH")
     c.add_argument("--real", required=True, metavar="TEST", help="real test split (student test set, similarity)")
     c.add_argument("--train", metavar="GOLD", help="gold train split: oracle, gold same-N student, reference")
@@ -169,7 +185,7 @@ def _fmt_choice(args: argparse.Namespace, err: TextIO) -> str:
 
 def report(diags: list[Diagnostic], sources: SourceMap, args: argparse.Namespace, err: TextIO) -> None:
     if diags:
-        print(render(diags, sources, _fmt_choice(args, err)), file=err)
+        print(render(diags, sources, _fmt_choice(args, err), color=use_color(err)), file=err)
         errors = sum(d.severity is Severity.ERROR for d in diags)
         warnings = len(diags) - errors
         if _fmt_choice(args, err) != "json":
@@ -384,13 +400,26 @@ def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from synthc.runtime import RunFailed, execute
 
     try:
+        dispatcher = None
+        if args.executor == "ray":
+            from synthc.runtime.dispatch_ray import RayDispatcher
+
+            dispatcher = RayDispatcher(result.plan.program, result.plan.program.root, kind=args.backend,
+                                       address=args.address, workers=args.workers)
         summary = execute(result.plan, result.sources, force=args.force, select=args.select or None,
                           locked=args.locked, quiet=args.quiet, backend=args.backend, events=args.events,
-                          err=err)
+                          err=err, dispatcher=dispatcher)
     except RunFailed as failed:
         report(failed.diagnostics, result.sources, args, err)
         return 1
     print(summary, file=out)
+    return 0
+
+
+def cmd_completion(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from synthc.completion import script
+
+    out.write(script(args.shell, _parser()))
     return 0
 
 

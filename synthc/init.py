@@ -39,9 +39,10 @@ class DataSummary:
     text: str  # text column
     label: str | None  # label column (classification)
     counts: tuple[tuple[str, int], ...]  # label -> rows, in first-seen order
-    split: bool  # rows carry a `split` column with train and test values
+    split: bool  # rows carry a `split` column with train and test values (or HF splits train and test)
     heldout: str | None  # a sibling held-out file (test.jsonl next to train.jsonl)
     answer: str | None  # qa: a column with reference answers (few-shot demos)
+    test_split: str = "test"  # the held-out split's name (an HF dataset's may be `validation`)
 
 
 def _error(code: str, message: str, help: str | None = None) -> RunFailed:
@@ -67,11 +68,19 @@ def summarize(path: str, task: str = "classification", text: str | None = None, 
     """Read the data file and find its text and label columns, label counts and a held-out split."""
     from synthc.runtime.data import read_table
 
-    fmt = data_format(path)
-    if os.path.isdir(path):
-        raise _error("E503", f"{path} is a folder; `synthc init` reads a JSONL, CSV or Parquet file",
-                     help="name the file, e.g. data/train.jsonl")
-    records = read_table(path, fmt, NO_SPAN)  # E503 missing, E504 malformed
+    fmt = data_format(path, root=".")
+    hf_test = None
+    if fmt == "hf":
+        from synthc.runtime.hf import hf_splits, read_hf
+
+        splits_ = hf_splits(path, None, NO_SPAN)
+        hf_test = next((s for s in HELDOUT if s in splits_), None)
+        records = read_hf(path, "train" if "train" in splits_ else splits_[0], None, NO_SPAN)
+    elif os.path.isdir(path):
+        raise _error("E503", f"{path} is a folder; `synthc init` reads a JSONL, CSV or Parquet file or a "
+                     "Hugging Face dataset folder", help="name the file, e.g. data/train.jsonl")
+    else:
+        records = read_table(path, fmt, NO_SPAN)  # E503 missing, E504 malformed
     if not records:
         raise _error("E509", f"{path} has no rows", help="init reads the labels and their counts from the rows")
     columns = list(records[0])
@@ -91,9 +100,10 @@ def summarize(path: str, task: str = "classification", text: str | None = None, 
             raise _error("E509", f"column `{label_col}` has a single value `{counts[0][0]}`; a classifier needs two labels",
                          help="use a file with at least two labels")
     splits = {str(r.get("split")) for r in records}
-    split = {"train", "test"} <= splits
+    split = {"train", "test"} <= splits or hf_test is not None
     answer = next((c for c in ANSWER_COLUMNS if c in columns), None) if task == "qa" else None
-    return DataSummary(path, fmt, len(records), text_col, label_col, counts, split, _heldout(path), answer)
+    return DataSummary(path, fmt, len(records), text_col, label_col, counts, split, _heldout(path), answer,
+                       hf_test or "test")
 
 
 def _heldout(path: str) -> str | None:
@@ -179,7 +189,7 @@ def _sources(d: DataSummary, out: str, labelled: bool) -> tuple[str, str, str]:
         blocks = (f'# Real rows: {role}.\n'
                   f'source train {{\n  path  = {_quote(path)}\n{text}{lab}  split = "train"\n}}\n\n'
                   f'# Held-out rows of the same file, for evaluation.\n'
-                  f'source test {{\n  path  = {_quote(path)}\n{text}{lab}  split = "test"\n}}\n')
+                  f'source test {{\n  path  = {_quote(path)}\n{text}{lab}  split = {_quote(d.test_split)}\n}}\n')
         return blocks, "train", "test"
     blocks = (f"# Real rows: {role}.\n"
               f"source train {{\n  path  = {_quote(path)}\n{text}{lab}}}\n")

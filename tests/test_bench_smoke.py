@@ -16,7 +16,9 @@ from conftest import ROOT
 
 # bench file -> (tiny arguments, a line its output must contain, packages it needs, needs the model)
 SMOKE: dict[str, tuple[list[str], str, tuple[str, ...], bool]] = {
+    "build.py": (["--smoke"], "identical dataset bytes on two runs: yes", (), False),
     "compile.py": (["120", "1"], "synthc check", (), False),
+    "lsp.py": (["--smoke"], "completion of attributes", ("pygls",), False),
     "metrics.py": (["60"], "Self-BLEU-1..5 exact, N=60", ("nltk",), False),
     "retrieval.py": (["300", "5"], "ratios (synthc / rank-bm25)", ("rank_bm25",), False),
     "throughput.py": (["4", "8"], "ratio synthc/raw", (), True),

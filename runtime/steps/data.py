@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from typing import Any, Callable
 
 from synthc.compiler import ir
 from synthc.runtime import memo
-from synthc.runtime.data import Row, file_sha256, load_source, read_table, sample_rows
+from synthc.runtime.data import Row, load_source, read_records, sample_rows, source_sha256
 from synthc.runtime.postprocess import Oracle
 from synthc.runtime.retrieval import load_corpus
 from synthc.runtime.steps import Context, Inputs
@@ -16,23 +15,22 @@ from synthc.runtime.steps import Context, Inputs
 __all__ = ["load", "sample", "persona", "oracle"]
 
 
-def _record_hash(ctx: Context, path: str) -> None:
-    full = os.path.join(ctx.root, path)
-    if path not in ctx.data_hashes and os.path.exists(full):
-        ctx.data_hashes[path] = file_sha256(full)
+def _record_hash(ctx: Context, target: ir.Source | ir.Corpus) -> None:
+    if target.path not in ctx.data_hashes:
+        ctx.data_hashes[target.path] = source_sha256(target, ctx.root)
 
 
 def load(ctx: Context, target: ir.Source | ir.Corpus, inputs: Inputs, node: str) -> Any:
     """A source's rows, or a corpus's (documents, content digest)."""
     if isinstance(target, ir.Source):
         rows = load_source(target, ctx.root)
-        _record_hash(ctx, target.path)
+        _record_hash(ctx, target)
         ctx.note(node, f"{len(rows)} rows")
         return rows
     counter, truncate, tokenizer = _token_fns(ctx, target)
     docs, digest = memo.corpus(ctx.cache, target, ctx.root, tokenizer,
                                lambda: load_corpus(target, ctx.root, counter, truncate))
-    _record_hash(ctx, target.path)
+    _record_hash(ctx, target)
     ctx.note(node, f"{len(docs)} documents within {target.min_tokens}..{target.max_tokens} tokens")
     return docs, digest
 
@@ -81,8 +79,7 @@ def persona(ctx: Context, p: ir.Persona, inputs: Inputs, node: str) -> dict[str,
 
 def _raw_records(ctx: Context, src: ir.Source) -> list[dict[str, Any]]:
     # The raw table, not the loaded rows: derivations read columns the source does not map.
-    recs = read_table(os.path.join(ctx.root, src.path), src.format, src.origin)
-    return [r for r in recs if src.split is None or str(r.get("split")) == src.split]
+    return read_records(src, ctx.root)
 
 
 def _derive(d: ir.Derived, rec: dict[str, Any], earlier: list[dict[str, Any]]) -> Any:

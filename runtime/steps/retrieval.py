@@ -57,7 +57,7 @@ def search(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> tuple[list
     for n, seed in enumerate(seeds, 1):
         if n % step == 0:  # a first retrieval can take minutes (similarity embeddings): say how far
             ctx.events.emit("progress", node=node, done=n, total=len(seeds))
-        query = be.truncate(render(r.query, query_scope(ctx.program, seed)), r.query_tokens)
+        query = be.truncate(render(r.query, query_scope(v, ctx.program, seed)), r.query_tokens)
         for hit in idx.search(query, r.k):
             lo, hi = r.similarity
             if r.ranks[0] <= hit.rank <= r.ranks[1] and lo <= hit.similarity <= hi:
