@@ -55,8 +55,9 @@ def search(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> tuple[list
     seeds: list[Row] = inputs.one("seeds")
     step = max(1, len(seeds) // 10)
     for n, seed in enumerate(seeds, 1):
-        if n % step == 0:  # a first retrieval can take minutes (similarity embeddings): say how far
+        if n % step == 0:  # a first retrieval can take minutes (similarity embeddings): say how far,
             ctx.events.emit("progress", node=node, done=n, total=len(seeds))
+            idx.save()  # and keep the embeddings so far, so an interrupted run is not lost
         query = be.truncate(render(r.query, query_scope(v, ctx.program, seed)), r.query_tokens)
         for hit in idx.search(query, r.k):
             lo, hi = r.similarity
