@@ -30,20 +30,24 @@ def ir_json(program: ir.Program) -> str:
     return json.dumps(to_data(program), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def plan_data(p: Plan) -> dict[str, Any]:
+def plan_data(p: Plan, rows: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """`rows`: per generating node, what the runtime found (`cache`: rows, cached, new, tokens)."""
     nodes = []
     for node in p.order():
         s = p.step(node)
-        nodes.append({
+        entry = {
             "id": s.id, "kind": s.kind, "summary": s.summary, "requests": s.requests, "bound": s.bound,
             "variant": s.variant, "deps": p.deps(node),
-        })
+        }
+        if rows and node in rows:
+            entry["cache"] = rows[node]
+        nodes.append(entry)
     files = {mode: [{"path": f.path, "what": f.what} for f in p.files if f.mode == mode] for mode in ("read", "write")}
     return {"schema_version": PLAN_SCHEMA_VERSION, "nodes": nodes, "waves": p.waves(), "files": files}
 
 
-def plan_json(p: Plan) -> str:
-    return json.dumps(plan_data(p), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+def plan_json(p: Plan, rows: dict[str, dict[str, Any]] | None = None) -> str:
+    return json.dumps(plan_data(p, rows), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def _requests(n: int | None, bound: str) -> str:

@@ -15,7 +15,7 @@ from typing import NoReturn, TextIO
 from synthc import __version__
 from synthc.clihelp import epilog, formatter, use_color
 from synthc.completion import SHELLS
-from synthc.compiler import CompileResult, compile_file
+from synthc.compiler import CompileResult, compile_file, run_stages
 from synthc.compiler.codes import CODES, explain
 from synthc.compiler.diagnostics import Diagnostic, Severity, Sink, render
 from synthc.compiler.paths import ReadError, read_recipe
@@ -110,8 +110,26 @@ def _parser(color: bool = False) -> argparse.ArgumentParser:
     g.add_argument("--dot", action="store_true", help="Graphviz DOT")
     g.add_argument("--ir", action="store_true", help="the typed IR as JSON")
     c.add_argument("--tokens", action="store_true",
-                   help="load data and the model's tokenizer to count prompt tokens and estimate time")
+                   help="count the new rows' prompt tokens with the model's tokenizer and estimate their time")
+    c.add_argument("--no-lookup", action="store_true",
+                   help="compile only: do not render requests to mark cached and new rows")
+    c.add_argument("--backend", choices=["llama", "fake"], default="llama",
+                   help="whose cache entries to look up (fake: those of `build --backend fake`)")
     c.set_defaults(func=cmd_plan)
+    c = _add(sub, color, "diff", "what a recipe change regenerates and costs (OLD NEW, or SPEC --against REV)")
+    c.add_argument("old", metavar="OLD", help="the recipe before (or, with --against, the recipe)")
+    c.add_argument("new", metavar="NEW", nargs="?", help="the recipe after")
+    c.add_argument("--against", metavar="REV", help="compare SPEC with itself at git revision REV")
+    g = c.add_mutually_exclusive_group()
+    g.add_argument("--json", action="store_true", help="machine-readable, with schema_version")
+    g.add_argument("--markdown", action="store_true", help="a summary for a pull request")
+    c.add_argument("--no-rows", action="store_true", help="IR changes only: do not load data to count rows")
+    c.add_argument("--backend", choices=["llama", "fake"], default="llama",
+                   help="whose cache entries to look up (fake: those of `build --backend fake`)")
+    c.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a param (both sides)")
+    c.add_argument("--format", choices=["full", "concise", "json"], help="diagnostic format")
+    c.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    c.set_defaults(func=cmd_diff)
     c = _add(sub, color, "fmt", "format recipes canonically (in place, --check, --diff, or `-` for stdin)")
     c.add_argument("files", nargs="+", help="recipes to format; `-` reads standard input and writes stdout")
     c.add_argument("--check", action="store_true", help="exit 1 if a file is not formatted; write nothing")
@@ -235,20 +253,69 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     result = _compile(args, err)
     if result is None or not result.ok or result.plan is None:
         return 1
-    if args.json:
-        out.write(plan_json(result.plan))
-    elif args.dot:
+    if args.dot:
         out.write(plan_dot(result.plan))
-    elif args.ir:
+        return 0
+    if args.ir:
         assert result.program is not None
         out.write(ir_json(result.program))
-    else:
-        extra: dict[str, str] = {}
-        if args.tokens:
-            from synthc.runtime.estimate import estimate
+        return 0
+    notes = None
+    cache = os.path.join(result.plan.program.root, ".synthc", "cache.sqlite")
+    # Cached/new rows need the data; look them up when asked (--tokens) or when a cache exists.
+    if args.tokens or (not args.no_lookup and os.path.exists(cache)):
+        from synthc.runtime.estimate import annotate
 
-            extra = estimate(result.plan, err)
-        out.write(plan_text(result.plan, extra))
+        notes = annotate(result.plan, err, count=args.tokens, backend=args.backend)
+    if args.json:
+        out.write(plan_json(result.plan, notes.data if notes else None))
+        return 0
+    out.write(plan_text(result.plan, notes.notes if notes else None))
+    if notes:
+        print(notes.summary, file=out)
+    elif not args.no_lookup:
+        print(f"cache: none at {os.path.relpath(os.path.dirname(cache))} yet: every request is new "
+              "(--tokens counts their prompt tokens and time)", file=out)
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from synthc.runtime import changes
+
+    if (args.new is None) == (args.against is None):
+        print("error: give OLD NEW, or SPEC --against REV", file=err)
+        return 1
+    overrides = _overrides(args.set, err)
+    if overrides is None:
+        return 1
+    spec = args.new or args.old
+    for path in {args.old, spec}:
+        if not os.path.exists(path):
+            print(f"error: no such file: {path}", file=err)
+            return 1
+    if args.against:
+        try:
+            loader = changes.git_loader(spec, args.against)
+        except changes.GitError as exc:
+            print(f"error: cannot read {spec} at `{args.against}`: {exc}", file=err)
+            return 1
+        stages = run_stages(spec, None, overrides, loader)
+        old = CompileResult(stages.sources, stages.diagnostics, stages.program, stages.plan)
+    else:
+        old = compile_file(args.old, overrides)
+    new = compile_file(spec, overrides)
+    old_name = f"{spec}@{args.against}" if args.against else args.old
+    for name, result in ((old_name, old), (spec, new)):
+        if not result.ok or result.plan is None:
+            if not result.diagnostics:
+                print(f"error: {name} compiles to no plan", file=err)
+            report(result.diagnostics, result.sources, args, err)
+            print(f"error: {name} does not compile; diff needs both recipes to", file=err)
+            return 1
+    assert old.plan is not None and new.plan is not None
+    d = changes.diff_recipes(old.plan, new.plan, old_name, spec, backend=args.backend, rows=not args.no_rows,
+                             progress=lambda msg: print(f"… {msg}", file=err, flush=True))
+    out.write(changes.as_json(d) if args.json else changes.markdown(d) if args.markdown else changes.text(d))
     return 0
 
 
