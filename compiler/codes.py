@@ -217,6 +217,19 @@ _ALL = [
        "from or which field of the real rows names the relevant document.",
        "evaluate qa {\n  task    = answers\n  real    = test_questions\n  metrics = [retrieval]\n}",
        "Add `collection = <corpus>` and `relevant = \"<field>\"`, and list that field in the sources' `fields`."),
+    _c("E315", "dialect-cannot-constrain", "semantics",
+       "A task's output needs a constraint (a choice among options, a regular expression, a JSON object) that "
+       "the server dialect of its model cannot enforce in that mode: plain OpenAI-compatible APIs and Ollama "
+       "take only a JSON schema, on the chat endpoint only. docs/servers.md has the table.",
+       'model m {\n  endpoint = "http://127.0.0.1:11434/v1"\n  dialect  = ollama\n}\n'
+       'task t {\n  model = m\n  output {\n    code = regex("[A-Z]{3}")\n  }\n}',
+       "Use a dialect that can (llama_cpp, vllm, sglang), switch to chat `mode`, or generate a string and "
+       "filter it afterwards."),
+    _c("E316", "model-source-conflict", "semantics",
+       "A model names both a file (`gguf`) and a server (`endpoint`), or sets a server-only field "
+       "(`dialect`, `served_model`, `api_key_env`, `timeout`, `concurrency`, `adaptive`, `retries`) on a file model.",
+       'model m {\n  gguf     = builtin("smollm2-135m")\n  endpoint = "http://127.0.0.1:8080/v1"\n}',
+       "Keep one of `gguf` and `endpoint`; drop server settings from a file model."),
     # -- E4xx: planning ------------------------------------------------------------------------
     _c("E401", "dependency-cycle", "planning",
        "The plan's nodes depend on each other in a cycle.",
@@ -277,6 +290,23 @@ _ALL = [
        "A feature the recipe uses needs an optional package that is not installed (e.g. dense retrieval).",
        "retriever r {\n  corpus = news\n  method = dense\n}",
        "Install the extra named in the help line, or use `method = bm25`."),
+    _c("E511", "endpoint-unavailable", "runtime",
+       "The model's server could not be reached, or stopped answering, and retries with backoff did not help "
+       "(connection refused or lost, timeouts, 5xx). Every group of rows that finished before was saved to the cache.",
+       'model m {\n  endpoint = "http://127.0.0.1:8080/v1"\n}',
+       "Start (or restart) the server and run the same command again: the build continues where it stopped. "
+       "Raise `timeout` or `retries` for a slow or busy server."),
+    _c("E512", "endpoint-refused", "runtime",
+       "The model's server refused a request for a reason retrying cannot fix: the model id is unknown, the "
+       "API key is wrong, or the server rejected a parameter (HTTP 400, 401, 403, 404, 422).",
+       'model m {\n  endpoint     = "http://127.0.0.1:8000/v1"\n  served_model = "no-such-model"\n}',
+       "Read the server's reason in the message: fix `served_model`, the key in the variable `api_key_env` "
+       "names, or the `dialect`."),
+    _c("E513", "api-key-missing", "runtime",
+       "`api_key_env` names an environment variable that is not set (or is empty). synthc reads API keys from "
+       "the environment only, and never writes them anywhere.",
+       'model m {\n  endpoint    = "https://api.example.com/v1"\n  api_key_env = "EXAMPLE_API_KEY"\n}',
+       "Export the variable before building: `export EXAMPLE_API_KEY=...`."),
     # -- E6xx: evaluation inputs (`synthc eval`) ---------------------------------------------
     _c("E601", "eval-input-invalid", "eval",
        "A dataset given to `synthc eval` cannot be evaluated: it has no rows, lacks the text field, or "

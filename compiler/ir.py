@@ -24,10 +24,24 @@ class Template:
 
 
 @dataclass(**_S)
+class Endpoint:
+    """A model served over HTTP (OpenAI-compatible). `api_key_env` names a variable, never a key."""
+
+    url: str  # base URL ending before /chat/completions, e.g. http://127.0.0.1:8080/v1
+    served_model: str | None  # None: the first model the server lists
+    dialect: str  # llama_cpp | vllm | sglang | ollama | openai
+    api_key_env: str | None
+    timeout: float
+    concurrency: int
+    adaptive: bool
+    retries: int
+
+
+@dataclass(**_S)
 class Model:
     name: str
-    gguf_kind: str  # "builtin" | "path"
-    gguf: str  # builtin name, or a path relative to the spec directory
+    gguf_kind: str  # "builtin" | "path" | "endpoint"
+    gguf: str  # builtin name, or a path relative to the spec directory ("" for an endpoint)
     mode: str  # "chat" | "completion"
     temperature: float
     top_p: float
@@ -36,8 +50,15 @@ class Model:
     seed: int
     context: int
     threads: int | None
+    batch: int | None = None  # sequences per forward pass; None = the backend chooses
+    endpoint: Endpoint | None = None
     origin: Span = _origin()
     path_origin: Span = _origin()  # the `gguf` value (a path's diagnostics point here)
+
+    @property
+    def where(self) -> str:
+        """Where the weights are: builtin name, file path or endpoint URL (for summaries)."""
+        return self.endpoint.url if self.endpoint is not None else self.gguf
 
 
 @dataclass(**_S)
@@ -176,10 +197,23 @@ class OutputField:
     fields: tuple[OutputField, ...] = ()  # object members
 
 
+def constraint_kind(types: tuple[str, ...]) -> str:
+    """How an output with these top-level field types is generated: a lone label/choice is a
+    `select`, a lone regex a `regex`, a lone string free `text`, anything else a `json` object.
+    The one home of that rule (runtime requests, endpoint dialect checks)."""
+    if len(types) == 1:
+        return {"label": "select", "choice": "select", "regex": "regex", "string": "text"}.get(types[0], "json")
+    return "json"
+
+
 @dataclass(**_S)
 class Output:
     fields: tuple[OutputField, ...]
     origin: Span = _origin()
+
+    @property
+    def constraint_kind(self) -> str:
+        return constraint_kind(tuple(f.type for f in self.fields))
 
     @property
     def structured(self) -> bool:

@@ -99,12 +99,22 @@ class _Lower:
 
     def model(self, v: Values) -> ir.Model:
         x = v.values
-        kind, ref = x["gguf"]
+        endpoint = None
+        if "endpoint" in x:
+            kind, ref = "endpoint", ""
+            endpoint = ir.Endpoint(
+                url=x["endpoint"].rstrip("/"), served_model=x.get("served_model"), dialect=x["dialect"],
+                api_key_env=x.get("api_key_env"), timeout=float(x["timeout"]), concurrency=x["concurrency"],
+                adaptive=x["adaptive"], retries=x["retries"],
+            )
+        else:
+            kind, ref = x["gguf"]
         return ir.Model(
-            name=v.name or "", gguf_kind=kind, gguf=ref if kind == "builtin" else self.path(ref, v.origin),
+            name=v.name or "", gguf_kind=kind, gguf=self.path(ref, v.origin) if kind == "path" else ref,
             mode=x["mode"], temperature=float(x["temperature"]), top_p=float(x["top_p"]),
             max_tokens=x["max_tokens"], stop=tuple(x["stop"]), seed=x["seed"], context=x["context"],
-            threads=x.get("threads"), origin=v.origin, path_origin=v.spans.get("gguf", v.origin),
+            threads=x.get("threads"), batch=x.get("batch"), endpoint=endpoint, origin=v.origin,
+            path_origin=v.spans.get("gguf", v.spans.get("endpoint", v.origin)),
         )
 
     def labels(self, v: Values) -> ir.LabelSet:

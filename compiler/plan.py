@@ -208,7 +208,7 @@ class _Builder:
         task, name = v.task, v.name
         render = self.add(Step(node_id("render", task, name), "render", f"prompts{shots}{conv}{vary}", n, bound, v.id,
                                v.prompt.origin, v), *upstream)
-        gen_summary = (f"model {m.name} ({m.gguf}, {m.mode}) T={m.temperature} top_p={m.top_p} "
+        gen_summary = (f"model {m.name} ({m.where}, {m.mode}) T={m.temperature} top_p={m.top_p} "
                        f"max_tokens={m.max_tokens}" + (" json" if v.output.structured else ""))
         gen = self.add(Step(node_id("generate", task, name), "generate", gen_summary, n, bound, v.id, v.origin, v),
                        ("rows", render))

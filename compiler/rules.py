@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from synthc.compiler.diagnostics import Sink
+from synthc.compiler.endpoints import check_endpoints
 from synthc.compiler.source import Span
 from synthc.compiler.symbols import did_you_mean
 from synthc.compiler.values import Values, Variant
@@ -227,4 +228,5 @@ def e308_token_budget(decls: Decls, tasks: dict[str, list[Variant]], sink: Sink)
                        help="lower `max_tokens` or raise `context`")
 
 
-PROGRAM_RULES: tuple[ProgramRule, ...] = (e109_variants, e314_retrieval_eval, e301_empty_labels, e308_token_budget)
+PROGRAM_RULES: tuple[ProgramRule, ...] = (e109_variants, e314_retrieval_eval, e301_empty_labels, e308_token_budget,
+                                          check_endpoints)

@@ -11,7 +11,7 @@ from typing import Any
 
 __all__ = [
     "T", "Field", "BlockSchema", "TOP", "TASK_BLOCKS", "SCHEMAS", "REF_KINDS",
-    "FIELD_TYPES", "DEDUPE", "BUILTIN_MODELS", "METRICS", "STUDENTS",
+    "FIELD_TYPES", "DEDUPE", "BUILTIN_MODELS", "METRICS", "STUDENTS", "DIALECTS", "ENDPOINT_FIELDS",
 ]
 
 
@@ -96,6 +96,20 @@ METRICS = (
 STUDENTS = ("tfidf_lr",)
 REF_KINDS = ("model", "labels", "source", "corpus", "retriever", "persona", "task")
 
+DIALECTS = ("llama_cpp", "vllm", "sglang", "ollama", "openai")
+# Settings of a served model; only valid next to `endpoint` (E316 otherwise).
+ENDPOINT_FIELDS = (
+    Field("served_model", STR, doc="model id on the server (default: the first entry of /v1/models)"),
+    Field("dialect", ENUM(*DIALECTS), "openai",
+          doc="server kind: how sampling, seeds and constraints are sent (docs/servers.md)"),
+    Field("api_key_env", STR, doc="NAME of the environment variable holding the API key (never the key)"),
+    Field("timeout", FLOAT(0.1, 86400), 300.0, doc="seconds one request may take before it is retried"),
+    Field("concurrency", INT(1, 4096), 8, doc="requests in flight at once (the upper bound when `adaptive`)"),
+    Field("adaptive", BOOL, False,
+          doc="adapt requests in flight between 1 and `concurrency`: additive increase, halve on 429/503/timeouts"),
+    Field("retries", INT(0, 100), 5, doc="retries of a transient failure (429, 5xx, timeout, lost connection)"),
+)
+
 _DATA = (
     Field("path", STR, required=True,
           doc='file or folder relative to the spec file, or `"hf:OWNER/NAME"` in the HF cache'),
@@ -126,8 +140,11 @@ TASK_BLOCKS = ("vary", "fewshot", "retrieve", "conversation", "output", "parse",
 
 SCHEMAS: dict[str, BlockSchema] = {
     "model": BlockSchema("model", True, (
-        Field("gguf", T("gguf"), required=True, doc='`builtin("smollm2-135m")` or a path to a .gguf file'),
-        Field("mode", ENUM("chat", "completion"), "chat"),
+        # Exactly one of `gguf` and `endpoint` (compiler/endpoints.py checks it: E202 / E316).
+        Field("gguf", T("gguf"), doc='`builtin("smollm2-135m")` or a path to a .gguf file'),
+        Field("endpoint", STR, doc='base URL of an OpenAI-compatible server, e.g. "http://127.0.0.1:8080/v1"'),
+        Field("mode", ENUM("chat", "completion"), "chat",
+              doc="chat template (endpoint: /chat/completions) or raw prompt (endpoint: /completions)"),
         Field("temperature", FLOAT(0, 5), 0.8),
         Field("top_p", FLOAT(0, 1), 0.95),
         Field("max_tokens", INT(1, 131072), 256, doc="hard cap on generated tokens per request"),
@@ -135,7 +152,8 @@ SCHEMAS: dict[str, BlockSchema] = {
         Field("seed", INT(0), 0, doc="base sampling seed; each row derives its own"),
         Field("context", INT(64, 1048576), 2048, doc="context window (n_ctx)"),
         Field("threads", INT(1, 512), doc="CPU threads (default: all cores)"),
-    )),
+        Field("batch", INT(1, 128), doc="sequences decoded together (default: from the machine and `context`)"),
+    ) + ENDPOINT_FIELDS),
     "labels": BlockSchema("labels", True, open_attrs=STR, doc="label name = verbalization"),
     "source": BlockSchema("source", True, _DATA + (
         Field("label", STR, doc="column holding the label name"),

@@ -131,19 +131,26 @@ class GenerateJob:
         return members
 
     def entries(self, g: int) -> list[tuple[str, str, Completion]]:
-        """(cache key, row key, completion) of a finished group, for one cache transaction."""
+        """(cache key, row key, completion) of a finished group, for one cache transaction. A row
+        a server answered with garbage (finish "error") is left out: the parse step drops it with
+        its reason, and a rerun asks again."""
         out = []
         for i in self.groups[g]:
             c = self.completions[i]
             assert c is not None
-            out.append((self.keys[i], self.rows[i].key, c))
+            if c.finish != "error":
+                out.append((self.keys[i], self.rows[i].key, c))
         return out
 
-    def failure(self, exc: BaseException) -> RunFailed:
-        """The diagnostic for a group that raised."""
+    def failure(self, exc: BaseException, saved: int = 0) -> RunFailed:
+        """The diagnostic for a group that raised (`saved`: rows already committed to the cache)."""
+        from synthc.runtime.endpoints import endpoint_failure, is_endpoint_error
+
         v = self.variant
         if isinstance(exc, RunFailed):
             return exc
+        if is_endpoint_error(exc):
+            return endpoint_failure(exc, v.origin, "in this task", saved=saved)
         if isinstance(exc, ContextOverflow):
             return fail("E506", f"prompt does not fit the context of model `{v.model}`: {exc}", v.origin,
                         "in this task", help="raise `context`, shorten the prompt, or lower `shots`")

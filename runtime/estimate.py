@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, TextIO
+from typing import TextIO
 
 from synthc.compiler import ir
 from synthc.compiler.plan import Plan
@@ -17,7 +17,7 @@ from synthc.runtime.errors import RunFailed
 from synthc.runtime.models import ModelPool
 from synthc.runtime.progress import Events
 from synthc.runtime.rows import build_request
-from synthc.runtime.steps import Context, run_step
+from synthc.runtime.steps import Context, run_until
 
 __all__ = ["estimate"]
 
@@ -25,14 +25,11 @@ __all__ = ["estimate"]
 def estimate(plan: Plan, err: TextIO) -> dict[str, str]:
     """A note per generate node: prompt tokens, the generation cap, and a time estimate."""
     renders = [n for n in plan.order() if plan.step(n).kind == "render"]
-    needed = plan.select(renders) or set()
     root = plan.program.root
     ctx = Context(plan, Cache(os.path.join(root, ".synthc")), Events(err, True, None), ModelPool(plan.program, root))
-    values: dict[str, Any] = {}
     notes: dict[str, str] = {}
     try:
-        for node in [n for n in plan.order() if n in needed]:
-            values[node] = run_step(ctx, node, values)
+        values = run_until(ctx, renders)
         for node in renders:
             v: ir.Variant = plan.step(node).target
             generate = next(w for w in plan.graph.successors(node) if plan.step(w).kind == "generate")

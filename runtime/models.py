@@ -57,12 +57,17 @@ def fingerprint(path: str, root: str) -> str:
 
 
 def load_backend(model: ir.Model, root: str, kind: str = "llama") -> Backend:
-    """A Backend for `model`: llama.cpp on the GGUF (E501 when missing or unloadable), or the
-    deterministic fake (`kind="fake"`, for tests and smoke runs)."""
+    """A Backend for `model`: llama.cpp on the GGUF (E501 when missing or unloadable), the client
+    of the server it names (E511-E513), or the deterministic fake (`kind="fake"`, for tests and
+    smoke runs)."""
     if kind == "fake":
         from synthc.runtime.backends.fake import FakeBackend
 
         return FakeBackend(model.context)
+    if model.endpoint is not None:
+        from synthc.runtime.endpoints import open_endpoint
+
+        return open_endpoint(model)
     from synthc.runtime.backends.llama import LlamaBackend, ModelLoadError
 
     path = model_path(model, root)
@@ -71,16 +76,21 @@ def load_backend(model: ir.Model, root: str, kind: str = "llama") -> Backend:
                    help="point `gguf` at an existing .gguf file")
     sha = fingerprint(path, root)
     try:
-        return LlamaBackend(path, model.context, model.threads, f"gguf:{sha}")
+        return LlamaBackend(path, model.context, model.threads, f"gguf:{sha}", batch=model.batch)
     except ModelLoadError as exc:
         raise fail("E501", str(exc), model.origin, "model declared here",
                    help="check that the file is a complete GGUF model") from None
 
 
 def describe(model: ir.Model, root: str, backend: Backend) -> dict[str, Any]:
-    """The model's entry in synth.lock and manifests: name, path as the recipe names it, size, sha256."""
+    """The model's entry in synth.lock and manifests: name, path as the recipe names it, size, sha256;
+    for a served model its URL, dialect, served id and reported fingerprint (never the API key)."""
     if backend.name == "fake":
         return {"name": model.name, "path": "fake", "size": 0, "sha256": backend.fingerprint()}
+    if model.endpoint is not None:
+        from synthc.runtime.endpoints import model_info
+
+        return model_info(model.name, backend)  # type: ignore[arg-type]
     path = model_path(model, root)
     shown = path if model.gguf_kind == "path" else f"builtin:{model.gguf}"
     return {"name": model.name, "path": shown, "size": os.path.getsize(path), "sha256": fingerprint(path, root)}

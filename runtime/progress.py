@@ -1,5 +1,6 @@
 """Progress and events. The runtime never prints: it emits events; this module renders them
-(rich progress bars per generating node) and/or appends them to a JSON-lines log."""
+(rich progress bars per generating node and one for the whole build, each with rows/s and
+generated tok/s) and/or appends them to a JSON-lines log."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import time
 from typing import Any, TextIO
 
 __all__ = ["Events"]
+
+_TOTAL = ""  # the key of the whole build's bar (no node id is empty)
 
 
 class Events:
@@ -19,6 +22,8 @@ class Events:
         self._tasks: dict[str, Any] = {}
         self._tokens: dict[str, int] = {}
         self._start: dict[str, float] = {}
+        self._done_total = 0
+        self._rows_total = 0
         if not quiet:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -38,15 +43,22 @@ class Events:
             return
         node = data.get("node", "")
         if event == "generate_start":
-            self._start[node] = time.time()
+            now = time.time()
+            self._start[node] = now
             self._tokens[node] = 0
             self._tasks[node] = self._progress.add_task(node, total=data["total"], rate="")
+            if _TOTAL not in self._tasks:
+                self._start[_TOTAL], self._tokens[_TOTAL] = now, 0
+                self._tasks[_TOTAL] = self._progress.add_task("all generation", total=0, rate="")
+            self._rows_total += data["total"]
+            self._progress.update(self._tasks[_TOTAL], total=self._rows_total)
         elif event == "row_done" and node in self._tasks:
-            self._tokens[node] += int(data.get("tokens", 0))
-            elapsed = max(1e-6, time.time() - self._start[node])
-            done = data["done"]
-            rate = f"{done / elapsed:.2f} rows/s {self._tokens[node] / elapsed:.0f} tok/s"
-            self._progress.update(self._tasks[node], completed=done, rate=rate)
+            self._done_total += 1
+            for key, done in ((node, data["done"]), (_TOTAL, self._done_total)):
+                self._tokens[key] += int(data.get("tokens", 0))
+                elapsed = max(1e-6, time.time() - self._start[key])
+                rate = f"{done / elapsed:.2f} rows/s {self._tokens[key] / elapsed:.0f} tok/s"
+                self._progress.update(self._tasks[key], completed=done, rate=rate)
         elif event == "step" and not node.startswith("generate:"):
             self._progress.console.print(f"[dim]{node}[/dim] {data.get('note', '')}")
 

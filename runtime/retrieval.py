@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from synthc.compiler import ir
-from synthc.compiler.templates import compiled
 from synthc.runtime.data import Row, load_source, source_sha256
 from synthc.runtime.errors import fail
+from synthc.runtime.scope import corpus_scope, render
 
 __all__ = ["Doc", "load_corpus", "Index", "build_index", "index_key", "Hit"]
 
@@ -43,10 +43,9 @@ def load_corpus(corpus: ir.Corpus, root: str, count: Callable[[str], int],
     rows: list[Row] = load_source(corpus, root)
     if corpus.limit:
         rows = rows[: corpus.limit]
-    template = compiled(corpus.render.text)
     docs = []
     for r in rows:
-        text = template.render(row=r.scope()).strip()
+        text = render(corpus.render, corpus_scope(corpus, r)).strip()
         text = _bound(text, corpus, count, truncate)
         if text is not None:
             docs.append(Doc(r.id, text, r.fields))

@@ -17,6 +17,7 @@ from synthc.compiler import ir
 from synthc.runtime.backends.base import Constraint, Request
 from synthc.runtime.data import Row
 from synthc.runtime.retrieval import Doc, Hit
+from synthc.runtime.prompts import example_stops
 from synthc.runtime.scope import prompt_scope, render, render_demos
 
 __all__ = ["Planned", "Pair", "plan_rows", "build_request", "json_schema", "row_seed"]
@@ -220,5 +221,6 @@ def build_request(v: ir.Variant, program: ir.Program, r: Planned,
     constraint = _constraint(v.output, labels)
     req = Request(messages=tuple(messages), mode=model.mode, constraint=constraint,
                   max_tokens=_token_cap(v, model), temperature=model.temperature, top_p=model.top_p,
-                  stop=model.stop, seed=r.seed_value, shared=shared)
+                  stop=model.stop + tuple(s for s in example_stops(v, model) if s not in model.stop),
+                  seed=r.seed_value, shared=shared)
     return req, prompt

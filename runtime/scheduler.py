@@ -107,7 +107,7 @@ class _Scheduler:
         width = self.dispatcher.capacity(v.model)
         job = GenerateJob(node, v, ctx.program, planned, width, ctx.models.get(v.model).fingerprint())
         self.jobs[node] = job
-        ctx.groups[node] = {"width": job.width, "groups": len(job.groups)}
+        ctx.groups[v.id] = {"width": job.width, "groups": len(job.groups)}
         ctx.events.emit("generate_start", node=node, total=len(planned), width=job.width, groups=len(job.groups))
         self._launch(job)
 
@@ -145,7 +145,7 @@ class _Scheduler:
             try:
                 completions = future.result()
             except BaseException as exc:  # the whole group failed: name the task
-                raise job.failure(exc) from None
+                raise job.failure(exc, saved=self.ctx.stats["generated"]) from None
             self._commit(job, g, completions, fresh=True)
             self._launch(job)
 
@@ -158,7 +158,9 @@ class _Scheduler:
         first = job.done_rows - len(members)
         for k, (i, c) in enumerate(zip(members, completions)):
             for counter in (ctx.stats, stats):
-                if fresh:
+                if fresh and c.finish == "error":  # rejected by the endpoint backend; not cached
+                    counter["rejected"] += 1
+                elif fresh:
                     counter["generated"] += 1
                     counter["tokens"] += c.completion_tokens
                     counter["prompt_tokens"] += c.prompt_tokens

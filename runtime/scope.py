@@ -1,27 +1,26 @@
-"""What each template sees at run time: the one place the runtime builds template scopes.
+"""What each template sees at run time: the one runtime scope builder, driven by the compiler's
+scope table (compiler/scopes.py), the same table the checker verifies templates against.
 
-The checker (compiler/check.py) verifies templates against the same names statically; a scope
-built here has exactly the variables that check allows at that site:
-- prompt / system: param, variant, vary attributes, label/verbalization/labels, seed, doc, demos
-  + examples (few-shot), persona, turn (conversations);
-- demo: param, example, label/verbalization, doc (RETRICL);
-- retrieval query: param, seed;
-- pairs query/positive: the prompt's scope without demos, plus the parsed output.
+A render site's scope is exactly the table's visible variables for the variant's facts
+(`scopes.visible(site, context_of(v))`), each taken from the row's typed values: the table
+decides *which* names exist, this module only says where each value comes from. So a variable
+the checker accepts is always there at run time, and nothing the checker rejects ever is.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
-from synthc.compiler import ir
+from synthc.compiler import ir, scopes
 from synthc.compiler.templates import compiled
 from synthc.runtime.data import Row
-from synthc.runtime.retrieval import Doc
 
 if TYPE_CHECKING:
+    from synthc.runtime.retrieval import Doc
     from synthc.runtime.rows import Planned
 
-__all__ = ["render", "prompt_scope", "demo_scope", "query_scope", "pairs_scope", "render_demos"]
+__all__ = ["render", "prompt_scope", "demo_scope", "query_scope", "pairs_scope", "corpus_scope", "render_demos"]
 
 Scope = dict[str, Any]
 
@@ -30,56 +29,73 @@ def render(template: ir.Template, scope: Scope) -> str:
     return compiled(template.text).render(**scope)
 
 
-def _base(program: ir.Program) -> Scope:
-    return {"param": dict(program.params)}
+@functools.lru_cache(maxsize=256)
+def _names(site: str, v: ir.Variant, program: ir.Program) -> tuple[str, ...]:
+    return tuple(var.name for var in scopes.visible(site, scopes.context_of(v, program)))
 
 
-def _label(v: ir.Variant, program: ir.Program, label: str) -> Scope:
+def _build(site: str, v: ir.Variant, program: ir.Program, values: dict[str, Any]) -> Scope:
+    """The table's variables for `site`, in table order, from `values` (absent values stay out)."""
+    return {name: values[name] for name in _names(site, v, program) if values.get(name) is not None}
+
+
+def _verbalization(v: ir.Variant, program: ir.Program, label: str) -> str:
     ls = program.label_set(v.labels) if v.labels else None
-    verbalization = next((lb.verbalization for lb in ls.labels if lb.name == label), "") if ls else ""
-    return {"label": label, "verbalization": verbalization}
+    return next((lb.verbalization for lb in ls.labels if lb.name == label), "") if ls else ""
+
+
+def _row_values(v: ir.Variant, program: ir.Program, r: Planned) -> dict[str, Any]:
+    """Every value a planned row can give a template (the table picks which are visible)."""
+    values: dict[str, Any] = {"param": dict(program.params), "variant": v.name, **r.attrs, "persona": r.persona}
+    if v.labels and r.label is not None:
+        values |= {"label": r.label, "verbalization": _verbalization(v, program, r.label),
+                   "labels": list(program.label_set(v.labels).names)}
+    if r.seed is not None:
+        values["seed"] = r.seed.scope()
+    if r.hit is not None:
+        values["doc"] = {"id": r.hit.doc.id, "text": r.hit.doc.text, "rank": r.hit.rank,
+                         "similarity": round(r.hit.similarity, 6), **r.hit.doc.fields}
+    if v.fewshot is not None:
+        values["examples"] = [d.scope() for d, _ in r.demos]
+    if v.conversation is not None:
+        values["turn"] = r.turn
+    return values
 
 
 def prompt_scope(v: ir.Variant, program: ir.Program, r: Planned, demos_text: str | None = None) -> Scope:
-    s: Scope = _base(program) | {"variant": v.name, **r.attrs}
-    if v.labels and r.label is not None:
-        s |= _label(v, program, r.label) | {"labels": list(program.label_set(v.labels).names)}
-    if r.seed is not None:
-        s["seed"] = r.seed.scope()
-    if r.hit is not None:
-        s["doc"] = {"id": r.hit.doc.id, "text": r.hit.doc.text, "rank": r.hit.rank,
-                    "similarity": round(r.hit.similarity, 6), **r.hit.doc.fields}
-    if demos_text is not None:
-        s["demos"] = demos_text
-        s["examples"] = [d.scope() for d, _ in r.demos]
-    if r.persona is not None:
-        s["persona"] = r.persona
-    if v.conversation is not None:
-        s["turn"] = r.turn
-    return s
+    """The scope of a row's `prompt` and `system`."""
+    return _build("prompt", v, program, _row_values(v, program, r) | {"demos": demos_text})
 
 
 def demo_scope(v: ir.Variant, program: ir.Program, example: Row, doc: Doc | None) -> Scope:
-    s: Scope = _base(program) | {"example": example.scope()}
+    """The scope of one few-shot demo: its example row (and document, for RETRICL)."""
+    values: dict[str, Any] = {"param": dict(program.params), "example": example.scope()}
     if example.label is not None and v.labels:
-        s |= _label(v, program, example.label)
+        values |= {"label": example.label, "verbalization": _verbalization(v, program, example.label)}
     if doc is not None:
-        s["doc"] = {"id": doc.id, "text": doc.text, **doc.fields}
-    return s
+        values["doc"] = {"id": doc.id, "text": doc.text, **doc.fields}
+    return _build("demo", v, program, values)
 
 
-def query_scope(program: ir.Program, seed: Row) -> Scope:
-    return _base(program) | {"seed": seed.scope()}
+def query_scope(v: ir.Variant, program: ir.Program, seed: Row) -> Scope:
+    """The scope of the retrieval query for one seed row."""
+    return _build("query", v, program, {"param": dict(program.params), "seed": seed.scope()})
 
 
-def pairs_scope(v: ir.Variant, program: ir.Program, output: dict[str, Any], seed: Row | None,
-                persona: dict[str, Any] | None) -> Scope:
-    s: Scope = _base(program) | {"variant": v.name, "output": output}
-    if persona is not None:
-        s["persona"] = persona
-    if seed is not None:
-        s["seed"] = seed.scope()
-    return s
+def pairs_scope(v: ir.Variant, program: ir.Program, output: dict[str, Any], r: Planned) -> Scope:
+    """The scope of a qa_pairs record's `query` and `positive`: the row's values plus its output."""
+    return _build("pairs", v, program, _row_values(v, program, r) | {"output": output})
+
+
+def corpus_scope(corpus: ir.Corpus, row: Row) -> Scope:
+    """The scope of a corpus's `render` template for one of its rows."""
+    names = _corpus_names(corpus.fields)
+    return {name: value for name, value in {"row": row.scope()}.items() if name in names}
+
+
+@functools.lru_cache(maxsize=64)
+def _corpus_names(fields: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(var.name for var in scopes.visible("corpus", scopes.Context(corpus=fields)))
 
 
 def render_demos(v: ir.Variant, program: ir.Program, r: Planned) -> str | None:

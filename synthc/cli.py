@@ -106,6 +106,10 @@ def _parser(color: bool = False) -> argparse.ArgumentParser:
     c.add_argument("--backend", choices=["llama", "fake"], default="llama",
                    help="fake: a deterministic stand-in for tests and dry runs")
     c.add_argument("--events", metavar="FILE", help="write a JSON-lines event log")
+    c.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="ray: generation on Ray workers (pip install 'synthc[ray]'; docs/servers.md)")
+    c.add_argument("--address", metavar="HOST:PORT", help="the Ray cluster to join (default: start a local one)")
+    c.add_argument("--workers", type=int, default=2, metavar="N", help="Ray actors per model (default 2)")
     c.set_defaults(func=cmd_build)
     c = _add(sub, color, "init", "scaffold a working, commented recipe from your own data file")
     c.add_argument("data", nargs="?", metavar="DATA", help="JSONL, CSV or Parquet file with your real rows")
@@ -329,9 +333,15 @@ def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from synthc.runtime import RunFailed, execute
 
     try:
+        dispatcher = None
+        if args.executor == "ray":
+            from synthc.runtime.dispatch_ray import RayDispatcher
+
+            dispatcher = RayDispatcher(result.plan.program, result.plan.program.root, kind=args.backend,
+                                       address=args.address, workers=args.workers)
         summary = execute(result.plan, result.sources, force=args.force, select=args.select or None,
                           locked=args.locked, quiet=args.quiet, backend=args.backend, events=args.events,
-                          err=err)
+                          err=err, dispatcher=dispatcher)
     except RunFailed as failed:
         report(failed.diagnostics, result.sources, args, err)
         return 1

@@ -16,6 +16,7 @@ from conftest import ROOT
 
 # bench file -> (tiny arguments, a line its output must contain, packages it needs, needs the model)
 SMOKE: dict[str, tuple[list[str], str, tuple[str, ...], bool]] = {
+    "build.py": (["--smoke"], "identical dataset bytes on two runs: yes", (), False),
     "compile.py": (["120", "1"], "synthc check", (), False),
     "lsp.py": (["--smoke"], "completion of attributes", ("pygls",), False),
     "metrics.py": (["60"], "Self-BLEU-1..5 exact, N=60", ("nltk",), False),

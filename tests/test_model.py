@@ -1,4 +1,4 @@
-"""The real embedded model (SmolLM2-135M through llama.cpp and guidance). Few and short."""
+"""The real embedded model (SmolLM2-135M through llama.cpp, batched). Few and short."""
 
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def test_real_model_build_rerun_and_resume(tmp_path: str) -> None:
     rows = [json.loads(x) for x in open(os.path.join(str(tmp_path), "out", "reviews.jsonl"))]
     assert len(rows) >= 4 and all(r["text"].strip() for r in rows)
     verdict = json.loads(open(os.path.join(str(tmp_path), "out", "verdicts.jsonl")).readline())
-    assert verdict["label"] in ("positive", "negative") and 1 <= verdict["score"] <= 5  # JSON via guidance
+    assert verdict["label"] in ("positive", "negative") and 1 <= verdict["score"] <= 5  # JSON under an llguidance mask
     lock = json.load(open(os.path.join(str(tmp_path), "synth.lock")))
     assert len(lock["models"]["writer"]["sha256"]) == 64
     ref = _sha(os.path.join(str(tmp_path), "out", "reviews.jsonl"))

@@ -15,6 +15,7 @@ UNREACHABLE = {
     "E999": "internal errors are bugs; exercised by test_cli.test_internal_error_is_coded",
     "E403": "a CLI selector error; exercised by test_runtime.test_select_matching_nothing",
     "E507": "needs a lockfile; exercised by test_runtime.test_locked_detects_drift",
+    "E512": "needs a server that refuses; exercised by test_endpoint.test_unknown_model_and_refusals_are_e512_without_the_key",
     "E601": "a `synthc eval` input error; exercised by test_eval.test_eval_rejects_bad_inputs",
 }
 

@@ -1,35 +1,35 @@
-"""The real backend: llama-cpp-python for the forward passes, guidance for constrained decoding.
+"""The real backend: llama.cpp in-process, many sequences per forward pass.
 
-Design (measured facts in shared/research/runtime.md):
-- Free text (the bulk of synthetic data) goes straight to `Llama.create_completion` with the
-  spec's stops and token cap: no per-token grammar work, so it decodes at raw llama.cpp speed.
-- `select`, `regex` and JSON objects go through guidance (llguidance grammars) on the *same*
-  `Llama` object, with the lazy-logits patch (logits for the last token only, decoded only when
-  guidance samples), and numpy's global RNG seeded per request (guidance samples with it).
-- Reproducible KV reuse: a request's prompt is tokenised as `shared prefix` + `rest`. The prefix
-  (system prompt) is always evaluated alone and kept; the rest is always evaluated in one go
-  from the end of the prefix. A row's logits are therefore the same whether the prefix came from
-  the cache or not: a resumed build reproduces an uninterrupted one byte for byte.
+- The model and one context are loaded through llama-cpp-python's low-level bindings. The context
+  has one KV stream per sequence (`batch` working streams + a few prefix streams), each as long
+  as the model block's `context`; a group of up to `capacity()` requests decodes together
+  (llama_batch.BatchDecoder), free text and constrained rows (llguidance masks) alike.
+- Prompts are evaluated in canonical blocks (llama_kv): shared prefixes (system prompt, demos,
+  documents, the conversation so far) are evaluated once and stay resident across calls, and a
+  resident block gives the same floats as a fresh one, so outputs never depend on what was cached.
+- guidance is no longer on this path: its loop drives one sequence (runtime.md §3e), and what it
+  contributed — llguidance's token masks — is used directly.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib.util
-import io
-import json
-import operator
 import os
 import threading
-from itertools import takewhile
 from typing import Any, Sequence
 
 from synthc.runtime.backends.base import Completion, ContextOverflow, Request
+from synthc.runtime.backends.llama_kv import make_prompt
 
-__all__ = ["LlamaBackend", "builtin_model_path", "ModelLoadError", "ContextOverflow"]
+__all__ = ["LlamaBackend", "builtin_model_path", "ModelLoadError", "ContextOverflow", "choose_width"]
 
-_PATCH_LOCK = threading.Lock()
-_PATCHED = False
+_LOG_LOCK = threading.Lock()
+_LOG_CALLBACK: Any = None
+MAX_WIDTH_CPU = 16  # measured on 2 cores: 16 sequences ≈ 1.7x (SmolLM2) to 2.7x (Gemma) one stream
+MAX_WIDTH_GPU = 64
+KV_BUDGET = 2 << 30  # bytes of KV cache the automatic width may use (at most 1/8 of the RAM)
 
 
 class ModelLoadError(Exception):
@@ -46,12 +46,48 @@ def builtin_model_path(package: str, filename: str) -> str | None:
     return path if os.path.exists(path) else None
 
 
+def choose_width(context: int, kv_bytes_per_token: int, gpu: bool, total_ram: int) -> int:
+    """The automatic batch width: what the hardware batches well (CPU decoding gains flatten
+    around 16 sequences), within a KV budget for `context`-token streams. A pure function of the
+    machine and the settings (total RAM, not free RAM), so it is the same on every run."""
+    budget = min(KV_BUDGET, total_ram // 8) if total_ram else KV_BUDGET
+    fit = budget // max(1, _round_up(context, 256) * kv_bytes_per_token)
+    return max(1, min(MAX_WIDTH_GPU if gpu else MAX_WIDTH_CPU, fit - prefix_streams(16)))
+
+
+def prefix_streams(width: int) -> int:
+    return min(4, max(1, width // 4))
+
+
+def _round_up(n: int, k: int) -> int:
+    return (n + k - 1) // k * k
+
+
+def _has_amx() -> bool:
+    """llama.cpp's AMX weight repacking crashed (SIGSEGV on the first decode) on the AMX Xeon
+    this was developed on, for Q4_1 and Q4_K alike; without the extra buffer types it runs."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            return " amx_int8" in fh.read()
+    except OSError:
+        return False
+
+
+def _silence(L: Any) -> None:
+    global _LOG_CALLBACK
+    with _LOG_LOCK:
+        if _LOG_CALLBACK is None:
+            _LOG_CALLBACK = L.llama_log_callback(lambda level, text, data: None)
+            L.llama_log_set(_LOG_CALLBACK, ctypes.c_void_p(0))
+
+
 class LlamaBackend:
     name = "llama"
 
-    def __init__(self, path: str, context: int, threads: int | None, fingerprint: str) -> None:
+    def __init__(self, path: str, context: int, threads: int | None, fingerprint: str,
+                 batch: int | None = None) -> None:
         try:
-            import llama_cpp
+            import llama_cpp as L
         except ImportError as err:  # pragma: no cover - depends on the install
             raise ModelLoadError(f"llama-cpp-python is not installed: {err}") from None
         if not os.path.exists(path):
@@ -59,28 +95,80 @@ class LlamaBackend:
         with open(path, "rb") as fh:
             if fh.read(4) != b"GGUF":
                 raise ModelLoadError(f"not a GGUF file (bad magic): {path}")
+        self.L = L
+        _silence(L)
+        L.llama_backend_init()
+        mp = L.llama_model_default_params()
+        mp.use_extra_bufts = not _has_amx()
+        self.model = L.llama_model_load_from_file(path.encode(), mp)
+        if not self.model:
+            raise ModelLoadError(f"llama.cpp could not load {path}")
+        self.vocab = L.llama_model_get_vocab(self.model)
+        self.context = context
+        gpu = bool(L.llama_supports_gpu_offload())
+        self.width = batch or choose_width(context, self._kv_bytes_per_token(), gpu, _total_ram())
+        streams = self.width + prefix_streams(self.width)
         n_threads = threads or max(1, os.cpu_count() or 1)
-        try:
-            with _quiet():
-                self.llm = llama_cpp.Llama(
-                    model_path=path, n_ctx=context, n_threads=n_threads, n_threads_batch=n_threads,
-                    logits_all=False, verbose=False, seed=0,
-                )
-        except (ValueError, RuntimeError) as err:
-            raise ModelLoadError(f"llama.cpp could not load {path}: {err}") from None
+        cp = L.llama_context_default_params()
+        cp.n_ctx = streams * _round_up(context, 256)
+        cp.n_seq_max = streams
+        cp.kv_unified = False  # one stream per sequence: canonical cell layout (llama_kv)
+        cp.swa_full = True  # sliding-window layers keep every cell, so a prefix can be cut back
+        cp.n_batch = cp.n_ubatch = 512
+        cp.n_outputs_max = streams  # logits rows: one per sequence, never one per prompt token
+        cp.n_threads = cp.n_threads_batch = n_threads
+        self.ctx = L.llama_init_from_model(self.model, cp)
+        if not self.ctx:
+            raise ModelLoadError(f"llama.cpp could not create a context of {cp.n_ctx} tokens for {path}")
+        from synthc.runtime.backends.llama_batch import BatchDecoder
+
+        self.decoder = BatchDecoder(L, self.model, self.ctx, self.vocab, self.width, prefix_streams(self.width),
+                                    cp.n_batch)
         self.path = path
         self._fingerprint = fingerprint
-        self._owner = "raw"  # who last touched the KV cache: "raw" (create_completion) or "guidance"
-        self._guidance: Any = None
+        self._lock = threading.Lock()
+        self._add_bos = bool(L.llama_vocab_get_add_bos(self.vocab))
         self._formatter = self._chat_formatter()
         self.stats = {"prompt_tokens": 0, "evaluated_tokens": 0, "completion_tokens": 0}
 
+    def __del__(self) -> None:
+        L = getattr(self, "L", None)
+        if L is None:
+            return
+        with contextlib.suppress(Exception):
+            self.decoder.close()
+            L.llama_free(self.ctx)
+            L.llama_model_free(self.model)
+
+    def _kv_bytes_per_token(self) -> int:
+        L, m = self.L, self.model
+        head = max(64, L.llama_model_n_embd(m) // max(1, L.llama_model_n_head(m)))
+        return L.llama_model_n_layer(m) * 2 * 2 * L.llama_model_n_head_kv(m) * head  # K and V, f16
+
     # -- identity and tokens ----------------------------------------------------------------
     def fingerprint(self) -> str:
-        return self._fingerprint
+        # The batch width decides which rows share a decode step, so it is part of the identity.
+        return f"{self._fingerprint}|batch={self.width}"
 
     def tokenize(self, text: str, special: bool = True) -> list[int]:
-        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=special))
+        data = text.encode("utf-8")
+        size = len(data) + 8
+        while True:
+            buf = (self.L.llama_token * size)()
+            n = self.L.llama_tokenize(self.vocab, data, len(data), buf, size, False, special)
+            if n >= 0:
+                return list(buf[:n])
+            size = -n
+
+    def detokenize(self, tokens: list[int]) -> str:
+        size = 16 * len(tokens) + 16
+        arr = (self.L.llama_token * len(tokens))(*tokens)
+        while True:
+            buf = ctypes.create_string_buffer(size)
+            n = self.L.llama_detokenize(self.vocab, arr, len(tokens), buf, size, False, False)
+            if n >= 0:
+                return buf.raw[:n].decode("utf-8", errors="ignore")
+            size = -n
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenize(text, special=False))
@@ -89,18 +177,33 @@ class LlamaBackend:
         toks = self.tokenize(text, special=False)
         if len(toks) <= max_tokens:
             return text
-        return self.llm.detokenize(toks[:max_tokens]).decode("utf-8", errors="ignore")
+        return self.detokenize(toks[:max_tokens])
 
     # -- prompts --------------------------------------------------------------------------
+    def _meta(self, key: str) -> str | None:
+        size = 4096
+        while True:
+            buf = ctypes.create_string_buffer(size)
+            n = self.L.llama_model_meta_val_str(self.model, key.encode(), buf, size)
+            if n < 0:
+                return None
+            if n < size:
+                return buf.value.decode("utf-8", errors="replace")
+            size = n + 1
+
+    def _special_text(self, token: int) -> str:
+        buf = ctypes.create_string_buffer(256)
+        n = self.L.llama_token_to_piece(self.vocab, token, buf, len(buf), 0, True)
+        return buf.raw[:max(n, 0)].decode("utf-8", errors="ignore")
+
     def _chat_formatter(self) -> Any:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        template = self.llm.metadata.get("tokenizer.chat_template")
+        template = self._meta("tokenizer.chat_template")
         if not template:
             return None
-        vocab = self.llm
-        eos = vocab.detokenize([vocab.token_eos()]).decode("utf-8", errors="ignore")
-        bos = vocab.detokenize([vocab.token_bos()]).decode("utf-8", errors="ignore")
+        eos = self._special_text(self.L.llama_vocab_eos(self.vocab))
+        bos = self._special_text(self.L.llama_vocab_bos(self.vocab))
         return Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
 
     def _chat_text(self, messages: list[dict[str, str]], generation_prompt: bool) -> str:
@@ -127,188 +230,52 @@ class LlamaBackend:
         prefix, rest = self._split(request)
         return prefix + rest
 
+    def prompt_tokens(self, request: Request) -> tuple[list[int], int]:
+        """The prompt's tokens (BOS first where the model wants one) and where the shared prefix ends."""
+        prefix, rest = self._split(request)
+        head = self.tokenize(prefix) if prefix else []
+        tokens = head + self.tokenize(rest)
+        bos = self.L.llama_vocab_bos(self.vocab)
+        if self._add_bos and (not tokens or tokens[0] != bos):
+            tokens = [bos] + tokens
+            head = [bos] + head if head else head
+        return tokens, len(head)
+
     # -- generation -------------------------------------------------------------------------
     def capacity(self) -> int:
-        return 1  # one sequence at a time until the batched decoder lands
-
-    def generate_batch(self, requests: Sequence[Request]) -> list[Completion]:
-        return [self.generate(r) for r in requests]
+        return self.width
 
     def generate(self, request: Request) -> Completion:
-        if request.constraint.kind == "text":
-            return self._generate_text(request)
-        return self._generate_constrained(request)
+        return self.generate_batch([request])[0]
 
-    def _prepare(self, prefix: list[int]) -> int:
-        """Leave exactly `prefix` in the KV cache; returns how many prompt tokens were reused."""
-        llm = self.llm
-        cached = llm.input_ids[: llm.n_tokens].tolist()
-        if self._owner == "raw" and prefix and cached[: len(prefix)] == prefix:
-            llm.n_tokens = len(prefix)
-            return len(prefix)
-        llm.reset()
-        llm._ctx.kv_cache_clear()
-        if prefix:
-            llm.eval(prefix)
-        self._owner = "raw"
+    def generate_batch(self, requests: Sequence[Request]) -> list[Completion]:
+        """Decode a group together. Raises ContextOverflow (for the whole group) before any work
+        when a prompt plus its max_tokens does not fit the model's context."""
+        if not requests:
+            return []
+        if len(requests) > self.width:
+            raise ValueError(f"a group of {len(requests)} requests exceeds the batch width {self.width}")
+        prompts = []
+        for r in requests:
+            tokens, shared_end = self.prompt_tokens(r)
+            if not tokens:
+                raise ValueError("empty prompt")
+            if len(tokens) + r.max_tokens > self.context:
+                raise ContextOverflow(len(tokens), r.max_tokens, self.context)
+            prompts.append(make_prompt(tokens, shared_end))
+        with self._lock:
+            out = self.decoder.generate(requests, prompts)
+        for c in out:
+            self.stats["prompt_tokens"] += c.prompt_tokens
+            self.stats["evaluated_tokens"] += c.evaluated_tokens
+            self.stats["completion_tokens"] += c.completion_tokens
+        return out
+
+
+def _total_ram() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
         return 0
 
-    def _generate_text(self, request: Request) -> Completion:
-        prefix_text, rest_text = self._split(request)
-        prefix = self.tokenize(prefix_text)
-        rest = self.tokenize(rest_text)
-        tokens = prefix + rest
-        if len(tokens) + request.max_tokens > self.llm.n_ctx():
-            raise ContextOverflow(len(tokens), request.max_tokens, self.llm.n_ctx())
-        reused = self._prepare(prefix)
-        out = self.llm.create_completion(
-            prompt=tokens, max_tokens=request.max_tokens, temperature=request.temperature,
-            top_p=request.top_p, top_k=0, min_p=0.0, repeat_penalty=1.0, stop=list(request.stop) or None,
-            seed=request.seed,
-        )
-        choice = out["choices"][0]
-        usage = out["usage"]
-        # create_completion left prompt + output in the cache; our prefix is still at its start.
-        self._account(len(tokens), len(tokens) - reused, usage["completion_tokens"])
-        return Completion(choice["text"], len(tokens), usage["completion_tokens"], len(tokens) - reused,
-                          choice.get("finish_reason") or "stop")
 
-    def _guidance_model(self) -> Any:
-        if self._guidance is None:
-            _apply_lazy_logits_patch()
-            from guidance import models
-
-            with _quiet():
-                self._guidance = models.LlamaCpp(self.llm, echo=False)
-        return self._guidance
-
-    def _generate_constrained(self, request: Request) -> Completion:
-        import numpy as np
-        from guidance import assistant, gen, json as gjson, select, system, user
-
-        prompt_tokens = len(self.tokenize(self.render(request)))
-        if prompt_tokens + request.max_tokens > self.llm.n_ctx():
-            raise ContextOverflow(prompt_tokens, request.max_tokens, self.llm.n_ctx())
-        base = self._guidance_model()
-        engine = base._interpreter.engine
-        # Canonical evaluation: guidance starts from an empty cache for every constrained request.
-        engine._cached_token_ids = []
-        engine._cached_logits = None
-        self._owner = "guidance"
-        c = request.constraint
-        name = "out"
-        if c.kind == "select":
-            grammar = select(list(c.options), name=name)
-        elif c.kind == "regex":
-            grammar = gen(name=name, regex=c.pattern, temperature=request.temperature, max_tokens=request.max_tokens)
-        else:
-            grammar = gjson(name=name, schema=json.loads(c.schema), temperature=request.temperature,
-                            max_tokens=request.max_tokens)
-        np.random.seed(request.seed % (2**32))
-        lm = base
-        if request.mode == "completion":
-            lm = lm + (request.messages[0][1] + grammar)
-        else:
-            for role, content in request.messages:
-                block = {"system": system, "user": user, "assistant": assistant}[role]
-                with block():
-                    lm += content
-            with assistant():
-                lm += grammar
-        text = str(lm[name])
-        produced = self.count_tokens(text)
-        self._account(prompt_tokens, prompt_tokens, produced)
-        return Completion(text, prompt_tokens, produced, prompt_tokens)
-
-    def _account(self, prompt: int, evaluated: int, completion: int) -> None:
-        self.stats["prompt_tokens"] += prompt
-        self.stats["evaluated_tokens"] += evaluated
-        self.stats["completion_tokens"] += completion
-
-
-@contextlib.contextmanager
-def _quiet() -> Any:
-    """llama.cpp and guidance print banners on load; keep the user's terminal clean."""
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        yield
-
-
-def _apply_lazy_logits_patch() -> None:
-    """guidance 0.3.1 computes logits for every prompt token after every append, and trims the
-    KV cache each time; this computes the last token's logits only, and only when guidance reads
-    them (shared/research/runtime.md, appendix A). guidance is pinned to 0.3.1 for this reason."""
-    global _PATCHED
-    with _PATCH_LOCK:
-        if _PATCHED:
-            return
-        import guidance.models._llama_cpp as G
-        import llama_cpp
-        import numpy as np
-
-        original = G.LlamaCppEngine.get_logits
-
-        class _Lazy:
-            __slots__ = ("_fn", "_val")
-
-            def __init__(self, fn: Any) -> None:
-                self._fn, self._val = fn, None
-
-            def _get(self) -> Any:
-                if self._val is None:
-                    self._val = self._fn()
-                return self._val
-
-            def __getitem__(self, idx: Any) -> Any:
-                return self._get()[idx]
-
-            def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
-                a = self._get()
-                return a if dtype is None else a.astype(dtype)
-
-            @property
-            def shape(self) -> Any:
-                return self._get().shape
-
-        def compute(self: Any, token_ids: list[int]) -> Any:
-            n = len(token_ids)
-            cached = self._cached_token_ids
-            common = sum(takewhile(operator.truth, map(operator.eq, token_ids, cached)))
-            if common == n == len(cached) and self._cached_logits is not None:
-                return self._cached_logits
-            if common >= n:
-                common = n - 1
-            kv = llama_cpp.llama_get_memory(self.model_obj.ctx)
-            llama_cpp.llama_memory_seq_rm(kv, -1, common, -1)
-            n_batch = self.model_obj.n_batch
-            batch = self._context.batch
-            for i in range(common, n, n_batch):
-                m = min(i + n_batch, n) - i
-                batch.n_tokens = m
-                for j in range(m):
-                    batch.token[j] = token_ids[i + j]
-                    batch.pos[j] = i + j
-                    batch.seq_id[j][0] = 0
-                    batch.n_seq_id[j] = 1
-                    batch.logits[j] = i + j == n - 1
-                if llama_cpp.llama_decode(self.model_obj.ctx, batch) != 0:
-                    raise RuntimeError("llama_decode failed")
-            ptr = llama_cpp.llama_get_logits_ith(self.model_obj.ctx, -1)
-            logits = np.ctypeslib.as_array(ptr, shape=(1, self._n_vocab)).copy()
-            self._cached_token_ids = list(token_ids)
-            self._cached_logits = logits
-            return logits
-
-        def get_logits(self: Any, token_ids: list[int], include_all_uncached_tokens: bool = False) -> Any:
-            if include_all_uncached_tokens:
-                return original(self, token_ids, include_all_uncached_tokens)
-            if not token_ids:
-                raise ValueError("token_ids must contain some tokens.")
-            if self.model_obj.n_ctx() <= len(token_ids):
-                raise RuntimeError(f"context overflow: {len(token_ids)} tokens ≥ n_ctx {self.model_obj.n_ctx()}")
-            toks = list(token_ids)
-            common = sum(takewhile(operator.truth, map(operator.eq, toks, self._cached_token_ids)))
-            return {"logits": _Lazy(lambda: compute(self, toks)), "n_tokens": len(toks),
-                    "n_cached": min(common, len(toks) - 1)}
-
-        G.LlamaCppEngine.get_logits = get_logits
-        _PATCHED = True

@@ -21,7 +21,7 @@ from synthc.runtime.cache import Cache
 from synthc.runtime.models import ModelPool
 from synthc.runtime.progress import Events
 
-__all__ = ["Context", "Inputs", "StepFn", "STEPS", "run_step", "inputs_of"]
+__all__ = ["Context", "Inputs", "StepFn", "STEPS", "run_step", "run_until", "inputs_of"]
 
 
 @dataclass(slots=True)
@@ -40,8 +40,10 @@ class Context:
     timings: dict[str, float] = field(default_factory=dict)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # variant id -> label -> kept rows
     dropped: dict[str, Counter[str]] = field(default_factory=dict)  # variant id -> reason -> rows
+    cut: dict[str, Counter[str]] = field(default_factory=dict)  # variant id -> reason -> rows cut short, kept
+    stops: dict[str, dict[str, int]] = field(default_factory=dict)  # variant id -> rows ended by a stop, tokens saved
     retrieval: dict[str, dict[str, Any]] = field(default_factory=dict)  # retriever -> method, similarity space
-    groups: dict[str, dict[str, int]] = field(default_factory=dict)  # generate node -> width, groups
+    groups: dict[str, dict[str, int]] = field(default_factory=dict)  # variant id -> group width, groups
 
     @property
     def program(self) -> ir.Program:
@@ -101,3 +103,14 @@ def run_step(ctx: Context, node: str, values: dict[str, Any]) -> Any:
         STEPS.update(_registry())
     step = ctx.plan.step(node)
     return STEPS[step.kind](ctx, step.target, inputs_of(ctx.plan, node, values), node)
+
+
+def run_until(ctx: Context, targets: list[str]) -> dict[str, Any]:
+    """Run `targets` and everything upstream of them, in plan order (synchronous steps only: for
+    `plan --tokens`, benchmarks and tests that need planned rows without generating)."""
+    needed = ctx.plan.select(targets) or set()
+    values: dict[str, Any] = {}
+    for node in ctx.plan.order():
+        if node in needed:
+            values[node] = run_step(ctx, node, values)
+    return values

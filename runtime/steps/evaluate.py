@@ -13,6 +13,7 @@ from typing import Any, Callable
 from synthc.compiler import ir
 from synthc.runtime.data import Row
 from synthc.runtime.errors import fail
+from synthc.runtime.rows import Planned
 from synthc.runtime.scope import pairs_scope, render
 from synthc.runtime.steps import Context, Inputs
 from synthc.runtime.steps.outputs import final_rows, record
@@ -77,7 +78,7 @@ def _ir_evaluation(ctx: Context, ev: ir.Evaluate, inputs: Inputs, records: dict[
 
     def query(row: Row) -> str:
         try:
-            return render(query_template, pairs_scope(v0, ctx.program, {}, row, {}))
+            return render(query_template, pairs_scope(v0, ctx.program, {}, Planned(key=row.id, label=None, seed=row, persona={})))
         except Exception as err:  # jinja raises several types for an undefined name
             raise fail("E508", f"the pairs `query` template cannot be rendered for real question `{row.id}`: {err}",
                        query_template.origin, "query template",

@@ -12,6 +12,7 @@ from typing import Any
 from synthc.compiler import ir
 from synthc.runtime.engine import Generation
 from synthc.runtime.postprocess import Candidate, parse_completion
+from synthc.runtime.prompts import cut_echo, echo_markers, example_stops, is_free_text
 from synthc.runtime.rows import Planned, plan_rows
 from synthc.runtime.steps import Context, Inputs
 
@@ -32,10 +33,28 @@ def parse(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[Candid
     model = ctx.program.model(v.model)
     out: list[Candidate] = []
     drops: Counter[str] = ctx.dropped.setdefault(v.id, Counter())
+    cut: Counter[str] = ctx.cut.setdefault(v.id, Counter())
+    echo = echo_markers(v) if is_free_text(v) else None
+    derived = bool(example_stops(v, model))
+    stopped = saved = 0
     generations: list[Generation] = inputs.one("generations")
     for g in generations:
-        r = g.row
-        pieces, reason = parse_completion(g.completion.text, v.output, v.parse)
+        r, text = g.row, g.completion.text
+        if g.completion.finish == "error":  # the server's answer was malformed; the reason goes to the event log
+            drops["server_error"] += 1
+            ctx.events.emit("row_rejected", node=node, row=r.key, reason=g.completion.extra.get("error", ""))
+            continue
+        if derived and g.completion.finish == "stop":
+            stopped += 1
+            saved += max(0, g.request.max_tokens - g.completion.completion_tokens)
+        if echo is not None:
+            text, echoed = cut_echo(text, echo)
+            if echoed and not text.strip():
+                drops["echo"] += 1
+                continue
+            if echoed:
+                cut["echo"] += 1
+        pieces, reason = parse_completion(text, v.output, v.parse)
         if reason:
             drops[reason.split(":")[0]] += 1
         for n, fields in enumerate(pieces):
@@ -48,7 +67,19 @@ def parse(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[Candid
                 key=r.key if len(pieces) == 1 else f"{r.key}#{n}", text=text, label=label, fields=rest,
                 provenance=provenance(v, model, ctx.models.info.get(v.model, {}), g), row=r,
             ))
+    if derived:
+        ctx.stops[v.id] = {"rows": stopped, "tokens_saved": saved}
+        ctx.note(node, f"{stopped} of {len(generations)} rows ended by an example stop "
+                       f"(≤ {saved} tokens not generated)")
+    if cut or drops.get("echo"):
+        ctx.note(node, f"echoed prompt text: {cut['echo']} cut, {drops.get('echo', 0)} dropped")
     return out
+
+
+def _model_provenance(name: str, info: dict[str, Any]) -> dict[str, Any]:
+    if "fingerprint" in info:  # a served model: its id and the server's identity, never the key
+        return {"name": name, "served_model": info["served_model"], "fingerprint": info["fingerprint"]}
+    return {"name": name, "sha256": info.get("sha256")}
 
 
 def provenance(v: ir.Variant, model: ir.Model, model_info: dict[str, Any], g: Generation) -> dict[str, Any]:
@@ -57,11 +88,11 @@ def provenance(v: ir.Variant, model: ir.Model, model_info: dict[str, Any], g: Ge
     prov: dict[str, Any] = {
         "task": v.task, "variant": v.name, "row": r.key,
         "prompt_sha256": hashlib.sha256(prompt_text.encode()).hexdigest(),
-        "model": {"name": model.name, "sha256": model_info.get("sha256")},
+        "model": _model_provenance(model.name, model_info),
         "sampling": {"temperature": model.temperature, "top_p": model.top_p, "max_tokens": req.max_tokens,
                      "seed": req.seed},
         "attributes": r.attrs, "tokens": {"prompt": comp.prompt_tokens, "completion": comp.completion_tokens},
-        "cache_key": g.key,
+        "cache_key": g.key, "finish": comp.finish,
     }
     if r.label is not None:
         prov["intended_label"] = r.label

@@ -27,7 +27,7 @@ def record(v: ir.Variant, c: Candidate, program: ir.Program) -> dict[str, Any]:
     output fields, and its provenance."""
     rec: dict[str, Any] = {"id": f"{v.task}.{v.name}.{c.key}", "variant": v.name}
     if v.kind == "qa_pairs" and v.pairs is not None:
-        s = pairs_scope(v, program, {v.output.text_field: c.text, **c.fields}, c.row.seed, c.row.persona)
+        s = pairs_scope(v, program, {v.output.text_field: c.text, **c.fields}, c.row)
         rec["query"] = render(v.pairs.query, s)
         rec["positive"] = render(v.pairs.positive, s)
         rec["negatives"] = c.fields.get("negatives", [])
@@ -131,6 +131,9 @@ def write_manifest(ctx: Context, e: ir.Export, variants: list[ir.Variant], files
         "files": {k: {"sha256": v} for k, v in sorted(hashes.items())},
         "counts": {name: {"total": sum(c.values()), "per_label": dict(sorted(c.items()))} for name, c in counts.items()},
         "dropped": {v.name: dict(sorted(ctx.dropped.get(v.id, Counter()).items())) for v in variants},
+        "cut": {v.name: dict(sorted(ctx.cut.get(v.id, Counter()).items())) for v in variants},
+        "stops": {v.name: ctx.stops[v.id] for v in variants if v.id in ctx.stops},
+        "groups": {v.name: ctx.groups[v.id] for v in variants if v.id in ctx.groups},
         "retrieval": {n: ctx.retrieval[n] for n in sorted({v.retrieve.retriever for v in variants if v.retrieve})
                       if n in ctx.retrieval},
         "tokens": {"generated": stats["tokens"], "prompt": stats["prompt_tokens"],
@@ -151,11 +154,16 @@ def write_lock(ctx: Context, locked: bool, any_export: bool) -> None:
     """synth.lock after a build that exported (E507 first when `--locked` and inputs drifted)."""
     new = lockfile.lock_data(ctx.models.info, ctx.data_hashes)
     old = lockfile.read_lock(ctx.root)
+    from synthc.runtime.endpoints import locked_notes
+
+    remote = locked_notes(ctx.models.info) if locked else []  # a served model's bytes are out of reach
+    for note in remote:
+        ctx.events.emit("step", node="lock", note=note)
     if locked and old is not None:
         diff = lockfile.diff_lock(old, new)
         if diff:
             raise fail("E507", "inputs differ from synth.lock", NO_SPAN, "",
-                       notes=tuple(diff), help="rebuild without --locked to accept the new inputs")
+                       notes=tuple(diff + remote), help="rebuild without --locked to accept the new inputs")
     if not any_export or ctx.models.kind == "fake":  # a fake build says nothing about real inputs
         return
     write_atomic(os.path.join(ctx.root, lockfile.LOCK_NAME), (json.dumps(new, indent=2, sort_keys=True) + "\n").encode())

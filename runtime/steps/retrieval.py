@@ -39,7 +39,7 @@ def retrieve(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> tuple[li
     demos: list[Pair] = []
     seeds: list[Row] = inputs.one("seeds")
     for seed in seeds:
-        query = be.truncate(render(r.query, query_scope(ctx.program, seed)), r.query_tokens)
+        query = be.truncate(render(r.query, query_scope(v, ctx.program, seed)), r.query_tokens)
         for hit in idx.search(query, r.k):
             lo, hi = r.similarity
             if r.ranks[0] <= hit.rank <= r.ranks[1] and lo <= hit.similarity <= hi:

@@ -1,0 +1,213 @@
+"""Batched decoding of one group through llama.cpp's batch API (low-level llama-cpp-python).
+
+One `generate(requests)` call:
+1. shared prefixes: every block chain two requests of the group share is made resident in a
+   prefix stream (copied from the longest resident match, the missing blocks evaluated there);
+2. setup: request i gets working stream i: the longest resident match is copied in, its
+   remaining canonical blocks are evaluated one decode each, then its tail, alone; the first
+   token is sampled from the tail's last logits;
+3. decode: one `llama_batch` per step holding the next token of every running row (sequence ids
+   consecutive: a row that finishes leaves its stream to the last running row, moved by a stream
+   copy), each row sampled by its own seeded sampler, constrained rows under their llguidance mask;
+4. working streams are cut back to their canonical blocks, which stay resident for later calls.
+
+What the output is a pure function of: the request, the group it came in (its position and the
+other rows decide which rows share a decode step), and the backend settings (model file, batch
+width, context). Not of what was resident: blocks are canonical (see llama_kv). Not of the thread
+count: llama.cpp splits a matrix product across threads by rows, never inside a dot product.
+Not across machines: another CPU's kernels (AVX2 / AVX-512 / AMX, repacked weights) round
+differently.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any, Sequence
+
+from synthc.runtime.backends.base import Completion, Request
+from synthc.runtime.backends.llama_kv import Prompt, StreamPool, setup_order, shared_targets
+from synthc.runtime.backends.llama_rows import Grammars, Row, sampler_chain
+
+__all__ = ["BatchDecoder"]
+
+
+class BatchDecoder:
+    def __init__(self, L: Any, model: Any, ctx: Any, vocab: Any, width: int, prefixes: int, n_batch: int) -> None:
+        import numpy as np
+
+        self.L, self.model, self.ctx, self.vocab = L, model, ctx, vocab
+        self.np = np
+        self.mem = L.llama_get_memory(ctx)
+        self.n_vocab = L.llama_vocab_n_tokens(vocab)
+        self.n_batch = n_batch
+        self.batch = L.llama_batch_init(max(n_batch, width), 0, 1)
+        self.pool = StreamPool(width, prefixes)
+        self.grammars = Grammars(vocab)
+        self._pieces: dict[int, bytes] = {}
+        self._buf = ctypes.create_string_buffer(256)
+
+    def close(self) -> None:
+        self.L.llama_batch_free(self.batch)
+
+    # -- low-level helpers --------------------------------------------------------------------
+    def piece(self, token: int) -> bytes:
+        p = self._pieces.get(token)
+        if p is None:
+            n = self.L.llama_token_to_piece(self.vocab, token, self._buf, len(self._buf), 0, False)
+            p = bytes(self._buf[:n]) if n > 0 else b""
+            self._pieces[token] = p
+        return p
+
+    def _decode(self, stream: int, tokens: Sequence[int], start: int) -> None:
+        """Evaluate `tokens` at positions start.. in `stream`, alone; logits for the last only."""
+        L, b = self.L, self.batch
+        for i in range(0, len(tokens), self.n_batch):
+            chunk = tokens[i:i + self.n_batch]
+            b.n_tokens = len(chunk)
+            for j, t in enumerate(chunk):
+                b.token[j] = t
+                b.pos[j] = start + i + j
+                b.n_seq_id[j] = 1
+                b.seq_id[j][0] = stream
+                b.logits[j] = i + j == len(tokens) - 1
+            if L.llama_decode(self.ctx, b) != 0:
+                raise RuntimeError("llama_decode failed (KV cache full?)")
+
+    def _copy(self, src: int, dst: int, keep: int) -> None:
+        """Stream dst := the first `keep` blocks of stream src (a whole-stream copy, then a cut)."""
+        L, pool = self.L, self.pool
+        if src != dst:
+            L.llama_memory_seq_rm(self.mem, dst, -1, -1)
+            L.llama_memory_seq_cp(self.mem, src, dst, -1, -1)
+        chain = pool.chains[src][:keep]
+        L.llama_memory_seq_rm(self.mem, dst, chain[-1].end if chain else 0, -1)
+        pool.chains[dst] = list(chain)
+
+    def _extend(self, stream: int, prompt: Prompt, have: int, upto: int) -> int:
+        """Evaluate blocks [have, upto) of `prompt` into `stream`; returns tokens evaluated."""
+        n = 0
+        for blk in prompt.blocks[have:upto]:
+            self._decode(stream, prompt.tokens[blk.start:blk.end], blk.start)
+            self.pool.chains[stream].append(blk)
+            n += blk.end - blk.start
+        return n
+
+    # -- one group ----------------------------------------------------------------------------
+    def generate(self, requests: Sequence[Request], prompts: Sequence[Prompt]) -> list[Completion]:
+        pool, n = self.pool, len(requests)
+        assert n <= pool.width
+        evaluated = [0] * n
+        # 1) shared prefixes into prefix streams (each evaluated once, by the first request using it)
+        keep: set[int] = set()
+        for chain in shared_targets(prompts):
+            everywhere = range(len(pool.chains))
+            src, depth = pool.best(chain, everywhere)
+            if depth == len(chain):
+                keep.add(src)
+                pool.touch(src)
+                continue
+            dst = pool.lru_prefix(keep)
+            if dst is None:
+                break
+            if src >= 0:
+                self._copy(src, dst, depth)
+            else:
+                self._copy(dst, dst, 0)
+            owner = next(i for i, p in enumerate(prompts) if p.blocks[:len(chain)] == chain)
+            evaluated[owner] += self._extend(dst, Prompt(prompts[owner].tokens, chain), depth, len(chain))
+            keep.add(dst)
+            pool.touch(dst)
+        # 2) working streams: copy in the best resident match, evaluate the rest alone
+        sources: list[int | None] = []
+        depths: list[int] = []
+        for i, p in enumerate(prompts):
+            among = [i] + [s for s in range(len(pool.chains)) if s != i]
+            src, depth = pool.best(p.blocks, among)
+            sources.append(src if depth else None)
+            depths.append(depth)
+        order, sources = setup_order(sources, n)
+        rows: list[Row | None] = [None] * n
+        for i in order:
+            p, req = prompts[i], requests[i]
+            src = sources[i]
+            depth = depths[i] if src is not None else 0
+            self._copy(src if src is not None else i, i, depth)
+            if src is not None:
+                pool.touch(src)
+            evaluated[i] += self._extend(i, p, depth, len(p.blocks))
+            tail = p.tokens[p.tail_start:]
+            self._decode(i, tail, p.tail_start)
+            evaluated[i] += len(tail)
+            matcher = self.grammars.matcher(req.constraint) if req.constraint.kind != "text" else None
+            row = Row(i, req, i, len(p.tokens), sampler_chain(self.L, req), matcher, len(p.tokens), 0)
+            self._sample([row], self.L.llama_get_logits_ith(self.ctx, -1), first_index=-1)
+            rows[i] = row
+        for i in range(n):
+            rows[i].evaluated = evaluated[i]  # type: ignore[union-attr]
+        # 3) decode steps
+        done: list[Row] = [r for r in rows if r is not None and r.finish]
+        running = sorted((r for r in rows if r is not None and not r.finish), key=lambda r: r.stream)
+        running = self._compact(running)
+        while running:
+            b = self.batch
+            b.n_tokens = len(running)
+            for j, r in enumerate(running):
+                b.token[j] = r.last
+                b.pos[j] = r.pos
+                b.n_seq_id[j] = 1
+                b.seq_id[j][0] = r.stream
+                b.logits[j] = 1
+            if self.L.llama_decode(self.ctx, b) != 0:
+                raise RuntimeError("llama_decode failed (KV cache full?)")
+            for r in running:
+                r.pos += 1
+            self._sample(running, self.L.llama_get_logits(self.ctx), first_index=0)
+            done += [r for r in running if r.finish]
+            running = self._compact([r for r in running if not r.finish])
+        # 4) keep each working stream's canonical blocks; drop what decoding wrote after them
+        for s in range(n):
+            chain = pool.chains[s]
+            self.L.llama_memory_seq_rm(self.mem, s, chain[-1].end if chain else 0, -1)
+            pool.touch(s)
+        for r in rows:
+            self.L.llama_sampler_free(r.sampler)  # type: ignore[union-attr]
+        return [r.completion() for r in rows]  # type: ignore[union-attr]
+
+    def _compact(self, running: list[Row]) -> list[Row]:
+        """Keep running rows in streams 0..k-1: llama.cpp splits a step into one ubatch per run of
+        consecutive sequence ids, so a gap would cost a whole extra forward pass per step."""
+        running = sorted(running, key=lambda r: r.stream)
+        for hole in range(len(running)):
+            if running[hole].stream != hole:
+                last = running[-1]
+                self.L.llama_memory_seq_rm(self.mem, hole, -1, -1)
+                self.L.llama_memory_seq_cp(self.mem, last.stream, hole, -1, -1)
+                self.L.llama_memory_seq_rm(self.mem, last.stream, -1, -1)
+                self.pool.chains[hole] = self.pool.chains[last.stream]
+                self.pool.chains[last.stream] = []
+                last.stream = hole
+                running = sorted(running, key=lambda r: r.stream)
+        return running
+
+    def _sample(self, rows: list[Row], logits_ptr: Any, first_index: int) -> None:
+        """Sample the next token of each row from its logits row (row j of the step's outputs)."""
+        np, L = self.np, self.L
+        logits = np.ctypeslib.as_array(logits_ptr, shape=(len(rows), self.n_vocab))
+        # log-probabilities under the model itself (temperature 1, no mask): the fluency signal
+        top = logits.max(axis=1)
+        lse = top + np.log(np.exp(logits - top[:, None]).sum(axis=1))
+        for j, r in enumerate(rows):
+            if r.matcher is not None:
+                self._mask(r.matcher, logits[j])
+            token = L.llama_sampler_sample(r.sampler, self.ctx, first_index if first_index < 0 else j)
+            # a sampled token was allowed, so its logit is still the model's own
+            lp = float(logits[j, token] - lse[j])
+            r.accept(token, lp, self.piece(token), bool(L.llama_vocab_is_eog(self.vocab, token)))
+
+    def _mask(self, matcher: Any, row: Any) -> None:
+        """Disallowed tokens get -inf, in llama.cpp's own logits buffer (the sampler reads it)."""
+        np = self.np
+        mask = np.zeros((self.n_vocab + 31) // 32, dtype=np.int32)
+        matcher.unsafe_compute_mask_ptr(mask.ctypes.data, mask.nbytes)
+        allowed = np.unpackbits(mask.view(np.uint8), bitorder="little")[: self.n_vocab].astype(bool)
+        row[~allowed] = -np.inf

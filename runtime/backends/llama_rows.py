@@ -1,0 +1,128 @@
+"""One sequence of a batch: its sampler, its constraint (llguidance token masks), its stops.
+
+Free text samples with llama.cpp's own sampler chain (top-p, temperature, a `dist` sampler seeded
+from `Request.seed`: the same chain `Llama.create_completion` builds with top_k=0, min_p=0).
+`select`, `regex` and JSON rows compute their token mask per step with an llguidance `LLMatcher`
+(guidance's own loop drives one sequence; llguidance is what it uses underneath) and sample the
+masked logits with the same chain; `select` decodes greedily, as guidance's `select` did.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from synthc.runtime.backends.base import Completion, Constraint, Request
+
+__all__ = ["Row", "Grammars", "sampler_chain"]
+
+_JSON_FORMAT = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
+
+
+def grammar_text(c: Constraint) -> str:
+    """The llguidance grammar of a constraint (a Lark literal alternation, a regex, a JSON schema)."""
+    from llguidance import LLMatcher
+
+    if c.kind == "select":
+        return LLMatcher.grammar_from_lark("start: " + " | ".join(json.dumps(o) for o in c.options))
+    if c.kind == "regex":
+        return LLMatcher.grammar_from_regex(c.pattern)
+    if c.kind == "json":
+        return LLMatcher.grammar_from_json_schema(json.loads(c.schema), defaults=_JSON_FORMAT)  # type: ignore[arg-type]
+    raise ValueError(f"no grammar for constraint kind {c.kind!r}")
+
+
+class Grammars:
+    """Compiled matchers per constraint, copied per row (compiling a JSON schema costs ms)."""
+
+    def __init__(self, vocab: Any) -> None:
+        self._vocab = vocab
+        self._tokenizer: Any = None
+        self._matchers: dict[Constraint, Any] = {}
+
+    def matcher(self, c: Constraint) -> Any:
+        from llguidance import LLMatcher
+
+        if self._tokenizer is None:  # ~1 s on a 262k vocabulary: only once, and only if needed
+            from llguidance.llamacpp import lltokenizer_from_vocab
+
+            self._tokenizer = lltokenizer_from_vocab(self._vocab)
+        if c not in self._matchers:
+            m = LLMatcher(self._tokenizer, grammar_text(c), log_level=0)
+            if m.is_error():
+                raise ValueError(f"invalid {c.kind} constraint: {m.get_error()}")
+            self._matchers[c] = m
+        return self._matchers[c].deep_copy()
+
+
+def sampler_chain(L: Any, request: Request) -> Any:
+    """llama.cpp's sampler for one row: greedy for `select` or temperature 0, else top-p →
+    temperature → a distribution sampler seeded from the row's seed."""
+    chain = L.llama_sampler_chain_init(L.llama_sampler_chain_default_params())
+    if request.constraint.kind == "select" or request.temperature <= 0:
+        L.llama_sampler_chain_add(chain, L.llama_sampler_init_greedy())
+        return chain
+    if request.top_p < 1.0:
+        L.llama_sampler_chain_add(chain, L.llama_sampler_init_top_p(request.top_p, 1))
+    L.llama_sampler_chain_add(chain, L.llama_sampler_init_temp(request.temperature))
+    L.llama_sampler_chain_add(chain, L.llama_sampler_init_dist(request.seed % (1 << 32)))
+    return chain
+
+
+@dataclass(slots=True)
+class Row:
+    """A request being decoded in one KV stream."""
+
+    index: int  # position in the group
+    request: Request
+    stream: int
+    pos: int  # position of the next token to decode
+    sampler: Any
+    matcher: Any  # llguidance LLMatcher, or None for free text
+    prompt_tokens: int
+    evaluated: int
+    last: int = -1  # the token to feed at the next step
+    out: bytearray = field(default_factory=bytearray)
+    produced: int = 0
+    logprob_sum: float = 0.0
+    finish: str | None = None
+
+    def accept(self, token: int, logprob: float, piece: bytes, is_eog: bool) -> None:
+        """Take one sampled token; sets `finish` when the row is complete."""
+        self.produced += 1
+        self.logprob_sum += logprob
+        self.last = token
+        if self.matcher is not None:
+            if is_eog:  # the mask only allows end-of-text where the grammar may end
+                self.finish = "stop"
+                return
+            if not self.matcher.consume_token(token):
+                raise RuntimeError(f"constraint rejected a token it allowed: {self.matcher.get_error()}")
+            self.out += piece
+            if self.matcher.is_stopped():
+                self.finish = "stop"
+                return
+        elif is_eog:
+            self.finish = "stop"
+            return
+        else:
+            before = len(self.out)
+            self.out += piece
+            for stop in self.request.stop:
+                s = stop.encode("utf-8")
+                if not s:
+                    continue
+                at = self.out.find(s, max(0, before - len(s) + 1))
+                if at >= 0:
+                    del self.out[at:]
+                    self.finish = "stop"
+                    return
+        if self.produced >= self.request.max_tokens:
+            self.finish = "length"
+
+    def completion(self) -> Completion:
+        text = self.out.decode("utf-8", errors="ignore")
+        mean = self.logprob_sum / self.produced if self.produced else None
+        return Completion(text, self.prompt_tokens, self.produced, self.evaluated, self.finish or "length",
+                          logprob=mean)
