@@ -127,6 +127,8 @@ def _parser(color: bool = False) -> argparse.ArgumentParser:
     c.add_argument("--backend", choices=["llama", "fake"], default="llama",
                    help="whose cache entries to look up (fake: those of `build --backend fake`)")
     c.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a param (both sides)")
+    c.add_argument("--allow-path", action="append", default=[], metavar="DIR",
+                   help="also allow paths under DIR (both sides; see docs/security.md)")
     c.add_argument("--format", choices=["full", "concise", "json"], help="diagnostic format")
     c.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     c.set_defaults(func=cmd_diff)
@@ -283,27 +285,24 @@ def cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from synthc.runtime import changes
 
     if (args.new is None) == (args.against is None):
-        print("error: give OLD NEW, or SPEC --against REV", file=err)
-        return 1
-    overrides = _overrides(args.set, err)
-    if overrides is None:
-        return 1
+        raise _UsageError("give OLD NEW, or SPEC --against REV", "`synthc diff --help` shows both forms")
+    overrides = _overrides(args.set)
     spec = args.new or args.old
     for path in {args.old, spec}:
         if not os.path.exists(path):
-            print(f"error: no such file: {path}", file=err)
-            return 1
+            return _user_error("E702", f"no such file: {path}", err, "the path is relative to the current directory",
+                               args.format)
     if args.against:
         try:
             loader = changes.git_loader(spec, args.against)
         except changes.GitError as exc:
             print(f"error: cannot read {spec} at `{args.against}`: {exc}", file=err)
             return 1
-        stages = run_stages(spec, None, overrides, loader)
+        stages = run_stages(spec, None, overrides, loader, args.allow_path)
         old = CompileResult(stages.sources, stages.diagnostics, stages.program, stages.plan)
     else:
-        old = compile_file(args.old, overrides)
-    new = compile_file(spec, overrides)
+        old = compile_file(args.old, overrides, args.allow_path)
+    new = compile_file(spec, overrides, args.allow_path)
     old_name = f"{spec}@{args.against}" if args.against else args.old
     for name, result in ((old_name, old), (spec, new)):
         if not result.ok or result.plan is None:

@@ -112,6 +112,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> str:
         assert old in text
         text = text.replace(old, new)
     spec = _write(str(d / "synthesizrr_ag_news.synth"), text)
+    _write(str(d.parent / "synth.toml"), f'[paths]\nallow = ["{DATA}"]\n')  # the project; its data outside
     result = compile_file(spec, SMALL)
     assert result.plan is not None, result.diagnostics
     execute(result.plan, result.sources, quiet=True, backend="fake", select=[GEN + v for v in VARIANTS])
