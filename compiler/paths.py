@@ -249,7 +249,7 @@ class FileUse:
 # What the runtime writes beside the declared outputs (runtime/executor.py, runtime/lock.py).
 EXPORT_SIDECARS = ("manifest.json", "README.md")
 REPORT_FILES = ("metrics.json", "report.html", "report.md", "figures/")
-RUN_STATE = (("synth.lock", "lock file"), (".synthc/", "cache"))
+LOCK_SUFFIX = ".lock"  # a lock belongs to one recipe: quickstart.synth.lock (runtime/lock.py)
 
 
 def touched(program: ir.Program, recipe_files: list[str]) -> tuple[FileUse, ...]:
@@ -271,5 +271,7 @@ def touched(program: ir.Program, recipe_files: list[str]) -> tuple[FileUse, ...]
         out += [FileUse("write", os.path.join(folder, name), f"export {e.name}") for name in EXPORT_SIDECARS]
     for ev in program.evaluations:
         out += [FileUse("write", os.path.join(ev.path, name), f"evaluate {ev.name}") for name in REPORT_FILES]
-    out += [FileUse("write", name, what) for name, what in RUN_STATE]
+    if recipe_files:
+        out.append(FileUse("write", rel(recipe_files[0] + LOCK_SUFFIX), "lock file"))
+    out.append(FileUse("write", ".synthc/", "cache"))
     return tuple(dict.fromkeys(out))

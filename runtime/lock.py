@@ -11,12 +11,15 @@ import os
 from importlib import metadata
 from typing import Any
 
+from synthc.compiler.paths import LOCK_SUFFIX
+
 __all__ = ["lock_path", "lock_data", "read_lock", "diff_lock", "versions", "encode_lock"]
 
 
 def lock_path(recipe: str) -> str:
-    """The lock of one recipe: the recipe's file name plus `.lock`, beside it."""
-    return recipe + ".lock"
+    """The lock of one recipe: the recipe's file name plus `.lock`, beside it (the compiler's
+    `synthc plan` file list names it by the same suffix)."""
+    return recipe + LOCK_SUFFIX
 
 
 def versions() -> dict[str, str]:
