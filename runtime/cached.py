@@ -195,25 +195,8 @@ def _value(ctx: Any, values: dict[str, Any], node: str, say: Callable[[str], Non
     return values[node]
 
 
-class _VocabOnly:
-    """The llama backend's tokenizer side on a vocab-only load (no weights, no KV cache): the same
-    tokenizer, chat template and fingerprint as a build's backend."""
-
-    def __new__(cls, path: str, fingerprint: str) -> Any:
-        import llama_cpp
-
-        from synthc.runtime.backends.llama import LlamaBackend, _quiet
-
-        be = LlamaBackend.__new__(LlamaBackend)
-        with _quiet():
-            be.llm = llama_cpp.Llama(model_path=path, vocab_only=True, verbose=False)
-        be.path = path
-        be._fingerprint = fingerprint
-        be._formatter = be._chat_formatter()
-        return be
-
-
 def _vocab_only(pool: Any) -> None:
+    from synthc.runtime.backends.llama import LlamaBackend, ModelLoadError
     from synthc.runtime.models import describe, fingerprint, model_path
 
     for m in pool.program.models:
@@ -223,7 +206,12 @@ def _vocab_only(pool: Any) -> None:
         if not os.path.exists(path):
             raise fail("E501", f"model file not found: {path}", m.origin, "model declared here",
                        help="point `gguf` at an existing .gguf file")
-        be = _VocabOnly(path, f"gguf:{fingerprint(path, pool.root)}")
+        try:
+            be = LlamaBackend(path, m.context, m.threads, f"gguf:{fingerprint(path, pool.root)}", batch=m.batch,
+                              vocab_only=True)
+        except ModelLoadError as exc:
+            raise fail("E501", str(exc), m.origin, "model declared here",
+                       help="check that the file is a complete GGUF model") from None
         pool.backends[m.name] = be
         pool.info[m.name] = describe(m, pool.root, be)
 

@@ -85,7 +85,9 @@ class LlamaBackend:
     name = "llama"
 
     def __init__(self, path: str, context: int, threads: int | None, fingerprint: str,
-                 batch: int | None = None) -> None:
+                 batch: int | None = None, *, vocab_only: bool = False) -> None:
+        """`vocab_only`: the tokenizer, chat template and fingerprint without weights or a context
+        (what `synthc plan` needs to build requests and look them up in the cache)."""
         try:
             import llama_cpp as L
         except ImportError as err:  # pragma: no cover - depends on the install
@@ -100,6 +102,7 @@ class LlamaBackend:
         L.llama_backend_init()
         mp = L.llama_model_default_params()
         mp.use_extra_bufts = not _has_amx()
+        mp.vocab_only = vocab_only
         self.model = L.llama_model_load_from_file(path.encode(), mp)
         if not self.model:
             raise ModelLoadError(f"llama.cpp could not load {path}")
@@ -107,6 +110,12 @@ class LlamaBackend:
         self.context = context
         gpu = bool(L.llama_supports_gpu_offload())
         self.width = batch or choose_width(context, self._kv_bytes_per_token(), gpu, _total_ram())
+        self.path = path
+        self._fingerprint = fingerprint
+        self._add_bos = bool(L.llama_vocab_get_add_bos(self.vocab))
+        self._formatter = self._chat_formatter()
+        if vocab_only:
+            return
         streams = self.width + prefix_streams(self.width)
         n_threads = threads or max(1, os.cpu_count() or 1)
         cp = L.llama_context_default_params()
@@ -124,11 +133,7 @@ class LlamaBackend:
 
         self.decoder = BatchDecoder(L, self.model, self.ctx, self.vocab, self.width, prefix_streams(self.width),
                                     cp.n_batch)
-        self.path = path
-        self._fingerprint = fingerprint
         self._lock = threading.Lock()
-        self._add_bos = bool(L.llama_vocab_get_add_bos(self.vocab))
-        self._formatter = self._chat_formatter()
         self.stats = {"prompt_tokens": 0, "evaluated_tokens": 0, "completion_tokens": 0}
 
     def __del__(self) -> None:
@@ -136,14 +141,23 @@ class LlamaBackend:
         if L is None:
             return
         with contextlib.suppress(Exception):
-            self.decoder.close()
-            L.llama_free(self.ctx)
+            if getattr(self, "ctx", None) is not None:
+                self.decoder.close()
+                L.llama_free(self.ctx)
             L.llama_model_free(self.model)
 
     def _kv_bytes_per_token(self) -> int:
-        L, m = self.L, self.model
-        head = max(64, L.llama_model_n_embd(m) // max(1, L.llama_model_n_head(m)))
-        return L.llama_model_n_layer(m) * 2 * 2 * L.llama_model_n_head_kv(m) * head  # K and V, f16
+        # From the GGUF metadata, not llama_model_n_*: a vocab-only load (synthc plan) has no layers,
+        # and both loads must choose the same width (it is part of the fingerprint).
+        arch = self._meta("general.architecture") or "llama"
+
+        def meta(key: str, default: int) -> int:
+            value = self._meta(f"{arch}.{key}")
+            return int(value) if value and value.isdigit() else default
+
+        n_head = max(1, meta("attention.head_count", 1))
+        head = max(64, meta("embedding_length", 64 * n_head) // n_head)
+        return meta("block_count", 1) * 2 * 2 * meta("attention.head_count_kv", n_head) * head  # K and V, f16
 
     # -- identity and tokens ----------------------------------------------------------------
     def fingerprint(self) -> str:
