@@ -90,11 +90,11 @@ def test_absolute_path_outside_is_e320_and_allow_path_permits_it(tmp_path: str) 
 
 
 def test_settings_allow_list_is_relative_to_synth_toml(tmp_path: str) -> None:
-    outside = os.path.join(str(tmp_path), "shared")
+    outside = os.path.join(str(tmp_path), "corpora")
     os.makedirs(outside)
     with open(os.path.join(outside, "gold.jsonl"), "w") as fh:
         fh.write('{"text": "x", "label": "positive"}\n')
-    recipe = _project(os.path.join(str(tmp_path), "proj"), "../shared/gold.jsonl", '[paths]\nallow = ["../shared"]\n')
+    recipe = _project(os.path.join(str(tmp_path), "proj"), "../corpora/gold.jsonl", '[paths]\nallow = ["../corpora"]\n')
     assert _codes(recipe) == []
 
 
