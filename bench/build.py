@@ -39,6 +39,8 @@ def _workspace(spec: str) -> tuple[str, str]:
     os.makedirs(os.path.join(tmp, os.path.dirname(spec)))
     shutil.copy(os.path.join(ROOT, spec), os.path.join(tmp, spec))
     os.symlink(os.path.join(ROOT, "data"), os.path.join(tmp, "data"))
+    with open(os.path.join(tmp, "synth.toml"), "w", encoding="utf-8") as fh:  # the link leads out of tmp
+        fh.write(f'[paths]\nallow = ["{os.path.join(ROOT, "data")}"]\n')
     return tmp, os.path.join(tmp, spec)
 
 

@@ -85,10 +85,10 @@ def policy_for(recipe: str, allow: tuple[str, ...] | list[str] = (), sink: Sink 
     """The policy for `recipe`: its project root, `--allow-path` folders (relative to the current
     directory) and the `[paths] allow` list of its synth.toml. Problems with synth.toml go to `sink`."""
     root, why = project_root(recipe)
-    allowed = [_real(a) for a in allow]
+    allowed = [_real(a) for a in allow if "\0" not in a]
     settings = root / PROJECT_FILE if why == _BY_SETTINGS else None
     if settings is not None:
-        allowed += [_real(root / a) for a in _read_allow(settings, sink)]
+        allowed += [_real(root / a) for a in _read_allow(settings, sink) if "\0" not in a]
     return Policy(root, why, tuple(dict.fromkeys(allowed)), settings)
 
 
@@ -125,6 +125,10 @@ def resolve_path(raw: str, base: str, policy: Policy, span: Span, mode: Mode = "
     """`raw` (as written in a recipe whose folder is `base`) resolved, or the diagnostic why it may
     not be used: E320 outside the project, E321 not a regular file. A path that does not exist yet
     is fine here (the runtime reports a missing input; an output is created)."""
+    if "\0" in raw:  # realpath() and stat() raise on it: no file is named so
+        shown = raw.replace("\0", "\\0")
+        return _diagnostic("E321", f"`{shown}` is not a file name", span,
+                           "contains a NUL character", "remove the NUL character")
     full = _real(os.path.join(base, raw))
     if not policy.permits(full):
         root = os.path.relpath(policy.root, _real(base or "."))

@@ -21,9 +21,9 @@ def _check(path: str) -> tuple[int, str]:
 
 def test_check_reports_a_missing_data_file_at_its_path(tmp_path: str) -> None:
     os.makedirs(os.path.join(str(tmp_path), "examples"))
-    open(os.path.join(str(tmp_path), "synth.toml"), "w").write("")  # the project root (path policy)
     spec = os.path.join(str(tmp_path), "examples", "quickstart.synth")
     shutil.copy(os.path.join(ROOT, "examples", "quickstart.synth"), spec)
+    open(os.path.join(str(tmp_path), "synth.toml"), "w").close()  # the project (docs/security.md)
     code, err = _check(spec)
     line = next(n for n, t in enumerate(open(spec, encoding="utf-8"), 1) if "imdb/train.jsonl" in t)
     assert code == 1
@@ -34,7 +34,7 @@ def test_check_reports_a_missing_data_file_at_its_path(tmp_path: str) -> None:
 
 def test_one_diagnostic_per_path_and_the_plan_is_kept(tmp_path: str) -> None:
     os.makedirs(os.path.join(str(tmp_path), "specs"))
-    open(os.path.join(str(tmp_path), "synth.toml"), "w").write("")  # the project root (path policy)
+    open(os.path.join(str(tmp_path), "synth.toml"), "w").close()  # the project (docs/security.md)
     spec = os.path.join(str(tmp_path), "specs", "r.synth")
     with open(os.path.join(ROOT, "specs", "synthesizrr_ag_news.synth"), encoding="utf-8") as fh:
         open(spec, "w", encoding="utf-8").write(fh.read())

@@ -72,6 +72,9 @@ CRASH_CLASSES = [
     ("a 100,000-attribute template", RECIPE.replace("PROMPT", "{{ label" + ".x" * 100_000 + " }}"), {"E013"}),
     ("a regex nested 200 deep", RECIPE.replace("per_label = 1", "per_label = 1\n  output {\n    code = regex(\""
                                                + "(" * 200 + "a" + ")" * 200 + "\")\n  }"), {"E214"}),
+    ("a NUL byte in an import path", 'import "common.syn\x00th"', {"E321"}),
+    ("a NUL byte in a data path", RECIPE.replace("per_label = 1", "per_label = 1\n  seeds = gold") +
+     'source gold {\n  path = "a\x00b.jsonl"\n  label = "label"\n}\n', {"E321"}),
     ("a surrogate escape", 'param s = "\\ud800"', {"E005"}),
 ]
 
