@@ -74,11 +74,11 @@ class Workspace:
 
     def analyse(self, path: str) -> Analysis:
         """Compile recipe `path` (an open buffer or a file) and remember the result."""
-        stages = run_stages(path, self.docs.get(path), self.overrides or None, self.loader)
+        stages = run_stages(path, self.docs.get(path), self.overrides or None, self.loader, inputs=True)
         if stages.resolved is not None and not set(self.overrides) <= set(stages.resolved.params):
             # The editor's overrides apply to the recipes that declare those params (no E110 elsewhere).
             known = {k: v for k, v in self.overrides.items() if k in stages.resolved.params}
-            stages = run_stages(path, self.docs.get(path), known or None, self.loader)
+            stages = run_stages(path, self.docs.get(path), known or None, self.loader, inputs=True)
         analysis = Analysis(path, stages, self.encoding,
                             frozenset(stages.resolved.params) & frozenset(self.overrides) if stages.resolved else frozenset())
         self.analyses[path] = analysis
