@@ -114,7 +114,7 @@ def test_rows_of_every_node_are_dispatched_before_the_first_finishes(tmp_path: s
     monkeypatch.setenv("SYNTHC_FAKE_DELAY", "0.2")
     monkeypatch.setenv("SYNTHC_FAKE_CAPACITY", "2")
     spec = _copy_example(str(tmp_path), "li2023_imdb.synth", "specs")
-    result = compile_file(spec, {"per_label": "1"})
+    result = compile_file(spec, {"per_label": "3"})
     assert result.plan is not None
     log = os.path.join(str(tmp_path), "events.jsonl")
     exports = [n for n in result.plan.order() if result.plan.step(n).kind == "export"]
