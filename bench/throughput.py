@@ -216,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--width", type=int, default=None, help="batch width (default: the backend's choice)")
     ap.add_argument("--smoke", action="store_true", help="a few seconds: 2 requests, 4 tokens")
     ap.add_argument("--prefix-only", action="store_true", help="only the prefix-sharing token counts")
+    ap.add_argument("--turns", type=int, default=6, help="conversation turns (Li et al.'s recipe resets after 20)")
     args = ap.parse_args(argv)
     if args.smoke:
         args.model, args.requests, args.max_tokens, args.rounds, args.width, args.threads = "smollm2", 2, 4, 1, 2, 1
@@ -235,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         results.append((key, r))
     # prefix sharing: token counts, not times
     be = LlamaBackend(smollm2_path(), 2048, args.threads, "bench", batch=args.width or 8)
-    n_few, shots, n_conv, turns = (4, 3, 2, 2) if args.smoke else (32, 8, 8, 6)
+    n_few, shots, n_conv, turns = (4, 3, 2, 2) if args.smoke else (32, 8, 8, args.turns)
     few = run_fewshot(be, n_few, shots, 4 if args.smoke else 16)
     conv = run_conversation(be, n_conv, turns, 4 if args.smoke else 48)
     print()

@@ -101,23 +101,6 @@ def test_batched_rows_are_deterministic_and_obey_constraints(smollm2: str) -> No
 
 
 @pytest.mark.model
-def test_throughput_bench_smoke(smollm2: str) -> None:
-    """bench/throughput.py --smoke: every arm and both prefix workloads run and print ratios."""
-    import os
-    import subprocess
-    import sys
-
-    from conftest import ROOT
-
-    out = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "throughput.py"), "--smoke"],
-                         capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-2000:]
-    for line in ("single/raw  =", "batched/raw =", "few-shot      prompt tokens evaluated/sent",
-                 "conversation  prompt tokens evaluated/sent"):
-        assert line in out.stdout, out.stdout
-
-
-@pytest.mark.model
 def test_a_conversation_continues_on_resident_blocks_with_the_same_floats(smollm2: str) -> None:
     """Turn 2 of four conversations: on a warm backend (turn 1's blocks resident or spilled to host
     memory when another row took their stream) it evaluates fewer tokens and says the same."""

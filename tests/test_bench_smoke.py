@@ -22,7 +22,7 @@ SMOKE: dict[str, tuple[list[str], str, tuple[str, ...], bool]] = {
     "metrics.py": (["60"], "Self-BLEU-1..5 exact, N=60", ("nltk",), False),
     "retrieval.py": (["300", "5"], "ratios (synthc / rank-bm25)", ("rank_bm25",), False),
     "server.py": (["--smoke"], "ratio endpoint / plain client", ("xllamacpp",), True),
-    "throughput.py": (["4", "8"], "ratio synthc/raw", (), True),
+    "throughput.py": (["--smoke"], "conversation  prompt tokens evaluated/sent", (), True),
 }
 
 
