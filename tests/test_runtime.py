@@ -60,7 +60,7 @@ def test_build_outputs_and_rerun_is_a_noop(tmp_path: str) -> None:
     manifest = json.load(open(os.path.join(out, "manifest.json")))
     assert manifest["schema_version"] == 2 and manifest["counts"]["default"]["total"] == len(rows)
     card = open(os.path.join(out, "README.md")).read()
-    assert card.startswith("---\nconfigs:") and "reviews.jsonl" in card
+    assert card.startswith("---\nlicense: other\ntask_categories:\n- text-classification\nconfigs:") and "reviews.jsonl" in card
     before = _sha(os.path.join(out, "reviews.jsonl"))
     second = _build(spec)
     assert "0 generated, 16 from cache" in second
