@@ -6,7 +6,7 @@ the second). Prints aggregate generated tokens/s of each and the ratio endpoint 
 
     python bench/server.py [--requests 32] [--max-tokens 48] [--parallel 4] [--rounds 2] [--smoke]
 
-`--smoke` (4 requests, 8 tokens, 2 slots, one round) is what tests/test_bench_server.py runs.
+`--smoke` (4 requests, 8 tokens, 2 slots, one round) is what tests/test_bench_smoke.py runs.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+TESTS = os.path.join(os.path.dirname(HERE), "tests")  # the llama.cpp server launcher and free_port live there
 
 TOPICS = ["a football final", "a bakery opening", "a new telescope", "a trade agreement", "a rainy festival",
           "a chess match", "a solar car", "a museum robbery"]
@@ -34,7 +35,7 @@ def requests(n: int, max_tokens: int) -> list:  # type: ignore[type-arg]
 
 
 def start_server(port: int, parallel: int, threads: int) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "llama_server.py"), "--port", str(port),
+    proc = subprocess.Popen([sys.executable, os.path.join(TESTS, "llama_server.py"), "--port", str(port),
                              "--parallel", str(parallel), "--threads", str(threads)],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert proc.stdout is not None
@@ -106,7 +107,7 @@ def main() -> None:
         return
     if args.smoke:
         args.requests, args.max_tokens, args.parallel, args.rounds, args.threads = 4, 8, 2, 1, 1
-    sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
+    sys.path.insert(0, TESTS)
     from servers import free_port  # noqa: E402 - the tests' helper, one home for "a free local port"
 
     reqs = requests(args.requests, args.max_tokens)

@@ -215,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--width", type=int, default=None, help="batch width (default: the backend's choice)")
     ap.add_argument("--smoke", action="store_true", help="a few seconds: 2 requests, 4 tokens")
+    ap.add_argument("--prefix-only", action="store_true", help="only the prefix-sharing token counts")
     args = ap.parse_args(argv)
     if args.smoke:
         args.model, args.requests, args.max_tokens, args.rounds, args.width, args.threads = "smollm2", 2, 4, 1, 2, 1
@@ -229,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.model == "gemma":
         models = models[1:]
     results = []
-    for key, path, mode in models:
+    for key, path, mode in [] if args.prefix_only else models:
         r = measure(key, path, mode, args.requests, args.max_tokens, args.rounds, args.threads, 1024, args.width)
         results.append((key, r))
     # prefix sharing: token counts, not times

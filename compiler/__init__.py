@@ -8,6 +8,8 @@ into an exception.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from synthc.compiler import ast, ir
@@ -15,6 +17,7 @@ from synthc.compiler.check import check
 from synthc.compiler.diagnostics import CompileFailed, Diagnostic, Severity, Sink
 from synthc.compiler.inputs import check_inputs
 from synthc.compiler.lower import lower
+from synthc.compiler.paths import check_paths, policy_for, touched
 from synthc.compiler.plan import Plan, plan
 from synthc.compiler.resolve import DISK, Loader, Resolved, load, resolve
 from synthc.compiler.source import SourceMap
@@ -35,19 +38,21 @@ class CompileResult:
         return not any(d.severity is Severity.ERROR for d in self.diagnostics)
 
 
-def compile_file(path: str, overrides: dict[str, str] | None = None) -> CompileResult:
+def compile_file(path: str, overrides: dict[str, str] | None = None, allow: Sequence[str] = ()) -> CompileResult:
     """Compile the spec at `path` (and its imports), and check that every file it reads exists
-    (E410; the plan is kept, since it does not depend on the files' contents)."""
-    return _compile(path, None, overrides, inputs=True)
+    (E410; the plan is kept, since it does not depend on the files' contents). `allow` adds folders
+    to the path policy (compiler/paths.py)."""
+    return _compile(path, None, overrides, allow, inputs=True)
 
 
-def compile_text(text: str, path: str = "<string>.synth", overrides: dict[str, str] | None = None) -> CompileResult:
-    """Compile spec text; `path` names it in diagnostics and anchors relative paths."""
-    return _compile(path, text, overrides)
+def compile_text(text: str, path: str = "<string>.synth", overrides: dict[str, str] | None = None,
+                 allow: Sequence[str] = ()) -> CompileResult:
+    """Compile spec text; `path` names it in diagnostics and anchors relative paths and the project."""
+    return _compile(path, text, overrides, allow)
 
 
-def compile_or_raise(path: str, overrides: dict[str, str] | None = None) -> CompileResult:
-    result = compile_file(path, overrides)
+def compile_or_raise(path: str, overrides: dict[str, str] | None = None, allow: Sequence[str] = ()) -> CompileResult:
+    result = compile_file(path, overrides, allow)
     if not result.ok:
         raise CompileFailed(result.diagnostics, result.sources)
     return result
@@ -68,27 +73,33 @@ class Stages:
 
 
 def run_stages(path: str, text: str | None = None, overrides: dict[str, str] | None = None,
-               loader: Loader = DISK, inputs: bool = False) -> Stages:
-    """Run the stages in order, stopping after the first that reports an error. `inputs`: then
-    check that every file the recipe reads exists (E410), keeping the plan (it does not depend on
-    the files' contents)."""
+               loader: Loader = DISK, allow: Sequence[str] = (), inputs: bool = False) -> Stages:
+    """Run the stages in order, stopping after the first that reports an error. Paths obey the
+    policy of the recipe's project plus `allow` (compiler/paths.py). `inputs`: then check that every
+    file the recipe reads exists (E410), keeping the plan (it does not depend on the files' contents)."""
     sources, sink = SourceMap(), Sink()
     out = Stages(sources, [])
-    specs = out.specs = load(path, sources, sink, text, loader)
+    policy = policy_for(path, tuple(allow), sink)
     if not sink.has_errors:
-        out.resolved = resolve(specs, sources, sink, overrides)
+        out.specs = load(path, sources, sink, text, loader, policy)
+    if not sink.has_errors:
+        out.resolved = resolve(out.specs, sources, sink, overrides)
     if not sink.has_errors and out.resolved is not None:
         out.checked = check(out.resolved, sink)
     if not sink.has_errors and out.checked is not None:
-        out.program = lower(out.checked)
+        check_paths(out.checked, policy, sink)
+    if not sink.has_errors and out.checked is not None:
+        out.program = dataclasses.replace(lower(out.checked), policy=policy)
         result_plan = plan(out.program, sink)
-        out.plan = None if sink.has_errors else result_plan
+        files = touched(out.program, [f.path for f in sources.files])
+        out.plan = None if sink.has_errors else dataclasses.replace(result_plan, files=files)
     if inputs and out.plan is not None and out.program is not None:
         check_inputs(out.program, sink)
     out.diagnostics = sink.sorted()
     return out
 
 
-def _compile(path: str, text: str | None, overrides: dict[str, str] | None, inputs: bool = False) -> CompileResult:
-    stages = run_stages(path, text, overrides, inputs=inputs)
+def _compile(path: str, text: str | None, overrides: dict[str, str] | None, allow: Sequence[str],
+             inputs: bool = False) -> CompileResult:
+    stages = run_stages(path, text, overrides, allow=allow, inputs=inputs)
     return CompileResult(stages.sources, stages.diagnostics, stages.program, stages.plan)

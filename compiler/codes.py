@@ -1,7 +1,7 @@
 """The registry of diagnostic codes: the one place codes are defined, explained and retired.
 
 Ranges follow pipeline order: E0xx syntax, E1xx names, E2xx types and fields, E3xx semantics,
-E4xx planning, E5xx runtime, E6xx evaluation inputs, E999 internal. A retired code stays here as a tombstone and is never
+E4xx planning, E5xx runtime, E6xx evaluation inputs, E7xx command line, E999 internal. A retired code stays here as a tombstone and is never
 reused. Each explanation has the sections *What it means*, *Example* and *How to fix*; a test
 enforces that, and that every live code has a fixture under tests/diagnostics/.
 """
@@ -57,10 +57,38 @@ _ALL = [
        "An attribute name is followed by a value without the `=` between them.",
        "model writer {\n  temperature 0.9\n}",
        "Write `name = value`."),
+    _c("E012", "nesting-too-deep", "syntax",
+       "Blocks, lists, calls or a template's brackets and tags are nested deeper than the limit (32 levels). "
+       "The limit keeps the compiler and the language server answering on any text, even half-typed.",
+       "x = [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+       "Flatten the structure: recipes nest blocks a few levels deep; split a deep template expression with `{% set %}`."),
+    _c("E013", "input-too-large", "syntax",
+       "A recipe or an imported file is larger than the limit (256 KiB, or 65,536 tokens), or is endless "
+       "(a device such as `/dev/zero`); or one template has more than 20,000 tokens.",
+       "# a 300 KB recipe, or import \"/dev/zero\"",
+       "Split the recipe with `import`, or move long text (prompts, examples) into data files."),
+    _c("E014", "number-out-of-range", "syntax",
+       "A number literal cannot be represented: an integer beyond 64 bits, a float that overflows to infinity, "
+       "or a literal of more than 400 characters.",
+       "param n = 1e999",
+       "Write a number in range; integers fit in 64 bits, other numbers must be finite."),
     _c("E020", "template-syntax", "syntax",
        "A prompt template is not valid Jinja.",
        'prompt = "Write a review {{ label }"',
        "Close every `{{ … }}` and `{% … %}`; the location is the template line that Jinja rejected."),
+    _c("E021", "unsafe-template", "syntax",
+       "A template reads an attribute the Jinja sandbox refuses: a name starting with `_` (`__class__`, "
+       "`__globals__`), an internal attribute of functions, methods, types or generators (`mro`, `func_code`, "
+       "`gi_frame`), or the string formatting methods `format` / `format_map`. Reported at compile time so a "
+       "recipe that `synthc check` accepts never fails at build time; at run time the same code names an access "
+       "the sandbox blocked that no static check could see (e.g. `attr(name)` with a computed name).",
+       'prompt = "{{ seed.text.__class__ }}"',
+       "Read data fields only (`{{ seed.text }}`); format with filters (`{{ x|round(2) }}`, `{{ \"%s\"|format(x) }}`)."),
+    _c("E022", "unsupported-template-tag", "syntax",
+       "A template uses `{% include %}`, `{% extends %}`, `{% import %}` or `{% from … import %}`. Prompt "
+       "templates are self-contained: synthc loads no template files.",
+       'prompt = "{% include \'header.txt\' %} Write a review"',
+       "Inline the text, or declare it once as a `param` and use `{{ param.header }}`."),
     # -- E1xx: names ---------------------------------------------------------------------------
     _c("E101", "undefined-reference", "names",
        "A name refers to no declaration of the kind the field expects (model, labels, source, corpus, retriever, persona, task or param).",
@@ -230,6 +258,24 @@ _ALL = [
        "(`dialect`, `served_model`, `api_key_env`, `timeout`, `concurrency`, `adaptive`, `retries`) on a file model.",
        'model m {\n  gguf     = builtin("smollm2-135m")\n  endpoint = "http://127.0.0.1:8080/v1"\n}',
        "Keep one of `gguf` and `endpoint`; drop server settings from a file model."),
+    _c("E320", "path-outside-project", "semantics",
+       "A path (a source, corpus, model, import, export or report) resolves outside the recipe's project "
+       "root, after symlinks are resolved. The project root is the nearest folder above the recipe that holds "
+       "`synth.toml`, else the root of its git work tree, else the recipe's own folder. Recipes are shared "
+       "like code: one must not read or write the user's other files unless the user allows it.",
+       'source gold {\n  path = "/etc/passwd"\n}',
+       "Move the file into the project, or allow its folder: `synthc build --allow-path DIR`, or "
+       "`allow = [\"DIR\"]` under `[paths]` in `synth.toml` (see docs/security.md)."),
+    _c("E321", "not-a-regular-file", "semantics",
+       "A path names a device, a pipe or a socket (or an import names a folder): reading `/dev/stdin` "
+       "would block forever and `/dev/zero` would never end. A data path of the wrong kind (a folder where a "
+       "file is read) is E410.",
+       'import "/dev/stdin"',
+       "Name a regular file."),
+    _c("E322", "invalid-project-file", "semantics",
+       "The project's `synth.toml` is not valid TOML or has a setting of the wrong type.",
+       '[paths]\nallow = "data"   # must be a list',
+       'Fix the file: `[paths]` takes `allow = ["DIR", …]`, folders relative to `synth.toml`.'),
     # -- E4xx: planning ------------------------------------------------------------------------
     _c("E401", "dependency-cycle", "planning",
        "The plan's nodes depend on each other in a cycle.",
@@ -321,17 +367,28 @@ _ALL = [
        "# .synthc/cache.sqlite overwritten by another program",
        "Delete the `.synthc/` folder and rerun: it only holds caches (generations, indexes), so deleting it "
        "costs time, never data. For a full disk, free space: generations committed so far are kept."),
-    _c("E520", "output-collision", "runtime",
+    _c("E520", "template-limit-exceeded", "runtime",
+       "Rendering a template went past a resource limit: output over 1,000,000 characters, more than 100,000 "
+       "loop iterations, a `range()` of more than 10,000 items, a string or list repeated past the output "
+       "limit, or a power with an exponent over 64. The limits stop a template from exhausting memory or time.",
+       'prompt = "{{ \'x\' * 10**9 }}"',
+       "Shorten what the template builds; prompts are a few thousand characters."),
+    _c("E521", "template-render-failed", "runtime",
+       "A template raised an error on a row's values, which no static check could see: an operation on the "
+       "wrong type (`{{ label + 1 }}`), a value missing from this row, a filter given an unusable value.",
+       'prompt = "Write {{ label + 1 }} reviews"',
+       "Fix the expression, guard it (`{% if seed.title is defined %}`), or fix the data row the message names."),
+    _c("E523", "output-collision", "runtime",
        "An export would write into a folder that holds another export's dataset (of this or another recipe); "
        "the folder's `manifest.json` names its owner. Mixing them would leave a card describing the wrong files.",
        'export reviews {\n  task = reviews\n  path = "../out/examples/reviews.jsonl"  # another recipe exports here\n}',
        "Give each export its own folder, e.g. `out/<recipe>/<file>` (the layout the examples use)."),
-    _c("E521", "output-not-owned", "runtime",
+    _c("E524", "output-not-owned", "runtime",
        "An export would replace a file synthc did not write: a hand-written `README.md` in the folder, the "
        "recipe itself, a data file the build reads. synthc only replaces files its manifest records.",
        'export e {\n  task = t\n  path = "quickstart.synth"\n}',
        "Choose an output `path` in a folder of its own; move the file away only if it is disposable."),
-    _c("E522", "empty-result", "runtime",
+    _c("E525", "empty-result", "runtime",
        "A step left nothing to write: the filters (or parsing) dropped every generated row, or a retrieval "
        "band kept no document for any seed. synthc refuses rather than write an empty dataset.",
        "filter {\n  words = 500..600  # no generated row is that long\n}",
@@ -343,6 +400,16 @@ _ALL = [
        "the metrics asked for need labels it does not have.",
        "synthc eval out/data.jsonl --real test.jsonl --text-field body",
        "Point `--text-field` / `--label-field` at the dataset's columns, or drop the label-based metrics."),
+    # -- E7xx: the command line -----------------------------------------------------------------
+    _c("E701", "invalid-arguments", "command line",
+       "The command line is not understood: an unknown option, a missing argument, `--set` without `=`, "
+       "an unknown metric or a value out of range.",
+       "synthc build spec.synth --set per_label",
+       "Follow the usage line printed with the error; `synthc COMMAND --help` lists every option."),
+    _c("E702", "input-file-not-found", "command line",
+       "A file named on the command line (a recipe, or a file to format) does not exist or cannot be read.",
+       "synthc check spec.synht",
+       "Check the path; it is relative to the current directory."),
     # -- E999 ----------------------------------------------------------------------------------
     _c("E999", "internal-error", "internal",
        "synthc itself failed; this is a bug, never a problem with the recipe.",
@@ -369,7 +436,7 @@ def codes_markdown() -> str:
     out = ["# Diagnostic codes", "",
            "Generated from `compiler/codes.py` by `synthc explain --markdown`; do not edit by hand.",
            "Ranges follow the pipeline: E0xx syntax, E1xx names, E2xx types and fields, E3xx semantics,",
-           "E4xx planning, E5xx runtime, E6xx evaluation inputs, E999 internal. Warnings use the same number with a `W` prefix.",
+           "E4xx planning, E5xx runtime, E6xx evaluation inputs, E7xx command line, E999 internal. Warnings use the same number with a `W` prefix.",
            "A retired code is never reused.", ""]
     for code in CODES.values():
         body = code.explanation.replace("## ", "### ")

@@ -30,19 +30,24 @@ def ir_json(program: ir.Program) -> str:
     return json.dumps(to_data(program), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def plan_data(p: Plan) -> dict[str, Any]:
+def plan_data(p: Plan, rows: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """`rows`: per generating node, what the runtime found (`cache`: rows, cached, new, tokens)."""
     nodes = []
     for node in p.order():
         s = p.step(node)
-        nodes.append({
+        entry = {
             "id": s.id, "kind": s.kind, "summary": s.summary, "requests": s.requests, "bound": s.bound,
             "variant": s.variant, "deps": p.deps(node),
-        })
-    return {"schema_version": PLAN_SCHEMA_VERSION, "nodes": nodes, "waves": p.waves()}
+        }
+        if rows and node in rows:
+            entry["cache"] = rows[node]
+        nodes.append(entry)
+    files = {mode: [{"path": f.path, "what": f.what} for f in p.files if f.mode == mode] for mode in ("read", "write")}
+    return {"schema_version": PLAN_SCHEMA_VERSION, "nodes": nodes, "waves": p.waves(), "files": files}
 
 
-def plan_json(p: Plan) -> str:
-    return json.dumps(plan_data(p), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+def plan_json(p: Plan, rows: dict[str, dict[str, Any]] | None = None) -> str:
+    return json.dumps(plan_data(p, rows), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def _requests(n: int | None, bound: str) -> str:
@@ -69,7 +74,20 @@ def plan_text(p: Plan, extra: dict[str, str] | None = None) -> str:
                 lines.append(f"  {''.ljust(width)}  ← {', '.join(deps)}")
             if node in extra:
                 lines.append(f"  {''.ljust(width)}  {extra[node]}")
+    lines += _files_text(p)
     return "\n".join(lines) + "\n"
+
+
+def _files_text(p: Plan) -> list[str]:
+    """The files section: what the build reads and writes (relative to the recipe's folder)."""
+    out = []
+    for mode in ("read", "write"):
+        uses = [f for f in p.files if f.mode == mode]
+        if uses:
+            width = max(len(f.path) for f in uses)
+            out.append(f"files the build {'reads' if mode == 'read' else 'writes'} (relative to the recipe's folder)")
+            out += [f"  {f.path.ljust(width)}  {f.what}" for f in uses]
+    return out
 
 
 def plan_dot(p: Plan) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from synthc.compiler.paths import Policy
 from synthc.compiler.source import NO_SPAN, Span
 
 _S = dict(frozen=True, slots=True, kw_only=True)
@@ -356,6 +357,7 @@ class Program:
     exports: tuple[Export, ...]
     evaluations: tuple[Evaluate, ...]
     root: str = field(default=".", compare=False)  # the main spec's directory (paths are relative to it)
+    policy: Policy | None = field(default=None, compare=False)  # what the build may touch (compiler/paths.py)
 
     def model(self, name: str) -> Model:
         return next(m for m in self.models if m.name == name)

@@ -12,6 +12,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from synthc.compiler import ast
 from synthc.compiler.diagnostics import Sink
+from synthc.compiler.limits import MAX_NESTING, MAX_RECOVERY_CHARS, MAX_SOURCE_CHARS, MAX_TOKENS, read_number
 from synthc.compiler.source import SourceFile, Span
 from synthc.compiler.strings import DecodeError, decode
 from synthc.grammar import parser
@@ -37,10 +38,14 @@ def parse(source: SourceFile, file: int, sink: Sink) -> ast.Spec | None:
     'n'
     """
     text = source.text
+    if not _within_limits(text, file, sink):
+        return None
     errors_before = len(sink.items)
     tree: Tree[Any] | None = None
     seen: set[int] = set()
-    for _ in range(MAX_RECOVERIES):
+    for attempt in range(MAX_RECOVERIES):
+        if attempt * len(text) > MAX_RECOVERY_CHARS:
+            break  # a large file full of errors: report the first ones, answer quickly
         try:
             tree = parser().parse(text)
             break
@@ -63,6 +68,43 @@ def parse(source: SourceFile, file: int, sink: Sink) -> ast.Spec | None:
         return None
     comments = _comments(source.text, file, builder.string_spans)
     return ast.Spec(items=items, comments=comments, file=file)
+
+
+# One pass over the text's tokens (strings and comments matched whole, so that their brackets do not
+# count). Every alternative is linear (no nested quantifiers): no backtracking blowup.
+_SCAN = re.compile(r'"""(?:[^"]|"(?!""))*(?:"""|\Z)|"(?:[^"\\\n]|\\.)*"?|(#[^\n]*)|[A-Za-z0-9_]+|\S')
+
+
+def _within_limits(text: str, file: int, sink: Sink) -> bool:
+    """E013 for a file over the size or token limit, E012 at the first bracket nested deeper than the
+    limit. Checked before lark runs: its time grows with the tokens, and the syntax tree is walked
+    recursively, so both are bounded first."""
+    if len(text) > MAX_SOURCE_CHARS:
+        sink.error("E013", f"file too large: {len(text):,} characters (the limit is {MAX_SOURCE_CHARS:,})",
+                   Span(file, MAX_SOURCE_CHARS, MAX_SOURCE_CHARS), "the limit is reached here",
+                   help="split the recipe with `import`, or move long text into data files")
+        return False
+    depth = tokens = 0
+    for m in _SCAN.finditer(text):
+        if m.group(1) is not None:
+            continue  # a comment
+        tokens += 1
+        if tokens > MAX_TOKENS:
+            sink.error("E013", f"file too large: more than {MAX_TOKENS:,} tokens",
+                       Span(file, m.start(), m.end()), "the limit is reached here",
+                       help="split the recipe with `import`, or move long lists into data files")
+            return False
+        ch = m.group()
+        if ch in ("{", "[", "("):
+            depth += 1
+            if depth > MAX_NESTING:
+                sink.error("E012", f"nesting too deep: more than {MAX_NESTING} levels of `{{`, `[` and `(`",
+                           Span(file, m.start(), m.end()), f"level {depth} opens here",
+                           help="flatten the structure; recipes nest blocks a few levels deep")
+                return False
+        elif ch in ("}", "]", ")"):
+            depth = max(0, depth - 1)
+    return True
 
 
 def _comments(text: str, file: int, strings: list[tuple[int, int]]) -> tuple[ast.Comment, ...]:
@@ -200,8 +242,11 @@ class _ToAst(Transformer[Token, tuple[ast.Item, ...]]):
         return self._string(tok)
 
     def number(self, meta: Any, tok: Token) -> ast.Num:
-        text = str(tok)
-        value: int | float = int(text) if re.fullmatch(r"-?[0-9]+", text) else float(text)
+        value = read_number(str(tok))
+        if value is None:
+            self.sink.error("E014", "number out of range", self._tok(tok), "too large to represent",
+                            help="integers must fit in 64 bits and other numbers must be finite")
+            value = 0
         return ast.Num(value=value, span=self._tok(tok))
 
     def ref(self, meta: Any, *parts: Token) -> ast.Ref:

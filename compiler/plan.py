@@ -21,6 +21,7 @@ import networkx as nx
 
 from synthc.compiler import ir
 from synthc.compiler.diagnostics import Sink
+from synthc.compiler.paths import FileUse
 from synthc.compiler.source import NO_SPAN, Span
 
 __all__ = ["Step", "Plan", "plan", "request_count", "node_id"]
@@ -56,6 +57,7 @@ class Step:
 class Plan:
     program: ir.Program
     graph: nx.DiGraph  # node id -> {"step": Step}; edge u -> v: v consumes u's output
+    files: tuple[FileUse, ...] = ()  # every file the build reads and writes (compiler/paths.py)
 
     def step(self, node: str) -> Step:
         return self.graph.nodes[node]["step"]  # type: ignore[no-any-return]

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from synthc.compiler import ast
-from synthc.compiler.diagnostics import Sink
+from synthc.compiler.diagnostics import Diagnostic, Sink
 from synthc.compiler.parse import parse
+from synthc.compiler.paths import Policy, ReadError, policy_for, read_recipe, resolve_path
 from synthc.compiler.schema import REF_KINDS, SCHEMAS, TOP
 from synthc.compiler.source import NO_SPAN, SourceFile, SourceMap, Span
 from synthc.compiler.symbols import did_you_mean
@@ -17,8 +18,9 @@ __all__ = ["Resolved", "Loader", "DISK", "resolve", "load"]
 
 
 def _read(path: str) -> str:
-    with open(path, encoding="utf-8") as fh:
-        return fh.read()
+    # Without blocking and with a size limit (a pipe named on the command line is read; imports are
+    # held to regular files by the path policy before they are read).
+    return read_recipe(path, regular_only=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +28,7 @@ class Loader:
     """How `load` reads and parses files. The CLI reads the disk; the language server reads its open
     editor buffers first and reuses the parses of unchanged text."""
 
-    read: Callable[[str], str] = _read  # raises OSError / UnicodeDecodeError like open()
+    read: Callable[[str], str] = _read  # raises ReadError, or OSError / UnicodeDecodeError like open()
     exists: Callable[[str], bool] = os.path.exists
     parse: Callable[[SourceFile, int, Sink], ast.Spec | None] = parse
 
@@ -48,15 +50,17 @@ class Resolved:
 
 
 def load(path: str, sources: SourceMap, sink: Sink, text: str | None = None,
-         loader: Loader = DISK) -> list[ast.Spec]:
-    """Parse `path` and, transitively, its imports; returns the parsed specs in load order."""
+         loader: Loader = DISK, policy: Policy | None = None) -> list[ast.Spec]:
+    """Parse `path` and, transitively, its imports; returns the parsed specs in load order. Imports
+    must resolve inside `policy` (default: the project of `path`, see compiler/paths.py)."""
     specs: list[ast.Spec] = []
-    _load(os.path.normpath(path), sources, sink, [], {}, specs, text, NO_SPAN, loader)
+    policy = policy or policy_for(path)
+    _load(os.path.normpath(path), sources, sink, [], {}, specs, text, NO_SPAN, loader, policy)
     return specs
 
 
 def _load(path: str, sources: SourceMap, sink: Sink, stack: list[str], done: dict[str, int],
-          specs: list[ast.Spec], text: str | None, at: Span, loader: Loader) -> None:
+          specs: list[ast.Spec], text: str | None, at: Span, loader: Loader, policy: Policy) -> None:
     key = os.path.abspath(path)
     if key in stack:
         chain = " --> ".join(os.path.basename(p) for p in stack[stack.index(key):] + [key])
@@ -67,6 +71,11 @@ def _load(path: str, sources: SourceMap, sink: Sink, stack: list[str], done: dic
     if text is None:
         try:
             text = loader.read(path)
+        except ReadError as err:
+            sink.error(err.code, f"cannot read `{path}`: {err}", at, "imported here" if stack else "",
+                       help="a .synth recipe is UTF-8 text" if err.code == "E103" else
+                       "split the recipe with `import`" if err.code == "E013" else "name a regular file")
+            return
         except OSError as err:
             sink.error("E103", f"cannot read `{path}`: {err.strerror}", at, "imported here")
             return
@@ -83,11 +92,15 @@ def _load(path: str, sources: SourceMap, sink: Sink, stack: list[str], done: dic
     for item in spec.items:
         if isinstance(item, ast.Directive) and item.kind == "import":
             target = os.path.normpath(os.path.join(os.path.dirname(path), item.arg.value))
+            allowed = resolve_path(item.arg.value, os.path.dirname(path), policy, item.arg.span, "import")
+            if isinstance(allowed, Diagnostic):
+                sink.items.append(allowed)
+                continue
             if not loader.exists(target):
                 sink.error("E103", f"import not found: `{item.arg.value}`", item.arg.span,
                            f"no file at {target}")
                 continue
-            _load(target, sources, sink, stack, done, specs, None, item.arg.span, loader)
+            _load(target, sources, sink, stack, done, specs, None, item.arg.span, loader, policy)
     stack.pop()
     specs.append(spec)
 

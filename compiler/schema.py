@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from synthc.compiler.limits import MAX_ROWS
+
 __all__ = [
     "T", "Field", "BlockSchema", "TOP", "TASK_BLOCKS", "SCHEMAS", "REF_KINDS",
     "FIELD_TYPES", "DEDUPE", "BUILTIN_MODELS", "METRICS", "STUDENTS", "DIALECTS", "ENDPOINT_FIELDS",
@@ -162,8 +164,8 @@ SCHEMAS: dict[str, BlockSchema] = {
         Field("label", STR, doc="column holding the label name"),
     ), blocks=("sample",)),
     "sample": BlockSchema("sample", False, (
-        Field("per_label", INT(1)),
-        Field("total", INT(1)),
+        Field("per_label", INT(1, MAX_ROWS)),
+        Field("total", INT(1, MAX_ROWS)),
         Field("strategy", ENUM("balanced", "stratified"), "balanced"),
         Field("seed", INT(0), 42),
     )),
@@ -171,7 +173,7 @@ SCHEMAS: dict[str, BlockSchema] = {
         Field("render", TEMPLATE("corpus"), "{{ row.text }}", doc="how a document reads in prompts"),
         Field("tokens", RANGE("int", 0), (20, 400), doc="drop below, truncate above (model tokens)"),
         Field("truncate_at", STR, ".", doc="truncate at the last occurrence of this within the bound"),
-        Field("limit", INT(1), doc="read at most this many documents"),
+        Field("limit", INT(1, MAX_ROWS), doc="read at most this many documents"),
     )),
     "retriever": BlockSchema("retriever", True, (
         Field("corpus", REF("corpus"), required=True),
@@ -207,14 +209,14 @@ SCHEMAS: dict[str, BlockSchema] = {
     "retrieve": BlockSchema("retrieve", False, (
         Field("from", REF("retriever"), required=True),
         Field("query", TEMPLATE("query"), "{{ seed.text }}"),
-        Field("query_tokens", INT(1), 256, doc="truncate the query to this many model tokens"),
+        Field("query_tokens", INT(1, 1 << 20), 256, doc="truncate the query to this many model tokens"),
         Field("k", INT(1, 10000), 50),
         Field("ranks", RANGE("int", 1), doc="ranks that become synthesis inputs (default 1..k)"),
         Field("similarity", RANGE("float", -1, 1), (-1.0, 1.0), doc="cosine band for inputs"),
         Field("demo_ranks", RANGE("int", 1), doc="ranks that become RETRICL demo pairs"),
         Field("demo_similarity", RANGE("float", -1, 1), (-1.0, 1.0)),
-        Field("per_label", INT(1), doc="subsample inputs to this many per label"),
-        Field("total", INT(1), doc="subsample inputs to this many in all"),
+        Field("per_label", INT(1, MAX_ROWS), doc="subsample inputs to this many per label"),
+        Field("total", INT(1, MAX_ROWS), doc="subsample inputs to this many in all"),
         Field("seed", INT(0), 42),
     )),
     "conversation": BlockSchema("conversation", False, (

@@ -44,7 +44,10 @@ def _decode_plain(raw: str) -> tuple[str, list[int]]:
             offsets.append(i)
             i += 2
         elif nxt == "u" and _is_hex(raw[i + 2 : i + 6]):
-            out.append(chr(int(raw[i + 2 : i + 6], 16)))
+            code = int(raw[i + 2 : i + 6], 16)
+            if 0xD800 <= code <= 0xDFFF:  # half of a UTF-16 pair: no character, cannot be written as UTF-8
+                raise DecodeError(i, f"`\\u{raw[i + 2 : i + 6]}` is a lone surrogate, not a character")
+            out.append(chr(code))
             offsets.append(i)
             i += 6
         else:

@@ -6,6 +6,8 @@ from collections.abc import Iterable
 
 __all__ = ["suggest", "did_you_mean"]
 
+MAX_SUGGEST_CHARS = 100
+
 
 def _distance(a: str, b: str) -> int:
     prev = list(range(len(b) + 1))
@@ -26,9 +28,13 @@ def suggest(name: str, candidates: Iterable[str]) -> str | None:
     True
     """
     best: tuple[int, str] | None = None
+    limit = 2 if len(name) > 3 else 1
+    if len(name) > MAX_SUGGEST_CHARS:  # the distance is quadratic; nobody mistypes a name that long
+        return None
     for cand in candidates:
+        if abs(len(cand) - len(name)) > limit:  # the distance is at least the difference in length
+            continue
         d = _distance(name.lower(), cand.lower())
-        limit = 2 if len(name) > 3 else 1
         if d <= limit and (best is None or d < best[0]):
             best = (d, cand)
     return best[1] if best else None

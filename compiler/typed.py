@@ -13,6 +13,7 @@ from typing import Any
 
 from synthc.compiler import ast
 from synthc.compiler.diagnostics import Sink
+from synthc.compiler.limits import MAX_NESTING
 from synthc.compiler.resolve import Resolved
 from synthc.compiler.schema import BUILTIN_MODELS, DEDUPE, FIELD_TYPES, SCHEMAS, TOP, BlockSchema, T
 from synthc.compiler.source import Span
@@ -158,6 +159,10 @@ class Typer:
     def _v_regex(self, e: ast.Expr, t: T, key: str) -> Any:
         if not isinstance(e, ast.Str):
             return self._wrong(e, "a regular expression string", key)
+        if _regex_depth(e.value) > MAX_NESTING:  # Python's regex parser recurses per group
+            self.sink.error("E214", f"regular expression nested too deep: more than {MAX_NESTING} groups",
+                            e.span, "does not compile", help="flatten the groups")
+            return INVALID
         try:
             re.compile(e.value)
         except re.error as err:
@@ -347,3 +352,25 @@ def _num(v: float) -> str:
 def _type_doc(t: T) -> str:
     return {"ref": f"the name of a {t.ref}", "str": "a string", "int": "an integer", "float": "a number",
             "gguf": 'a .gguf path or builtin("smollm2-135m")'}.get(t.kind, t.kind)
+
+
+def _regex_depth(pattern: str) -> int:
+    """The deepest nesting of groups in `pattern` (escapes and character classes skipped), linear."""
+    depth = deepest = 0
+    i, in_class = 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch == ")":
+            depth = max(0, depth - 1)
+        i += 1
+    return deepest

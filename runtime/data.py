@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import random
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -201,7 +202,7 @@ def _rows(records: list[dict[str, Any]], path: str, id_col: str, text_col: str, 
         for col in (text_col, *( [label_col] if label_col else []), *fields):
             if col not in rec:
                 raise fail("E508", f"{path}: record {n} has no column `{col}`", origin, "mapped here",
-                           help=f"columns in that record: {', '.join(sorted(rec))}")
+                           help=_columns_help(rec))
         text = rec[text_col]
         if not isinstance(text, (str, int, float)) or isinstance(text, bool):
             what = "null" if text is None else f"a {type(text).__name__}"
@@ -211,6 +212,21 @@ def _rows(records: list[dict[str, Any]], path: str, id_col: str, text_col: str, 
         label = None if not label_col or rec[label_col] is None else str(rec[label_col])
         out.append(Row(rid, str(text), label, {f: rec[f] for f in fields}))
     return out
+
+
+_COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ .-]{0,63}")
+
+
+def _columns_help(record: dict[str, Any]) -> str:
+    """The record's column names, for a help line. Only names that look like column names are shown,
+    at most 12: a file that is not a table (a CSV "header" that is the first line of /etc/passwd) must
+    not have its contents echoed into a terminal or a CI log."""
+    names = sorted(str(k) for k in record)
+    shown = [n for n in names if _COLUMN_NAME.fullmatch(n)][:12]
+    rest = len(names) - len(shown)
+    if not shown:
+        return f"the record has {len(names)} column(s), none named like a column; is this a data file?"
+    return f"columns in that record: {', '.join(shown)}" + (f" and {rest} more" if rest else "")
 
 
 def load_source(src: ir.Source | ir.Corpus, root: str) -> list[Row]:

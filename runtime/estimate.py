@@ -1,67 +1,88 @@
-"""`synthc plan --tokens`: exact prompt-token counts per generating node, from the model's own
-tokenizer and the real data, and a time estimate from this machine's measured speeds.
+"""`synthc plan`'s per-node cache status and, with `--tokens`, exact prompt-token counts and a time
+estimate for the rows a build would generate — the new ones, never the cached ones.
 
-Conversation turns are counted without their (not yet generated) history, so those counts are
-lower bounds and say so."""
+Rows come from `runtime/cached.py` (the real requests, looked up in the real cache); tokens from
+the model's own tokenizer. Conversation turns are counted without their (not yet generated)
+history, so those counts are lower bounds and say so. When a data step must run (a first index or
+retrieval), a progress line says so on stderr.
+"""
 
 from __future__ import annotations
 
 import os
 import time
-from typing import TextIO
+from dataclasses import dataclass, field
+from typing import Any, TextIO
 
-from synthc.compiler import ir
 from synthc.compiler.plan import Plan
-from synthc.runtime.cache import Cache
-from synthc.runtime.errors import RunFailed
-from synthc.runtime.models import ModelPool
-from synthc.runtime.progress import Events
-from synthc.runtime.rows import build_request
-from synthc.runtime.steps import Context, run_until
 
-__all__ = ["estimate"]
+__all__ = ["Annotations", "annotate", "speeds", "duration"]
 
 
-def estimate(plan: Plan, err: TextIO) -> dict[str, str]:
-    """A note per generate node: prompt tokens, the generation cap, and a time estimate."""
-    renders = [n for n in plan.order() if plan.step(n).kind == "render"]
-    root = plan.program.root
-    ctx = Context(plan, Cache(os.path.join(root, ".synthc")), Events(err, True, None), ModelPool(plan.program, root))
+@dataclass(slots=True)
+class Annotations:
+    notes: dict[str, str]  # generate node -> one line under it in `synthc plan`
+    summary: str  # the last line: cached/new over all nodes, and the time for the new rows
+    data: dict[str, dict[str, Any]] = field(default_factory=dict)  # for `plan --json`
+
+
+def annotate(plan: Plan, err: TextIO, *, count: bool, backend: str = "llama") -> Annotations:
+    from synthc.runtime.cached import lookup
+
+    started = time.time()
+    say = _Progress(err, started)
+    lk = lookup(plan, backend=backend, count=count, progress=say)
+    sp = speeds(lk.backend)
     notes: dict[str, str] = {}
-    try:
-        values = run_until(ctx, renders)
-        for node in renders:
-            v: ir.Variant = plan.step(node).target
-            generate = next(w for w in plan.graph.successors(node) if plan.step(w).kind == "generate")
-            be = ctx.models.get(v.model)
-            rows = values[node]
-            t0 = time.time()
-            requests = [build_request(v, plan.program, r, [])[0] for r in rows]
-            total = sum(be.count_tokens(be.render(req)) for req in requests)
-            cap = sum(req.max_tokens for req in requests)
-            speed = _speeds(be)
-            seconds = total / speed[0] + cap / speed[1]
-            bound = " (lower bound: conversation history not counted)" if v.conversation else ""
-            notes[generate] = (f"{total} prompt tokens{bound}, ≤ {cap} generated; "
-                               f"≈ {_duration(seconds)} at {speed[0]:.0f}/{speed[1]:.0f} tok/s "
-                               f"(prompt/decode; counted in {time.time() - t0:.1f}s)")
-    except RunFailed as failed:
-        msg = failed.diagnostics[0].message
-        for node in renders:
-            generate = next(w for w in plan.graph.successors(node) if plan.step(w).kind == "generate")
-            notes.setdefault(generate, f"token counts unavailable: {msg}")
-    finally:
-        ctx.cache.close()
-    return notes
+    data: dict[str, dict[str, Any]] = {}
+    total_s = 0.0
+    for node, rows in lk.nodes.items():
+        new = rows.new_rows()
+        status = (f"all {len(rows.rows)} cached" if rows.rows and not new else
+                  f"{rows.cached} cached, {len(new)} new" if lk.cache_found else f"{len(new)} new (no cache yet)")
+        entry: dict[str, Any] = {"rows": len(rows.rows), "cached": rows.cached, "new": len(new)}
+        line = f"cache: {status}"
+        if count:
+            tokens = sum(r.prompt_tokens or 0 for r in new)
+            cap = sum(r.max_tokens for r in new)
+            seconds = tokens / sp[0] + cap / sp[1]
+            total_s += seconds
+            bound = " (lower bound: conversation history not counted)" if rows.conversation else ""
+            entry.update(prompt_tokens_new=tokens, max_new_tokens=cap, seconds=round(seconds, 1))
+            line += (f"; new rows: {tokens} prompt tokens{bound}, ≤ {cap} generated; ≈ {duration(seconds)} "
+                     f"at {sp[0]:.0f}/{sp[1]:.0f} tok/s (prompt/decode)") if new else "; nothing to generate"
+        notes[node] = line
+        data[node] = entry
+    for node, msg in lk.errors.items():
+        notes[node] = f"rows unavailable: {msg}"
+    n_rows = sum(len(r.rows) for r in lk.nodes.values())
+    n_cached = sum(r.cached for r in lk.nodes.values())
+    summary = f"cache: {n_cached} of {n_rows} requests cached, {n_rows - n_cached} new"
+    if not lk.cache_found:
+        summary += f" (no cache at {os.path.relpath(os.path.join(plan.program.root, '.synthc'))} yet)"
+    if count:
+        summary += f"; ≈ {duration(total_s)} to generate the new ones"
+    return Annotations(notes, summary + f" (looked up in {time.time() - started:.1f}s)", data)
 
 
-def _speeds(backend: object) -> tuple[float, float]:
+class _Progress:
+    """Lines on stderr while a slow data step runs; silent when everything comes from memos."""
+
+    def __init__(self, err: TextIO, started: float) -> None:
+        self.err, self.started = err, started
+
+    def __call__(self, msg: str) -> None:
+        print(f"… {msg} ({time.time() - self.started:.0f}s)", file=self.err, flush=True)
+
+
+def speeds(backend: object | None) -> tuple[float, float]:
     """Prompt-eval and decode tokens/s: SmolLM2-135M Q4_1 on 2 cores (shared/research/runtime.md
     §3a), scaled by the model's size relative to it."""
-    size = os.path.getsize(getattr(backend, "path", "")) if hasattr(backend, "path") else 98_362_432
+    path = getattr(backend, "path", "") if backend is not None else ""
+    size = os.path.getsize(path) if path and os.path.exists(path) else 98_362_432
     scale = 98_362_432 / max(size, 1)
     return 300.0 * scale, 130.0 * scale
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"

@@ -14,7 +14,7 @@ a set by the manifest: it is switched last and names every file with its sha256.
 
 Ownership: `manifest.json` records the recipe and export that wrote the folder and every file they
 own. A target that exists and is not owned by this recipe's export — a hand-written README.md, the
-recipe itself, another recipe's dataset — is never replaced (E520/E521, before anything is written).
+recipe itself, another recipe's dataset — is never replaced (E523/E524, before anything is written).
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def check_targets(directory: str, targets: list[str], owner: Owner, inputs: froz
     export, or exists and was not written by synthc. Returns what this export owned before."""
     for t in targets:
         if os.path.realpath(t) in inputs:
-            raise fail("E521", f"the export would overwrite {shown(t)}, which this build reads", origin,
+            raise fail("E524", f"the export would overwrite {shown(t)}, which this build reads", origin,
                        "export declared here", help="choose an output `path` outside the recipe's inputs")
     manifest = read_manifest(directory)
     previous: dict[str, str | None] = {}
@@ -95,14 +95,14 @@ def check_targets(directory: str, targets: list[str], owner: Owner, inputs: froz
             recipe = manifest.get("recipe")
             where = os.path.realpath(os.path.join(directory, recipe)) if isinstance(recipe, str) else None
             whose = ("this recipe" if where == owner.recipe else f"recipe {shown(where)}") if where else "an older build"
-            raise fail("E520", f"{shown(directory)} holds the dataset of export `{manifest.get('export')}` of "
+            raise fail("E523", f"{shown(directory)} holds the dataset of export `{manifest.get('export')}` of "
                        f"{whose}; export `{owner.export}` would overwrite its card and manifest", origin,
                        "export declared here", help="give each export a folder of its own, e.g. out/<recipe>/<export>/")
         previous = owned_files(manifest)
     for t in targets:
         rel = os.path.relpath(t, directory).replace(os.sep, "/")
         if os.path.lexists(t) and rel not in previous:
-            raise fail("E521", f"{shown(t)} exists and was not written by this export; synthc will not replace it",
+            raise fail("E524", f"{shown(t)} exists and was not written by this export; synthc will not replace it",
                        origin, "export declared here",
                        help="choose another output `path`, or move the file away if it is disposable")
     return previous

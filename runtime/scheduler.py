@@ -19,6 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import Any, TextIO
 
 from synthc.compiler import ir
+from synthc.compiler.paths import recheck
 from synthc.compiler.plan import Plan
 from synthc.compiler.source import NO_SPAN, SourceMap
 from synthc.runtime.backends.base import Completion
@@ -49,6 +50,9 @@ def execute(plan: Plan, sources: SourceMap, *, force: bool = False, select: list
             raise fail("E403", f"--select matched no node: {', '.join(select)}", NO_SPAN,
                        help="`synthc plan SPEC` lists the node ids")
         nodes = [n for n in nodes if n in chosen]
+    outside = recheck(plan.program)  # the path policy again, just before files are opened
+    if outside:
+        raise RunFailed(outside)
     root = plan.program.root
     recipe = os.path.realpath(sources.files[0].path) if sources.files else os.path.join(os.path.realpath(root), "recipe")
     models = ModelPool(plan.program, root, backend)

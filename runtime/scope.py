@@ -13,8 +13,8 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 from synthc.compiler import ir, scopes
-from synthc.compiler.templates import compiled
 from synthc.runtime.data import Row
+from synthc.runtime.render import render_template
 
 if TYPE_CHECKING:
     from synthc.runtime.retrieval import Doc
@@ -25,8 +25,10 @@ __all__ = ["render", "prompt_scope", "demo_scope", "query_scope", "pairs_scope",
 Scope = dict[str, Any]
 
 
-def render(template: ir.Template, scope: Scope) -> str:
-    return compiled(template.text).render(**scope)
+def render(template: ir.Template, scope: Scope, row: str | None = None) -> str:
+    """`template` rendered in the sandbox with its limits; any failure is a coded diagnostic at the
+    template (runtime/render.py)."""
+    return render_template(template, scope, row)
 
 
 @functools.lru_cache(maxsize=256)

@@ -10,14 +10,15 @@ import os
 import platform
 import sys
 import traceback
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from synthc import __version__
 from synthc.clihelp import epilog, formatter, use_color
 from synthc.completion import SHELLS
-from synthc.compiler import CompileResult, compile_file
+from synthc.compiler import CompileResult, compile_file, run_stages
 from synthc.compiler.codes import CODES, explain
 from synthc.compiler.diagnostics import Diagnostic, Severity, Sink, render
+from synthc.compiler.paths import ReadError, read_recipe
 from synthc.compiler.source import NO_SPAN, SourceMap
 
 __all__ = ["main", "entry"]
@@ -27,11 +28,40 @@ def entry() -> None:
     sys.exit(main())
 
 
+class _UsageError(Exception):
+    """An argument the command line does not accept (E701), raised by the parser instead of exiting 2."""
+
+    def __init__(self, message: str, help: str | None = None) -> None:
+        super().__init__(message)
+        self.help = help
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with coded errors: a usage mistake is E701 with exit 1 (argparse would exit 2,
+    which synthc keeps for its own bugs). Subcommands' parsers are of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(message, f"`{self.prog} --help` lists the arguments")
+
+
+def _user_error(code: str, message: str, err: TextIO, help: str | None = None, fmt: str | None = None) -> int:
+    """Print one coded diagnostic without a location (a command-line problem); returns exit status 1."""
+    sink = Sink()
+    sink.error(code, message, NO_SPAN, help=help)
+    print(render(sink.items, SourceMap(), fmt or ("full" if err.isatty() else "concise")), file=err)
+    return 1
+
+
 def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     out, err = stdout or sys.stdout, stderr or sys.stderr
-    args = _parser(use_color(sys.stdout)).parse_args(argv)
+    try:
+        args = _parser(use_color(sys.stdout)).parse_args(argv)
+    except _UsageError as usage:
+        return _user_error("E701", str(usage), err, usage.help)
     try:
         return int(args.func(args, out, err))
+    except _UsageError as usage:
+        return _user_error("E701", str(usage), err, usage.help, getattr(args, "format", None))
     except KeyboardInterrupt:
         print("interrupted", file=err)
         return 130
@@ -54,7 +84,7 @@ def _add(sub: argparse._SubParsersAction, color: bool, name: str, help: str) -> 
 
 
 def _parser(color: bool = False) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="synthc", description="Compile .synth recipes into synthetic datasets.",
+    p = _Parser(prog="synthc", description="Compile .synth recipes into synthetic datasets.",
                                 epilog=epilog("", color), formatter_class=formatter(color))
     p.add_argument("--version", action="version", version=f"synthc {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -68,6 +98,8 @@ def _parser(color: bool = False) -> argparse.ArgumentParser:
         c.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a param")
         c.add_argument("--format", choices=["full", "concise", "json"], help="diagnostic format")
         c.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+        c.add_argument("--allow-path", action="append", default=[], metavar="DIR",
+                       help="let the recipe read and write under DIR too (outside its project; docs/security.md)")
         return c
 
     c = spec_cmd("check", "compile recipes and report diagnostics", many=True)
@@ -78,8 +110,26 @@ def _parser(color: bool = False) -> argparse.ArgumentParser:
     g.add_argument("--dot", action="store_true", help="Graphviz DOT")
     g.add_argument("--ir", action="store_true", help="the typed IR as JSON")
     c.add_argument("--tokens", action="store_true",
-                   help="load data and the model's tokenizer to count prompt tokens and estimate time")
+                   help="count the new rows' prompt tokens with the model's tokenizer and estimate their time")
+    c.add_argument("--no-lookup", action="store_true",
+                   help="compile only: do not render requests to mark cached and new rows")
+    c.add_argument("--backend", choices=["llama", "fake"], default="llama",
+                   help="whose cache entries to look up (fake: those of `build --backend fake`)")
     c.set_defaults(func=cmd_plan)
+    c = _add(sub, color, "diff", "what a recipe change regenerates and costs (OLD NEW, or SPEC --against REV)")
+    c.add_argument("old", metavar="OLD", help="the recipe before (or, with --against, the recipe)")
+    c.add_argument("new", metavar="NEW", nargs="?", help="the recipe after")
+    c.add_argument("--against", metavar="REV", help="compare SPEC with itself at git revision REV")
+    g = c.add_mutually_exclusive_group()
+    g.add_argument("--json", action="store_true", help="machine-readable, with schema_version")
+    g.add_argument("--markdown", action="store_true", help="a summary for a pull request")
+    c.add_argument("--no-rows", action="store_true", help="IR changes only: do not load data to count rows")
+    c.add_argument("--backend", choices=["llama", "fake"], default="llama",
+                   help="whose cache entries to look up (fake: those of `build --backend fake`)")
+    c.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a param (both sides)")
+    c.add_argument("--format", choices=["full", "concise", "json"], help="diagnostic format")
+    c.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    c.set_defaults(func=cmd_diff)
     c = _add(sub, color, "fmt", "format recipes canonically (in place, --check, --diff, or `-` for stdin)")
     c.add_argument("files", nargs="+", help="recipes to format; `-` reads standard input and writes stdout")
     c.add_argument("--check", action="store_true", help="exit 1 if a file is not formatted; write nothing")
@@ -148,12 +198,11 @@ def _eval_metrics() -> tuple[str, ...]:
     return METRICS
 
 
-def _overrides(pairs: list[str], err: TextIO) -> dict[str, str] | None:
+def _overrides(pairs: list[str]) -> dict[str, str]:
     out = {}
     for pair in pairs:
         if "=" not in pair:
-            print(f"error: --set expects NAME=VALUE, got `{pair}`", file=err)
-            return None
+            raise _UsageError(f"--set expects NAME=VALUE, got `{pair}`", f"write `--set {pair}=VALUE`")
         k, v = pair.split("=", 1)
         out[k.strip()] = v.strip()
     return out
@@ -176,13 +225,11 @@ def report(diags: list[Diagnostic], sources: SourceMap, args: argparse.Namespace
 
 def _compile(args: argparse.Namespace, err: TextIO, spec: str | None = None) -> CompileResult | None:
     spec = spec or args.spec
-    overrides = _overrides(args.set, err)
-    if overrides is None:
-        return None
+    overrides = _overrides(args.set)
     if not os.path.exists(spec):
-        print(f"error: no such file: {spec}", file=err)
+        _user_error("E702", f"no such file: {spec}", err, "the path is relative to the current directory", args.format)
         return None
-    result = compile_file(spec, overrides)
+    result = compile_file(spec, overrides, args.allow_path)
     report(result.diagnostics, result.sources, args, err)
     return result
 
@@ -206,20 +253,69 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     result = _compile(args, err)
     if result is None or not result.ok or result.plan is None:
         return 1
-    if args.json:
-        out.write(plan_json(result.plan))
-    elif args.dot:
+    if args.dot:
         out.write(plan_dot(result.plan))
-    elif args.ir:
+        return 0
+    if args.ir:
         assert result.program is not None
         out.write(ir_json(result.program))
-    else:
-        extra: dict[str, str] = {}
-        if args.tokens:
-            from synthc.runtime.estimate import estimate
+        return 0
+    notes = None
+    cache = os.path.join(result.plan.program.root, ".synthc", "cache.sqlite")
+    # Cached/new rows need the data; look them up when asked (--tokens) or when a cache exists.
+    if args.tokens or (not args.no_lookup and os.path.exists(cache)):
+        from synthc.runtime.estimate import annotate
 
-            extra = estimate(result.plan, err)
-        out.write(plan_text(result.plan, extra))
+        notes = annotate(result.plan, err, count=args.tokens, backend=args.backend)
+    if args.json:
+        out.write(plan_json(result.plan, notes.data if notes else None))
+        return 0
+    out.write(plan_text(result.plan, notes.notes if notes else None))
+    if notes:
+        print(notes.summary, file=out)
+    elif not args.no_lookup:
+        print(f"cache: none at {os.path.relpath(os.path.dirname(cache))} yet: every request is new "
+              "(--tokens counts their prompt tokens and time)", file=out)
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from synthc.runtime import changes
+
+    if (args.new is None) == (args.against is None):
+        print("error: give OLD NEW, or SPEC --against REV", file=err)
+        return 1
+    overrides = _overrides(args.set, err)
+    if overrides is None:
+        return 1
+    spec = args.new or args.old
+    for path in {args.old, spec}:
+        if not os.path.exists(path):
+            print(f"error: no such file: {path}", file=err)
+            return 1
+    if args.against:
+        try:
+            loader = changes.git_loader(spec, args.against)
+        except changes.GitError as exc:
+            print(f"error: cannot read {spec} at `{args.against}`: {exc}", file=err)
+            return 1
+        stages = run_stages(spec, None, overrides, loader)
+        old = CompileResult(stages.sources, stages.diagnostics, stages.program, stages.plan)
+    else:
+        old = compile_file(args.old, overrides)
+    new = compile_file(spec, overrides)
+    old_name = f"{spec}@{args.against}" if args.against else args.old
+    for name, result in ((old_name, old), (spec, new)):
+        if not result.ok or result.plan is None:
+            if not result.diagnostics:
+                print(f"error: {name} compiles to no plan", file=err)
+            report(result.diagnostics, result.sources, args, err)
+            print(f"error: {name} does not compile; diff needs both recipes to", file=err)
+            return 1
+    assert old.plan is not None and new.plan is not None
+    d = changes.diff_recipes(old.plan, new.plan, old_name, spec, backend=args.backend, rows=not args.no_rows,
+                             progress=lambda msg: print(f"… {msg}", file=err, flush=True))
+    out.write(changes.as_json(d) if args.json else changes.markdown(d) if args.markdown else changes.text(d))
     return 0
 
 
@@ -232,14 +328,13 @@ def cmd_fmt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         stdin = path == "-"
         name = (args.stdin_filename or "<stdin>") if stdin else path
         try:
-            text = sys.stdin.read() if stdin else _read_text(path)
-        except OSError as exc:
-            print(f"error: cannot read {path}: {exc.strerror}", file=err)
-            status = 1
+            text = sys.stdin.read() if stdin else read_recipe(path, regular_only=False)
+        except ReadError as exc:
+            code = "E702" if exc.code == "E103" else exc.code  # not there, unreadable or not UTF-8
+            status = _user_error(code, f"cannot read {path}: {exc}", err, fmt=args.format)
             continue
         except UnicodeDecodeError as exc:
-            print(f"error: cannot read {name}: not UTF-8 text (byte {exc.start})", file=err)
-            status = 1
+            status = _user_error("E702", f"cannot read {name}: not UTF-8 text (byte {exc.start})", err, fmt=args.format)
             continue
         new = _formatted(name, text, args, err)
         if new is None:
@@ -259,11 +354,6 @@ def cmd_fmt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             _write_atomic(path, new)
             print(f"formatted {path}", file=out)
     return status
-
-
-def _read_text(path: str) -> str:
-    with open(path, encoding="utf-8") as fh:
-        return fh.read()
 
 
 def _formatted(name: str, text: str, args: argparse.Namespace, err: TextIO) -> str | None:
@@ -297,9 +387,7 @@ def _write_atomic(path: str, text: str) -> None:
 
 
 def cmd_lsp(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    overrides = _overrides(args.set, err)
-    if overrides is None:
-        return 1
+    overrides = _overrides(args.set)
     from synthc.lsp.server import serve  # pygls is imported only here
 
     return serve(overrides, args.log_file)
@@ -318,8 +406,7 @@ def cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 0
     text = explain(args.code)
     if text is None:
-        print(f"error: unknown code `{args.code}`; `synthc explain` lists them", file=err)
-        return 1
+        raise _UsageError(f"unknown code `{args.code}`", "`synthc explain` lists them")
     code = CODES["E" + args.code.strip().upper()[1:]]
     print(f"# {code.id} {code.slug}\n\n{text}", file=out, end="")
     return 0
@@ -378,10 +465,10 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     metrics = tuple(m.strip() for m in args.metrics.split(",")) if args.metrics else _eval_metrics()
     unknown = [m for m in metrics if m not in _eval_metrics()]
-    if unknown or args.seeds < 1:
-        print(f"error: unknown metric(s) {', '.join(unknown)}; choose from {', '.join(_eval_metrics())}"
-              if unknown else "error: --seeds must be at least 1", file=err)
-        return 1
+    if unknown:
+        raise _UsageError(f"unknown metric(s) {', '.join(unknown)}", f"choose from {', '.join(_eval_metrics())}")
+    if args.seeds < 1:
+        raise _UsageError(f"--seeds must be at least 1, got {args.seeds}", "students are trained once per seed")
     need = bool({"student", "label_preservation", "label_similarity"} & set(metrics))
     # Label metrics asked for by name need labelled datasets too (E601); the default set measures what it can.
     need_data = need and bool(args.metrics)
@@ -391,8 +478,7 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             name, _, path = item.rpartition("=") if "=" in item and not os.path.exists(item) else ("", "", item)
             named.append((name or os.path.splitext(os.path.basename(path))[0], path))
         if len({n for n, _ in named}) != len(named):
-            print("error: two datasets share a name; name them NAME=PATH", file=err)
-            return 1
+            raise _UsageError("two datasets share a name", "name them NAME=PATH")
         data = [read_dataset(p, n, args.text_field, args.label_field, need_labels=need_data) for n, p in named]
         real = read_dataset(args.real, "real", args.text_field, args.label_field, need_labels=need)
         train = read_dataset(args.train, "train", args.text_field, args.label_field, need_labels=True) if args.train else None

@@ -31,12 +31,19 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "plan": (
         ("synthc plan specs/synthesizrr_ag_news.synth", "the DAG: nodes, requests, waves"),
-        ("synthc plan examples/quickstart.synth --tokens", "+ exact prompt tokens and a time estimate"),
+        ("synthc plan examples/quickstart.synth --tokens", "+ cached/new rows; prompt tokens and time of the new ones"),
         ("synthc plan my.synth --dot | dot -Tsvg > plan.svg", "draw it with Graphviz"),
+    ),
+    "diff": (
+        ("synthc diff old.synth new.synth", "which nodes change and why; rows regenerated, cached; cost"),
+        ("synthc diff specs/x.synth --against HEAD~1", "against the recipe at a git revision"),
+        ("synthc diff specs/x.synth --against main --markdown", "a summary for a pull request (--json for tools)"),
     ),
     "fmt": (
         ("synthc fmt specs/*.synth", "format in place"),
         ("synthc fmt --check specs/*.synth", "exit 1 if a file is not formatted (CI, pre-commit)"),
+        ("synthc fmt --diff specs/*.synth", "show what would change, as a unified diff"),
+        ("cat my.synth | synthc fmt - --stdin-filename my.synth", "stdin to stdout (format on save)"),
     ),
     "explain": (
         ("synthc explain E410", "what E410 means, an example and how to fix it"),

@@ -1,4 +1,4 @@
-"""Servers the endpoint tests talk to, all on 127.0.0.1: llama.cpp's real server (bench/llama_server.py,
+"""Servers the endpoint tests talk to, all on 127.0.0.1: llama.cpp's real server (tests/llama_server.py,
 the embedded SmolLM2 GGUF) and a tiny stdlib HTTP server that injects faults on a script
 (429/503 bursts, slowness, malformed answers, a server that dies)."""
 
@@ -35,7 +35,7 @@ class LlamaServer:
 
     def start(self) -> LlamaServer:
         self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(ROOT, "bench", "llama_server.py"), "--port", str(self.port),
+            [sys.executable, os.path.join(ROOT, "tests", "llama_server.py"), "--port", str(self.port),
              "--parallel", str(self.parallel), "--threads", "1", "--ctx-per-slot", "1024"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert self.proc.stdout is not None

@@ -115,3 +115,26 @@ def test_throughput_bench_smoke(smollm2: str) -> None:
     for line in ("single/raw  =", "batched/raw =", "few-shot      prompt tokens evaluated/sent",
                  "conversation  prompt tokens evaluated/sent"):
         assert line in out.stdout, out.stdout
+
+
+@pytest.mark.model
+def test_a_conversation_continues_on_resident_blocks_with_the_same_floats(smollm2: str) -> None:
+    """Turn 2 of four conversations: on a warm backend (turn 1's blocks resident or spilled to host
+    memory when another row took their stream) it evaluates fewer tokens and says the same."""
+    from synthc.runtime.backends.llama import LlamaBackend
+
+    users = [f"Write a review of film number {c} with details about the plot and the actors." for c in range(4)]
+
+    def group(turn: list[tuple[tuple[str, str], ...]], user: str, caps: list[int]) -> list[Request]:
+        return [Request(messages=(("system", SYSTEM),) + turn[c] + (("user", user if turn[c] else users[c]),),
+                        mode="chat", constraint=Constraint(), max_tokens=caps[c], temperature=0.8, top_p=0.95,
+                        stop=(), seed=50 + c, shared=1) for c in range(4)]
+
+    warm = LlamaBackend(smollm2, 640, 1, "t", batch=4)
+    first = warm.generate_batch(group([(), (), (), ()], "", [12, 30, 20, 40]))
+    history = [(("user", users[c]), ("assistant", first[c].text)) for c in range(4)]
+    second = group(history, "Now a shorter one.", [4] * 4)
+    again = warm.generate_batch(second)
+    fresh = LlamaBackend(smollm2, 640, 1, "t", batch=4).generate_batch(second)
+    assert [c.text for c in again] == [c.text for c in fresh]
+    assert sum(c.evaluated_tokens for c in again) < sum(c.evaluated_tokens for c in fresh)

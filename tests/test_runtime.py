@@ -33,6 +33,8 @@ def _copy_example(tmp: str, name: str = "quickstart.synth", folder: str = "examp
     path = os.path.join(d, name)
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(text)
+    with open(os.path.join(tmp, "synth.toml"), "w", encoding="utf-8") as fh:  # the project, and its data outside
+        fh.write(f'[paths]\nallow = ["{DATA}"]\n')
     return path
 
 

@@ -22,13 +22,19 @@ differently.
 from __future__ import annotations
 
 import ctypes
+from collections import OrderedDict
 from typing import Any, Sequence
 
 from synthc.runtime.backends.base import Completion, Request
-from synthc.runtime.backends.llama_kv import Prompt, StreamPool, setup_order, shared_targets
+from synthc.runtime.backends.llama_kv import Block, Prompt, StreamPool, setup_order, shared_targets
 from synthc.runtime.backends.llama_rows import Grammars, Row, sampler_chain
 
 __all__ = ["BatchDecoder"]
+
+# Host memory for the prompt blocks of rows whose stream another row takes over mid-call (a
+# conversation's earlier turns, say): saved with llama_state_seq_get_data, restored into an empty
+# stream (cells 0..n-1 again, so the same floats), least recently used dropped first.
+SPILL_BUDGET = 256 << 20
 
 
 class BatchDecoder:
@@ -44,6 +50,8 @@ class BatchDecoder:
         self.pool = StreamPool(width, prefixes)
         self.grammars = Grammars(vocab)
         self._pieces: dict[int, bytes] = {}
+        self._spilled: OrderedDict[bytes, tuple[list[Block], Any]] = OrderedDict()
+        self._spilled_bytes = 0
         self._buf = ctypes.create_string_buffer(256)
 
     def close(self) -> None:
@@ -92,6 +100,48 @@ class BatchDecoder:
             n += blk.end - blk.start
         return n
 
+    def _spill(self, stream: int) -> None:
+        """Save the stream's canonical blocks to host memory before the stream is overwritten."""
+        chain = self.pool.chains[stream]
+        if not chain or chain[-1].key in self._spilled:
+            return
+        L = self.L
+        L.llama_memory_seq_rm(self.mem, stream, chain[-1].end, -1)
+        size = L.llama_state_seq_get_size(self.ctx, stream)
+        if size > SPILL_BUDGET:
+            return
+        buf = (ctypes.c_uint8 * size)()
+        if L.llama_state_seq_get_data(self.ctx, buf, size, stream) != size:
+            return
+        self._spilled[chain[-1].key] = (list(chain), buf)
+        self._spilled_bytes += size
+        while self._spilled_bytes > SPILL_BUDGET:
+            _, (_, old) = self._spilled.popitem(last=False)
+            self._spilled_bytes -= len(old)
+
+    def _best_spill(self, blocks: Sequence[Block]) -> tuple[bytes | None, int]:
+        best, depth = None, 0
+        for key, (chain, _) in self._spilled.items():
+            m = 0
+            for have, want in zip(chain, blocks):
+                if have.key != want.key:
+                    break
+                m += 1
+            if m > depth:
+                best, depth = key, m
+        return best, depth
+
+    def _restore(self, key: bytes, stream: int, keep: int) -> bool:
+        chain, buf = self._spilled[key]
+        self._spilled.move_to_end(key)
+        if self.L.llama_state_seq_set_data(self.ctx, buf, len(buf), stream) == 0:
+            self.L.llama_memory_seq_rm(self.mem, stream, -1, -1)
+            self.pool.chains[stream] = []
+            return False
+        self.pool.chains[stream] = list(chain)
+        self._copy(stream, stream, keep)
+        return True
+
     # -- one group ----------------------------------------------------------------------------
     def generate(self, requests: Sequence[Request], prompts: Sequence[Prompt]) -> list[Completion]:
         pool, n = self.pool, len(requests)
@@ -120,9 +170,16 @@ class BatchDecoder:
         # 2) working streams: copy in the best resident match, evaluate the rest alone
         sources: list[int | None] = []
         depths: list[int] = []
+        spills: list[tuple[bytes | None, int]] = []
         for i, p in enumerate(prompts):
             among = [i] + [s for s in range(len(pool.chains)) if s != i]
             src, depth = pool.best(p.blocks, among)
+            key, spill_depth = self._best_spill(p.blocks)
+            if spill_depth > depth:
+                src, depth = -1, 0
+            else:
+                key = None
+            spills.append((key, spill_depth))
             sources.append(src if depth else None)
             depths.append(depth)
         order, sources = setup_order(sources, n)
@@ -131,7 +188,11 @@ class BatchDecoder:
             p, req = prompts[i], requests[i]
             src = sources[i]
             depth = depths[i] if src is not None else 0
-            self._copy(src if src is not None else i, i, depth)
+            key, spill_depth = spills[i]
+            if key is not None and self._restore(key, i, spill_depth):
+                depth = spill_depth
+            else:
+                self._copy(src if src is not None else i, i, depth)
             if src is not None:
                 pool.touch(src)
             evaluated[i] += self._extend(i, p, depth, len(p.blocks))
@@ -180,6 +241,7 @@ class BatchDecoder:
         for hole in range(len(running)):
             if running[hole].stream != hole:
                 last = running[-1]
+                self._spill(hole)  # the finished row's prompt blocks, before the move overwrites them
                 self.L.llama_memory_seq_rm(self.mem, hole, -1, -1)
                 self.L.llama_memory_seq_cp(self.mem, last.stream, hole, -1, -1)
                 self.L.llama_memory_seq_rm(self.mem, last.stream, -1, -1)

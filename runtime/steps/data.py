@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any, Callable
 
 from synthc.compiler import ir
+from synthc.runtime import memo
 from synthc.runtime.data import Row, load_source, read_records, sample_rows
 from synthc.runtime.errors import fail
 from synthc.runtime.postprocess import Oracle
@@ -21,21 +22,23 @@ def load(ctx: Context, target: ir.Source | ir.Corpus, inputs: Inputs, node: str)
         rows = load_source(target, ctx.root)  # its hash for the lock was taken while planning
         ctx.note(node, f"{len(rows)} rows")
         return rows
-    counter, truncate = _token_fns(ctx, target)
-    docs, digest = load_corpus(target, ctx.root, counter, truncate)
+    counter, truncate, tokenizer = _token_fns(ctx, target)
+    docs, digest = memo.corpus(ctx.cache, target, ctx.root, tokenizer,
+                               lambda: load_corpus(target, ctx.root, counter, truncate))
     ctx.note(node, f"{len(docs)} documents within {target.min_tokens}..{target.max_tokens} tokens")
     return docs, digest
 
 
-def _token_fns(ctx: Context, corpus: ir.Corpus) -> tuple[Callable[[str], int], Callable[[str, int], str]]:
-    """Token counts use the generating model's tokenizer (of the first task reading the corpus)."""
+def _token_fns(ctx: Context, corpus: ir.Corpus) -> tuple[Callable[[str], int], Callable[[str, int], str], str]:
+    """Token counts use the generating model's tokenizer (of the first task reading the corpus);
+    the third value names that tokenizer (for the corpus memo's key)."""
     program = ctx.program
     users = [v for v in program.variants() if v.retrieve is not None
              and program.retriever(v.retrieve.retriever).corpus == corpus.name]
     if users:
         be = ctx.models.get(users[0].model)
-        return be.count_tokens, be.truncate
-    return (lambda t: len(t.split())), (lambda t, n: " ".join(t.split()[:n]))
+        return be.count_tokens, be.truncate, be.fingerprint()
+    return (lambda t: len(t.split())), (lambda t, n: " ".join(t.split()[:n])), "words"
 
 
 def sample(ctx: Context, src: ir.Source, inputs: Inputs, node: str) -> list[Row]:

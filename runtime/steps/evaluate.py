@@ -79,6 +79,8 @@ def _ir_evaluation(ctx: Context, ev: ir.Evaluate, inputs: Inputs, records: dict[
     def query(row: Row) -> str:
         try:
             return render(query_template, pairs_scope(v0, ctx.program, {}, Planned(key=row.id, label=None, seed=row, persona={})))
+        except RunFailed:  # a template limit or sandbox refusal, already coded
+            raise
         except Exception as err:  # jinja raises several types for an undefined name
             raise fail("E508", f"the pairs `query` template cannot be rendered for real question `{row.id}`: {err}",
                        query_template.origin, "query template",

@@ -24,7 +24,7 @@ def filter_rows(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[
         r.provenance["scores"] = r.scores
     if not kept and (rows or sum(drops.values())):
         why = ", ".join(f"{k} {n}" for k, n in drops.most_common()) or "no completion parsed into a row"
-        raise fail("E522", f"no row of `{v.id}` survived parsing and filters (dropped: {why})",
+        raise fail("E525", f"no row of `{v.id}` survived parsing and filters (dropped: {why})",
                    v.filter.origin if v.filter.origin.file >= 0 else v.origin, "filters of this task",
                    help="loosen the filter that dropped the most rows; generations are cached, so a rebuild is quick")
     ctx.counts[v.id] = dict(Counter(r.label or "" for r in kept))

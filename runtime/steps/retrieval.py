@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import os
 import random
-from typing import Any
+from typing import Any, Callable
 
 from synthc.compiler import ir
+from synthc.runtime import memo
 from synthc.runtime.data import Row
 from synthc.runtime.errors import fail
 from synthc.runtime.postprocess import Candidate
-from synthc.runtime.retrieval import Index, build_index, index_key
+from synthc.runtime.retrieval import Doc, Index, build_index, index_key
 from synthc.runtime.rows import Pair
 from synthc.runtime.scope import query_scope, render
 from synthc.runtime.steps import Context, Inputs
 
-__all__ = ["index", "retrieve", "negatives"]
+__all__ = ["index", "retrieve", "remembered", "search", "negatives"]
 
 
 def index(ctx: Context, r: ir.Retriever, inputs: Inputs, node: str) -> Index:
@@ -32,6 +33,20 @@ def index(ctx: Context, r: ir.Retriever, inputs: Inputs, node: str) -> Index:
 
 def retrieve(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> tuple[list[Pair], list[Pair]]:
     """(synthesis inputs, RETRICL demo pairs) for the variant's (or its task's) retrieve block."""
+    idx: Index = inputs.one("index")
+    return remembered(ctx, v, idx.docs, inputs.one("seeds"), lambda: search(ctx, v, inputs, node))
+
+
+def remembered(ctx: Context, v: ir.Variant, docs: list[Doc], seeds: list[Row],
+               compute: Callable[[], tuple[list[Pair], list[Pair]]]) -> tuple[list[Pair], list[Pair]]:
+    """The retrieval from its on-disk memo (runtime/memo.py) when nothing it depends on changed:
+    the similarity bands embed every retrieved document. `compute()` runs on a miss."""
+    assert v.retrieve is not None
+    r = ctx.program.retriever(v.retrieve.retriever)
+    return memo.retrieval(ctx.cache, v, ctx.program, r, docs, seeds, ctx.models.get(v.model).fingerprint(), compute)
+
+
+def search(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> tuple[list[Pair], list[Pair]]:
     r = v.retrieve
     assert r is not None
     idx: Index = inputs.one("index")
@@ -39,7 +54,11 @@ def retrieve(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> tuple[li
     pairs: list[Pair] = []
     demos: list[Pair] = []
     seeds: list[Row] = inputs.one("seeds")
-    for seed in seeds:
+    step = max(1, len(seeds) // 10)
+    for n, seed in enumerate(seeds, 1):
+        if n % step == 0:  # a first retrieval can take minutes (similarity embeddings): say how far,
+            ctx.events.emit("progress", node=node, done=n, total=len(seeds))
+            idx.save()  # and keep the embeddings so far, so an interrupted run is not lost
         query = be.truncate(render(r.query, query_scope(v, ctx.program, seed)), r.query_tokens)
         for hit in idx.search(query, r.k):
             lo, hi = r.similarity
@@ -50,7 +69,7 @@ def retrieve(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> tuple[li
                 demos.append(Pair(seed, hit))
     pairs = _subsample(pairs, r)
     if not pairs and seeds:
-        raise fail("E522", f"retrieval kept no document for any seed of `{v.id}`: no hit has rank in "
+        raise fail("E525", f"retrieval kept no document for any seed of `{v.id}`: no hit has rank in "
                    f"{r.ranks[0]}..{r.ranks[1]} and similarity in {r.similarity[0]}..{r.similarity[1]} "
                    f"({idx.similarity_space}) among the top {r.k}", r.origin, "retrieve block",
                    help="widen `ranks` or `similarity`, or raise `k`; the build log shows the similarity space")

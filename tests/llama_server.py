@@ -1,6 +1,6 @@
 """Run llama.cpp's HTTP server (the `xllamacpp` wheel, extra `server`) on 127.0.0.1 until killed.
 
-    python bench/llama_server.py --port 8080 --parallel 4 [--model PATH] [--ctx-per-slot 2048]
+    python tests/llama_server.py --port 8080 --parallel 4 [--model PATH] [--ctx-per-slot 2048]
 
 Used by the endpoint tests and bench/server.py as a real OpenAI-compatible server; prints
 `ready <url>` on stdout once /health answers. The default model is the embedded SmolLM2 GGUF.

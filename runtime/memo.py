@@ -1,0 +1,93 @@
+"""On-disk memos of the two expensive data steps, kept in the cache's `artifacts` table so that a
+rebuild after a prompt edit, and `synthc plan`/`synthc diff`, never redo them:
+
+- a corpus after rendering and token bounds (counting every document with the model's tokenizer);
+- a retrieval node's output (the (seed, document) pairs after similarity bands and subsampling),
+  whose similarity bands need an embedding of every retrieved document.
+
+Each key is a content address of everything the output depends on — the data file's bytes, the
+block's IR, the tokenizer (model fingerprint), and for retrieval the index key, the seed rows and
+the params — so a memo can be reused but never be stale. A value that cannot be stored as JSON is
+simply not memoised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any, Callable
+
+from synthc.compiler import ir
+from synthc.compiler.dump import to_data
+from synthc.runtime.cache import Cache
+from synthc.runtime.data import Row, file_sha256
+from synthc.runtime.retrieval import Doc, Hit, index_key
+from synthc.runtime.rows import Pair
+
+__all__ = ["corpus", "retrieval"]
+
+MEMO_VERSION = 1
+Docs = tuple[list[Doc], str]  # documents and the corpus digest, as retrieval.load_corpus returns them
+
+
+def _key(*parts: Any) -> str:
+    blob = json.dumps([MEMO_VERSION, *parts], sort_keys=True, ensure_ascii=False, default=repr)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def corpus(cache: Cache, c: ir.Corpus, root: str, tokenizer: str, compute: Callable[[], Docs]) -> Docs:
+    """The corpus `c` as `compute()` loads it, from the memo when its inputs are unchanged."""
+    path = os.path.join(root, c.path)
+    if not os.path.isfile(path):  # a folder of text files, or missing: no cheap content address
+        return compute()
+    key = "corpus:" + _key(file_sha256(path), to_data(c), tokenizer)
+    hit = cache.artifact(key)
+    if hit is not None:
+        return [Doc(d[0], d[1], d[2]) for d in hit["docs"]], str(hit["digest"])
+    docs, digest = compute()
+    _store(cache, key, {"docs": [[d.id, d.text, d.fields] for d in docs], "digest": digest})
+    return docs, digest
+
+
+def retrieval(cache: Cache, v: ir.Variant, program: ir.Program, retriever: ir.Retriever, docs: list[Doc],
+              seeds: list[Row], tokenizer: str,
+              compute: Callable[[], tuple[list[Pair], list[Pair]]]) -> tuple[list[Pair], list[Pair]]:
+    """A retrieve node's (inputs, demos) for variant `v` over the corpus `docs`, from the memo when
+    its inputs are unchanged. `compute()` runs on a miss (it may first build the index)."""
+    assert v.retrieve is not None
+    corpus = hashlib.sha256()
+    for d in docs:
+        corpus.update(f"{d.id}\x1f{d.text}\x1e".encode())
+    key = "retrieve:" + _key(index_key(retriever, corpus.hexdigest()), to_data(v.retrieve), dict(program.params),
+                             tokenizer, [[s.id, s.text, s.label, s.fields] for s in seeds])
+    hit = cache.artifact(key)
+    if hit is not None:
+        def pairs(rows: list[list[Any]]) -> list[Pair]:
+            return [Pair(seeds[s], Hit(docs[d], rank, score, sim)) for s, d, rank, score, sim in rows]
+
+        return pairs(hit["inputs"]), pairs(hit["demos"])
+    inputs, demos = compute()
+    seed_at = {id(s): i for i, s in enumerate(seeds)}
+    doc_at = {id(d): i for i, d in enumerate(docs)}
+
+    def rows(found: list[Pair]) -> list[list[Any]] | None:
+        out = []
+        for p in found:
+            if id(p.seed) not in seed_at or id(p.hit.doc) not in doc_at:
+                return None  # not built from these lists: do not memoise
+            out.append([seed_at[id(p.seed)], doc_at[id(p.hit.doc)], p.hit.rank, p.hit.score, p.hit.similarity])
+        return out
+
+    stored_inputs, stored_demos = rows(inputs), rows(demos)
+    if stored_inputs is not None and stored_demos is not None:
+        _store(cache, key, {"inputs": stored_inputs, "demos": stored_demos})
+    return inputs, demos
+
+
+def _store(cache: Cache, key: str, value: dict[str, Any]) -> None:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):  # e.g. parquet fields holding numpy values
+        return
+    cache.put_artifact(key, value)
