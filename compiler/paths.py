@@ -246,10 +246,10 @@ class FileUse:
     what: str
 
 
-# What the runtime writes beside the declared outputs (runtime/executor.py, runtime/lock.py).
+# What the runtime writes beside the declared outputs (runtime/steps/outputs.py, runtime/lock.py).
 EXPORT_SIDECARS = ("manifest.json", "README.md")
 REPORT_FILES = ("metrics.json", "report.html", "report.md", "figures/")
-RUN_STATE = (("synth.lock", "lock file"), (".synthc/", "cache"))
+RUN_STATE = ((".synthc/", "cache"),)  # and the recipe's lock, `<recipe file>.lock` (runtime/lock.py)
 
 
 def touched(program: ir.Program, recipe_files: list[str]) -> tuple[FileUse, ...]:
@@ -271,5 +271,6 @@ def touched(program: ir.Program, recipe_files: list[str]) -> tuple[FileUse, ...]
         out += [FileUse("write", os.path.join(folder, name), f"export {e.name}") for name in EXPORT_SIDECARS]
     for ev in program.evaluations:
         out += [FileUse("write", os.path.join(ev.path, name), f"evaluate {ev.name}") for name in REPORT_FILES]
+    out.append(FileUse("write", rel(recipe_files[0]) + ".lock", "lock file") if recipe_files else FileUse("write", "synth.lock", "lock file"))
     out += [FileUse("write", name, what) for name, what in RUN_STATE]
     return tuple(dict.fromkeys(out))
