@@ -244,6 +244,7 @@ def test_a_dropped_variant_file_is_removed_unless_edited(tmp_path: str) -> None:
 def test_paths_in_messages_are_relative_to_the_current_directory(tmp_path: str) -> None:
     tmp = str(tmp_path)
     os.makedirs(os.path.join(tmp, "recipes"))
+    open(os.path.join(tmp, "synth.toml"), "w").close()  # the project root: recipes/ may write ../out
     spec = os.path.join(tmp, "recipes", "r.synth")
     with open(spec, "w", encoding="utf-8") as fh:
         fh.write(RECIPE.replace("VARIANTS", '["a"]').replace('"out/{variant}', '"../out/r/{variant}'))

@@ -202,7 +202,7 @@ def test_plan_lists_every_file_read_and_written(tmp_path: str) -> None:
     writes = {f["path"]: f["what"] for f in files["write"]}
     assert reads == {"recipe.synth": "recipe", "synth.toml": "project settings", "data/gold.jsonl": "source gold",
                      "builtin:smollm2-135m": "model writer"}
-    assert {"out/t.jsonl", "out/manifest.json", "out/README.md", "synth.lock", ".synthc/"} <= set(writes)
+    assert {"out/t.jsonl", "out/manifest.json", "out/README.md", "recipe.synth.lock", ".synthc/"} <= set(writes)
     text = io.StringIO()
     main(["plan", recipe], text, io.StringIO())
     lines = text.getvalue().splitlines()
