@@ -114,13 +114,13 @@ def raw_loop(work: list[tuple[Any, Any]], backend: str) -> tuple[float, int]:
         t0 = time.perf_counter()
         tokens = sum(fake.generate(req).completion_tokens for _, req in work)
         return time.perf_counter() - t0, tokens
-    import llama_cpp
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from throughput import raw_llama  # bench/throughput.py: the raw `Llama` with synthc's weight layout
 
     from synthc.runtime.models import model_path
 
     model = work[0][0]
-    llm = llama_cpp.Llama(model_path=model_path(model, ROOT), n_ctx=model.context, verbose=False,
-                          n_threads=model.threads or os.cpu_count())
+    llm = raw_llama(model_path(model, ROOT), model.context, model.threads or os.cpu_count() or 1)
     tokens = 0
     t0 = time.perf_counter()
     for _, req in work:
