@@ -69,6 +69,11 @@ def execute(plan: Plan, sources: SourceMap, *, force: bool = False, select: list
         dispatch = dispatcher or LocalDispatcher(models)
         values = _Scheduler(ctx, dispatch, nodes).run()
         write_lock(ctx, new_lock, bool(exports))
+        if locked:  # a served model's weights are out of reach: say what --locked could check
+            from synthc.runtime.endpoints import locked_notes
+
+            for note in locked_notes(ctx.models.info):
+                ctx.note("lock", note)
         write_run_log(ctx, time.time() - started)
     except CacheError as exc:
         raise fail("E514", f"the cache {shown(exc.path)} cannot be used: {exc.reason}", NO_SPAN,
