@@ -20,6 +20,7 @@ SMOKE: dict[str, tuple[list[str], str, tuple[str, ...], bool]] = {
     "compile.py": (["120", "1"], "synthc check", (), False),
     "lsp.py": (["--smoke"], "completion of attributes", ("pygls",), False),
     "metrics.py": (["60"], "Self-BLEU-1..5 exact, N=60", ("nltk",), False),
+    "quality.py": (["--smoke"], "goal gold-10 + synthetic > gold-10", ("sklearn",), False),
     "retrieval.py": (["300", "5"], "ratios (synthc / rank-bm25)", ("rank_bm25",), False),
     "server.py": (["--smoke"], "ratio endpoint / plain client", ("xllamacpp",), True),
     "throughput.py": (["--smoke"], "conversation  prompt tokens evaluated/sent", (), True),
@@ -49,3 +50,24 @@ def test_benchmark_smoke(name: str, args: list[str], expect: str, needs: tuple[s
                           text=True, timeout=600, env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert expect in proc.stdout, proc.stdout
+    if name in STRUCTURE:
+        STRUCTURE[name](proc.stdout)
+
+
+def _quality_table(stdout: str) -> None:
+    """bench/quality.py prints one row per dataset with every column filled (a figure or `–`)."""
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    from quality import COLUMNS, SMOKE as QUALITY_SMOKE
+
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in stdout.splitlines()
+            if line.startswith("| ")]
+    assert rows and rows[0] == [title for _, title in COLUMNS], stdout
+    assert [r[0] for r in rows[1:]] == list(QUALITY_SMOKE["datasets"]), stdout
+    for r in rows[1:]:
+        assert len(r) == len(COLUMNS) and all(r), r
+        # what the fake backend's rows can always give: counts, label preservation, both students
+        assert r[1].split()[0].isdigit() and r[2] != "–" and r[3] != "–" and r[4] != "–", r
+
+
+# bench file -> a check of its output's structure beyond the one line (never of its numbers)
+STRUCTURE = {"quality.py": _quality_table}
