@@ -187,6 +187,25 @@ _ALL = [
        "A regular expression does not compile.",
        'output {\n  code = regex("[a-z")\n}',
        "Fix the pattern (Python `re` syntax)."),
+    _c("E215", "oracle-threshold-conflict", "types",
+       "A `label_oracle` sets both `keep` (an absolute minimum probability) and `calibrate` (a per-label "
+       "quantile of what held-out real rows of the label score); they answer the same question.",
+       "label_oracle {\n  trained_on = train\n  keep      = 0.5\n  calibrate = 0.1\n}",
+       "Keep one. `calibrate` (the default, 0.1) adapts to the number of labels; an absolute `keep` passes few "
+       "real rows on many-label tasks (docs/language.md has the measurements)."),
+    _c("E216", "calibrate-out-of-range", "types",
+       "`calibrate` is a quantile and must lie strictly between 0 and 1: 0 would keep every row, 1 would drop "
+       "nearly all of them.",
+       "label_oracle {\n  trained_on = train\n  calibrate  = 1\n}",
+       "Use a value such as 0.1 (drop rows scoring below what 90 % of real rows of their label score)."),
+    _c("E217", "unknown-text-source", "types",
+       "A `near_copy` filter's `of` names something that is neither `seeds` nor a declared source.",
+       "near_copy {\n  of = [seeds, trian]\n}",
+       "Name `seeds` (the task's seed source) or a `source` declared in the recipe or its imports."),
+    _c("E218", "near-copy-without-seeds", "types",
+       "A `near_copy` filter names `seeds`, but the task (or variant) has no seed source.",
+       "task t {\n  filter {\n    near_copy { of = [seeds] }\n  }\n}",
+       "Add `seeds = <source>` to the task, or name the source itself in `of`."),
     # -- E3xx: semantics -----------------------------------------------------------------------
     _c("E301", "empty-label-set", "semantics",
        "A `labels` block declares no label.",

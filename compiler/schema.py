@@ -20,7 +20,8 @@ __all__ = [
 @dataclass(frozen=True, slots=True)
 class T:
     """A value type: `kind` is one of int float str bool enum ref list range template gguf
-    fieldtype dedupe derive literal regex; the other attributes refine it."""
+    fieldtype dedupe derive literal regex textsource (`seeds` or a source name); the other
+    attributes refine it."""
 
     kind: str
     lo: float | None = None  # numeric bound (inclusive) for int/float and range ends
@@ -238,11 +239,26 @@ SCHEMAS: dict[str, BlockSchema] = {
         Field("chars", RANGE("int", 0)),
         Field("dedupe", T("dedupe"), "exact"),
         Field("labels", LIST(STR), doc="keep only these labels"),
-    ), blocks=("label_oracle", "cartography")),
+    ), blocks=("label_oracle", "cartography", "near_copy", "fluency")),
+    # `keep` and `calibrate` are exclusive (E215); with neither, `calibrate = 0.1` (lower.py).
+    # calibrate's open ends (0 and 1 are no quantile worth dropping by) are E216, not E204.
     "label_oracle": BlockSchema("label_oracle", False, (
         Field("trained_on", REF("source"), required=True),
-        Field("keep", FLOAT(0, 1), 0.5, doc="minimum oracle probability of the intended label"),
+        Field("calibrate", FLOAT(), doc="per label: drop rows scoring below this quantile (0..1, open) of what "
+                                        "held-out real rows of the label score (default 0.1)"),
+        Field("keep", FLOAT(0, 1), doc="absolute minimum oracle probability of the intended label"),
+        Field("min_kept", FLOAT(0, 1), 0.25, doc="never keep fewer than this fraction of a label's rows "
+                                                 "(the best-scoring ones), and never none"),
         Field("drop", BOOL, True, doc="false: only record the score"),
+    )),
+    "near_copy": BlockSchema("near_copy", False, (
+        Field("of", LIST(T("textsource", ref="source")), required=True,
+              doc="`seeds` (the task's seed source) and/or source names whose texts rows must not copy"),
+        Field("ngram", INT(3, 64), 8, doc="drop a row sharing a span of this many normalised words"),
+    )),
+    "fluency": BlockSchema("fluency", False, (
+        Field("min_logprob", FLOAT(-100, 0), required=True,
+              doc="drop rows whose mean per-token log-probability under the generating model is below this"),
     )),
     "cartography": BlockSchema("cartography", False, (
         Field("keep", FLOAT(0, 1), 0.83, doc="keep this top fraction by confidence, per label"),

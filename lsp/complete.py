@@ -118,6 +118,9 @@ def _for_type(t: T, analysis: Analysis | None) -> list[lsp.CompletionItem]:
     if t.kind == "ref":
         names = analysis.index.names(t.ref) if analysis is not None else []
         return [lsp.CompletionItem(n, kind=_K.Reference, detail=t.ref) for n in names]
+    if t.kind == "textsource":
+        names = ["seeds", *(analysis.index.names("source") if analysis is not None else [])]
+        return [lsp.CompletionItem(n, kind=_K.Reference, detail="texts rows must not copy") for n in names]
     if t.kind == "gguf":
         return [lsp.CompletionItem(f'builtin("{b}")', kind=_K.Function, detail="embedded model") for b in BUILTIN_MODELS]
     if t.kind == "dedupe":

@@ -9,7 +9,7 @@ from synthc.compiler import ir
 from synthc.runtime import memo
 from synthc.runtime.data import Row, load_source, read_records, sample_rows
 from synthc.runtime.errors import fail
-from synthc.runtime.postprocess import Oracle
+from synthc.runtime.filters.oracle import Oracle
 from synthc.runtime.retrieval import load_corpus
 from synthc.runtime.steps import Context, Inputs
 
