@@ -18,6 +18,12 @@ instruction a conversation inserts (its diversity prompt). `value_echo` / `find_
 find a run of ECHO_WORDS consecutive words of such a value (the whole value when shorter, if at
 least MIN_VALUE_WORDS long: one-word verbalizations such as "positive" are ordinary words); the
 filter step drops such rows as `echo.label`.
+
+The fixed-text markers miss short fixed pieces joined by values ("Write a " + "positive" + " film
+review for a " + "comedy" …): `prompt_echo` indexes the row's *rendered* instruction (system and
+prompt) minus every window that also occurs in the data rendered into it (seed, demos, retrieved
+document, persona), so a row that repeats PROMPT_ECHO_WORDS words of the instruction is dropped
+(`echo.template`) while a faithful rewrite of a retrieved document is not.
 """
 
 from __future__ import annotations
@@ -29,15 +35,16 @@ from jinja2 import nodes
 
 from synthc.compiler import ir
 from synthc.compiler.templates import environment
-from synthc.runtime.filters.shingles import words
+from synthc.runtime.filters.shingles import ShingleIndex, shingles, words
 
 __all__ = ["Literals", "literals", "example_stops", "Echo", "echo_markers", "cut_echo", "is_free_text",
-           "ValueEcho", "value_echo", "find_value_echo", "forbidden_values"]
+           "ValueEcho", "value_echo", "find_value_echo", "forbidden_values", "PROMPT_ECHO_WORDS", "prompt_echo"]
 
 MIN_LINE = 8  # a fixed line shorter than this ("A:", "Q:") is too common to call an echo
 MIN_FRAGMENT = 25  # a mid-line fragment this long is matched anywhere in the text
 ECHO_WORDS = 5  # a run of this many words of a forbidden value is an echo of it
 MIN_VALUE_WORDS = 3  # shorter values ("positive", "World") are ordinary words, never an echo
+PROMPT_ECHO_WORDS = 6  # a run of this many words of the rendered instruction (not of its data) is an echo
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,3 +213,12 @@ def find_value_echo(text: str, echo: ValueEcho) -> tuple[str, str] | None:
             if value is not None:
                 return value, " ".join(w[i:i + n])
     return None
+
+
+def prompt_echo(instruction: tuple[str, ...], data: tuple[str, ...]) -> ShingleIndex:
+    """Word windows of the rendered instruction that are not windows of the data rendered into it."""
+    index = ShingleIndex.build(instruction, PROMPT_ECHO_WORDS)
+    for text in data:
+        for _, h in shingles(words(text), PROMPT_ECHO_WORDS):
+            index.first.pop(h, None)
+    return index

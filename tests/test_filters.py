@@ -16,7 +16,7 @@ from synthc.runtime.filters.oracle import Oracle
 from synthc.runtime.filters.pipeline import FilterInputs, Texts, apply_filters, by_label
 from synthc.runtime.filters.shingles import ShingleIndex
 from synthc.runtime.postprocess import Candidate
-from synthc.runtime.prompts import find_value_echo, value_echo
+from synthc.runtime.prompts import find_value_echo, prompt_echo, value_echo
 
 CASES = os.path.join(ROOT, "tests", "filters")
 
@@ -66,6 +66,14 @@ def test_echo_label_case(case: dict) -> None:
     row = _cand("r", case["row"], "a")
     apply_filters([row], _filter(), FilterInputs(echo=echo))
     assert row.dropped == ("echo.label" if case["echo"] else None)
+
+
+@pytest.mark.parametrize("case", ECHO["prompt_cases"], ids=[c["id"] for c in ECHO["prompt_cases"]])
+def test_prompt_echo_case(case: dict) -> None:
+    index = prompt_echo(tuple(case["instruction"]), tuple(case["data"]))
+    row = _cand("r", case["row"], "a")
+    apply_filters([row], _filter(), FilterInputs(prompt=lambda _: index))
+    assert row.dropped == ("echo.template" if case["echo"] else None)
 
 
 def test_fluency_drops_below_threshold_and_counts_unknown() -> None:

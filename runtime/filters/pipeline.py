@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from synthc.compiler import ir
@@ -38,6 +39,7 @@ class FilterInputs:
     oracle: Oracle | None = None
     copy_of: tuple[Texts, ...] = ()
     echo: ValueEcho | None = None
+    prompt: Callable[[Candidate], ShingleIndex] | None = None  # the row's rendered instruction (prompts.prompt_echo)
     unscored: Counter[str] = field(default_factory=Counter)  # kept without a score: reason -> rows
 
 
@@ -55,6 +57,8 @@ def apply_filters(rows: list[Candidate], f: ir.Filter, inputs: FilterInputs | No
             r.drop("labels", f"label {r.label} not kept")
         elif inputs.echo is not None and (hit := find_value_echo(r.text, inputs.echo)):
             r.drop("echo.label", f"repeats {hit[1]!r} of {hit[0]!r}")
+        elif inputs.prompt is not None and (span := inputs.prompt(r).find(r.text)):
+            r.drop("echo.template", f"repeats {span.span!r} of its prompt")
     live = _live(live)
     if f.near_copy is not None and inputs.copy_of:
         _near_copy(live, f.near_copy, inputs.copy_of)

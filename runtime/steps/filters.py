@@ -11,7 +11,9 @@ from synthc.runtime.data import Row
 from synthc.runtime.errors import fail
 from synthc.runtime.filters.pipeline import FilterInputs, Texts, apply_filters
 from synthc.runtime.postprocess import Candidate
-from synthc.runtime.prompts import forbidden_values, value_echo
+from synthc.runtime.prompts import forbidden_values, is_free_text, prompt_echo, value_echo
+from synthc.runtime.rows import build_request
+from synthc.runtime.filters.shingles import ShingleIndex
 from synthc.runtime.steps import Context, Inputs
 
 __all__ = ["filter_rows"]
@@ -20,7 +22,8 @@ __all__ = ["filter_rows"]
 def filter_rows(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[Candidate]:
     rows: list[Candidate] = inputs.one("candidates")
     fin = FilterInputs(oracle=inputs.get("oracle"), copy_of=_copy_sources(inputs),
-                       echo=value_echo(forbidden_values(v, ctx.program)))
+                       echo=value_echo(forbidden_values(v, ctx.program)),
+                       prompt=(lambda c: _instruction(ctx.program, v, c)) if is_free_text(v) else None)
     kept = apply_filters(rows, v.filter, fin)
     for r in rows:
         if r.dropped:
@@ -39,6 +42,18 @@ def filter_rows(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[
     ctx.counts[v.id] = dict(Counter(r.label or "" for r in kept))
     ctx.note(node, _note(rows, kept, fin))
     return kept
+
+
+def _instruction(program: ir.Program, v: ir.Variant, c: Candidate) -> ShingleIndex:
+    """The row's rendered system and prompt, minus the data rendered into them (prompts.prompt_echo)."""
+    r = c.row
+    if r is None:  # a candidate built outside a plan (tests)
+        return ShingleIndex(0)
+    req, _ = build_request(v, program, r, [])
+    data = [s.text for s, _ in r.demos] + [d.text for _, d in r.demos if d is not None]
+    data += [x.text for x in (r.seed, r.hit.doc if r.hit else None) if x is not None]
+    data += [str(val) for val in (r.persona or {}).values()]
+    return prompt_echo(tuple(text for _, text in req.messages), tuple(data))
 
 
 def _copy_sources(inputs: Inputs) -> tuple[Texts, ...]:
