@@ -1,6 +1,7 @@
 """The filter step: a variant's candidates through its filters (runtime/filters/), the drops
 counted per label and reason for the manifest and card, each dropped row's detail in the event
-log, each kept row's scores in its provenance."""
+log, each kept row's scores in its provenance. It gathers what the filters compare rows with:
+the oracle, the `near_copy` sources, the values no row may echo, each row's rendered instruction."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from synthc.compiler import ir
 from synthc.runtime.data import Row
 from synthc.runtime.errors import fail
 from synthc.runtime.filters.pipeline import FilterInputs, Texts, apply_filters
+from synthc.runtime.filters.shingles import ShingleIndex
 from synthc.runtime.postprocess import Candidate
 from synthc.runtime.prompts import forbidden_values, is_free_text, prompt_echo, value_echo
 from synthc.runtime.rows import build_request
-from synthc.runtime.filters.shingles import ShingleIndex
 from synthc.runtime.steps import Context, Inputs
 
 __all__ = ["filter_rows"]
