@@ -187,6 +187,21 @@ _ALL = [
        "A regular expression does not compile.",
        'output {\n  code = regex("[a-z")\n}',
        "Fix the pattern (Python `re` syntax)."),
+    _c("E220", "unknown-extends-target", "types",
+       "A variant's `extends` names no variant of its task. `default` is not a variant one can name: every "
+       "variant already starts from the task's own settings.",
+       "task t {\n  variant base {}\n  variant twin {\n    extends = bsae\n  }\n}",
+       "Name a variant of the same task (the help line suggests the closest), or drop `extends`."),
+    _c("E221", "extends-cycle", "types",
+       "Variants extend each other in a ring (or one extends itself), so none of them has settings to start "
+       "from. The message lists the ring.",
+       "task t {\n  variant a {\n    extends = b\n  }\n  variant b {\n    extends = a\n  }\n}",
+       "Let one variant of the ring start from the task's settings: remove its `extends`."),
+    _c("E222", "extends-across-tasks", "types",
+       "A variant's `extends` names a variant of another task (`extends = other.base`, or a name only another "
+       "task declares). Tasks differ in kind, labels and rows, so a variant extends only variants of its own task.",
+       "task news {\n  variant base {}\n}\ntask reviews {\n  variant twin {\n    extends = news.base\n  }\n}",
+       "Make both variants variants of one task, or copy the settings into the variant."),
     # -- E3xx: semantics -----------------------------------------------------------------------
     _c("E301", "empty-label-set", "semantics",
        "A `labels` block declares no label.",
