@@ -409,6 +409,13 @@ _ALL = [
        "filter {\n  words = 500..600  # no generated row is that long\n}",
        "Loosen the filter or band the message names (it counts the drop reasons); generations are cached, "
        "so the rebuild is quick."),
+    _c("E535", "nothing-to-show", "runtime",
+       "`synthc show` (or `synthc plan --prompts`) selects no row: `--variant` names no variant of the recipe, "
+       "or `--row` names no row its plan has. Row keys are `<label>/<index>` as a build plans them; a dataset "
+       "row's `id` (`<task>.<variant>.<key>`, `#n` for the n-th row of a split completion) names its row too.",
+       "synthc show my.synth --row positive/000099   # per_label = 10 plans positive/000000..000009",
+       "Use a key the plan has (`synthc show SPEC --rows 5` prints some, `--json` lists them with their ids) and a "
+       "variant the recipe declares (the help line suggests the closest)."),
     # -- E6xx: evaluation inputs (`synthc eval`) ---------------------------------------------
     _c("E601", "eval-input-invalid", "eval",
        "A dataset given to `synthc eval` cannot be evaluated: it has no rows, lacks the text field, or "
