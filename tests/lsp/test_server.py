@@ -256,6 +256,8 @@ async def test_extends_completes_hovers_and_navigates(client: LanguageClient) ->
     assert isinstance(loc, lsp.Location) and loc.uri == uri and loc.range.start.line == text[:text.index("variant base")].count("\n")
     h = await client.text_document_hover_async(lsp.HoverParams(doc, _pos(text, "= base", 3)))
     assert h is not None and "**variant base** of task `twins`" in h.contents.value  # type: ignore[union-attr]
+    twin = await client.text_document_hover_async(lsp.HoverParams(doc, _pos(text, "variant twin", 9)))
+    assert twin is not None and "extends `base`" in twin.contents.value  # type: ignore[union-attr]
     key = await client.text_document_hover_async(lsp.HoverParams(doc, _pos(text, "extends =", 2)))
     assert key is not None and "same task" in key.contents.value  # type: ignore[union-attr]
     renamed = await client.text_document_rename_async(lsp.RenameParams(doc, _pos(text, "variant base", 9), "root"))
