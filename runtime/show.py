@@ -219,7 +219,8 @@ def as_text(shown: list[Shown], templated: bool = False) -> str:
         width = max(len(k) for k, _ in _facts(s))
         out += [f"{k:<{width}}  {val}" for k, val in _facts(s)]
         if templated and s.templated is not None:
-            out += ["", "── as the model reads it (chat template applied) ──", s.templated]
+            applied = " (chat template applied)" if s.rr.request.mode == "chat" else ""
+            out += ["", f"── as the model reads it{applied} ──", s.templated]
         else:
             for k, (role, content) in enumerate(s.messages):
                 out += ["", f"── {'prompt' if role == 'text' else role} ──",
