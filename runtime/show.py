@@ -74,7 +74,7 @@ def show(plan: Plan, selection: Selection, *, backend: str = "llama",
             messages = _messages(rr, requests)
             templated = tokens = None
             if be is not None and backend != "fake":
-                filled = tuple((role, _placeholder(rr, k) if text is None else text)
+                filled = tuple((role, _placeholder(k) if text is None else text)
                                for k, (role, text) in enumerate(messages))
                 templated = be.render(replace(rr.request, messages=filled))
                 # Counted without the placeholders: a lower bound while earlier answers are unknown.
@@ -104,7 +104,8 @@ def _messages(rr: RowRequest, requests: list[RowRequest]) -> tuple[tuple[str, st
     return (*head, *history, last)
 
 
-def _placeholder(rr: RowRequest, k: int) -> str:
+def _placeholder(k: int) -> str:
+    """What stands for the not yet generated answer at message `k` (after a system message or not)."""
     return f"[not generated yet: the answer to turn {(k - 1) // 2} of this conversation]"
 
 
@@ -216,15 +217,16 @@ def as_text(shown: list[Shown], templated: bool = False) -> str:
     out: list[str] = []
     for s in shown:
         out.append(f"━━ {s.variant.id} · {s.rr.row.key} " + "━" * max(3, 60 - len(s.variant.id) - len(s.rr.row.key)))
-        width = max(len(k) for k, _ in _facts(s))
-        out += [f"{k:<{width}}  {val}" for k, val in _facts(s)]
+        facts = _facts(s)
+        width = max(len(k) for k, _ in facts)
+        out += [f"{k:<{width}}  {val}" for k, val in facts]
         if templated and s.templated is not None:
             applied = " (chat template applied)" if s.rr.request.mode == "chat" else ""
             out += ["", f"── as the model reads it{applied} ──", s.templated]
         else:
             for k, (role, content) in enumerate(s.messages):
                 out += ["", f"── {'prompt' if role == 'text' else role} ──",
-                        _placeholder(s.rr, k) if content is None else content]
+                        _placeholder(k) if content is None else content]
         out.append("")
     return "\n".join(out)
 
