@@ -329,6 +329,8 @@ def _show(result: CompileResult, selection: Selection, args: argparse.Namespace,
     except RunFailed as failed:
         report(failed.diagnostics, result.sources, args, err)
         return 1
+    if not shown and not as_json:
+        print("no rows to show: the selected variants plan none (a count of 0?)", file=err)
     out.write(json_text(shown) if as_json else as_text(shown, templated))
     return 0
 
