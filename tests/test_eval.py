@@ -50,7 +50,8 @@ def test_eval_report_ranks_the_varied_set_first_and_is_deterministic(files: dict
     for k in range(2):
         out_dir = os.path.join(files["dir"], f"report{k}")
         code, stdout, err = run("eval", files["varied"], files["collapsed"], "--real", files["test"],
-                                "--train", files["train"], "--out", out_dir, "--seeds", "2", "--embedder", "tfidf_svd")
+                                "--train", files["train"], "--out", out_dir, "--seeds", "2", "--embedder", "tfidf_svd",
+                                "--students", "tfidf_lr")
         assert code == 0, err
         outs.append(out_dir)
     assert stdout.startswith("Best data: `varied`")
@@ -58,8 +59,14 @@ def test_eval_report_ranks_the_varied_set_first_and_is_deterministic(files: dict
     v, c = m["datasets"]["varied"], m["datasets"]["collapsed"]
     assert v["self_bleu"]["self_bleu_5"] < c["self_bleu"]["self_bleu_5"]
     assert v["remote_clique"] > c["remote_clique"] and c["chamfer"] < 1e-6  # exact copies: distance 0
-    assert v["student"]["accuracy"]["mean"] > c["student"]["accuracy"]["mean"]
-    assert len(v["student"]["accuracy"]["runs"]) == 2 and "gold_same_n" in v
+    vs, cs = v["students"]["tfidf_lr"], c["students"]["tfidf_lr"]
+    assert vs["synthetic"]["macro_f1"]["mean"] > cs["synthetic"]["macro_f1"]["mean"]
+    assert len(vs["synthetic"]["macro_f1"]["runs"]) == 2
+    assert set(vs) >= {"gold_same_n", "gold_k", "gold_k_plus_synthetic"}
+    assert vs["gold_k"] == cs["gold_k"]  # the same k gold rows per label per seed, whatever the dataset
+    (comp,) = [x for x in m["comparisons"] if x["student"] == "tfidf_lr"]
+    assert (comp["a"], comp["b"], comp["verdict"]) == ("varied", "collapsed", "varied")
+    assert m["verdict"]["winner"] == "varied"
     assert m["datasets"]["real (gold train)"]["reference"] is True
     assert m["parameters"]["embedder"].startswith("TF-IDF")
     for name in ("metrics.json", "report.html", "report.md", "figures/projection.png", "figures/confusion.png"):

@@ -60,7 +60,7 @@ def train_biencoder(pairs: Pairs, setup: IRSetup) -> tuple[Any, list[float]]:
     import torch
     import torch.nn.functional as F
 
-    from synthc.runtime.embed import load_minilm
+    from synthc.runtime.eval.embed import load_minilm
 
     torch.manual_seed(setup.seed)
     model = copy.deepcopy(load_minilm())
@@ -105,7 +105,7 @@ def rerank(model: Any, queries: Sequence[Query], first: Run, docs: dict[str, str
 def evaluate_ir(setup: IRSetup, training: dict[str, Pairs], log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     """BM25, zero-shot MiniLM and one fine-tuned bi-encoder per training set, each alone and fused
     with BM25; metrics on the test half, significance between every pair of fused runs."""
-    from synthc.runtime.embed import load_minilm
+    from synthc.runtime.eval.embed import load_minilm
 
     val, test = split(setup.queries)
     docs = dict(setup.collection)
