@@ -187,6 +187,15 @@ _ALL = [
        "A regular expression does not compile.",
        'output {\n  code = regex("[a-z")\n}',
        "Fix the pattern (Python `re` syntax)."),
+    _c("E225", "conversation-never-diverse", "semantics",
+       "A warning: no conversation of a task with a `conversation` block lasts long enough to reach its "
+       "first diversity prompt. Li et al. generate one long conversation per label and add the diversity "
+       "prompt to every `every`-th request after the first; a conversation holds at most `reset_after` "
+       "requests, and a label's first round has `per_label` of them, so when either is at most `every` "
+       "the prompt is never sent and the variant is a plain zero-shot one.",
+       "task t {\n  per_label = 4\n  conversation {\n    diversity_prompt = \"More diverse, please.\"\n"
+       "    every = 5\n  }\n}",
+       "Make `per_label` and `reset_after` larger than `every`, or lower `every`."),
     # -- E3xx: semantics -----------------------------------------------------------------------
     _c("E301", "empty-label-set", "semantics",
        "A `labels` block declares no label.",
