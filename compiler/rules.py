@@ -138,6 +138,9 @@ def e225_conversation_reach(v: Variant, r: Report) -> None:
     if conv is None or _kind(v) != "classification":
         return
     val = v.values.values
+    model = r.decls["model"].get(val.get("model", ""))
+    if model is not None and model.values.get("mode") == "completion":
+        return  # no conversation at all: E304
     every, reset = conv.values.get("every", 5), conv.values.get("reset_after", 20)
     label_set = r.decls["labels"].get(val.get("labels") or "")
     n_labels = max(1, len(label_set.open)) if label_set is not None else 1
