@@ -313,6 +313,7 @@ class Variant:
     parse: Parse
     filter: Filter
     pairs: Pairs | None
+    attempts: int = 4  # request budget per label: attempts × the label's wanted rows
     origin: Span = _origin()
 
     @property

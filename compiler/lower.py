@@ -184,7 +184,8 @@ class _Lower:
             fewshot=self.fewshot(b.get("fewshot")), retrieve=self.retrieve(b.get("retrieve")),
             retrieve_shared="retrieve" not in v.own, conversation=self.conversation(b.get("conversation")),
             output=self.output(b.get("output"), v.values.origin), parse=self.parse(b.get("parse"), v.values.origin),
-            filter=self.filter(b.get("filter"), v.values.origin, x.get("seeds")), pairs=self.pairs(b.get("pairs")), origin=v.origin)
+            filter=self.filter(b.get("filter"), v.values.origin, x.get("seeds")), pairs=self.pairs(b.get("pairs")),
+            attempts=x["attempts"], origin=v.origin)
 
     def fewshot(self, v: Values | None) -> ir.FewShot | None:
         if v is None or v.values["shots"] == 0:

@@ -137,6 +137,9 @@ _TASK_COMMON = (
     # Bounded: a build plans its rows in memory, so 10**12 must be a diagnostic, not a MemoryError.
     Field("per_label", INT(0, MAX_ROWS), doc="rows to generate per label"),
     Field("total", INT(0, MAX_ROWS), doc="rows to generate in all (split evenly over labels)"),
+    # Rows are counted after parsing and filters; generation goes on in rounds for a label that is
+    # short, up to attempts × its wanted rows in requests (runtime/quota.py).
+    Field("attempts", INT(1, 100), 4, doc="request budget: at most attempts × per_label requests per label"),
     Field("persona", REF("persona"), doc="per-row persona derived from data"),
     Field("system", TEMPLATE("prompt"), doc="system / context prompt (chat mode)"),
     Field("prompt", TEMPLATE("prompt"), doc="the generation prompt"),
