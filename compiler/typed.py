@@ -125,7 +125,7 @@ class Typer:
     # -- values -----------------------------------------------------------------------------
     def value(self, e: ast.Expr, t: T, key: str) -> Any:
         if isinstance(e, ast.Ref) and len(e.parts) == 1 and e.parts[0] in self.res.params:
-            if not (t.kind == "enum" and e.parts[0] in t.choices) and t.kind not in ("ref",):
+            if not (t.kind == "enum" and e.parts[0] in t.choices) and t.kind not in ("ref", "variant"):
                 return self.value(_respan(self.res.params[e.parts[0]], e.span), t, key)
         method = getattr(self, f"_v_{t.kind}")
         return method(e, t, key)
@@ -201,6 +201,12 @@ class Typer:
         self.sink.error("E217", f"`{key}` names no source `{name}`", e.span, "not `seeds` nor a source",
                         help=did_you_mean(name, known) or f"use `seeds` or one of: {', '.join(known)}")
         return INVALID
+
+    def _v_variant(self, e: ast.Expr, t: T, key: str) -> Any:
+        """A variant named by `name` (this task) or `task.name`; compiler/variants.py resolves it."""
+        if isinstance(e, ast.Ref) and len(e.parts) in (1, 2):
+            return e.parts
+        return self._wrong(e, "a variant name (`extends = base`)", key)
 
     def _v_list(self, e: ast.Expr, t: T, key: str) -> Any:
         if not isinstance(e, ast.ListExpr):
