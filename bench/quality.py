@@ -86,6 +86,7 @@ class Figures:
     gold_k_plus_synthetic: Score = field(default_factory=lambda: Score(None))
     k: int = 10
     seconds: float = 0.0
+    summary: str = ""  # the build's own summary line (generated vs cached requests)
 
     @property
     def ratio(self) -> float | None:
@@ -136,7 +137,7 @@ class Figures:
         def score(s: Score) -> dict[str, Any]:
             return {"mean": s.mean, "std": s.std, "runs": list(s.runs)}
 
-        return {"dataset": self.dataset, "kept": self.kept, "quota_met": self.quota_met,
+        return {"dataset": self.dataset, "build": self.summary, "kept": self.kept, "quota_met": self.quota_met,
                 "label_preservation": self.label_preservation, "synthetic": score(self.synthetic),
                 "gold_same_n": score(self.gold_same_n), "ratio": self.ratio, "k": self.k,
                 "gold_k": score(self.gold_k), "gold_k_plus_synthetic": score(self.gold_k_plus_synthetic),
@@ -169,7 +170,7 @@ def build(dataset: str, out: str, overrides: dict[str, str], backend: str) -> Fi
     program = compile_or_raise(recipe, overrides).program
     assert program.evaluations and program.exports, f"{dataset}: the recipe needs an export and an evaluate block"
     t0 = time.perf_counter()
-    synthc.build(recipe, overrides=overrides, backend=backend, quiet=True)
+    summary = synthc.build(recipe, overrides=overrides, backend=backend, quiet=True)
     seconds = time.perf_counter() - t0
     base = os.path.dirname(recipe)
     ev = program.evaluations[0]
@@ -179,7 +180,7 @@ def build(dataset: str, out: str, overrides: dict[str, str], backend: str) -> Fi
     with open(os.path.join(export_dir, "manifest.json"), encoding="utf-8") as fh:
         manifest = json.load(fh)
     fig = figures(dataset, metrics, manifest)
-    fig.seconds = seconds
+    fig.seconds, fig.summary = seconds, summary.strip().splitlines()[0] if summary.strip() else ""
     return fig
 
 
@@ -304,11 +305,11 @@ def run(chosen: tuple[str, ...], out: str, overrides: dict[str, str], backend: s
             futures = {pool.submit(build, name, out, overrides, backend): name for name in chosen}
             for fut in as_completed(futures):
                 fig = done[futures[fut]] = fut.result()
-                print(f"  {fig.dataset}: built and evaluated in {fig.seconds:.0f} s", flush=True)
+                print(f"  {fig.dataset}: {fig.seconds:.0f} s; {fig.summary}", flush=True)
     else:
         for name in chosen:
             fig = done[name] = build(name, out, overrides, backend)
-            print(f"  {name}: built and evaluated in {fig.seconds:.0f} s", flush=True)
+            print(f"  {name}: {fig.seconds:.0f} s; {fig.summary}", flush=True)
     rows = [done[name] for name in chosen]
     print()
     print("\n".join(table(rows)))
