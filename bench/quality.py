@@ -13,8 +13,10 @@ repository's data, so its relative paths hold), runs `synthc.build` on it — ge
 export, then the recipe's own `evaluate` block — and reads the evaluation's report JSON and the
 export's manifest. It prints, per dataset:
 
-  kept        rows kept after parsing and filters, per label (the manifest's counts)
-  label pres. label preservation: accuracy of an oracle trained on the full train split
+  kept        rows kept after parsing and filters, per label (the manifest's counts; `short` when
+              a label's quota was not met within the recipe's `attempts` budget)
+  label pres. label preservation: accuracy of the evaluation's oracle (trained on the full train
+              split, independent of the filter's label_oracle)
   synth       macro-F1 of the student trained on the synthetic rows only (mean over the seeds)
   gold N      the same student on real train rows sampled to the same N: the upper reference
   ratio       synth / gold N                       (goal: >= 0.70 on ag_news, imdb, sms_spam)
@@ -26,8 +28,9 @@ Every F1 is the mean over the evaluation's seeds, printed with its spread (± st
 smaller than the seeds' spread is marked `~` (a tie, not a win). Nothing is tuned on the test
 split: the recipes' choices were made on train (seeds, oracle) and the corpora only.
 
-Time: with the default --set per_label (the recipes' own default, 12 kept rows per label) the eight
-builds take about 30-40 minutes on 2 shared CPU cores with the embedded SmolLM2-135M; reruns reuse
+Time: the recipes' own N (8 kept rows per label, at most 4 × 8 requests per label) keeps the eight
+builds within about 40 minutes with `--jobs 2` on 2 CPU cores even when they are shared (measured:
+see bench/quality/README.md for the command, date and wall time of the latest run). Reruns reuse
 the generation cache in --out, so only changed requests are generated again.
 """
 
