@@ -205,7 +205,10 @@ def test_event_log_is_json_lines(tmp_path: str) -> None:
     events = [json.loads(line) for line in open(log)]
     kinds = {e["event"] for e in events}
     assert {"step", "generate_start", "row_done"} <= kinds
-    assert sum(e["event"] == "row_done" for e in events) == 16
+    assert sum(e["event"] == "row_done" for e in events) == _requests(spec)  # every quota round's rows
+    rounds = [e for e in events if e["event"] == "generate_round"]
+    assert all(e["rows"] > 0 and e["round"] >= 2 for e in rounds)
+    assert 16 + sum(e["rows"] for e in rounds) == _requests(spec)
 
 
 def test_lone_label_field_is_a_select(tmp_path: str) -> None:
