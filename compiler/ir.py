@@ -353,6 +353,7 @@ class Evaluate:
     self_bleu_sample: int | None
     gold_plus_synthetic: bool
     path: str
+    gold_k: int = 10
     collection: str | None = None
     relevant: str | None = None
     time: str | None = None

@@ -294,6 +294,6 @@ class _Lower:
         return ir.Evaluate(name=v.name or "", task=x["task"], variants=self._variants(v), real=x["real"],
                            train=x.get("train"), metrics=tuple(x["metrics"]), students=tuple(x["students"]),
                            seeds=x["seeds"], embedder=x["embedder"], self_bleu_sample=x.get("self_bleu_sample"),
-                           gold_plus_synthetic=x["gold_plus_synthetic"], path=path, collection=x.get("collection"),
+                           gold_plus_synthetic=x["gold_plus_synthetic"], gold_k=x["gold_k"], path=path, collection=x.get("collection"),
                            relevant=x.get("relevant"), time=x.get("time"), candidates=x["candidates"],
                            epochs=x["epochs"], queries=x.get("queries"), origin=v.origin)

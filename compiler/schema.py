@@ -96,7 +96,7 @@ METRICS = (
     "self_bleu", "distinct", "remote_clique", "chamfer", "mauve", "top5_similarity",
     "label_preservation", "student", "entity_entropy", "label_similarity", "retrieval",
 )
-STUDENTS = ("tfidf_lr",)
+STUDENTS = ("tfidf_lr", "minilm_lr")  # runtime/eval/students.py; the first listed judges
 REF_KINDS = ("model", "labels", "source", "corpus", "retriever", "persona", "task")
 
 DIALECTS = ("llama_cpp", "vllm", "sglang", "ollama", "openai")
@@ -295,7 +295,9 @@ SCHEMAS: dict[str, BlockSchema] = {
         Field("real", REF("source"), required=True, doc="real reference split (test)"),
         Field("train", REF("source"), doc="gold train split: oracle and gold-N student"),
         Field("metrics", LIST(ENUM(*METRICS)), ("self_bleu", "distinct", "student")),
-        Field("students", LIST(ENUM(*STUDENTS)), ("tfidf_lr",)),
+        Field("students", LIST(ENUM(*STUDENTS)), ("tfidf_lr", "minilm_lr"),
+              doc="students trained per seed; the first judges; minilm_lr only where the dense extra is installed"),
+        Field("gold_k", INT(1, 10_000), 10, doc="gold rows per label for the gold-k and gold-k + synthetic students"),
         Field("seeds", INT(1, 100), 5),
         Field("embedder", ENUM("auto", "minilm", "tfidf_svd"), "auto"),
         Field("self_bleu_sample", INT(2, 10_000_000), doc="estimate Self-BLEU from this many hypotheses"),

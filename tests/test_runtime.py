@@ -161,7 +161,7 @@ def test_synthesizrr_provenance_names_document_and_rank(tmp_path: str) -> None:
     assert all(all(dm["doc_id"] for dm in r["provenance"]["demos"]) for r in retricl)
     assert all(r["provenance"]["seed_id"] not in [dm["seed_id"] for dm in r["provenance"]["demos"]] for r in retricl)
     metrics = json.load(open(os.path.join(out, "eval", "metrics.json")))
-    assert "student" in metrics["datasets"]["FewGen_0"] and "self_bleu" in metrics["datasets"]["FewGen_0"]
+    assert "students" in metrics["datasets"]["FewGen_0"] and "self_bleu" in metrics["datasets"]["FewGen_0"]
     assert os.path.exists(os.path.join(out, "eval", "report.html"))
 
 
