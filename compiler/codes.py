@@ -187,6 +187,40 @@ _ALL = [
        "A regular expression does not compile.",
        'output {\n  code = regex("[a-z")\n}',
        "Fix the pattern (Python `re` syntax)."),
+    _c("E215", "oracle-threshold-conflict", "types",
+       "A `label_oracle` sets both `keep` (an absolute minimum probability) and `calibrate` (a per-label "
+       "quantile of what held-out real rows of the label score); they answer the same question.",
+       "label_oracle {\n  trained_on = train\n  keep      = 0.5\n  calibrate = 0.1\n}",
+       "Keep one. `calibrate` (the default, 0.1) adapts to the number of labels; an absolute `keep` passes few "
+       "real rows on many-label tasks (docs/language.md has the measurements)."),
+    _c("E216", "calibrate-out-of-range", "types",
+       "`calibrate` is a quantile and must lie strictly between 0 and 1: 0 would keep every row, 1 would drop "
+       "nearly all of them.",
+       "label_oracle {\n  trained_on = train\n  calibrate  = 1\n}",
+       "Use a value such as 0.1 (drop rows scoring below what 90 % of real rows of their label score)."),
+    _c("E217", "unknown-text-source", "types",
+       "A `near_copy` filter's `of` names something that is neither `seeds` nor a declared source.",
+       "near_copy {\n  of = [seeds, trian]\n}",
+       "Name `seeds` (the task's seed source) or a `source` declared in the recipe or its imports."),
+    _c("E218", "near-copy-without-seeds", "types",
+       "A `near_copy` filter names `seeds`, but the task (or variant) has no seed source.",
+       "task t {\n  filter {\n    near_copy { of = [seeds] }\n  }\n}",
+       "Add `seeds = <source>` to the task, or name the source itself in `of`."),
+    _c("E220", "unknown-extends-target", "types",
+       "A variant's `extends` names no variant of its task. `default` is not a variant one can name: every "
+       "variant already starts from the task's own settings.",
+       "task t {\n  variant base {}\n  variant twin {\n    extends = bsae\n  }\n}",
+       "Name a variant of the same task (the help line suggests the closest), or drop `extends`."),
+    _c("E221", "extends-cycle", "types",
+       "Variants extend each other in a ring (or one extends itself), so none of them has settings to start "
+       "from. The message lists the ring.",
+       "task t {\n  variant a {\n    extends = b\n  }\n  variant b {\n    extends = a\n  }\n}",
+       "Let one variant of the ring start from the task's settings: remove its `extends`."),
+    _c("E222", "extends-across-tasks", "types",
+       "A variant's `extends` names a variant of another task (`extends = other.base`, or a name only another "
+       "task declares). Tasks differ in kind, labels and rows, so a variant extends only variants of its own task.",
+       "task news {\n  variant base {}\n}\ntask reviews {\n  variant twin {\n    extends = news.base\n  }\n}",
+       "Make both variants variants of one task, or copy the settings into the variant."),
     # -- E3xx: semantics -----------------------------------------------------------------------
     _c("E301", "empty-label-set", "semantics",
        "A `labels` block declares no label.",
@@ -394,6 +428,13 @@ _ALL = [
        "filter {\n  words = 500..600  # no generated row is that long\n}",
        "Loosen the filter or band the message names (it counts the drop reasons); generations are cached, "
        "so the rebuild is quick."),
+    _c("E535", "nothing-to-show", "runtime",
+       "`synthc show` (or `synthc plan --prompts`) selects no row: `--variant` names no variant of the recipe, "
+       "or `--row` names no row its plan has. Row keys are `<label>/<index>` as a build plans them; a dataset "
+       "row's `id` (`<task>.<variant>.<key>`, `#n` for the n-th row of a split completion) names its row too.",
+       "synthc show my.synth --row positive/000099   # per_label = 10 plans positive/000000..000009",
+       "Use a key the plan has (`synthc show SPEC --rows 5` prints some, `--json` lists them with their ids) and a "
+       "variant the recipe declares (the help line suggests the closest)."),
     # -- E6xx: evaluation inputs (`synthc eval`) ---------------------------------------------
     _c("E601", "eval-input-invalid", "eval",
        "A dataset given to `synthc eval` cannot be evaluated: it has no rows, lacks the text field, or "

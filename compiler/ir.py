@@ -239,8 +239,23 @@ class Parse:
 @dataclass(**_S)
 class Oracle:
     trained_on: str
-    keep: float
+    keep: float | None  # an absolute threshold, or
+    calibrate: float | None  # per label: this quantile of held-out real rows' scores (exactly one is set)
+    min_kept: float  # never keep fewer than this fraction of a label's rows (and never none)
     drop: bool
+    origin: Span = _origin()
+
+
+@dataclass(**_S)
+class NearCopy:
+    of: tuple[str, ...]  # source names ("seeds" already resolved to the task's seed source)
+    ngram: int
+    origin: Span = _origin()
+
+
+@dataclass(**_S)
+class Fluency:
+    min_logprob: float  # mean per-token log-probability of the completion under its generating model
     origin: Span = _origin()
 
 
@@ -260,6 +275,8 @@ class Filter:
     labels: tuple[str, ...] | None
     oracle: Oracle | None
     cartography: Cartography | None
+    near_copy: NearCopy | None = None
+    fluency: Fluency | None = None
     origin: Span = _origin()
 
 

@@ -9,7 +9,9 @@ from synthc.compiler import ast, ir
 from synthc.compiler.values import Checked, Values, Variant
 from synthc.compiler.source import Span
 
-__all__ = ["lower", "data_format", "is_hf_folder", "HF_PREFIX"]
+__all__ = ["lower", "data_format", "is_hf_folder", "HF_PREFIX", "DEFAULT_CALIBRATE"]
+
+DEFAULT_CALIBRATE = 0.1  # a label oracle with neither `keep` nor `calibrate`
 
 
 def lower(checked: Checked) -> ir.Program:
@@ -182,7 +184,7 @@ class _Lower:
             fewshot=self.fewshot(b.get("fewshot")), retrieve=self.retrieve(b.get("retrieve")),
             retrieve_shared="retrieve" not in v.own, conversation=self.conversation(b.get("conversation")),
             output=self.output(b.get("output"), v.values.origin), parse=self.parse(b.get("parse"), v.values.origin),
-            filter=self.filter(b.get("filter"), v.values.origin), pairs=self.pairs(b.get("pairs")), origin=v.origin)
+            filter=self.filter(b.get("filter"), v.values.origin, x.get("seeds")), pairs=self.pairs(b.get("pairs")), origin=v.origin)
 
     def fewshot(self, v: Values | None) -> ir.FewShot | None:
         if v is None or v.values["shots"] == 0:
@@ -235,20 +237,35 @@ class _Lower:
         return ir.Parse(prefix=x.get("prefix"), split=x["split"], strip_quotes=x["strip_quotes"],
                         reject=tuple(x["reject"]), origin=v.origin if v is not None else origin)
 
-    def filter(self, v: Values | None, origin: Span) -> ir.Filter:
+    def filter(self, v: Values | None, origin: Span, seeds: str | None = None) -> ir.Filter:
         if v is None:
             return ir.Filter(words=None, chars=None, dedupe="exact", near_threshold=1.0, labels=None,
                              oracle=None, cartography=None, origin=origin)
         x = v.values
         o, c = v.children.get("label_oracle"), v.children.get("cartography")
-        oracle = None if o is None else ir.Oracle(trained_on=o.values["trained_on"], keep=float(o.values["keep"]),
-                                                  drop=o.values["drop"], origin=o.origin)
+        nc, fl = v.children.get("near_copy"), v.children.get("fluency")
         carto = None if c is None else ir.Cartography(keep=float(c.values["keep"]), epochs=c.values["epochs"],
                                                       origin=c.origin)
+        near_copy = None
+        if nc is not None:  # `seeds` is the task's seed source (E218 when it has none)
+            names = (seeds if n == "seeds" else n for n in nc.values["of"])
+            near_copy = ir.NearCopy(of=tuple(dict.fromkeys(n for n in names if n)), ngram=nc.values["ngram"],
+                                    origin=nc.origin)
+        fluency = None if fl is None else ir.Fluency(min_logprob=float(fl.values["min_logprob"]), origin=fl.origin)
         dedupe, threshold = x["dedupe"] if isinstance(x["dedupe"], tuple) else (x["dedupe"], 1.0)
         return ir.Filter(words=x.get("words"), chars=x.get("chars"), dedupe=dedupe, near_threshold=float(threshold),
-                         labels=tuple(x["labels"]) if "labels" in x else None, oracle=oracle, cartography=carto,
-                         origin=v.origin)
+                         labels=tuple(x["labels"]) if "labels" in x else None, oracle=self.oracle(o),
+                         cartography=carto, near_copy=near_copy, fluency=fluency, origin=v.origin)
+
+    def oracle(self, o: Values | None) -> ir.Oracle | None:
+        if o is None:
+            return None
+        x = o.values
+        keep = float(x["keep"]) if "keep" in x else None
+        # Neither given: calibrated at the 10th percentile (docs/language.md has the measurements).
+        calibrate = float(x["calibrate"]) if "calibrate" in x else (None if keep is not None else DEFAULT_CALIBRATE)
+        return ir.Oracle(trained_on=x["trained_on"], keep=keep, calibrate=calibrate,
+                         min_kept=float(x["min_kept"]), drop=x["drop"], origin=o.origin)
 
     def pairs(self, v: Values | None) -> ir.Pairs | None:
         if v is None:

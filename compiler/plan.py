@@ -223,13 +223,22 @@ class _Builder:
         if f.oracle is not None:
             trained_on = self.p.source(f.oracle.trained_on)
             deps.append(("oracle", self.add(Step(node_id("oracle", "source", trained_on.name), "oracle",
-                                                 "tf-idf + logistic regression", origin=f.oracle.origin,
+                                                 "tf-idf + logistic regression, 5-fold held-out scores",
+                                                 origin=f.oracle.origin,
                                                  target=trained_on), ("rows", self.load_source(trained_on.name)))))
+        if f.near_copy is not None:
+            deps += [("copy_of", self.load_source(name)) for name in f.near_copy.of]
         parts = [f"dedupe={f.dedupe}" + (f"({f.near_threshold})" if f.dedupe == "near" else "")]
         if f.words:
             parts.append(f"words={f.words[0]}..{f.words[1]}")
+        if f.fluency:
+            parts.append(f"fluency logprob>={f.fluency.min_logprob}")
+        if f.near_copy:
+            parts.append(f"near_copy {f.near_copy.ngram}-grams of {','.join(f.near_copy.of)}")
         if f.oracle:
-            parts.append(f"oracle keep>={f.oracle.keep}")
+            o = f.oracle
+            parts.append(f"oracle {'keep>=' + str(o.keep) if o.keep is not None else 'calibrate=' + str(o.calibrate)}"
+                         f" min_kept={o.min_kept}")
         if f.cartography:
             parts.append(f"cartography keep={f.cartography.keep}")
         last = self.add(Step(node_id("filter", task, name), "filter", " ".join(parts), variant=v.id, origin=f.origin,

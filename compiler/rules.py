@@ -150,6 +150,34 @@ def e312_oracle(v: Variant, r: Report) -> None:
                oracle.spans["trained_on"], "unlabelled source", help='map `label = "…"` on the source')
 
 
+def e215_oracle_threshold(v: Variant, r: Report) -> None:
+    """`keep` (absolute) and `calibrate` (relative to held-out real rows) are two answers to one
+    question; `calibrate` is a quantile, so its ends 0 and 1 (keep all / drop nearly all) are no setting."""
+    filt = v.blocks.get("filter")
+    oracle = filt.children.get("label_oracle") if filt is not None else None
+    if oracle is None:
+        return
+    x, spans = oracle.values, oracle.spans
+    if "keep" in x and "calibrate" in x:
+        r.once("E215", "`label_oracle` sets both `keep` and `calibrate`", spans["calibrate"],
+               "exclusive with `keep`", secondary=((spans["keep"], "`keep` set here"),),
+               help="keep one: `calibrate = 0.1` (relative to real rows of each label) or `keep = 0.5` (absolute)")
+    q = x.get("calibrate")
+    if q is not None and not 0 < q < 1:
+        r.once("E216", f"`calibrate` = {q:g} is not a quantile strictly between 0 and 1", spans["calibrate"],
+               "allowed: 0 < calibrate < 1",
+               help="0.1 drops rows scoring below what 90 % of held-out real rows of their label score")
+
+
+def e218_near_copy_seeds(v: Variant, r: Report) -> None:
+    filt = v.blocks.get("filter")
+    nc = filt.children.get("near_copy") if filt is not None else None
+    if nc is None or "seeds" not in (nc.values.get("of") or ()) or v.values.values.get("seeds"):
+        return
+    r.once("E218", f"`near_copy` names `seeds`, but {v.label} has no `seeds`", nc.spans["of"],
+           "no seed source", help="add `seeds = <source>` to the task, or name the source itself")
+
+
 def e107_filter_labels(v: Variant, r: Report) -> None:
     filt = v.blocks.get("filter")
     if filt is None:
@@ -166,6 +194,7 @@ def e107_filter_labels(v: Variant, r: Report) -> None:
 VARIANT_RULES: tuple[VariantRule, ...] = (
     e202_prompt, e306_labels, e305_counts, e310_qa_seeds, e307_pairs, e302_seeds, e303_retricl,
     e309_ranks, e304_chat, e313_persona, e312_oracle, e107_filter_labels,
+    e215_oracle_threshold, e218_near_copy_seeds,
 )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from synthc.compiler.limits import MAX_ROWS
 
 __all__ = [
-    "T", "Field", "BlockSchema", "TOP", "TASK_BLOCKS", "SCHEMAS", "REF_KINDS",
+    "T", "Field", "BlockSchema", "TOP", "TASK_BLOCKS", "REMOVABLE", "SCHEMAS", "REF_KINDS",
     "FIELD_TYPES", "DEDUPE", "BUILTIN_MODELS", "METRICS", "STUDENTS", "DIALECTS", "ENDPOINT_FIELDS",
 ]
 
@@ -20,7 +20,8 @@ __all__ = [
 @dataclass(frozen=True, slots=True)
 class T:
     """A value type: `kind` is one of int float str bool enum ref list range template gguf
-    fieldtype dedupe derive literal regex; the other attributes refine it."""
+    fieldtype dedupe derive literal regex textsource (`seeds` or a source name) variant; the other
+    attributes refine it."""
 
     kind: str
     lo: float | None = None  # numeric bound (inclusive) for int/float and range ends
@@ -142,6 +143,9 @@ _TASK_COMMON = (
     Field("seed", INT(0), 42, doc="seed for label order, attribute sampling and demo selection"),
 )
 TASK_BLOCKS = ("vary", "fewshot", "retrieve", "conversation", "output", "parse", "filter", "pairs")
+# What a variant's `without = [...]` can take away: any task block, and the optional task settings a
+# twin may need to unset (a persona, a system prompt, the seed source, one of the two counts).
+REMOVABLE = TASK_BLOCKS + ("persona", "system", "seeds", "per_label", "total")
 
 SCHEMAS: dict[str, BlockSchema] = {
     "model": BlockSchema("model", True, (
@@ -171,7 +175,9 @@ SCHEMAS: dict[str, BlockSchema] = {
     )),
     "corpus": BlockSchema("corpus", True, _DATA + (
         Field("render", TEMPLATE("corpus"), "{{ row.text }}", doc="how a document reads in prompts"),
-        Field("tokens", RANGE("int", 0), (20, 400), doc="drop below, truncate above (model tokens)"),
+        # 3..400 keeps short-text corpora (headlines, tweets, SMS: 2-40 tokens) whole; SynthesizRR's
+        # 20..400 dropped 89 % of sarcasm_headlines (docs/language.md has the measured table).
+        Field("tokens", RANGE("int", 0), (3, 400), doc="drop below, truncate above (model tokens)"),
         Field("truncate_at", STR, ".", doc="truncate at the last occurrence of this within the bound"),
         Field("limit", INT(1, MAX_ROWS), doc="read at most this many documents"),
     )),
@@ -194,7 +200,10 @@ SCHEMAS: dict[str, BlockSchema] = {
     # A variant overrides task settings: nothing is required and nothing defaults here.
     "variant": BlockSchema("variant", True, tuple(Field(f.name, f.type, doc=f.doc) for f in _TASK_COMMON
                                                   if f.name not in ("kind", "labels")) + (
-        Field("without", LIST(ENUM(*TASK_BLOCKS)), (), doc="task blocks this variant leaves out"),
+        Field("extends", T("variant"),
+              doc="another variant of this task: start from its settings and blocks, then apply these"),
+        Field("without", LIST(ENUM(*REMOVABLE)), (),
+              doc="blocks (and optional settings) this variant leaves out"),
     ), blocks=TASK_BLOCKS),
     "vary": BlockSchema("vary", False, open_attrs=LIST(T("literal")), doc="attribute = [values]"),
     "fewshot": BlockSchema("fewshot", False, (
@@ -238,11 +247,26 @@ SCHEMAS: dict[str, BlockSchema] = {
         Field("chars", RANGE("int", 0)),
         Field("dedupe", T("dedupe"), "exact"),
         Field("labels", LIST(STR), doc="keep only these labels"),
-    ), blocks=("label_oracle", "cartography")),
+    ), blocks=("label_oracle", "cartography", "near_copy", "fluency")),
+    # `keep` and `calibrate` are exclusive (E215); with neither, `calibrate = 0.1` (lower.py).
+    # calibrate's open ends (0 and 1 are no quantile worth dropping by) are E216, not E204.
     "label_oracle": BlockSchema("label_oracle", False, (
         Field("trained_on", REF("source"), required=True),
-        Field("keep", FLOAT(0, 1), 0.5, doc="minimum oracle probability of the intended label"),
+        Field("calibrate", FLOAT(), doc="per label: drop rows scoring below this quantile (0..1, open) of what "
+                                        "held-out real rows of the label score (default 0.1)"),
+        Field("keep", FLOAT(0, 1), doc="absolute minimum oracle probability of the intended label"),
+        Field("min_kept", FLOAT(0, 1), 0.25, doc="never keep fewer than this fraction of a label's rows "
+                                                 "(the best-scoring ones), and never none"),
         Field("drop", BOOL, True, doc="false: only record the score"),
+    )),
+    "near_copy": BlockSchema("near_copy", False, (
+        Field("of", LIST(T("textsource", ref="source")), required=True,
+              doc="`seeds` (the task's seed source) and/or source names whose texts rows must not copy"),
+        Field("ngram", INT(3, 64), 8, doc="drop a row sharing a span of this many normalised words"),
+    )),
+    "fluency": BlockSchema("fluency", False, (
+        Field("min_logprob", FLOAT(-100, 0), required=True,
+              doc="drop rows whose mean per-token log-probability under the generating model is below this"),
     )),
     "cartography": BlockSchema("cartography", False, (
         Field("keep", FLOAT(0, 1), 0.83, doc="keep this top fraction by confidence, per label"),

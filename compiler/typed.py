@@ -98,7 +98,7 @@ class Typer:
                                 "not allowed inside a block")
         for f in schema.fields:
             if f.name not in out.values:
-                if f.required:
+                if f.required and f.name not in seen:  # set but invalid: already reported
                     self.sink.error("E202", f"`{block.kind}` is missing `{f.name}`", block.name_span if block.name else block.kind_span,
                                     f"missing `{f.name}` here", help=f"add `{f.name} = …` ({f.doc or _type_doc(f.type)})")
                 elif f.default is not None:
@@ -125,7 +125,7 @@ class Typer:
     # -- values -----------------------------------------------------------------------------
     def value(self, e: ast.Expr, t: T, key: str) -> Any:
         if isinstance(e, ast.Ref) and len(e.parts) == 1 and e.parts[0] in self.res.params:
-            if not (t.kind == "enum" and e.parts[0] in t.choices) and t.kind not in ("ref",):
+            if not (t.kind == "enum" and e.parts[0] in t.choices) and t.kind not in ("ref", "variant"):
                 return self.value(_respan(self.res.params[e.parts[0]], e.span), t, key)
         method = getattr(self, f"_v_{t.kind}")
         return method(e, t, key)
@@ -189,6 +189,24 @@ class Typer:
         if isinstance(e, ast.Ref) and len(e.parts) == 1:
             return e.parts[0] if e.parts[0] in self.res.symbols[t.ref] else INVALID  # E101 from resolve
         return self._wrong(e, f"the name of a {t.ref}", key)
+
+    def _v_textsource(self, e: ast.Expr, t: T, key: str) -> Any:
+        """`seeds` (the task's seed source) or a source's name: texts a filter compares rows with."""
+        if not (isinstance(e, ast.Ref) and len(e.parts) == 1):
+            return self._wrong(e, "`seeds` or the name of a source", key)
+        name = e.parts[0]
+        if name == "seeds" or name in self.res.symbols["source"]:
+            return name
+        known = ["seeds", *self.res.symbols["source"]]
+        self.sink.error("E217", f"`{key}` names no source `{name}`", e.span, "not `seeds` nor a source",
+                        help=did_you_mean(name, known) or f"use `seeds` or one of: {', '.join(known)}")
+        return INVALID
+
+    def _v_variant(self, e: ast.Expr, t: T, key: str) -> Any:
+        """A variant named by `name` (this task) or `task.name`; compiler/variants.py resolves it."""
+        if isinstance(e, ast.Ref) and len(e.parts) in (1, 2):
+            return e.parts
+        return self._wrong(e, "a variant name (`extends = base`)", key)
 
     def _v_list(self, e: ast.Expr, t: T, key: str) -> Any:
         if not isinstance(e, ast.ListExpr):
@@ -351,7 +369,8 @@ def _num(v: float) -> str:
 
 def _type_doc(t: T) -> str:
     return {"ref": f"the name of a {t.ref}", "str": "a string", "int": "an integer", "float": "a number",
-            "gguf": 'a .gguf path or builtin("smollm2-135m")'}.get(t.kind, t.kind)
+            "gguf": 'a .gguf path or builtin("smollm2-135m")',
+            "textsource": "`seeds` or source names"}.get(t.kind, t.kind)
 
 
 def _regex_depth(pattern: str) -> int:

@@ -104,10 +104,22 @@ def _values(w: Where, analysis: Analysis | None) -> list[lsp.CompletionItem]:
     if f is None:
         return []
     t = f.type.elem if f.type.kind == "list" and f.type.elem is not None else f.type
+    if t.kind == "variant":
+        return _variants(w, analysis)
     items = _for_type(t, analysis)
     if t.kind in ("int", "float", "str", "range", "literal") and analysis is not None:
         items += [lsp.CompletionItem(p, kind=_K.Constant, detail="param") for p in analysis.index.names("param")]
     return items
+
+
+def _variants(w: Where, analysis: Analysis | None) -> list[lsp.CompletionItem]:
+    """`extends = ` offers the other variants of the enclosing task."""
+    task = w.blocks[0][1] if w.blocks and w.blocks[0][0] == "task" else None
+    here = next((n for k, n in w.blocks if k == "variant"), None)
+    if analysis is None or task is None:
+        return []
+    return [lsp.CompletionItem(n, kind=_K.Reference, detail=f"variant of task {task}")
+            for n in analysis.index.names(f"variant:{task}") if n != here]
 
 
 def _for_type(t: T, analysis: Analysis | None) -> list[lsp.CompletionItem]:
@@ -118,6 +130,9 @@ def _for_type(t: T, analysis: Analysis | None) -> list[lsp.CompletionItem]:
     if t.kind == "ref":
         names = analysis.index.names(t.ref) if analysis is not None else []
         return [lsp.CompletionItem(n, kind=_K.Reference, detail=t.ref) for n in names]
+    if t.kind == "textsource":
+        names = ["seeds", *(analysis.index.names("source") if analysis is not None else [])]
+        return [lsp.CompletionItem(n, kind=_K.Reference, detail="texts rows must not copy") for n in names]
     if t.kind == "gguf":
         return [lsp.CompletionItem(f'builtin("{b}")', kind=_K.Function, detail="embedded model") for b in BUILTIN_MODELS]
     if t.kind == "dedupe":

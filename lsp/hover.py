@@ -160,8 +160,27 @@ def _size(path: str | None) -> str:
 
 def _variant(a: Analysis, task: str, name: str) -> str:
     head = f"**variant {name}** of task `{task}`"
+    chain = _extends_chain(a, task, name)
+    if chain:
+        head += "\n\nextends " + " ← ".join(f"`{n}`" for n in chain) + " (their settings, then its own)"
     counts = requests_of(a, task, only=name)
     return f"{head}\n\n{counts}" if counts else head
+
+
+def _extends_chain(a: Analysis, task: str, name: str) -> list[str]:
+    """The variants `name` extends, nearest first (as written; a cycle stops at the repeat)."""
+    blocks = {b.name: b for s in a.stages.specs for t in s.items
+              if isinstance(t, ast.Block) and t.kind == "task" and t.name == task for b in t.blocks("variant")}
+    out: list[str] = []
+    here = blocks.get(name)
+    while here is not None:
+        attr = here.get("extends")
+        target = attr.value.parts[-1] if attr is not None and isinstance(attr.value, ast.Ref) else None
+        if target is None or target in out or target == name:
+            break
+        out.append(target)
+        here = blocks.get(target)
+    return out
 
 
 def requests_of(a: Analysis, task: str, only: str | None = None) -> str | None:

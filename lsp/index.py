@@ -72,6 +72,8 @@ def _block(block: ast.Block, kind: str, params: set[str], index: Index, sources:
             if f is not None and f.type.kind == "ref" and isinstance(item.value, ast.Ref) and len(item.value.parts) == 1 \
                     and item.value.parts[0] not in params:
                 index.occurrences.append(Occurrence(f.type.ref, item.value.parts[0], item.value.span))
+            elif f is not None and f.type.kind == "variant" and task is not None:
+                _extends(item.value, task, index)
             elif f is not None and f.type.kind == "template" and isinstance(item.value, ast.Str):
                 _template_params(item.value, params, index, sources)
             elif item.key == "variants" and kind in ("export", "evaluate") and isinstance(item.value, ast.ListExpr):
@@ -87,6 +89,13 @@ def _block(block: ast.Block, kind: str, params: set[str], index: Index, sources:
             if item.kind == "variant" and task is not None and item.name is not None:
                 index.occurrences.append(Occurrence(f"variant:{task}", item.name, item.name_span, True, item.span))
             _block(item, item.kind, params, index, sources, task)
+
+
+def _extends(e: ast.Expr, task: str, index: Index) -> None:
+    """`extends = base` (or `extends = task.base`) uses variant `base` of this task."""
+    if isinstance(e, ast.Ref) and (len(e.parts) == 1 or len(e.parts) == 2 and e.parts[0] == task):
+        name = e.parts[-1]
+        index.occurrences.append(Occurrence(f"variant:{task}", name, Span(e.span.file, e.span.end - len(name), e.span.end)))
 
 
 def _values(e: ast.Expr, params: set[str], index: Index) -> None:

@@ -75,13 +75,21 @@ def rename(ws: Workspace, path: str, offset: int, new_name: str) -> lsp.Workspac
     if found is None:
         return None
     occ, uses = found
-    if not occ.kind.startswith("variant:") and not _NAME.match(new_name):
+    # Variant names may be any string where only exports name them; `extends = NAME` needs a name.
+    bare = not occ.kind.startswith("variant:") or any(_bare(a, o) for a, o in uses)
+    if bare and not _NAME.match(new_name):
         raise ValueError(f"`{new_name}` is not a name (letters, digits and `_`, not starting with a digit)")
     changes: dict[str, list[lsp.TextEdit]] = {}
     for a, o in uses:
         uri = from_fs_path(os.path.abspath(a.stages.sources.files[o.span.file].path)) or ""
         changes.setdefault(uri, []).append(lsp.TextEdit(a.text(o.span.file).range(o.span), new_name))
     return lsp.WorkspaceEdit(changes=changes)
+
+
+def _bare(a: Analysis, o: Occurrence) -> bool:
+    """The occurrence is written as a name, not inside a string."""
+    text = a.text(o.span.file).source.text
+    return not (o.span.start > 0 and text[o.span.start - 1] == '"')
 
 
 # -- outline and folding ------------------------------------------------------------------------

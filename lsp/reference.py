@@ -65,7 +65,7 @@ def type_text(t: T) -> str:
     names = {"str": "string", "bool": "true | false", "regex": "regular expression string",
              "gguf": 'builtin("smollm2-135m") or a .gguf path', "dedupe": "exact | near(threshold) | none",
              "fieldtype": "field type, e.g. string(words = 10..200)", "derive": "derivation, e.g. history_top(\"tags\", k = 5)",
-             "literal": "string or number"}
+             "literal": "string or number", "variant": "variant name (of this task)"}
     return names.get(t.kind, t.kind)
 
 

@@ -28,13 +28,13 @@ from typing import Any, Callable
 
 from synthc.compiler import ir
 from synthc.compiler.plan import Plan
-from synthc.runtime.backends.base import Backend, request_key
+from synthc.runtime.backends.base import Backend, Request, request_key
 from synthc.runtime.cache import CACHE_VERSION, Cache
 from synthc.runtime.errors import RunFailed, fail
 from synthc.runtime.progress import Events
 from synthc.runtime.rows import Planned, build_request
 
-__all__ = ["Row", "NodeRows", "Lookup", "lookup", "cache_path"]
+__all__ = ["Row", "NodeRows", "Lookup", "RowRequest", "lookup", "row_requests", "cache_path"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +71,9 @@ class Lookup:
     cache_found: bool  # a cache existed before this look (else every row is new)
     backend: Backend | None = None  # of the first model, for speeds (None when nothing was counted)
     errors: dict[str, str] = field(default_factory=dict)  # generate node -> why its rows are unknown
+    failures: dict[str, RunFailed] = field(default_factory=dict)  # the same, as the diagnostics
+    requests: dict[str, list[RowRequest]] = field(default_factory=dict)  # generate node -> its rows' requests (keep=True)
+    models: Any = None  # the ModelPool the keys and counts came from (keep=True): `render`, `count_tokens`
 
 
 def cache_path(plan: Plan) -> str:
@@ -78,9 +81,10 @@ def cache_path(plan: Plan) -> str:
 
 
 def lookup(plan: Plan, *, backend: str = "llama", count: bool = False, nodes: list[str] | None = None,
-           progress: Callable[[str], None] | None = None) -> Lookup:
+           progress: Callable[[str], None] | None = None, keep: bool = False) -> Lookup:
     """Rows of every generating node (or of `nodes`), each marked cached or new; with `count`, the
-    prompt tokens of the new ones. A node whose data cannot be loaded gets an entry in `errors`."""
+    prompt tokens of the new ones. A node whose data cannot be loaded gets an entry in `errors`.
+    `keep`: also keep every row's request and the model pool (`synthc show`)."""
     from synthc.runtime.models import ModelPool
     from synthc.runtime.steps import Context
 
@@ -97,6 +101,7 @@ def lookup(plan: Plan, *, backend: str = "llama", count: bool = False, nodes: li
                 _vocab_only(ctx.models)
             except RunFailed as failed:  # no model file: no tokenizer, no cache keys
                 out.errors = {n: failed.diagnostics[0].message for n in wanted}
+                out.failures = {n: failed for n in wanted}
                 return out
         for node in wanted:
             v: ir.Variant = plan.step(node).target
@@ -105,19 +110,37 @@ def lookup(plan: Plan, *, backend: str = "llama", count: bool = False, nodes: li
                 rows = _value(ctx, values, render, say)
             except RunFailed as failed:
                 out.errors[node] = failed.diagnostics[0].message
+                out.failures[node] = failed
                 continue
             be = ctx.models.get(v.model)
             out.backend = out.backend or be
-            out.nodes[node] = _node_rows(node, v, plan.program, rows, be, cache if found else None, count)
+            requests = row_requests(v, plan.program, rows, be.fingerprint(), cache if found else None)
+            out.nodes[node] = _node_rows(node, v, requests, be, count)
+            if keep:
+                out.requests[node], out.models = requests, ctx.models
     finally:
         cache.close()
     return out
 
 
-def _node_rows(node: str, v: ir.Variant, program: ir.Program, rows: list[Planned], be: Backend,
-               cache: Cache | None, count: bool) -> NodeRows:
-    fp = be.fingerprint()
-    out: list[Row] = []
+@dataclass(frozen=True, slots=True)
+class RowRequest:
+    """One planned row's request as a build would send it, with what the cache knows of it."""
+
+    row: Planned
+    request: Request  # with the earlier turns of its conversation, as far as they are cached
+    user: str  # the user message of this turn (the next turn's history repeats it)
+    chain: str  # identity across recipes (see the module doc)
+    completion: str | None  # the cached completion, if any
+    missing: int = 0  # earlier turns of its conversation that are not generated yet (left out of `request`)
+
+
+def row_requests(v: ir.Variant, program: ir.Program, rows: list[Planned], fp: str,
+                 cache: Cache | None) -> list[RowRequest]:
+    """Every row's request in plan order, built by `build_request` exactly as a build does: a
+    conversation turn carries the cached completions of the turns before it; after the first
+    uncached turn the rest of that conversation is sent without its (unknown) history."""
+    out: list[RowRequest] = []
     history: dict[str, list[tuple[str, str]]] = {}  # conversation -> turns so far (cached ones)
     chains: dict[str, str] = {}  # conversation -> chain of the turn before
     broken: set[str] = set()  # conversations past their first uncached turn
@@ -131,15 +154,24 @@ def _node_rows(node: str, v: ir.Variant, program: ir.Program, rows: list[Planned
             chains[conv] = chain
             if conv not in broken:
                 req = build_request(v, program, r, list(history.get(conv, [])))[0]
-        if cache is not None and not (conv and conv in broken):
+        missing = r.turn if conv and conv in broken else 0  # sent without its history
+        if cache is not None and not missing:
             completion = _peek(cache, request_key(req, fp, CACHE_VERSION))
         if conv:
             if completion is None:
                 broken.add(conv)
             else:
                 history.setdefault(conv, []).extend([("user", user_msg), ("assistant", completion)])
-        tokens = be.count_tokens(be.render(req)) if count and completion is None else None
-        out.append(Row(r.key, chain, completion is not None, req.max_tokens, tokens))
+        out.append(RowRequest(r, req, user_msg, chain, completion, missing))
+    return out
+
+
+def _node_rows(node: str, v: ir.Variant, requests: list[RowRequest], be: Backend, count: bool) -> NodeRows:
+    out: list[Row] = []
+    for rr in requests:
+        req, cached = rr.request, rr.completion is not None
+        tokens = be.count_tokens(be.render(req)) if count and not cached else None
+        out.append(Row(rr.row.key, rr.chain, cached, req.max_tokens, tokens))
     return NodeRows(node, v.id, tuple(out), v.conversation is not None)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections import Counter
 from typing import Any, Callable
 
 from synthc.compiler import ir
@@ -36,17 +37,22 @@ def _key(*parts: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def corpus(cache: Cache, c: ir.Corpus, root: str, tokenizer: str, compute: Callable[[], Docs]) -> Docs:
-    """The corpus `c` as `compute()` loads it, from the memo when its inputs are unchanged."""
+def corpus(cache: Cache, c: ir.Corpus, root: str, tokenizer: str, compute: Callable[[], Docs],
+           tally: Counter[str] | None = None) -> Docs:
+    """The corpus `c` as `compute()` loads it, from the memo when its inputs are unchanged. `tally`
+    is the counter `compute` fills (retrieval.load_corpus's); a memo hit restores it."""
     path = os.path.join(root, c.path)
     if not os.path.isfile(path):  # a folder of text files, or missing: no cheap content address
         return compute()
     key = "corpus:" + _key(file_sha256(path), to_data(c), tokenizer)
     hit = cache.artifact(key)
     if hit is not None:
+        if tally is not None:
+            tally.update(hit.get("tally", {}))
         return [Doc(d[0], d[1], d[2]) for d in hit["docs"]], str(hit["digest"])
     docs, digest = compute()
-    _store(cache, key, {"docs": [[d.id, d.text, d.fields] for d in docs], "digest": digest})
+    _store(cache, key, {"docs": [[d.id, d.text, d.fields] for d in docs], "digest": digest,
+                        "tally": dict(tally or {})})
     return docs, digest
 
 

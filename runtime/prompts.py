@@ -11,6 +11,19 @@ for…"). Two uses of the compiled template's literal text (its Jinja TemplateDa
 - `cut_echo`: the parse step never keeps prompt text the model echoed: a completion is cut at
   the first line that starts with a fixed line of the prompt, system or demo template, or that
   contains a long fixed fragment of it (a mid-line piece such as ". The summary should be…").
+
+Values rendered into a prompt are no fixed text, yet some must never appear in a row either: a
+label's verbalization ("about scientific discoveries, technological advancements…") and the
+instruction a conversation inserts (its diversity prompt). `value_echo` / `find_value_echo`
+find a run of ECHO_WORDS consecutive words of such a value (the whole value when shorter, if at
+least MIN_VALUE_WORDS long: one-word verbalizations such as "positive" are ordinary words); the
+filter step drops such rows as `echo.label`.
+
+The fixed-text markers miss short fixed pieces joined by values ("Write a " + "positive" + " film
+review for a " + "comedy" …): `prompt_echo` indexes the row's *rendered* instruction (system and
+prompt) minus every window that also occurs in the data rendered into it (seed, demos, retrieved
+document, persona), so a row that repeats PROMPT_ECHO_WORDS words of the instruction is dropped
+(`echo.template`) while a faithful rewrite of a retrieved document is not.
 """
 
 from __future__ import annotations
@@ -22,11 +35,16 @@ from jinja2 import nodes
 
 from synthc.compiler import ir
 from synthc.compiler.templates import environment
+from synthc.runtime.filters.shingles import ShingleIndex, shingles, words
 
-__all__ = ["Literals", "literals", "example_stops", "Echo", "echo_markers", "cut_echo", "is_free_text"]
+__all__ = ["Literals", "literals", "example_stops", "Echo", "echo_markers", "cut_echo", "is_free_text",
+           "ValueEcho", "value_echo", "find_value_echo", "forbidden_values", "PROMPT_ECHO_WORDS", "prompt_echo"]
 
 MIN_LINE = 8  # a fixed line shorter than this ("A:", "Q:") is too common to call an echo
 MIN_FRAGMENT = 25  # a mid-line fragment this long is matched anywhere in the text
+ECHO_WORDS = 5  # a run of this many words of a forbidden value is an echo of it
+MIN_VALUE_WORDS = 3  # shorter values ("positive", "World") are ordinary words, never an echo
+PROMPT_ECHO_WORDS = 6  # a run of this many words of the rendered instruction (not of its data) is an echo
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,3 +163,62 @@ def cut_echo(text: str, echo: Echo) -> tuple[str, bool]:
         if at != -1:
             cut = min(cut, at)
     return (text, False) if cut == len(text) else (text[:cut], True)
+
+
+@dataclass(frozen=True, slots=True)
+class ValueEcho:
+    """Word windows of the values a row must not repeat: window length -> window -> the value."""
+
+    windows: tuple[tuple[int, dict[tuple[str, ...], str]], ...]
+
+
+def forbidden_values(v: ir.Variant, program: ir.Program) -> tuple[str, ...]:
+    """Rendered values no row of `v` may contain: every label's verbalization (an echo of another
+    label's is no better) and a conversation's diversity prompt."""
+    out: list[str] = []
+    if v.labels is not None:
+        out += [lb.verbalization for lb in program.label_set(v.labels).labels]
+    if v.conversation is not None:
+        out.append(v.conversation.diversity_prompt)
+    return tuple(dict.fromkeys(out))
+
+
+@functools.lru_cache(maxsize=64)
+def value_echo(values: tuple[str, ...]) -> ValueEcho:
+    by_n: dict[int, dict[tuple[str, ...], str]] = {}
+    for value in values:
+        w = words(value)
+        if len(w) < MIN_VALUE_WORDS:
+            continue
+        n = min(ECHO_WORDS, len(w))
+        table = by_n.setdefault(n, {})
+        for i in range(len(w) - n + 1):
+            table.setdefault(tuple(w[i:i + n]), value)
+    return ValueEcho(tuple(sorted(by_n.items())))
+
+
+def find_value_echo(text: str, echo: ValueEcho) -> tuple[str, str] | None:
+    """(the value, the words of it the text repeats), or None.
+
+    >>> find_value_echo("A story about scientific discoveries, technological advances.",
+    ...                 value_echo(("about scientific discoveries technological advances, research",)))
+    ('about scientific discoveries technological advances, research', 'about scientific discoveries technological advances')
+    """
+    if not echo.windows:
+        return None
+    w = words(text)
+    for n, table in echo.windows:
+        for i in range(len(w) - n + 1):
+            value = table.get(tuple(w[i:i + n]))
+            if value is not None:
+                return value, " ".join(w[i:i + n])
+    return None
+
+
+def prompt_echo(instruction: tuple[str, ...], data: tuple[str, ...]) -> ShingleIndex:
+    """Word windows of the rendered instruction that are not windows of the data rendered into it."""
+    index = ShingleIndex.build(instruction, PROMPT_ECHO_WORDS)
+    for text in data:
+        for _, h in shingles(words(text), PROMPT_ECHO_WORDS):
+            index.first.pop(h, None)
+    return index

@@ -10,6 +10,7 @@ import random
 import re
 import shutil
 import tempfile
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -37,18 +38,24 @@ class Hit:
 
 
 def load_corpus(corpus: ir.Corpus, root: str, count: Callable[[str], int],
-                truncate: Callable[[str, int], str]) -> tuple[list[Doc], str]:
+                truncate: Callable[[str, int], str], tally: Counter[str] | None = None) -> tuple[list[Doc], str]:
     """Render, drop documents under `min_tokens`, truncate above `max_tokens` at the last
-    `truncate_at` boundary. Returns the documents and a content hash for cache keys/lockfile."""
+    `truncate_at` boundary. Returns the documents and a content hash for cache keys/lockfile;
+    `tally` counts the documents `read`, dropped as `short` and `truncated` (the build says them)."""
     rows: list[Row] = load_source(corpus, root)
     if corpus.limit:
         rows = rows[: corpus.limit]
+    tally = Counter() if tally is None else tally
     docs = []
     for r in rows:
         text = render(corpus.render, corpus_scope(corpus, r)).strip()
-        text = _bound(text, corpus, count, truncate)
-        if text is not None:
-            docs.append(Doc(r.id, text, r.fields))
+        bounded = _bound(text, corpus, count, truncate)
+        tally["read"] += 1
+        if bounded is None:
+            tally["short"] += 1
+        else:
+            tally["truncated"] += bounded != text
+            docs.append(Doc(r.id, bounded, r.fields))
     digest = hashlib.sha256(source_sha256(corpus, root).encode())
     digest.update(json.dumps([corpus.render.text, corpus.min_tokens, corpus.max_tokens, corpus.truncate_at,
                               corpus.limit, corpus.split]).encode())

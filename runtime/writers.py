@@ -121,7 +121,8 @@ def encode_rows(rows: list[dict[str, Any]], fmt: str) -> bytes:
 
 def dataset_card(name: str, spec: str, files: list[str], counts: dict[str, dict[str, int]],
                  model: dict[str, Any], hashes: dict[str, str], description: str,
-                 header: dict[str, Any] | None = None, kind: str = "classification") -> str:
+                 header: dict[str, Any] | None = None, kind: str = "classification",
+                 dropped: dict[str, dict[str, dict[str, int]]] | None = None) -> str:
     """A Hugging Face dataset card: YAML front matter (licence, task categories, configs with their
     data files; `header` replaces it for a Hugging Face dataset folder, adding dataset_info with the
     features), then prose."""
@@ -142,6 +143,16 @@ def dataset_card(name: str, spec: str, files: list[str], counts: dict[str, dict[
     for variant, by_label in sorted(counts.items()):
         for label, n in sorted(by_label.items()):
             lines.append(f"| {variant} | {label or '-'} | {n} |")
+    if dropped and any(dropped.values()):
+        lines += ["", "## Rows dropped per variant and label", "",
+                  "Reasons: the parse step's (`empty`, `refusal`, `echo.template`, …) and each filter's "
+                  "(`words`, `echo.label`, `near_copy`, `fluency`, `dedupe.*`, `oracle`, `cartography`).", "",
+                  "| variant | label | kept | dropped | reasons |", "|---|---|---|---|---|"]
+        for variant, by_label in sorted(dropped.items()):
+            for label, reasons in sorted(by_label.items()):
+                why = ", ".join(f"{k} {n}" for k, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
+                kept = counts.get(variant, {}).get(label, 0)
+                lines.append(f"| {variant} | {label or '-'} | {kept} | {sum(reasons.values())} | {why} |")
     lines += ["", "## Model", "", f"- {model.get('name')}: `{model.get('path')}`",
               f"- sha256 `{model.get('sha256')}`", "", "## File hashes (sha256)", ""]
     lines += [f"- `{k}`: `{v}`" for k, v in sorted(hashes.items())]

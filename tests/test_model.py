@@ -85,6 +85,7 @@ def test_real_model_build_rerun_and_resume(tmp_path: str) -> None:
     assert "8 generated" in first.stdout
     rows = [json.loads(x) for x in open(os.path.join(str(tmp_path), "out", "reviews", "reviews.jsonl"))]
     assert len(rows) >= 4 and all(r["text"].strip() for r in rows)
+    assert all(-20 < r["provenance"]["logprob"] < 0 for r in rows)  # the fluency filter's input, from llama.cpp
     verdict = json.loads(open(os.path.join(str(tmp_path), "out", "verdicts", "verdicts.jsonl")).readline())
     assert verdict["label"] in ("positive", "negative") and 1 <= verdict["score"] <= 5  # JSON under an llguidance mask
     lock = json.load(open(spec + ".lock"))

@@ -17,6 +17,7 @@ UNREACHABLE = {
     "E403": "a CLI selector error; exercised by test_runtime.test_select_matching_nothing",
     "E507": "needs a lockfile; exercised by test_runtime.test_locked_detects_drift",
     "E512": "needs a server that refuses; exercised by test_endpoint.test_unknown_model_and_refusals_are_e512_without_the_key",
+    "E535": "a `synthc show` selection error; exercised by test_show.test_selection_errors_are_coded",
     "E601": "a `synthc eval` input error; exercised by test_eval.test_eval_rejects_bad_inputs",
     "E013": "needs a file over 256 KiB; exercised by test_robustness (generated, not kept in git)",
     "E322": "needs a synth.toml of its own; exercised by test_paths.test_invalid_synth_toml_is_e322",

@@ -41,6 +41,8 @@ class Context:
     timings: dict[str, float] = field(default_factory=dict)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # variant id -> label -> kept rows
     dropped: dict[str, Counter[str]] = field(default_factory=dict)  # variant id -> reason -> rows
+    dropped_by_label: dict[str, dict[str, Counter[str]]] = field(default_factory=dict)  # variant -> label -> reason
+    unscored: dict[str, Counter[str]] = field(default_factory=dict)  # variant id -> `fluency.unknown` -> rows kept
     cut: dict[str, Counter[str]] = field(default_factory=dict)  # variant id -> reason -> rows cut short, kept
     stops: dict[str, dict[str, int]] = field(default_factory=dict)  # variant id -> rows ended by a stop, tokens saved
     retrieval: dict[str, dict[str, Any]] = field(default_factory=dict)  # retriever -> method, similarity space
@@ -56,6 +58,11 @@ class Context:
 
     def note(self, node: str, text: str) -> None:
         self.events.emit("step", node=node, note=text)
+
+    def drop(self, variant: str, label: str | None, reason: str, n: int = 1) -> None:
+        """Count `n` rows of `variant` dropped for `reason` (a short stable key), in all and per label."""
+        self.dropped.setdefault(variant, Counter())[reason] += n
+        self.dropped_by_label.setdefault(variant, {}).setdefault(label or "", Counter())[reason] += n
 
 
 class Inputs:

@@ -9,7 +9,7 @@ from synthc.compiler import ir
 from synthc.runtime import memo
 from synthc.runtime.data import Row, load_source, read_records, sample_rows
 from synthc.runtime.errors import fail
-from synthc.runtime.postprocess import Oracle
+from synthc.runtime.filters.oracle import Oracle
 from synthc.runtime.retrieval import load_corpus
 from synthc.runtime.steps import Context, Inputs
 
@@ -23,9 +23,15 @@ def load(ctx: Context, target: ir.Source | ir.Corpus, inputs: Inputs, node: str)
         ctx.note(node, f"{len(rows)} rows")
         return rows
     counter, truncate, tokenizer = _token_fns(ctx, target)
+    tally: Counter[str] = Counter()
     docs, digest = memo.corpus(ctx.cache, target, ctx.root, tokenizer,
-                               lambda: load_corpus(target, ctx.root, counter, truncate))
-    ctx.note(node, f"{len(docs)} documents within {target.min_tokens}..{target.max_tokens} tokens")
+                               lambda: load_corpus(target, ctx.root, counter, truncate, tally), tally)
+    bound = f"{target.min_tokens}..{target.max_tokens} tokens"
+    if tally["read"]:  # never silent about a bound that drops documents (a short-text corpus)
+        ctx.note(node, f"{len(docs)} of {tally['read']} documents within {bound}: {tally['short']} shorter "
+                       f"than {target.min_tokens} tokens dropped, {tally['truncated']} truncated")
+    else:
+        ctx.note(node, f"{len(docs)} documents within {bound}")
     return docs, digest
 
 

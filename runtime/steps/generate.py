@@ -64,7 +64,7 @@ def parse(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[Candid
     for g in generations:
         r, text = g.row, g.completion.text
         if g.completion.finish == "error":  # the server's answer was malformed; the reason goes to the event log
-            drops["server_error"] += 1
+            ctx.drop(v.id, r.label, "server_error")
             ctx.events.emit("row_rejected", node=node, row=r.key, reason=g.completion.extra.get("error", ""))
             continue
         if derived and g.completion.finish == "stop":
@@ -73,13 +73,13 @@ def parse(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[Candid
         if echo is not None:
             text, echoed = cut_echo(text, echo)
             if echoed and not text.strip():
-                drops["echo"] += 1
+                ctx.drop(v.id, r.label, "echo.template")
                 continue
             if echoed:
                 cut["echo"] += 1
         pieces, reason = parse_completion(text, v.output, v.parse)
         if reason:
-            drops[reason.split(":")[0]] += 1
+            ctx.drop(v.id, r.label, reason.split(":")[0])
         for n, fields in enumerate(pieces):
             text = str(fields.get(v.output.text_field, ""))
             label = r.label
@@ -94,8 +94,8 @@ def parse(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[Candid
         ctx.stops[v.id] = {"rows": stopped, "tokens_saved": saved}
         ctx.note(node, f"{stopped} of {len(generations)} rows ended by an example stop "
                        f"(≤ {saved} tokens not generated)")
-    if cut or drops.get("echo"):
-        ctx.note(node, f"echoed prompt text: {cut['echo']} cut, {drops.get('echo', 0)} dropped")
+    if cut or drops.get("echo.template"):
+        ctx.note(node, f"echoed prompt text: {cut['echo']} cut, {drops.get('echo.template', 0)} dropped")
     return out
 
 
@@ -117,6 +117,8 @@ def provenance(v: ir.Variant, model: ir.Model, model_info: dict[str, Any], g: Ge
         "attributes": r.attrs, "tokens": {"prompt": comp.prompt_tokens, "completion": comp.completion_tokens},
         "cache_key": g.key, "finish": comp.finish,
     }
+    if comp.logprob is not None:  # mean per-token log-probability: the fluency filter reads it
+        prov["logprob"] = round(comp.logprob, 6)
     if r.label is not None:
         prov["intended_label"] = r.label
     if r.seed is not None:

@@ -195,6 +195,8 @@ def _manifest(ctx: Context, e: ir.Export, variants: list[ir.Variant], hashes: di
         "files": {name: {"sha256": sha, "rows": rows[name]} for name, sha in sorted(hashes.items())},
         "counts": {name: {"total": sum(c.values()), "per_label": dict(sorted(c.items()))} for name, c in counts.items()},
         "dropped": {v.name: dict(sorted(ctx.dropped.get(v.id, Counter()).items())) for v in variants},
+        "dropped_by_label": {v.name: _by_label(ctx.dropped_by_label.get(v.id, {})) for v in variants},
+        "kept_unscored": {v.name: dict(sorted(ctx.unscored[v.id].items())) for v in variants if v.id in ctx.unscored},
         "cut": {v.name: dict(sorted(ctx.cut.get(v.id, Counter()).items())) for v in variants},
         "stops": {v.name: ctx.stops[v.id] for v in variants if v.id in ctx.stops},
         "groups": {v.name: ctx.groups[v.id] for v in variants if v.id in ctx.groups},
@@ -207,8 +209,12 @@ def _manifest(ctx: Context, e: ir.Export, variants: list[ir.Variant], hashes: di
     description = (f"Synthetic `{ctx.program.task(e.task).kind}` data from task `{e.task}` "
                    f"(variants: {', '.join(v.name for v in variants)}).")
     card = dataset_card(e.name, os.path.basename(ctx.recipe), list(hashes), counts, model, hashes, description,
-                        header=header, kind=ctx.program.task(e.task).kind)
+                        header=header, kind=ctx.program.task(e.task).kind, dropped=manifest["dropped_by_label"])
     return manifest, card
+
+
+def _by_label(drops: dict[str, Counter[str]]) -> dict[str, dict[str, int]]:
+    return {label: dict(sorted(c.items())) for label, c in sorted(drops.items()) if c}
 
 
 # -- the lock and the run log -------------------------------------------------------------------

@@ -245,3 +245,28 @@ async def test_outline_folding_tokens_and_hints(client: LanguageClient) -> None:
     hints = await client.text_document_inlay_hint_async(lsp.InlayHintParams(
         doc, lsp.Range(lsp.Position(0, 0), lsp.Position(40, 0))))
     assert sorted((h.position.line, h.label) for h in hints or []) == [(22, "6 requests"), (26, "6 requests")]
+
+
+async def test_extends_completes_hovers_and_navigates(client: LanguageClient) -> None:
+    uri = await _open(client, "twins.synth")
+    text = _read("twins.synth")
+    doc = lsp.TextDocumentIdentifier(uri)
+    assert list(client.diagnostics[uri]) == []
+    loc = await client.text_document_definition_async(lsp.DefinitionParams(doc, _pos(text, "= base", 3)))
+    assert isinstance(loc, lsp.Location) and loc.uri == uri and loc.range.start.line == text[:text.index("variant base")].count("\n")
+    h = await client.text_document_hover_async(lsp.HoverParams(doc, _pos(text, "= base", 3)))
+    assert h is not None and "**variant base** of task `twins`" in h.contents.value  # type: ignore[union-attr]
+    twin = await client.text_document_hover_async(lsp.HoverParams(doc, _pos(text, "variant twin", 9)))
+    assert twin is not None and "extends `base`" in twin.contents.value  # type: ignore[union-attr]
+    key = await client.text_document_hover_async(lsp.HoverParams(doc, _pos(text, "extends =", 2)))
+    assert key is not None and "same task" in key.contents.value  # type: ignore[union-attr]
+    renamed = await client.text_document_rename_async(lsp.RenameParams(doc, _pos(text, "variant base", 9), "root"))
+    assert renamed is not None and sorted(e.range.start.line for e in renamed.changes[uri]) == [13, 18]
+    with pytest.raises(Exception):  # `extends = NAME` needs a name, not any string
+        await client.text_document_rename_async(lsp.RenameParams(doc, _pos(text, "variant base", 9), "not a name"))
+    await _replace(client, uri, text.replace("extends = base", "extends = "), 2)
+    items = await client.text_document_completion_async(lsp.CompletionParams(doc, _pos(text, "= base", 2)))
+    assert _labels(items) == ["base"]  # the task's other variants, not itself
+    await _replace(client, uri, text.replace("extends = base", "extends = bsae"), 3)
+    assert [d.code for d in client.diagnostics[uri]] == ["E220"]
+    await _replace(client, uri, text, 4)

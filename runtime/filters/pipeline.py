@@ -1,0 +1,137 @@
+"""The filters of a variant, in order, over its candidate rows.
+
+Order matters and is fixed: cheap per-row checks first (length, label subset, echo of a label's
+verbalization, near-copy of seed/source text, fluency), then duplicates, then the label oracle
+(so its per-label floor counts only rows that survived everything else), then cartography. Each
+dropped row gets a stable reason key and a detail (Candidate.drop)."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from synthc.compiler import ir
+from synthc.runtime.filters.cartography import cartography
+from synthc.runtime.filters.dedupe import dedupe
+from synthc.runtime.filters.oracle import Oracle
+from synthc.runtime.filters.shingles import ShingleIndex
+from synthc.runtime.postprocess import Candidate
+from synthc.runtime.prompts import ValueEcho, find_value_echo
+
+__all__ = ["Texts", "FilterInputs", "apply_filters", "by_label", "UNKNOWN_LOGPROB"]
+
+UNKNOWN_LOGPROB = "fluency.unknown"  # rows kept because their backend reported no log-probability
+
+
+@dataclass(frozen=True, slots=True)
+class Texts:
+    """A named collection of texts rows must not copy (`near_copy.of`)."""
+
+    name: str
+    ids: tuple[str, ...]
+    texts: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class FilterInputs:
+    oracle: Oracle | None = None
+    copy_of: tuple[Texts, ...] = ()
+    echo: ValueEcho | None = None
+    prompt: Callable[[Candidate], ShingleIndex] | None = None  # the row's rendered instruction (prompts.prompt_echo)
+    unscored: Counter[str] = field(default_factory=Counter)  # kept without a score: reason -> rows
+
+
+def apply_filters(rows: list[Candidate], f: ir.Filter, inputs: FilterInputs | None = None) -> list[Candidate]:
+    """Mark dropped rows (reason key + detail) and return the kept ones, in input order."""
+    inputs = inputs or FilterInputs()
+    live = [r for r in rows if r.dropped is None]
+    for r in live:
+        words = len(r.text.split())
+        if f.words and not f.words[0] <= words <= f.words[1]:
+            r.drop("words", f"{words} words outside {f.words[0]}..{f.words[1]}")
+        elif f.chars and not f.chars[0] <= len(r.text) <= f.chars[1]:
+            r.drop("chars", f"{len(r.text)} characters outside {f.chars[0]}..{f.chars[1]}")
+        elif f.labels is not None and r.label not in f.labels:
+            r.drop("labels", f"label {r.label} not kept")
+        elif inputs.echo is not None and (hit := find_value_echo(r.text, inputs.echo)):
+            r.drop("echo.label", f"repeats {hit[1]!r} of {hit[0]!r}")
+        elif inputs.prompt is not None and (span := inputs.prompt(r).find(r.text)):
+            r.drop("echo.template", f"repeats {span.span!r} of its prompt")
+    live = _live(live)
+    if f.near_copy is not None and inputs.copy_of:
+        _near_copy(live, f.near_copy, inputs.copy_of)
+        live = _live(live)
+    if f.fluency is not None:
+        _fluency(live, f.fluency, inputs.unscored)
+        live = _live(live)
+    if f.dedupe != "none":
+        dedupe(live, f.dedupe, f.near_threshold)
+        live = _live(live)
+    if f.oracle is not None and inputs.oracle is not None:
+        _oracle(live, f.oracle, inputs.oracle)
+        live = _live(live)
+    if f.cartography is not None:
+        cartography(live, f.cartography)
+        live = _live(live)
+    return live
+
+
+def _live(rows: list[Candidate]) -> list[Candidate]:
+    return [r for r in rows if r.dropped is None]
+
+
+def _near_copy(rows: list[Candidate], nc: ir.NearCopy, sources: tuple[Texts, ...]) -> None:
+    indexes = [(s, ShingleIndex.build(s.texts, nc.ngram)) for s in sources]
+    for r in rows:
+        for s, index in indexes:
+            hit = index.find(r.text)
+            if hit is not None:
+                r.drop("near_copy", f"shares {nc.ngram} words with {s.name}:{s.ids[hit.doc]}: {hit.span!r}")
+                break
+
+
+def _fluency(rows: list[Candidate], fl: ir.Fluency, unscored: Counter[str]) -> None:
+    for r in rows:
+        lp = r.provenance.get("logprob")
+        if lp is None:  # the backend gave none (the fake; a server without logprobs): kept, counted
+            unscored[UNKNOWN_LOGPROB] += 1
+            continue
+        r.scores["logprob"] = round(float(lp), 6)
+        if lp < fl.min_logprob:
+            r.drop("fluency", f"mean token log-prob {lp:.3f} < {fl.min_logprob}")
+
+
+def _oracle(rows: list[Candidate], o: ir.Oracle, oracle: Oracle) -> None:
+    scores = oracle.score([r.text for r in rows], [r.label for r in rows])
+    thresholds = oracle.thresholds(o.calibrate) if o.calibrate is not None else {}
+    for r, s in zip(rows, scores):
+        r.scores["oracle"] = round(s.prob, 6)
+        if s.heldout:
+            r.scores["oracle_heldout"] = 1.0  # it copies a training row: scored by the fold that held it out
+        r.scores["oracle_threshold"] = round(o.keep if o.keep is not None else thresholds.get(r.label or "", 0.0), 6)
+    if not o.drop:
+        return
+    for label in sorted({r.label or "" for r in rows}):
+        members = [r for r in rows if (r.label or "") == label]
+        below = [r for r in members if r.scores["oracle"] < r.scores["oracle_threshold"]]
+        # Never empty a label, never keep fewer than min_kept of it: the best-scoring rows stay.
+        floor = min(len(members), max(1, math.ceil(o.min_kept * len(members))))
+        spare = max(0, floor - (len(members) - len(below)))
+        rescued = sorted(below, key=lambda r: (-r.scores["oracle"], r.key))[:spare]
+        for r in rescued:
+            r.scores["oracle_floor"] = 1.0
+        keep = {id(r) for r in rescued}
+        for r in below:
+            if id(r) not in keep:
+                r.drop("oracle", f"p({label}) {r.scores['oracle']:.3f} < {r.scores['oracle_threshold']:.3f}")
+
+
+def by_label(rows: list[Candidate]) -> dict[str, Counter[str]]:
+    """Dropped rows per intended label and reason."""
+    out: dict[str, Counter[str]] = {}
+    for r in rows:
+        if r.dropped:
+            out.setdefault(r.label or "", Counter())[r.dropped] += 1
+    return out

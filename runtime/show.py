@@ -1,0 +1,255 @@
+"""`synthc show` and `synthc plan --prompts`: the exact requests chosen rows send, without generating.
+
+Nothing is rendered here: the rows are the build's own planned rows and their requests are built by
+the build's own `build_request`, through `runtime/cached.py` (which runs the data and retrieval steps
+a generating node needs, and puts each conversation turn's cached history in its request as a build
+would). What this module adds is the choice of rows and the way they are printed: every message
+(system, user, assistant turns, the diversity prompt where it falls) or the completion prompt, with
+the facts that decide how a row ends (stops, token cap, constraint) and where its inputs came from
+(seed row, retrieved document, demos).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, replace
+from typing import Any, Callable
+
+from synthc.compiler import ir
+from synthc.compiler.plan import Plan
+from synthc.compiler.source import NO_SPAN
+from synthc.compiler.symbols import did_you_mean
+from synthc.runtime.cached import RowRequest, lookup
+from synthc.runtime.errors import fail
+
+__all__ = ["Shown", "Selection", "show", "as_text", "as_json"]
+
+_PIECE = re.compile(r"#\d+\Z")  # a split completion's n-th row: "<key>#n"
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which rows: `variants` (`name` or `task.name`; none = every generating variant), then either
+    `rows` rows per variant spread over its labels (None = one per label), or the rows `keys` name
+    (a planned row key `label/000003`, or a dataset row's `id` `task.variant.label/000003#1`)."""
+
+    variants: tuple[str, ...] = ()
+    rows: int | None = None
+    keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """One row's request and what decides it."""
+
+    variant: ir.Variant
+    model: ir.Model
+    rr: RowRequest
+    messages: tuple[tuple[str, str | None], ...]  # the request's; None: an earlier turn not generated yet
+    templated: str | None  # the prompt with the model's chat template applied (what the model reads)
+    prompt_tokens: int | None  # counted by the model's tokenizer (None with the fake backend's stand-in)
+    cache: str  # "cached" | "new" | "unknown" (no cache yet)
+
+
+def show(plan: Plan, selection: Selection, *, backend: str = "llama",
+         progress: Callable[[str], None] | None = None) -> list[Shown]:
+    """The selected rows' requests, in plan order per variant. E535 when the selection names a
+    variant or row the plan does not have; E5xx when the data or the model cannot be loaded."""
+    nodes = _nodes(plan, selection.variants)
+    lk = lookup(plan, backend=backend, nodes=nodes, progress=progress, keep=True)
+    for failed in lk.failures.values():
+        raise failed  # the data or the model could not be loaded: the build's own diagnostic
+    out: list[Shown] = []
+    matched = False
+    ids = [plan.step(n).target.id for n in _generating(plan)]
+    for node in nodes:
+        v: ir.Variant = plan.step(node).target
+        requests = lk.requests.get(node, [])
+        chosen = _by_key(v, requests, selection.keys, ids) if selection.keys else _spread(requests, selection.rows)
+        matched = matched or bool(chosen)
+        model = plan.program.model(v.model)
+        be = lk.models.get(v.model) if lk.models is not None else None
+        for rr in chosen:
+            messages = _messages(rr, requests)
+            templated = tokens = None
+            if be is not None and backend != "fake":
+                filled = tuple((role, _placeholder(k) if text is None else text)
+                               for k, (role, text) in enumerate(messages))
+                templated = be.render(replace(rr.request, messages=filled))
+                # Counted without the placeholders: a lower bound while earlier answers are unknown.
+                bare = tuple((role, text or "") for role, text in messages)
+                tokens = be.count_tokens(templated if bare == filled else be.render(replace(rr.request, messages=bare)))
+            cache = "unknown" if not lk.cache_found else "cached" if rr.completion is not None else "new"
+            out.append(Shown(v, model, rr, messages, templated, tokens, cache))
+    if selection.keys and not matched:
+        sample = next((r.row.key for reqs in lk.requests.values() for r in reqs), None)
+        raise fail("E535", f"no row `{'`, `'.join(selection.keys)}` in "
+                   f"{_names(plan, nodes)}", NO_SPAN,
+                   help=f"row keys look like `{sample}` (or a dataset row's `id`); `synthc show SPEC --rows 5` "
+                        "prints some" if sample else "this selection plans no rows")
+    return out
+
+
+def _messages(rr: RowRequest, requests: list[RowRequest]) -> tuple[tuple[str, str | None], ...]:
+    """The request's messages; for a turn whose earlier turns are not all generated, the messages a
+    build will send once they are: their user messages (known) and their answers (None)."""
+    if not rr.missing:
+        return rr.request.messages
+    earlier = [x for x in requests if x.row.conversation == rr.row.conversation and x.row.turn < rr.row.turn]
+    history: list[tuple[str, str | None]] = []
+    for x in sorted(earlier, key=lambda x: x.row.turn):
+        history += [("user", x.user), ("assistant", x.completion)]
+    *head, last = rr.request.messages
+    return (*head, *history, last)
+
+
+def _placeholder(k: int) -> str:
+    """What stands for the not yet generated answer at message `k` (after a system message or not)."""
+    return f"[not generated yet: the answer to turn {(k - 1) // 2} of this conversation]"
+
+
+def _generating(plan: Plan) -> list[str]:
+    """The generate nodes in the recipe's order of tasks and variants."""
+    order = {v.id: k for k, v in enumerate(plan.program.variants())}
+    nodes = [n for n in plan.order() if plan.step(n).kind == "generate"]
+    return sorted(nodes, key=lambda n: order.get(plan.step(n).target.id, len(order)))
+
+
+def _names(plan: Plan, nodes: list[str]) -> str:
+    return ", ".join(f"`{plan.step(n).target.id}`" for n in nodes)
+
+
+def _nodes(plan: Plan, wanted: tuple[str, ...]) -> list[str]:
+    nodes = _generating(plan)
+    if not wanted:
+        return nodes
+    out: list[str] = []
+    for name in wanted:
+        hits = [n for n in nodes if name in (plan.step(n).target.id, plan.step(n).target.name, plan.step(n).target.task)]
+        if not hits:
+            ids = [plan.step(n).target.id for n in nodes]
+            names = list(dict.fromkeys([i.split(".", 1)[1] for i in ids] + ids))
+            raise fail("E535", f"no variant `{name}` in the recipe", NO_SPAN,
+                       help=did_you_mean(name, names) or f"variants: {', '.join(ids)}")
+        out += [n for n in hits if n not in out]
+    return [n for n in nodes if n in out]
+
+
+def _spread(requests: list[RowRequest], n: int | None) -> list[RowRequest]:
+    """`n` rows spread over the labels (the first row of each label, then the second, …), in plan
+    order; None: the first row of each label."""
+    by_label: dict[str | None, list[RowRequest]] = {}
+    for rr in requests:
+        by_label.setdefault(rr.row.label, []).append(rr)
+    want = len(by_label) if n is None else n
+    picked: list[RowRequest] = []
+    depth = 0
+    while len(picked) < want and any(depth < len(rows) for rows in by_label.values()):
+        for rows in by_label.values():
+            if depth < len(rows) and len(picked) < want:
+                picked.append(rows[depth])
+        depth += 1
+    order = {id(rr): k for k, rr in enumerate(requests)}
+    return sorted(picked, key=lambda rr: order[id(rr)])
+
+
+def _by_key(v: ir.Variant, requests: list[RowRequest], keys: tuple[str, ...], ids: list[str]) -> list[RowRequest]:
+    """The rows of `v` that `keys` name: a planned row key, or a dataset row's id (`task.variant.key`,
+    with `#n` for a split completion's n-th row), which names its own variant only."""
+    wanted: set[str] = set()
+    for key in keys:
+        key = _PIECE.sub("", key.strip())
+        owner = next((i for i in sorted(ids, key=len, reverse=True) if key.startswith(i + ".")), None)
+        if owner is None:
+            wanted.add(key)
+        elif owner == v.id:
+            wanted.add(key[len(owner) + 1:])
+    return [rr for rr in requests if rr.row.key in wanted]
+
+
+# -- printing -------------------------------------------------------------------------------------
+
+def _facts(s: Shown) -> list[tuple[str, str]]:
+    r, req, v, m = s.rr.row, s.rr.request, s.variant, s.model
+    facts = [("row", r.key)]
+    if r.label is not None:
+        facts.append(("label", r.label))
+    if r.seed is not None:
+        facts.append(("seed row", f"{r.seed.id} (source `{v.seeds}`)"))
+    if r.hit is not None:
+        facts.append(("document", f"{r.hit.doc.id} (retrieved at rank {r.hit.rank}, similarity {r.hit.similarity:.3f})"))
+    if r.demos:
+        demos = ", ".join(s_.id + (f" ← document {d.id}" if d is not None else "") for s_, d in r.demos)
+        facts.append(("demos", f"{len(r.demos)}: {demos}"))
+    if r.attrs:
+        facts.append(("attributes", ", ".join(f"{k} = {val}" for k, val in r.attrs.items())))
+    if r.persona:
+        facts.append(("persona", ", ".join(f"{k} = {val}" for k, val in r.persona.items())))
+    if r.conversation:
+        conv = v.conversation
+        diverse = conv is not None and r.turn > 0 and r.turn % conv.every == 0
+        line = f"{r.conversation}, turn {r.turn}" + (" (the diversity prompt comes at this turn)" if diverse else "")
+        if s.rr.missing:
+            unknown = sum(text is None for _, text in s.messages)
+            line += (f"; {unknown} earlier answer(s) not generated yet: the build sends them, shown here as "
+                     "placeholders" if unknown else "")
+        facts.append(("conversation", line))
+    facts.append(("model", f"{m.name}, {m.mode} mode, temperature {req.temperature}, top_p {req.top_p}, "
+                           f"seed {req.seed}"))
+    cap = f"{req.max_tokens}" + ("" if req.max_tokens == m.max_tokens else f" (model max_tokens {m.max_tokens})")
+    facts.append(("max_tokens", cap))
+    facts.append(("stop", json.dumps(list(req.stop), ensure_ascii=False) if req.stop else "none (the token cap, or the model's end of turn)"))
+    c = req.constraint
+    facts.append(("output", {"text": "free text", "select": f"one of {json.dumps(list(c.options), ensure_ascii=False)}",
+                             "regex": f"matching /{c.pattern}/", "json": "a JSON object (its schema constrains decoding)"}[c.kind]))
+    if s.prompt_tokens is not None:
+        unknown = any(text is None for _, text in s.messages)
+        facts.append(("prompt", f"{'at least ' if unknown else ''}{s.prompt_tokens} tokens; with max_tokens "
+                                f"{'≥ ' if unknown else ''}{s.prompt_tokens + req.max_tokens} of the context's {m.context}"))
+    facts.append(("cache", {"cached": "a completion is cached (a build reuses it)", "new": "not cached: a build generates it",
+                            "unknown": "no cache yet"}[s.cache]))
+    return facts
+
+
+def as_text(shown: list[Shown], templated: bool = False) -> str:
+    """Each row: a header, its facts, then its messages (or, `templated`, the chat-templated text)."""
+    out: list[str] = []
+    for s in shown:
+        out.append(f"━━ {s.variant.id} · {s.rr.row.key} " + "━" * max(3, 60 - len(s.variant.id) - len(s.rr.row.key)))
+        facts = _facts(s)
+        width = max(len(k) for k, _ in facts)
+        out += [f"{k:<{width}}  {val}" for k, val in facts]
+        if templated and s.templated is not None:
+            applied = " (chat template applied)" if s.rr.request.mode == "chat" else ""
+            out += ["", f"── as the model reads it{applied} ──", s.templated]
+        else:
+            for k, (role, content) in enumerate(s.messages):
+                out += ["", f"── {'prompt' if role == 'text' else role} ──",
+                        _placeholder(k) if content is None else content]
+        out.append("")
+    return "\n".join(out)
+
+
+def as_json(shown: list[Shown]) -> str:
+    """One object per row (schema_version 1): the request exactly, and the facts."""
+    rows: list[dict[str, Any]] = []
+    for s in shown:
+        r, req = s.rr.row, s.rr.request
+        rows.append({
+            "task": s.variant.task, "variant": s.variant.name, "row": r.key, "label": r.label,
+            "seed_id": r.seed.id if r.seed is not None else None,
+            "doc": {"id": r.hit.doc.id, "rank": r.hit.rank, "similarity": round(r.hit.similarity, 6)} if r.hit else None,
+            "demos": [{"seed_id": x.id, "doc_id": d.id if d else None} for x, d in r.demos],
+            "attributes": r.attrs, "persona": r.persona,
+            "conversation": {"id": r.conversation, "turn": r.turn, "missing_turns": s.rr.missing} if r.conversation else None,
+            "model": s.model.name, "mode": req.mode,
+            "messages": [{"role": role, "content": content} for role, content in s.messages],
+            "templated": s.templated, "prompt_tokens": s.prompt_tokens,
+            "max_tokens": req.max_tokens, "stop": list(req.stop), "temperature": req.temperature, "top_p": req.top_p,
+            "seed": req.seed, "constraint": {"kind": req.constraint.kind, "options": list(req.constraint.options),
+                                             "pattern": req.constraint.pattern,
+                                             "schema": json.loads(req.constraint.schema) if req.constraint.schema else None},
+            "cache": s.cache,
+        })
+    return json.dumps({"schema_version": 1, "rows": rows}, indent=2, ensure_ascii=False) + "\n"
