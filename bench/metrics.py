@@ -13,7 +13,7 @@ import os
 import sys
 import time
 
-from synthc.runtime import metrics
+from synthc.runtime.eval import metrics
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "data", "ag_news")
@@ -60,7 +60,7 @@ def main() -> None:
           f"|diff| = {abs(ref - ours):.1e}")
     print(f"NLTK at N={len(docs)} extrapolated (O(N^2 · len)): {t_nltk * (len(docs) / 200) ** 2 / 60:.0f} min")
 
-    from synthc.runtime.embed import embedder
+    from synthc.runtime.eval.embed import embedder
 
     emb_model = embedder("auto", texts)
     t0 = time.perf_counter()

@@ -221,6 +221,15 @@ _ALL = [
        "task declares). Tasks differ in kind, labels and rows, so a variant extends only variants of its own task.",
        "task news {\n  variant base {}\n}\ntask reviews {\n  variant twin {\n    extends = news.base\n  }\n}",
        "Make both variants variants of one task, or copy the settings into the variant."),
+    _c("E225", "conversation-never-diverse", "semantics",
+       "A warning: no conversation of a task with a `conversation` block lasts long enough to reach its "
+       "first diversity prompt. Li et al. generate one long conversation per label and add the diversity "
+       "prompt to every `every`-th request after the first; a conversation holds at most `reset_after` "
+       "requests, and a label's first round has `per_label` of them, so when either is at most `every` "
+       "the prompt is never sent and the variant is a plain zero-shot one.",
+       "task t {\n  per_label = 4\n  conversation {\n    diversity_prompt = \"More diverse, please.\"\n"
+       "    every = 5\n  }\n}",
+       "Make `per_label` and `reset_after` larger than `every`, or lower `every`."),
     # -- E3xx: semantics -----------------------------------------------------------------------
     _c("E301", "empty-label-set", "semantics",
        "A `labels` block declares no label.",

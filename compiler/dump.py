@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from synthc.compiler import ir
-from synthc.compiler.plan import Plan
+from synthc.compiler.plan import Plan, Step
 
 __all__ = ["PLAN_SCHEMA_VERSION", "to_data", "ir_json", "plan_data", "plan_json", "plan_text", "plan_dot"]
 
@@ -56,18 +56,31 @@ def _requests(n: int | None, bound: str) -> str:
     return f"{'≤ ' if bound == 'at_most' else ''}{n} request{'s' if n != 1 else ''}"
 
 
+def _budget(s: Step) -> int | None:
+    """Most requests a generate step may make with quota rounds (attempts × its first round)."""
+    v = s.target
+    if s.kind != "generate" or s.requests is None or getattr(v, "kind", "") != "classification":
+        return None
+    return int(v.attempts) * s.requests
+
+
 def plan_text(p: Plan, extra: dict[str, str] | None = None) -> str:
     """The plan as waves of nodes (each wave's nodes can run once the previous waves are done)."""
     extra = extra or {}
     waves = p.waves()
-    total = sum(p.step(n).requests or 0 for n in p.graph if p.step(n).kind == "generate")
-    lines = [f"plan: {p.graph.number_of_nodes()} nodes, {len(waves)} waves, {total} generation requests"]
+    gens = [p.step(n) for n in p.graph if p.step(n).kind == "generate"]
+    total = sum(s.requests or 0 for s in gens)
+    most = sum(_budget(s) or s.requests or 0 for s in gens)
+    budget = f" (≤ {most} with quota rounds)" if most > total else ""
+    lines = [f"plan: {p.graph.number_of_nodes()} nodes, {len(waves)} waves, {total} generation requests{budget}"]
     width = max((len(n) for n in p.graph), default=0)
     for i, wave in enumerate(waves, 1):
         lines.append(f"wave {i}")
         for node in wave:
             s = p.step(node)
-            req = f"  [{_requests(s.requests, s.bound)}]" if s.kind == "generate" else ""
+            most = _budget(s)
+            quota = f"; ≤ {most} with quota rounds, attempts = {s.target.attempts}" if most else ""
+            req = f"  [{_requests(s.requests, s.bound)}{quota}]" if s.kind == "generate" else ""
             lines.append(f"  {node.ljust(width)}  {s.summary}{req}")
             deps = p.deps(node)
             if deps:

@@ -313,6 +313,7 @@ class Variant:
     parse: Parse
     filter: Filter
     pairs: Pairs | None
+    attempts: int = 4  # request budget per label: attempts × the label's wanted rows
     origin: Span = _origin()
 
     @property
@@ -352,6 +353,7 @@ class Evaluate:
     self_bleu_sample: int | None
     gold_plus_synthetic: bool
     path: str
+    gold_k: int = 10
     collection: str | None = None
     relevant: str | None = None
     time: str | None = None

@@ -184,7 +184,8 @@ class _Lower:
             fewshot=self.fewshot(b.get("fewshot")), retrieve=self.retrieve(b.get("retrieve")),
             retrieve_shared="retrieve" not in v.own, conversation=self.conversation(b.get("conversation")),
             output=self.output(b.get("output"), v.values.origin), parse=self.parse(b.get("parse"), v.values.origin),
-            filter=self.filter(b.get("filter"), v.values.origin, x.get("seeds")), pairs=self.pairs(b.get("pairs")), origin=v.origin)
+            filter=self.filter(b.get("filter"), v.values.origin, x.get("seeds")), pairs=self.pairs(b.get("pairs")),
+            attempts=x["attempts"], origin=v.origin)
 
     def fewshot(self, v: Values | None) -> ir.FewShot | None:
         if v is None or v.values["shots"] == 0:
@@ -293,6 +294,6 @@ class _Lower:
         return ir.Evaluate(name=v.name or "", task=x["task"], variants=self._variants(v), real=x["real"],
                            train=x.get("train"), metrics=tuple(x["metrics"]), students=tuple(x["students"]),
                            seeds=x["seeds"], embedder=x["embedder"], self_bleu_sample=x.get("self_bleu_sample"),
-                           gold_plus_synthetic=x["gold_plus_synthetic"], path=path, collection=x.get("collection"),
+                           gold_plus_synthetic=x["gold_plus_synthetic"], gold_k=x["gold_k"], path=path, collection=x.get("collection"),
                            relevant=x.get("relevant"), time=x.get("time"), candidates=x["candidates"],
                            epochs=x["epochs"], queries=x.get("queries"), origin=v.origin)

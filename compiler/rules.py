@@ -29,12 +29,12 @@ class Report:
     decls: Decls
     _seen: set[tuple[int, int, str]] = field(default_factory=set)
 
-    def once(self, code: str, message: str, span: Span, label: str, **extra: Any) -> None:
+    def once(self, code: str, message: str, span: Span, label: str, *, warning: bool = False, **extra: Any) -> None:
         """Report unless this code was already reported at this place (for another variant)."""
         key = (span.file, span.start, code)
         if key not in self._seen:
             self._seen.add(key)
-            self.sink.error(code, message, span, label, **extra)
+            (self.sink.warning if warning else self.sink.error)(code, message, span, label, **extra)
 
 
 VariantRule = Callable[[Variant, Report], None]
@@ -130,6 +130,35 @@ def e304_chat(v: Variant, r: Report) -> None:
                help=f"set `mode = chat` on model `{name}`")
 
 
+def e225_conversation_reach(v: Variant, r: Report) -> None:
+    """Li et al.'s diversity prompt goes with every `every`-th request of a conversation after the
+    first; a conversation holds at most `reset_after` requests and a label's first round
+    `per_label` (runtime/rows.py): when neither exceeds `every`, the prompt is never sent."""
+    conv = v.blocks.get("conversation")
+    if conv is None or _kind(v) != "classification":
+        return
+    val = v.values.values
+    model = r.decls["model"].get(val.get("model", ""))
+    if model is not None and model.values.get("mode") == "completion":
+        return  # no conversation at all: E304
+    every, reset = conv.values.get("every", 5), conv.values.get("reset_after", 20)
+    label_set = r.decls["labels"].get(val.get("labels") or "")
+    n_labels = max(1, len(label_set.open)) if label_set is not None else 1
+    per_label = val.get("per_label")
+    if per_label is None and val.get("total") is not None:
+        per_label = -(-int(val["total"]) // n_labels)
+    if not isinstance(per_label, int) or not isinstance(every, int) or not isinstance(reset, int):
+        return
+    turns = min(per_label, reset)
+    if 0 < turns <= every:
+        why = (f"`reset_after = {reset}`" if reset <= per_label else
+               f"{v.label} plans {per_label} request(s) per label")
+        r.once("E225", f"no conversation reaches its first diversity prompt: it comes with request {every + 1} "
+               f"of a conversation, and {why}", conv.spans.get("every", conv.origin),
+               f"every {every} turns", warning=True,
+               help=f"make `per_label` and `reset_after` larger than `every` (= {every}), or lower `every`")
+
+
 def e313_persona(v: Variant, r: Report) -> None:
     persona, seeds = v.values.values.get("persona"), v.values.values.get("seeds")
     pers = r.decls["persona"].get(persona) if persona else None
@@ -193,7 +222,7 @@ def e107_filter_labels(v: Variant, r: Report) -> None:
 
 VARIANT_RULES: tuple[VariantRule, ...] = (
     e202_prompt, e306_labels, e305_counts, e310_qa_seeds, e307_pairs, e302_seeds, e303_retricl,
-    e309_ranks, e304_chat, e313_persona, e312_oracle, e107_filter_labels,
+    e309_ranks, e304_chat, e225_conversation_reach, e313_persona, e312_oracle, e107_filter_labels,
     e215_oracle_threshold, e218_near_copy_seeds,
 )
 

@@ -96,7 +96,7 @@ METRICS = (
     "self_bleu", "distinct", "remote_clique", "chamfer", "mauve", "top5_similarity",
     "label_preservation", "student", "entity_entropy", "label_similarity", "retrieval",
 )
-STUDENTS = ("tfidf_lr",)
+STUDENTS = ("tfidf_lr", "minilm_lr")  # runtime/eval/students.py; the first listed judges
 REF_KINDS = ("model", "labels", "source", "corpus", "retriever", "persona", "task")
 
 DIALECTS = ("llama_cpp", "vllm", "sglang", "ollama", "openai")
@@ -137,6 +137,9 @@ _TASK_COMMON = (
     # Bounded: a build plans its rows in memory, so 10**12 must be a diagnostic, not a MemoryError.
     Field("per_label", INT(0, MAX_ROWS), doc="rows to generate per label"),
     Field("total", INT(0, MAX_ROWS), doc="rows to generate in all (split evenly over labels)"),
+    # Rows are counted after parsing and filters; generation goes on in rounds for a label that is
+    # short, up to attempts × its wanted rows in requests (runtime/quota.py).
+    Field("attempts", INT(1, 100), 4, doc="request budget: at most attempts × per_label requests per label"),
     Field("persona", REF("persona"), doc="per-row persona derived from data"),
     Field("system", TEMPLATE("prompt"), doc="system / context prompt (chat mode)"),
     Field("prompt", TEMPLATE("prompt"), doc="the generation prompt"),
@@ -292,7 +295,9 @@ SCHEMAS: dict[str, BlockSchema] = {
         Field("real", REF("source"), required=True, doc="real reference split (test)"),
         Field("train", REF("source"), doc="gold train split: oracle and gold-N student"),
         Field("metrics", LIST(ENUM(*METRICS)), ("self_bleu", "distinct", "student")),
-        Field("students", LIST(ENUM(*STUDENTS)), ("tfidf_lr",)),
+        Field("students", LIST(ENUM(*STUDENTS)), ("tfidf_lr", "minilm_lr"),
+              doc="students trained per seed; the first judges; minilm_lr only where the dense extra is installed"),
+        Field("gold_k", INT(1, 10_000), 10, doc="gold rows per label for the gold-k and gold-k + synthetic students"),
         Field("seeds", INT(1, 100), 5),
         Field("embedder", ENUM("auto", "minilm", "tfidf_svd"), "auto"),
         Field("self_bleu_sample", INT(2, 10_000_000), doc="estimate Self-BLEU from this many hypotheses"),

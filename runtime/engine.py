@@ -6,6 +6,9 @@ are grouped per turn: all turn-0 rows in plan order, chunked; then turn 1; and s
 are therefore a pure function of the plan and the width — the same spec, data and settings
 regroup identically, which is what makes batched floating point reproducible.
 
+Rounds. A node's first round is its planned rows; a quota round (runtime/quota.py) appends more
+rows, grouped the same way among themselves, after the node's earlier groups.
+
 Readiness. A group is ready when each of its rows' own inputs exist: for a conversation turn,
 the completion of the previous turn of the same conversation. The scheduler dispatches a group
 the moment it is ready, across variants and tasks.
@@ -60,24 +63,39 @@ class GenerateJob:
 
     def __init__(self, node: str, v: ir.Variant, program: ir.Program, rows: list[Planned], width: int,
                  fingerprint: str) -> None:
-        self.node, self.variant, self.program, self.rows = node, v, program, rows
+        self.node, self.variant, self.program = node, v, program
         self.width = max(1, width)
         self.fingerprint = fingerprint
-        self.groups = group_rows(rows, self.width)
-        self.state = ["waiting"] * len(self.groups)
-        self.requests: list[Request | None] = [None] * len(rows)
-        self.keys: list[str] = [""] * len(rows)
-        self.user_messages: list[str] = [""] * len(rows)
-        self.completions: list[Completion | None] = [None] * len(rows)
+        self.rows: list[Planned] = []
+        self.groups: list[list[int]] = []
+        self.state: list[str] = []
+        self.requests: list[Request | None] = []
+        self.keys: list[str] = []
+        self.user_messages: list[str] = []
+        self.completions: list[Completion | None] = []
         self.done_rows = 0
         # The previous turn of each conversation row (its history must exist before it is sent).
         self.previous: dict[int, int] = {}
-        last: dict[str, int] = {}
-        for i, r in enumerate(rows):
+        self._last: dict[str, int] = {}  # conversation -> its latest row so far
+        self.extend(rows)
+
+    def extend(self, rows: Sequence[Planned]) -> None:
+        """Append a round of rows (the first, or a quota round: runtime/quota.py). Its groups are
+        chunked from its own rows alone, so earlier groups keep their composition; a conversation
+        turn of the new round follows the latest turn of the same conversation."""
+        base = len(self.rows)
+        self.rows += rows
+        self.groups += [[base + i for i in g] for g in group_rows(rows, self.width)]
+        self.state += ["waiting"] * (len(self.groups) - len(self.state))
+        self.requests += [None] * len(rows)
+        self.keys += [""] * len(rows)
+        self.user_messages += [""] * len(rows)
+        self.completions += [None] * len(rows)
+        for i, r in enumerate(rows, start=base):
             if r.conversation:
-                if r.conversation in last:
-                    self.previous[i] = last[r.conversation]
-                last[r.conversation] = i
+                if r.conversation in self._last:
+                    self.previous[i] = self._last[r.conversation]
+                self._last[r.conversation] = i
 
     @property
     def finished(self) -> bool:

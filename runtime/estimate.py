@@ -3,7 +3,9 @@ estimate for the rows a build would generate — the new ones, never the cached 
 
 Rows come from `runtime/cached.py` (the real requests, looked up in the real cache); tokens from
 the model's own tokenizer. Conversation turns are counted without their (not yet generated)
-history, so those counts are lower bounds and say so. When a data step must run (a first index or
+history, so those counts are lower bounds and say so. Quota rounds (runtime/quota.py) depend on
+what the filters keep, so only the first round is counted; each node says how many more requests
+its attempt budget allows. When a data step must run (a first index or
 retrieval), a progress line says so on stderr.
 """
 
@@ -51,6 +53,10 @@ def annotate(plan: Plan, err: TextIO, *, count: bool, backend: str = "llama") ->
             entry.update(prompt_tokens_new=tokens, max_new_tokens=cap, seconds=round(seconds, 1))
             line += (f"; new rows: {tokens} prompt tokens{bound}, ≤ {cap} generated; ≈ {duration(seconds)} "
                      f"at {sp[0]:.0f}/{sp[1]:.0f} tok/s (prompt/decode)") if new else "; nothing to generate"
+        more = _quota_budget(plan, node, len(rows.rows))
+        if more:
+            entry["quota_budget"] = more
+            line += f"; the first round only: quota rounds may add ≤ {more} requests"
         notes[node] = line
         data[node] = entry
     for node, msg in lk.errors.items():
@@ -63,6 +69,14 @@ def annotate(plan: Plan, err: TextIO, *, count: bool, backend: str = "llama") ->
     if count:
         summary += f"; ≈ {duration(total_s)} to generate the new ones"
     return Annotations(notes, summary + f" (looked up in {time.time() - started:.1f}s)", data)
+
+
+def _quota_budget(plan: Plan, node: str, first: int) -> int:
+    """Requests quota rounds may add to a generate node beyond its first round (runtime/quota.py)."""
+    from synthc.runtime.quota import budget
+
+    found = budget(plan.step(node).target, plan.program)
+    return max(0, found[1] - first) if found else 0
 
 
 class _Progress:

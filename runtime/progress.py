@@ -52,6 +52,10 @@ class Events:
                 self._tasks[_TOTAL] = self._progress.add_task("all generation", total=0, rate="")
             self._rows_total += data["total"]
             self._progress.update(self._tasks[_TOTAL], total=self._rows_total)
+        elif event == "generate_round" and node in self._tasks:  # a quota round adds rows
+            self._rows_total += data["rows"]
+            self._progress.update(self._tasks[node], total=data["total"])
+            self._progress.update(self._tasks[_TOTAL], total=self._rows_total)
         elif event == "row_done" and node in self._tasks:
             self._done_total += 1
             for key, done in ((node, data["done"]), (_TOTAL, self._done_total)):

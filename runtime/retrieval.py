@@ -83,7 +83,7 @@ INDEX_VERSION = 1
 
 def dense_similarity(retriever: ir.Retriever) -> bool:
     """Whether the similarity bands use the dense embedder (else TF-IDF cosine)."""
-    from synthc.runtime.embed import minilm_available
+    from synthc.runtime.eval.embed import minilm_available
 
     if retriever.method == "dense" or retriever.similarity == "dense":
         return True
@@ -204,7 +204,7 @@ class Index:
 
 
 def _dense_model(r: ir.Retriever, origin: Any) -> Any:
-    from synthc.runtime.embed import load_minilm
+    from synthc.runtime.eval.embed import load_minilm
 
     if r.embedder.split("/")[-1] != "all-MiniLM-L6-v2":
         raise fail("E510", f"embedder `{r.embedder}` is not available offline; the local one is all-MiniLM-L6-v2",

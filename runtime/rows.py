@@ -20,7 +20,8 @@ from synthc.runtime.retrieval import Doc, Hit
 from synthc.runtime.prompts import example_stops
 from synthc.runtime.scope import prompt_scope, render, render_demos
 
-__all__ = ["Planned", "Pair", "plan_rows", "build_request", "json_schema", "row_seed"]
+__all__ = ["Planned", "Pair", "Planner", "RowPlan", "plan_rows", "label_counts", "build_request", "json_schema",
+           "row_seed", "conversation_id", "diversity_turn"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,7 @@ class Planned:
     conversation: str | None = None  # conversation id; turns run in key order
     turn: int = 0
     seed_value: int = 0
+    index: int = 0  # position among its label's rows, counted on across quota rounds
 
 
 def row_seed(*parts: object) -> int:
@@ -50,47 +52,115 @@ def row_seed(*parts: object) -> int:
     return int.from_bytes(digest[:4], "big")
 
 
-def _counts(v: ir.Variant, labels: tuple[str, ...]) -> dict[str, int]:
+def label_counts(v: ir.Variant, labels: tuple[str, ...]) -> dict[str, int]:
+    """Rows wanted per label: `per_label`, or `total` split evenly (the first labels get the rest)."""
     if v.per_label is not None:
         return {lb: v.per_label for lb in labels}
     base, extra = divmod(v.total or 0, max(1, len(labels)))
     return {lb: base + (i < extra) for i, lb in enumerate(labels)}
 
 
-def plan_rows(v: ir.Variant, program: ir.Program, seeds: list[Row] | None, inputs: list[Pair] | None,
-              demo_pairs: list[Pair] | None, personas: dict[str, dict[str, Any]] | None) -> list[Planned]:
-    """All rows of one variant, in generation order."""
-    model = program.model(v.model)
-    if v.kind == "qa_pairs":
-        rows = [Planned(key=f"{i:06d}", label=None, seed=r) for i, r in enumerate(seeds or [])]
-        if v.total is not None:
-            rows = rows[: v.total]
-    else:
-        labels = program.label_set(v.labels).names if v.labels else ("",)
-        counts = _counts(v, labels)
+class RowPlan(list[Planned]):
+    """A variant's planned rows — the first round, in generation order — and the `Planner` that
+    plans more of them (quota rounds, runtime/quota.py). A list, so every consumer of the render
+    step's value (generation, `plan --tokens`, `show`) sees the rows it always saw."""
+
+    def __init__(self, rows: list[Planned], planner: Planner) -> None:
+        super().__init__(rows)
+        self.planner = planner
+
+
+@dataclass(slots=True)
+class Planner:
+    """Plans rows `start..start+n` of a label: the same rows whatever else was planned before,
+    because every choice is seeded from names (task seed, label, row index), so a quota round's
+    rows are as reproducible as the first round's."""
+
+    v: ir.Variant
+    program: ir.Program
+    seeds: list[Row] | None
+    inputs: list[Pair] | None
+    demo_pairs: list[Pair] | None
+    personas: dict[str, dict[str, Any]] | None
+    _orders: dict[str, list[Any]] = field(default_factory=dict)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        if self.v.kind == "qa_pairs":
+            return ()
+        return self.program.label_set(self.v.labels).names if self.v.labels else ("",)
+
+    def first(self) -> RowPlan:
+        """The first round: each label's wanted rows (fewer where its retrieved inputs run out)."""
+        v = self.v
+        if v.kind == "qa_pairs":
+            rows = [Planned(key=f"{i:06d}", label=None, seed=r, index=i) for i, r in enumerate(self.seeds or [])]
+            return RowPlan(self._finish(rows[: v.total] if v.total is not None else rows), self)
+        counts = label_counts(v, self.labels)
+        rows: list[Planned] = []
+        for lb in self.labels:
+            n = counts[lb]
+            if self.inputs is not None:
+                n = min(n, len(self._order(lb)[0]))
+            rows += self.more(lb, 0, n, finish=False)
+        return RowPlan(self._finish(rows), self)
+
+    def more(self, label: str, start: int, n: int, *, finish: bool = True) -> list[Planned]:
+        """Rows `start..start+n-1` of `label` (fewer when its retrieved inputs run out: each
+        (seed, document) pair is one input, used once; rows beyond the first round's sample take
+        the label's other pairs). Seed rows cycle."""
+        _, order = self._order(label)
         rows = []
-        for lb in labels:
-            rng = random.Random(row_seed(v.seed, v.task, "plan", lb))
-            pool = [p for p in inputs if p.seed.label == lb] if inputs is not None else None
-            if pool is not None:
-                pool = rng.sample(pool, min(counts[lb], len(pool)))
-                rows += [Planned(key=f"{lb}/{i:06d}", label=lb, seed=p.seed, hit=p.hit) for i, p in enumerate(pool)]
-                continue
-            own = [s for s in seeds or [] if s.label == lb]
-            rng.shuffle(own)
-            for i in range(counts[lb]):
-                rows.append(Planned(key=f"{lb}/{i:06d}", label=lb, seed=own[i % len(own)] if own else None))
-    for r in rows:
-        r.seed_value = row_seed(model.seed, v.seed, v.task, r.key)
-        rng = random.Random(r.seed_value)
-        r.attrs = {name: rng.choice(values) for name, values in v.vary}
-        if personas is not None and r.seed is not None:
-            r.persona = personas.get(r.seed.id, {})
-    if v.fewshot is not None:
-        _assign_demos(v, rows, seeds or [], demo_pairs or [])
-    if v.conversation is not None:
-        _assign_conversations(v, rows)
-    return rows
+        for i in range(start, start + n):
+            if self.inputs is not None:
+                if i >= len(order):
+                    break
+                p = order[i]
+                rows.append(Planned(key=f"{label}/{i:06d}", label=label, seed=p.seed, hit=p.hit, index=i))
+            else:
+                rows.append(Planned(key=f"{label}/{i:06d}", label=label,
+                                    seed=order[i % len(order)] if order else None, index=i))
+        return self._finish(rows) if finish else rows
+
+    def _order(self, label: str) -> tuple[list[Any], list[Any]]:
+        """The label's inputs in planning order: (the first round's sample, the whole order)."""
+        if label not in self._orders:
+            rng = random.Random(row_seed(self.v.seed, self.v.task, "plan", label))
+            if self.inputs is not None:
+                pool = [p for p in self.inputs if p.seed.label == label]
+                first = rng.sample(pool, min(label_counts(self.v, self.labels)[label], len(pool)))
+                chosen = {id(p) for p in first}
+                rest = [p for p in pool if id(p) not in chosen]
+                random.Random(row_seed(self.v.seed, self.v.task, "plan-more", label)).shuffle(rest)
+                self._orders[label] = [first, first + rest]
+            else:
+                own = [s for s in self.seeds or [] if s.label == label]
+                rng.shuffle(own)
+                self._orders[label] = [own, own]
+        first, order = self._orders[label]
+        return first, order
+
+    def _finish(self, rows: list[Planned]) -> list[Planned]:
+        """Each row's RNG seed, attributes, persona, demos and conversation turn: all from names."""
+        v = self.v
+        model = self.program.model(v.model)
+        for r in rows:
+            r.seed_value = row_seed(model.seed, v.seed, v.task, r.key)
+            rng = random.Random(r.seed_value)
+            r.attrs = {name: rng.choice(values) for name, values in v.vary}
+            if self.personas is not None and r.seed is not None:
+                r.persona = self.personas.get(r.seed.id, {})
+        if v.fewshot is not None:
+            _assign_demos(v, rows, self.seeds or [], self.demo_pairs or [])
+        if v.conversation is not None:
+            _assign_conversations(v, rows)
+        return rows
+
+
+def plan_rows(v: ir.Variant, program: ir.Program, seeds: list[Row] | None, inputs: list[Pair] | None,
+              demo_pairs: list[Pair] | None, personas: dict[str, dict[str, Any]] | None) -> RowPlan:
+    """All rows of one variant's first round, in generation order."""
+    return Planner(v, program, seeds, inputs, demo_pairs, personas).first()
 
 
 def _assign_demos(v: ir.Variant, rows: list[Planned], seeds: list[Row], pairs: list[Pair]) -> None:
@@ -114,19 +184,29 @@ def _assign_demos(v: ir.Variant, rows: list[Planned], seeds: list[Row], pairs: l
             r.demos = rng.sample(pool, min(fs.shots, len(pool)))
 
 
+def conversation_id(label: str | None, index: int, reset_after: int) -> tuple[str, int]:
+    """Li et al.: one long conversation per label, a fresh one every `reset_after` turns (the
+    context bound). Row `index` of the label is turn `index % reset_after` of conversation
+    `index // reset_after`; the row's `vary` attributes change turn by turn inside it, and a quota
+    round's rows (higher indices) continue the label's conversation rather than start short ones.
+
+    >>> conversation_id("pos", 5, 4)
+    ('f4a3898fd8-1', 1)
+    """
+    gid = hashlib.sha256(json.dumps([label], ensure_ascii=False).encode()).hexdigest()[:10]
+    return f"{gid}-{index // reset_after}", index % reset_after
+
+
 def _assign_conversations(v: ir.Variant, rows: list[Planned]) -> None:
-    """A conversation per (label, attribute combination); a fresh one after `reset_after` turns."""
     conv = v.conversation
     assert conv is not None
-    groups: dict[str, list[Planned]] = {}
     for r in rows:
-        combo = json.dumps([r.label, sorted(r.attrs.items())], ensure_ascii=False)
-        groups.setdefault(combo, []).append(r)
-    for combo, members in groups.items():
-        gid = hashlib.sha256(combo.encode()).hexdigest()[:10]
-        for n, r in enumerate(members):
-            r.conversation = f"{gid}-{n // conv.reset_after}"
-            r.turn = n % conv.reset_after
+        r.conversation, r.turn = conversation_id(r.label, r.index, conv.reset_after)
+
+
+def diversity_turn(conv: ir.Conversation, turn: int) -> bool:
+    """The diversity prompt recurs every `every` turns: at turns every, 2·every, … (never the first)."""
+    return turn > 0 and turn % conv.every == 0
 
 
 def json_schema(output: ir.Output, labels: tuple[str, ...]) -> dict[str, Any]:
@@ -208,7 +288,7 @@ def build_request(v: ir.Variant, program: ir.Program, r: Planned,
     s = prompt_scope(v, program, r, render_demos(v, program, r))
     prompt = render(v.prompt, s)
     system = render(v.system, s) if v.system is not None else None
-    if v.conversation is not None and r.turn > 0 and r.turn % v.conversation.every == 0:
+    if v.conversation is not None and diversity_turn(v.conversation, r.turn):
         prompt = f"{prompt}\n{v.conversation.diversity_prompt}"
     if model.mode == "chat":
         messages: list[tuple[str, str]] = [("system", system)] if system else []

@@ -6,7 +6,10 @@ export, ...; runtime/steps/) run here. A generate node becomes a GenerateJob (ru
 whose ready groups go to the Dispatcher at once — across variants and tasks, so a backend always
 has many requests queued — while this thread goes on: parse, filter and export of a finished
 variant run while other variants still generate. Finished groups are committed to the cache one
-transaction each. Outputs are written only after every node they depend on succeeded, each file
+transaction each. When a generate node's rows are all done, its quota loop (runtime/quota.py)
+counts the rows its parse and filter keep per label and may append another round of rows to the
+same job; the node is done when every label is met or its attempt budget spent. After a filter
+step, each label's kept rows beyond its quota are cut in plan order (equal N across variants). Outputs are written only after every node they depend on succeeded, each file
 atomically (an export as one set); the recipe's lock last.
 """
 
@@ -29,6 +32,8 @@ from synthc.runtime.engine import GenerateJob
 from synthc.runtime.errors import RunFailed, fail
 from synthc.runtime.models import ModelPool
 from synthc.runtime.progress import Events
+from synthc.runtime.quota import Quota, stages
+from synthc.runtime.rows import RowPlan
 from synthc.runtime.steps import Context, inputs_of, run_step
 from synthc.runtime.outputs import shown
 from synthc.runtime.steps.outputs import preflight, write_lock, write_run_log
@@ -112,6 +117,9 @@ class _Scheduler:
         self.jobs: dict[str, GenerateJob] = {}
         self.started: dict[str, float] = {}
         self.inflight: dict[Future[list[Completion]], tuple[GenerateJob, int]] = {}
+        self.quotas: dict[str, Quota] = {}  # generate node -> its quota loop
+        self.by_filter: dict[str, Quota] = {}  # filter node -> the same loop, for the cut
+        self.parked: list[GenerateJob] = []  # rounds done, waiting for the filter's other inputs
 
     def run(self) -> dict[str, Any]:
         plan = self.ctx.plan
@@ -119,6 +127,11 @@ class _Scheduler:
             self._harvest(block=False)
             node = next((n for n in self.waiting if all(d in self.values for d in plan.deps(n))), None)
             if node is None:
+                if not self.inflight and self.parked:  # what they wait for cannot come: no more rounds
+                    for job in self.parked[:]:
+                        self.parked.remove(job)
+                        self._job_done(job)
+                    continue
                 self._harvest(block=True)
                 continue
             self.waiting.remove(node)
@@ -126,8 +139,10 @@ class _Scheduler:
             if plan.step(node).kind == "generate":
                 self._start_job(node)
             else:
-                self.values[node] = run_step(self.ctx, node, self.values)
+                self.values[node] = self._after(node, run_step(self.ctx, node, self.values))
                 self._finish(node)
+                for job in self.parked[:]:
+                    self._round_done(job)
         return self.values
 
     def _finish(self, node: str) -> None:
@@ -141,6 +156,10 @@ class _Scheduler:
         width = self.dispatcher.capacity(v.model)
         job = GenerateJob(node, v, ctx.program, planned, width, ctx.models.get(v.model).fingerprint())
         self.jobs[node] = job
+        after = stages(ctx.plan, node)
+        if isinstance(planned, RowPlan) and v.kind != "qa_pairs" and after and after[1] in self.position:
+            q = Quota.start(node, v, planned.planner, planned, *after)
+            self.quotas[node] = self.by_filter[after[1]] = q
         ctx.groups[v.id] = {"width": job.width, "groups": len(job.groups)}
         ctx.events.emit("generate_start", node=node, total=len(planned), width=job.width, groups=len(job.groups))
         self._launch(job)
@@ -164,7 +183,50 @@ class _Scheduler:
             if not progressed:
                 break
         if job.finished:
+            self._round_done(job)
+
+    def _round_done(self, job: GenerateJob) -> None:
+        """Every planned row is done: count what the filters keep and plan another round for the
+        labels that are short, or finish the node."""
+        q = self.quotas.get(job.node)
+        if q is None:
             self._job_done(job)
+            return
+        if any(u not in self.values for u in q.needs(self.ctx.plan)):
+            if job not in self.parked:
+                self.parked.append(job)
+            return
+        if job in self.parked:
+            self.parked.remove(job)
+        more = q.next_round(q.count(self.ctx, self.values, job.result()))
+        if not more:
+            self._job_done(job)
+            return
+        job.extend(more)
+        self.ctx.groups[job.variant.id] = {"width": job.width, "groups": len(job.groups)}
+        self.ctx.events.emit("generate_round", node=job.node, round=q.rounds, rows=len(more),
+                             total=len(job.rows))
+        self._launch(job)
+
+    def _after(self, node: str, value: Any) -> Any:
+        """A filter step's kept rows, cut to the variant's quota (equal N); records the quota."""
+        q = self.by_filter.get(node)
+        if q is None:
+            return value
+        ctx, v = self.ctx, q.variant
+        kept, surplus = q.cut(value)
+        counts = Counter(c.label or "" for c in kept)
+        ctx.counts[v.id] = dict(counts)
+        ctx.quota[v.id] = q.report(counts, surplus)
+        if surplus:
+            ctx.note(node, f"cut {sum(surplus.values())} row(s) beyond the quota: kept {len(kept)}")
+        short = {lb: e for lb, e in ctx.quota[v.id].items() if not e["met"]}
+        if short:
+            what = ", ".join(f"{lb or '(unlabelled)'} {e['kept']} of {e['wanted']} after {e['requests']} requests"
+                             for lb, e in short.items())
+            ctx.events.notice(f"warning: quota not met for `{v.id}` (attempts = {v.attempts}): {what}; "
+                              "loosen its filters or raise `attempts`")
+        return kept
 
     def _harvest(self, block: bool) -> None:
         if not self.inflight:

@@ -204,12 +204,26 @@ def _parser(color: bool = False) -> argparse.ArgumentParser:
     c.add_argument("--seeds", type=int, default=5, help="student seeds (default 5)")
     c.add_argument("--embedder", choices=["auto", "minilm", "tfidf_svd"], default="auto")
     c.add_argument("--self-bleu-sample", type=int, metavar="N", help="estimate Self-BLEU from N sampled hypotheses")
-    c.add_argument("--gold-plus-synthetic", action="store_true", help="also train the student on gold + synthetic")
+    c.add_argument("--gold-plus-synthetic", action="store_true",
+                   help="also train the students on gold at the same N + synthetic")
+    c.add_argument("--gold-k", type=int, default=10, metavar="K",
+                   help="gold rows per label for the gold-k and gold-k + synthetic students (default 10)")
+    c.add_argument("--students", default="tfidf_lr,minilm_lr", type=_students, metavar="S,S",
+                   help="students, the first judges (default tfidf_lr,minilm_lr; minilm_lr where installed)")
     c.add_argument("--title", help="report title")
     c.add_argument("--format", choices=["full", "concise", "json"])
     c.add_argument("--debug", action="store_true")
     c.set_defaults(func=cmd_eval)
     return p
+
+
+def _students(value: str) -> str:
+    from synthc.compiler.schema import STUDENTS
+
+    bad = [s for s in value.split(",") if s not in STUDENTS]
+    if bad or not value:
+        raise argparse.ArgumentTypeError(f"unknown student(s) {', '.join(bad)}; choose from {', '.join(STUDENTS)}")
+    return value
 
 
 def _eval_metrics() -> tuple[str, ...]:
@@ -513,8 +527,7 @@ def cmd_init(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from synthc.runtime import RunFailed
-    from synthc.runtime.evaluate import Options, evaluate, read_dataset
-    from synthc.runtime.report import verdict, write_report
+    from synthc.runtime.eval import Options, name_paths, read_dataset, run_eval
 
     metrics = tuple(m.strip() for m in args.metrics.split(",")) if args.metrics else _eval_metrics()
     unknown = [m for m in metrics if m not in _eval_metrics()]
@@ -524,33 +537,23 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise _UsageError(f"--seeds must be at least 1, got {args.seeds}", "students are trained once per seed")
     need = bool({"student", "label_preservation", "label_similarity"} & set(metrics))
     # Label metrics asked for by name need labelled datasets too (E601); the default set measures what it can.
-    need_data = need and bool(args.metrics)
+    fields = (args.text_field, args.label_field)
     try:
-        named = []
-        for item in args.datasets:
-            name, _, path = item.rpartition("=") if "=" in item and not os.path.exists(item) else ("", "", item)
-            named.append((name or os.path.splitext(os.path.basename(path))[0], path))
-        if len({n for n, _ in named}) != len(named):
-            raise _UsageError("two datasets share a name", "name them NAME=PATH")
-        data = [read_dataset(p, n, args.text_field, args.label_field, need_labels=need_data) for n, p in named]
-        real = read_dataset(args.real, "real", args.text_field, args.label_field, need_labels=need)
-        train = read_dataset(args.train, "train", args.text_field, args.label_field, need_labels=True) if args.train else None
-        opts = Options(metrics=metrics, seeds=args.seeds, embedder=args.embedder,
-                       self_bleu_sample=args.self_bleu_sample, gold_plus_synthetic=args.gold_plus_synthetic)
-        result = evaluate(data, real, train, opts, log=lambda s: print(s, file=err))
-        title = args.title or f"synthc eval: {', '.join(n for n, _ in named)}"
-        try:
-            paths = write_report(result, args.out, title)
-        except OSError as exc:
-            sink = Sink()
-            sink.error("E505", f"cannot write the report to {args.out}: {exc.strerror}", NO_SPAN,
-                       help="choose a writable --out directory")
-            raise RunFailed(sink.items) from None
+        named = name_paths(args.datasets)
+        data = [read_dataset(p, n, *fields, need_labels=need and bool(args.metrics)) for n, p in named]
+        real = read_dataset(args.real, "real", *fields, need_labels=need)
+        train = read_dataset(args.train, "train", *fields, need_labels=True) if args.train else None
+        opts = Options(metrics=metrics, students=tuple(args.students.split(",")), seeds=args.seeds,
+                       embedder=args.embedder, self_bleu_sample=args.self_bleu_sample,
+                       gold_plus_synthetic=args.gold_plus_synthetic, gold_k=args.gold_k)
+        res = run_eval(data, real, train, opts, args.out, args.title or f"synthc eval: {', '.join(n for n, _ in named)}",
+                       where="--out directory", log=lambda s: print(s, file=err))
     except RunFailed as failed:
         report(failed.diagnostics, SourceMap(), args, err)
         return 1
-    print(verdict(result.metrics["summary"]), file=out)
-    for p in paths:
+    print(res.verdict, file=out)
+    print(f"\n{res.table}\n", file=out)
+    for p in res.paths:
         if not p.endswith(".png"):
             print(f"wrote {p}", file=out)
     return 0

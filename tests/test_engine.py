@@ -53,8 +53,12 @@ def test_group_width_changes_no_fake_byte(tmp_path: str, monkeypatch: pytest.Mon
         out = os.path.join(str(tmp_path), width, "out", "quickstart")
         shas.append(_sha(os.path.join(out, "reviews.jsonl")))
         manifest = json.load(open(os.path.join(out, "manifest.json")))
-        # 16 rows in conversations of 4 turns: 4 rows per turn, so width 5 gives one group per turn
-        assert manifest["groups"]["default"] == {"width": int(width), "groups": 16 if width == "1" else 4}
+        # Each round's rows are grouped per conversation turn: at width 1 a group per request, at
+        # width 5 the turns' rows share groups (quota rounds add rows to the same conversations).
+        requests = sum(e["requests"] for e in manifest["quota"]["default"].values())
+        groups = manifest["groups"]["default"]
+        assert groups["width"] == int(width) and requests >= 16
+        assert groups["groups"] == requests if width == "1" else groups["groups"] < requests
     assert shas[0] == shas[1]
 
 
@@ -104,8 +108,9 @@ def test_groups_are_a_pure_function_of_the_plan(tmp_path: str) -> None:
         execute(result.plan, result.sources, quiet=True, backend="fake", select=exports, dispatcher=recorder)
         logs.append(recorder.groups)
     assert logs[0] == logs[1]
-    # 3 variants x 6 rows; turn-0 requests the two zero-shot variants share come from the cache
-    assert all(1 <= len(g) <= 4 for g in logs[0]) and 6 < sum(map(len, logs[0])) <= 3 * 6
+    # 3 variants x 6 rows and their quota rounds (attempts = 4); turn-0 requests the two zero-shot
+    # variants share come from the cache
+    assert all(1 <= len(g) <= 4 for g in logs[0]) and 6 < sum(map(len, logs[0])) <= 3 * 6 * 4
 
 
 def test_rows_of_every_node_are_dispatched_before_the_first_finishes(tmp_path: str,
@@ -203,6 +208,7 @@ task news {{
   model     = m
   seeds     = seeds
   per_label = 3
+  attempts  = 1  # one round: the test counts the requests
   prompt    = "{{{{ demos }}}}\\n\\nWrite a summary for a news article {{{{ verbalization }}}}.\\nSummary: "
 
   fewshot {{

@@ -50,7 +50,8 @@ def test_eval_report_ranks_the_varied_set_first_and_is_deterministic(files: dict
     for k in range(2):
         out_dir = os.path.join(files["dir"], f"report{k}")
         code, stdout, err = run("eval", files["varied"], files["collapsed"], "--real", files["test"],
-                                "--train", files["train"], "--out", out_dir, "--seeds", "2", "--embedder", "tfidf_svd")
+                                "--train", files["train"], "--out", out_dir, "--seeds", "2", "--embedder", "tfidf_svd",
+                                "--students", "tfidf_lr")
         assert code == 0, err
         outs.append(out_dir)
     assert stdout.startswith("Best data: `varied`")
@@ -58,8 +59,14 @@ def test_eval_report_ranks_the_varied_set_first_and_is_deterministic(files: dict
     v, c = m["datasets"]["varied"], m["datasets"]["collapsed"]
     assert v["self_bleu"]["self_bleu_5"] < c["self_bleu"]["self_bleu_5"]
     assert v["remote_clique"] > c["remote_clique"] and c["chamfer"] < 1e-6  # exact copies: distance 0
-    assert v["student"]["accuracy"]["mean"] > c["student"]["accuracy"]["mean"]
-    assert len(v["student"]["accuracy"]["runs"]) == 2 and "gold_same_n" in v
+    vs, cs = v["students"]["tfidf_lr"], c["students"]["tfidf_lr"]
+    assert vs["synthetic"]["macro_f1"]["mean"] > cs["synthetic"]["macro_f1"]["mean"]
+    assert len(vs["synthetic"]["macro_f1"]["runs"]) == 2
+    assert set(vs) >= {"gold_same_n", "gold_k", "gold_k_plus_synthetic"}
+    assert vs["gold_k"] == cs["gold_k"]  # the same k gold rows per label per seed, whatever the dataset
+    (comp,) = [x for x in m["comparisons"] if x["student"] == "tfidf_lr"]
+    assert (comp["a"], comp["b"], comp["verdict"]) == ("varied", "collapsed", "varied")
+    assert m["verdict"]["winner"] == "varied"
     assert m["datasets"]["real (gold train)"]["reference"] is True
     assert m["parameters"]["embedder"].startswith("TF-IDF")
     for name in ("metrics.json", "report.html", "report.md", "figures/projection.png", "figures/confusion.png"):
@@ -126,3 +133,65 @@ def test_eval_rejects_bad_inputs(files: dict[str, str], tmp_path: str) -> None:
     code, _, err = run("eval", files["varied"], "--real", files["test"], "--metrics", "distinct",
                        "--out", os.path.join(bad, "sub"))  # a file where a folder must go
     assert code == 1 and "E505" in err and "E999" not in err
+
+
+def _recipe(tmp: str) -> str:
+    """tests/eval/rerun.synth in a scratch project whose data lives in the repository's data/."""
+    with open(os.path.join(os.path.dirname(__file__), "eval", "rerun.synth"), encoding="utf-8") as fh:
+        text = fh.read().replace('"DATA/', '"' + os.path.join(DATA, ""))
+    path = os.path.join(tmp, "rerun.synth")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    with open(os.path.join(tmp, "synth.toml"), "w", encoding="utf-8") as fh:
+        fh.write(f'[paths]\nallow = ["{DATA}"]\n')
+    return path
+
+
+def test_editing_the_evaluate_block_reruns_only_the_evaluation(tmp_path: str) -> None:
+    spec = _recipe(str(tmp_path))
+    build = ("build", spec, "--backend", "fake", "--quiet")
+    code, out, err = run(*build)
+    assert code == 0, err
+    assert "48 generated, 0 from cache" in out, out
+    metrics = os.path.join(str(tmp_path), "out", "eval", "metrics.json")
+    assert json.load(open(metrics))["seeds"] == [0, 1]
+    stamp = os.stat(metrics).st_mtime_ns
+    code, out, err = run(*build)  # nothing changed: the report is kept as it is
+    assert code == 0 and os.stat(metrics).st_mtime_ns == stamp, err
+    with open(spec, encoding="utf-8") as fh:
+        text = fh.read()
+    with open(spec, "w", encoding="utf-8") as fh:
+        fh.write(text.replace("seeds    = 2", "seeds    = 3"))
+    code, out, err = run(*build)  # no --force: every generation is reused, the evaluation reruns
+    assert code == 0, err
+    assert "0 generated, 48 from cache" in out, out
+    m = json.load(open(metrics))
+    assert m["seeds"] == [0, 1, 2] and len(m["datasets"]["short"]["students"]["tfidf_lr"]["synthetic"]["C"]) == 3
+    assert m["verdict"]["text"] and set(m["datasets"]) == {"short", "long", "real (gold train)"}
+
+
+def test_the_minilm_student_is_reported_beside_the_default(files: dict[str, str]) -> None:
+    from synthc.runtime.eval.embed import minilm_available
+
+    if not minilm_available():
+        pytest.skip("all-MiniLM-L6-v2 (synthc[dense]) is not installed")
+    small = _write(os.path.join(files["dir"], "small.jsonl"),
+                   [json.loads(line) for line in open(files["varied"], encoding="utf-8")][:40])
+    test = _write(os.path.join(files["dir"], "test80.jsonl"),
+                  [json.loads(line) for line in open(files["test"], encoding="utf-8")][:80])
+    out_dir = os.path.join(files["dir"], "minilm")
+    code, _, err = run("eval", small, "--real", test, "--out", out_dir, "--metrics", "student", "--seeds", "1")
+    assert code == 0, err
+    m = json.load(open(os.path.join(out_dir, "metrics.json")))
+    assert m["students"]["kinds"] == ["tfidf_lr", "minilm_lr"] and m["students"]["primary"] == "tfidf_lr"
+    got = m["datasets"]["small"]["students"]["minilm_lr"]["synthetic"]["macro_f1"]
+    assert got["mean"] > m["students"]["chance_macro_f1"]
+
+
+def test_students_bench_smoke() -> None:
+    import subprocess
+
+    bench = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench", "students.py")
+    out = subprocess.run([sys.executable, bench, "--smoke", "--students", "tfidf_lr"], capture_output=True,
+                         text=True, timeout=600, check=True).stdout
+    assert "reference: word TF-IDF, C=10" in out and "tfidf_lr" in out

@@ -224,3 +224,12 @@ def test_build_reports_drops_per_label(tmp_path: str) -> None:
     assert all(e["detail"] and e["label"] in by for e in dropped)
     notes = [e["note"] for e in events if e.get("node") == "filter:t.default" and "note" in e]
     assert any("not_sarcastic" in n and " kept" in n for n in notes), notes
+
+
+def test_editor_completes_near_copy_sources() -> None:
+    from synthc.compiler.schema import SCHEMAS
+    from synthc.lsp.complete import _for_type
+
+    of = SCHEMAS["near_copy"].field("of")
+    assert of is not None and of.type.elem is not None
+    assert [i.label for i in _for_type(of.type.elem, None)] == ["seeds"]  # + the recipe's sources with an analysis

@@ -96,8 +96,8 @@ def test_ir_metrics_and_fusion() -> None:
 
 def test_fine_tuned_biencoder_loop_on_real_stackexchange() -> None:
     pytest.importorskip("ranx")
-    from synthc.runtime.embed import minilm_available
-    from synthc.runtime.ir_eval import IRSetup, Query, evaluate_ir
+    from synthc.runtime.eval.embed import minilm_available
+    from synthc.runtime.eval.ir import IRSetup, Query, evaluate_ir
 
     if not minilm_available():
         pytest.skip("needs synthc[dense]")

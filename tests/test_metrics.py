@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from synthc.runtime import metrics
+from synthc.runtime.eval import metrics
 from synthc_tests_conftest import DATA
 
 nltk_bleu = pytest.importorskip("nltk.translate.bleu_score")

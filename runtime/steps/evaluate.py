@@ -1,74 +1,98 @@
-"""The evaluate step: metrics and report for the named variants (runtime/evaluate.py,
-runtime/ir_eval.py do the work), kept as is when its inputs are unchanged."""
+"""The evaluate step: the named variants' rows and the real/train data handed to `run_eval()`
+(runtime/eval/), kept as is when nothing it depends on changed.
+
+Its cache key covers the rows, the real and train data, every setting of the `evaluate` block and
+the evaluation code itself, so editing the block (or upgrading synthc's evaluation) reruns the
+evaluation alone, on cached generations: no `--force`, which would also discard the generations.
+`synthc eval recipe.synth` re-runs it explicitly."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
 import random
-from typing import Any, Callable
+from typing import Any
 
 from synthc.compiler import ir
 from synthc.runtime.data import Row
-from synthc.runtime.errors import fail
+from synthc.runtime.errors import RunFailed, fail
 from synthc.runtime.rows import Planned
 from synthc.runtime.scope import pairs_scope, render
 from synthc.runtime.steps import Context, Inputs
 from synthc.runtime.steps.outputs import final_rows, record
 
-__all__ = ["evaluate"]
+__all__ = ["evaluate", "code_digest"]
 
 
 def evaluate(ctx: Context, ev: ir.Evaluate, inputs: Inputs, node: str) -> dict[str, Any]:
-    from synthc.runtime.evaluate import METRICS_SCHEMA_VERSION, Dataset, Options, dataset_from_records
-    from synthc.runtime.evaluate import evaluate as run_metrics
-    from synthc.runtime.report import write_report
+    from synthc.runtime.eval import METRICS_SCHEMA_VERSION, Dataset, Options, dataset_from_records, run_eval
+    from synthc.runtime.eval.embed import minilm_available
 
     def as_dataset(name: str, rows: list[Row]) -> Dataset:
         return Dataset(name, tuple(r.text for r in rows), tuple(r.label for r in rows))
 
     task = ctx.program.task(ev.task)
     finals = final_rows(inputs)
-    records = {v.name: [record(v, c, ctx.program) for c in finals[v.id]] for v in task.variants
-               if v.name in ev.variants}
+    chosen = [v for v in task.variants if v.name in ev.variants]
+    records = {v.name: [record(v, c, ctx.program) for c in finals[v.id]] for v in chosen}
     real = as_dataset(ev.real, inputs.one("real"))
     train = as_dataset(ev.train, inputs.one("train")) if ev.train else None
-    opts = Options(metrics=ev.metrics, seeds=ev.seeds, embedder=ev.embedder, self_bleu_sample=ev.self_bleu_sample,
-                   gold_plus_synthetic=ev.gold_plus_synthetic)
+    opts = Options(metrics=ev.metrics, students=ev.students, seeds=ev.seeds, embedder=ev.embedder,
+                   self_bleu_sample=ev.self_bleu_sample, gold_plus_synthetic=ev.gold_plus_synthetic, gold_k=ev.gold_k)
     settings = {k: v for k, v in dataclasses.asdict(ev).items() if k != "origin"}
     collection = inputs.one("collection") if ev.collection else None
-    digest = hashlib.sha256(json.dumps([METRICS_SCHEMA_VERSION, records, real, train, settings,
-                                        collection[1] if collection else None],
+    digest = hashlib.sha256(json.dumps([METRICS_SCHEMA_VERSION, code_digest(), minilm_available(), records, real,
+                                        train, settings, collection[1] if collection else None],
                                        sort_keys=True, default=repr).encode()).hexdigest()
     directory = os.path.join(ctx.root, ev.path)
     previous = _read_json(os.path.join(directory, "metrics.json"))
     if (previous and previous.get("input_digest") == digest and not ctx.force
             and os.path.exists(os.path.join(directory, "report.html"))):
-        ctx.note(node, "cached: inputs unchanged")
+        ctx.note(node, "cached: rows and settings unchanged")
         return previous
-    data = [dataset_from_records(name, rows) for name, rows in records.items()]
+    data = [dataclasses.replace(dataset_from_records(v.name, records[v.name]), filter_oracle=_filter_oracle(v))
+            for v in chosen]
     log = lambda s: ctx.note(node, s)  # noqa: E731
-    result = run_metrics(data, real, train, opts, log=log)
+    ir_job = None
     if "retrieval" in ev.metrics and ev.collection and task.variants[0].kind == "qa_pairs":
-        result.metrics["ir"] = _ir_evaluation(ctx, ev, inputs, records, log)
-    result.metrics["input_digest"] = digest
-    result.metrics["evaluate"] = {"name": ev.name, "task": ev.task, "real": ev.real, "train": ev.train}
-    try:
-        write_report(result, directory, f"{ev.name}: {task.name} variants vs {ev.real}")
-    except OSError as exc:
-        raise fail("E505", f"cannot write the report to {ev.path}: {exc.strerror}", ev.origin,
-                   "evaluate declared here", help="choose a writable `path`") from None
+        ir_job = _ir_job(ctx, ev, inputs, records)
+    res = run_eval(data, real, train, opts, directory, f"{ev.name}: {task.name} variants vs {ev.real}", ir=ir_job,
+                   annotations={"input_digest": digest,
+                                "evaluate": {"name": ev.name, "task": ev.task, "real": ev.real, "train": ev.train}},
+                   origin=ev.origin, where="`path`", log=log)
+    ctx.note(node, res.verdict)
     ctx.note(node, f"wrote {os.path.relpath(directory, ctx.root)}/report.html")
-    return result.metrics
+    return res.metrics
 
 
-def _ir_evaluation(ctx: Context, ev: ir.Evaluate, inputs: Inputs, records: dict[str, list[dict[str, Any]]],
-                   log: Callable[[str], None]) -> dict[str, Any]:
+@functools.cache
+def code_digest() -> str:
+    """The evaluation code's own hash: a synthc whose evaluation changed re-evaluates cached data."""
+    import synthc.runtime.eval as package
+
+    folder = os.path.dirname(package.__file__)
+    h = hashlib.sha256()
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".py"):
+            with open(os.path.join(folder, name), "rb") as fh:
+                h.update(name.encode() + b"\0" + fh.read())
+    return h.hexdigest()
+
+
+def _filter_oracle(v: ir.Variant) -> str:
+    """What the variant's label_oracle filter was trained on ("" when none filtered it)."""
+    oracle = getattr(v.filter, "oracle", None)
+    return f"label_oracle trained_on {oracle.trained_on}" if oracle is not None else ""
+
+
+def _ir_job(ctx: Context, ev: ir.Evaluate, inputs: Inputs, records: dict[str, list[dict[str, Any]]]) -> Any:
     """Sy-SE-PQA's loop: one bi-encoder per training set — the real relevant answers of the same
     seed questions, and each variant's synthetic pairs — re-ranking BM25 on the real questions."""
-    from synthc.runtime.ir_eval import IRSetup, Query, evaluate_ir
+    from synthc.runtime.eval import IRJob
+    from synthc.runtime.eval.ir import IRSetup, Query
 
     docs, _ = inputs.one("collection")
     text = {d.id: d.text for d in docs}
@@ -103,7 +127,7 @@ def _ir_evaluation(ctx: Context, ev: ir.Evaluate, inputs: Inputs, records: dict[
                    f"`{ev.collection}`, found {len(queries)}", ev.origin, "evaluate declared here",
                    help=f"check `relevant = \"{ev.relevant}\"` names ids of the collection")
     setup = IRSetup(tuple(sorted(text.items())), queries, candidates=ev.candidates, epochs=ev.epochs)
-    return evaluate_ir(setup, training, log)
+    return IRJob(setup, training)
 
 
 def _read_json(path: str) -> dict[str, Any] | None:

@@ -200,6 +200,7 @@ def _manifest(ctx: Context, e: ir.Export, variants: list[ir.Variant], hashes: di
         "cut": {v.name: dict(sorted(ctx.cut.get(v.id, Counter()).items())) for v in variants},
         "stops": {v.name: ctx.stops[v.id] for v in variants if v.id in ctx.stops},
         "groups": {v.name: ctx.groups[v.id] for v in variants if v.id in ctx.groups},
+        "quota": {v.name: ctx.quota[v.id] for v in variants if v.id in ctx.quota},
         "retrieval": {n: ctx.retrieval[n] for n in sorted({v.retrieve.retriever for v in variants if v.retrieve})
                       if n in ctx.retrieval},
         "tokens": {"completion": sum(c.provenance.get("tokens", {}).get("completion", 0) for c in kept),

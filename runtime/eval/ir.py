@@ -41,7 +41,7 @@ class IRSetup:
     candidates: int = 100
     epochs: int = 1
     seed: int = 42
-    batch: int = 16
+    batch: int = 8  # ~25 pairs per variant at small N: 3 optimizer steps per epoch instead of 2
     lr: float = 2e-5
     margin: float = 0.5
     max_tokens: int = 128
@@ -60,7 +60,7 @@ def train_biencoder(pairs: Pairs, setup: IRSetup) -> tuple[Any, list[float]]:
     import torch
     import torch.nn.functional as F
 
-    from synthc.runtime.embed import load_minilm
+    from synthc.runtime.eval.embed import load_minilm
 
     torch.manual_seed(setup.seed)
     model = copy.deepcopy(load_minilm())
@@ -105,7 +105,7 @@ def rerank(model: Any, queries: Sequence[Query], first: Run, docs: dict[str, str
 def evaluate_ir(setup: IRSetup, training: dict[str, Pairs], log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     """BM25, zero-shot MiniLM and one fine-tuned bi-encoder per training set, each alone and fused
     with BM25; metrics on the test half, significance between every pair of fused runs."""
-    from synthc.runtime.embed import load_minilm
+    from synthc.runtime.eval.embed import load_minilm
 
     val, test = split(setup.queries)
     docs = dict(setup.collection)

@@ -2,8 +2,9 @@
 
 The HTML inlines its plots (base64), so it can be mailed or attached to a PR as one file. Plots
 are rendered by matplotlib's Agg backend with the PNG "Software" stamp removed, so a report is
-byte-identical for identical metrics. The verdict line at the top names the synthetic dataset that
-wins the most comparable columns; the table marks each column's best in bold.
+byte-identical for identical metrics. The verdict line at the top comes from runtime/eval/verdict.py
+(a winner only beyond the seeds' spread or a significant retrieval difference); the side-by-side
+table is transposed (measures as rows) and split so no line is wider than 100 characters.
 """
 
 from __future__ import annotations
@@ -13,68 +14,107 @@ import html
 import io
 import json
 import os
-from typing import Any
+from typing import Any, Callable
 
-from synthc.runtime.evaluate import Evaluation
+from synthc.runtime.eval.evaluate import Evaluation
 from synthc.runtime.writers import write_atomic
 
-__all__ = ["write_report", "verdict"]
+__all__ = ["write_report", "table_text", "WIDTH"]
 
 _ARROW = {"lower": "↓", "higher": "↑", "": ""}
+WIDTH = 100  # a laptop terminal / editor: no table line is wider
 
 
 def _fmt(v: Any) -> str:
     if v is None:
         return "–"
+    if isinstance(v, dict):  # a student score: mean ± std over seeds
+        return f"{v['mean']:.3f}±{v['std']:.3f}"
     if isinstance(v, float):
         return f"{v:.4f}" if abs(v) < 10 else f"{v:.2f}"
     return str(v)
 
 
-def verdict(summary: dict[str, Any]) -> str:
-    wins = summary.get("wins", {})
-    judged = len(summary.get("best", {}))
-    if not wins or not judged:
-        return "One dataset evaluated; nothing to compare." if len(wins) <= 1 else "No comparable metric."
-    ranked = sorted(wins.items(), key=lambda kv: (-kv[1], kv[0]))
-    top = [n for n, w in ranked if w == ranked[0][1]]
-    lead = " and ".join(f"`{n}`" for n in top)
-    rest = ", ".join(f"`{n}` {w}" for n, w in ranked[len(top):])
-    return (f"Best data: {lead} — best on {ranked[0][1]} of {judged} compared metrics"
-            + (f" (then {rest})." if rest else "."))
+def _chunks(summary: dict[str, Any], first: int, cell: Callable[[str], int], width: int) -> list[list[str]]:
+    """Dataset names split into groups whose table stays within `width` characters; the measures
+    are the rows (transposed), so many variants add columns only up to the screen's width."""
+    groups: list[list[str]] = [[]]
+    used = first
+    for name in summary["rows"]:
+        w = cell(name)
+        if groups[-1] and used + w > width:
+            groups.append([])
+            used = first
+        groups[-1].append(name)
+        used += w
+    return groups
 
 
-def _table_md(summary: dict[str, Any]) -> str:
-    cols = summary["columns"]
-    head = "| dataset | " + " | ".join(f"{c['title']} {_ARROW[c['better']]}".strip() for c in cols) + " |"
-    sep = "|---|" + "---|" * len(cols)
-    lines = [head, sep]
-    for name, row in summary["rows"].items():
-        cells = []
-        for c in cols:
-            cell = _fmt(row[c["key"]])
-            cells.append(f"**{cell}**" if name in summary["best"].get(c["key"], []) else cell)
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+def _cells(summary: dict[str, Any], names: list[str], bold: str) -> list[tuple[str, list[str]]]:
+    out = []
+    for c in summary["columns"]:
+        title = f"{c['title']} {_ARROW[c['better']]}".strip()
+        vals = []
+        for n in names:
+            v = _fmt(summary["rows"][n][c["key"]])
+            vals.append(bold.format(v) if n in summary["best"].get(c["key"], []) and bold else v)
+        out.append((title, vals))
+    return out
+
+
+def table_text(summary: dict[str, Any], width: int = WIDTH) -> str:
+    """The side-by-side table as aligned plain text for a terminal, split to fit `width`."""
+    first = max(len(f"{c['title']} ↑") for c in summary["columns"]) + 1
+    cell = lambda n: max(len(n), 11) + 2  # noqa: E731
+    blocks = []
+    for names in _chunks(summary, first, cell, width):
+        lines = [" " * first + "".join(n.rjust(cell(n)) for n in names)]
+        for title, vals in _cells(summary, names, ""):
+            lines.append(title.ljust(first) + "".join(v.rjust(cell(n)) for v, n in zip(vals, names)))
+        blocks.append("\n".join(line.rstrip() for line in lines))
+    return "\n\n".join(blocks)
+
+
+def _table_md(summary: dict[str, Any], width: int = WIDTH) -> str:
+    first = max(len(f"{c['title']} ↑") for c in summary["columns"]) + 4
+    cell = lambda n: max(len(n), 15) + 3  # noqa: E731
+    blocks = []
+    for names in _chunks(summary, first, cell, width):
+        lines = ["| measure | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+        for title, vals in _cells(summary, names, "**{}**"):
+            lines.append(f"| {title} | " + " | ".join(vals) + " |")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
 
 
 def _table_html(summary: dict[str, Any], datasets: dict[str, Any]) -> str:
-    cols = summary["columns"]
-    th = "".join(f"<th title='{html.escape(c['better'] + ' is better' if c['better'] else '')}'>"
-                 f"{html.escape(c['title'])} {_ARROW[c['better']]}</th>" for c in cols)
+    names = list(summary["rows"])
+    head = "".join(f"<th class='{'ref' if datasets[n].get('reference') else ''}'>{html.escape(n)}"
+                   + (" <span class='tag'>reference</span>" if datasets[n].get("reference") else "") + "</th>"
+                   for n in names)
     body = []
-    for name, row in summary["rows"].items():
-        ref = datasets[name].get("reference")
-        tds = []
-        for c in cols:
-            best = name in summary["best"].get(c["key"], [])
-            tds.append(f"<td class='{'best' if best else ''}'>{html.escape(_fmt(row[c['key']]))}</td>")
-        wins = summary["wins"].get(name)
-        label = html.escape(name) + (" <span class='tag'>reference</span>" if ref else "")
-        body.append(f"<tr class='{'ref' if ref else ''}'><th>{label}</th>{''.join(tds)}"
-                    f"<td>{'' if wins is None else wins}</td></tr>")
-    return (f"<table><thead><tr><th>dataset</th>{th}<th>wins</th></tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table>")
+    for c in summary["columns"]:
+        tip = html.escape(c["better"] + " is better" if c["better"] else "")
+        tds = "".join(f"<td class='{'best' if n in summary['best'].get(c['key'], []) else ''}'>"
+                      f"{html.escape(_fmt(summary['rows'][n][c['key']]))}</td>" for n in names)
+        body.append(f"<tr><th title='{tip}'>{html.escape(c['title'])} {_ARROW[c['better']]}</th>{tds}</tr>")
+    return f"<table><thead><tr><th>measure</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _comparisons_md(m: dict[str, Any]) -> list[str]:
+    comps = [c for c in m.get("comparisons", []) if c["student"] == m.get("students", {}).get("primary")]
+    if not comps:
+        return []
+    out = ["## Paired comparisons", "",
+           f"Student `{comps[0]['student']}` macro-F1, a − b over the same seeds; a pair is separated only when "
+           "the 95% interval excludes 0 and the difference exceeds the seeds' spread.", "",
+           "| a | b | mean a−b | 95% CI | spread | verdict |", "|---|---|---:|---|---:|---|"]
+    for c in comps:
+        ci = f"[{c['ci95'][0]:+.3f}, {c['ci95'][1]:+.3f}]" if "ci95" in c else "–"
+        spread = f"{c['spread']:.3f}" if "spread" in c else "–"
+        diff = "–" if c.get("mean_diff") is None else f"{c['mean_diff']:+.3f}"
+        out.append(f"| {c['a']} | {c['b']} | {diff} | {ci} | {spread} | {c['verdict']} |")
+    return out + [""]
 
 
 IR_COLUMNS = ("P@1", "nDCG@3", "nDCG@10", "R@100", "MAP@100")
@@ -207,10 +247,10 @@ def _plots(ev: Evaluation) -> dict[str, bytes]:
 _CSS = """body{font:14px/1.45 system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;padding:0 1em}
 h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ddd}
 .verdict{background:#eef5ec;border-left:4px solid #4a8f3c;padding:.6em 1em;font-size:1.05em}
-table{border-collapse:collapse;font-variant-numeric:tabular-nums;margin:.5em 0;overflow-x:auto;display:block}
+table{border-collapse:collapse;font-variant-numeric:tabular-nums;margin:.5em 0}
 th,td{padding:.3em .6em;border-bottom:1px solid #eee;text-align:right;white-space:nowrap}
 thead th{border-bottom:2px solid #999;font-weight:600}tbody th{text-align:left;font-weight:500}
-td.best{font-weight:700;color:#1f6b2a;background:#eef8ee}tr.ref{color:#777;font-style:italic}
+td.best{font-weight:700;color:#1f6b2a;background:#eef8ee}th.ref{color:#777;font-style:italic}
 .tag{font-size:.75em;background:#eee;border-radius:3px;padding:0 .3em;font-style:normal}
 img{max-width:100%;margin:.4em 0}code{background:#f4f4f4;padding:0 .2em}ul.params li{margin:.15em 0}
 details{margin:.5em 0}"""
@@ -251,11 +291,13 @@ def write_report(ev: Evaluation, directory: str, title: str) -> list[str]:
         path = os.path.join(directory, "figures", f"{name}.png")
         write_atomic(path, data)
         paths.append(path)
-    summary, line = m["summary"], verdict(m["summary"])
+    summary, line = m["summary"], m["verdict"]["text"]
     unavailable = m.get("unavailable", {})
     md = [f"# {title}", "", f"**{line}**", "", _table_md(summary), "",
-          "↑ higher is better, ↓ lower is better; bold = best synthetic dataset in the column."
+          "↑ higher is better, ↓ lower is better; bold = best synthetic dataset on that row (informational: "
+          "the verdict comes from paired comparisons). Student cells: macro-F1 mean±std over seeds."
           + (f" `{m['reference']}` is a reference, not a contestant." if m.get("reference") else ""), ""]
+    md += _comparisons_md(m)
     if m.get("ir"):
         md += _ir_md(m["ir"])
     md += [f"![{n}](figures/{n}.png)" for n in sorted(plots)] + [""]
@@ -268,8 +310,9 @@ def write_report(ev: Evaluation, directory: str, title: str) -> list[str]:
             f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"
             f"<p class='verdict'>{html.escape(line).replace('`', '')}</p>"
             f"<h2>Side by side</h2>{_table_html(summary, m['datasets'])}"
-            "<p><small>↑ higher is better, ↓ lower is better; green = best synthetic dataset in the column; "
-            "grey rows are references (gold data at the same N).</small></p>"
+            "<p><small>↑ higher is better, ↓ lower is better; green = best synthetic dataset on the row "
+            "(informational: the verdict comes from paired comparisons); student cells are macro-F1 mean±std over "
+            "seeds.</small></p>"
             + (_ir_html(m["ir"]) if m.get("ir") else "")
             + f"<h2>Plots</h2>{imgs or '<p>matplotlib is not installed.</p>'}"
             "<h2>Parameters</h2><ul class='params'>"

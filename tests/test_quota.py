@@ -1,0 +1,277 @@
+"""Quotas met after filtering (`per_label` counts kept rows, `attempts` bounds the requests) and
+Li et al.'s one long conversation per label, on the fake backend.
+
+The fake writes 8..47 words per row, so a `words = LO..200` filter drops a predictable share of
+rows: LO = 20 about a third (quota rounds meet the quota), LO = 45 nearly all (the budget runs out).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from concurrent.futures import Future
+from typing import Any, Sequence
+
+from synthc.compiler import compile_file
+from synthc.runtime import execute
+from synthc.runtime.backends.base import Completion, Request
+from synthc.runtime.models import ModelPool
+from synthc.runtime.quota import LabelQuota, cut, next_size
+from test_runtime import _copy_example, _sha
+
+SPEC = """
+model m {{
+  gguf       = builtin("smollm2-135m")
+  max_tokens = 60
+  seed       = 3
+}}
+
+labels s {{
+  positive = "positive"
+  negative = "negative"
+}}
+
+task t {{
+  labels    = s
+  model     = m
+  per_label = {n}
+  attempts  = {attempts}
+  prompt    = "Write a {{{{ label }}}} {{{{ genre }}}} review about the plot, the acting, the music and the camera."
+
+  vary {{
+    genre = ["drama", "comedy", "horror"]
+  }}
+{conversation}
+  filter {{
+    words  = {lo}..200
+    dedupe = exact
+  }}
+}}
+
+export t {{
+  task = t
+  path = "out/t.jsonl"
+}}
+"""
+
+CONVERSATION = """
+  conversation {
+    diversity_prompt = "Can you provide something more diverse compared to the previously generated data?"
+    every            = 3
+    reset_after      = 20
+  }
+"""
+
+
+def _spec(tmp: str, n: int = 6, attempts: int = 4, lo: int = 20, conversation: bool = False) -> str:
+    os.makedirs(tmp, exist_ok=True)
+    path = os.path.join(tmp, "t.synth")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(SPEC.format(n=n, attempts=attempts, lo=lo, conversation=CONVERSATION if conversation else ""))
+    return path
+
+
+def _build(spec: str, err: io.StringIO | None = None, **kw: Any) -> str:
+    result = compile_file(spec)
+    assert result.plan is not None, result.diagnostics
+    return execute(result.plan, result.sources, quiet=True, backend="fake", err=err or io.StringIO(), **kw)
+
+
+def _out(spec: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    d = os.path.join(os.path.dirname(spec), "out")
+    rows = [json.loads(line) for line in open(os.path.join(d, "t.jsonl"), encoding="utf-8")]
+    return rows, json.load(open(os.path.join(d, "manifest.json"), encoding="utf-8"))
+
+
+def _index(row: dict[str, Any]) -> int:
+    return int(row["provenance"]["row"].split("/")[1].split("#")[0])
+
+
+# -- the round arithmetic -------------------------------------------------------------------
+
+def test_next_round_size_follows_the_keep_rate_within_the_budget() -> None:
+    assert next_size(LabelQuota(wanted=10, budget=40, requests=10, kept=10)) == 0  # met
+    assert next_size(LabelQuota(wanted=10, budget=40, requests=10, kept=6)) == 7  # 4 short at ~0.6 kept/request
+    assert next_size(LabelQuota(wanted=10, budget=40, requests=10, kept=0)) == 30  # nothing kept: the rest of the budget
+    assert next_size(LabelQuota(wanted=10, budget=40, requests=40, kept=3)) == 0  # spent
+    assert next_size(LabelQuota(wanted=10, budget=40, requests=10, kept=2, exhausted=True)) == 0  # out of inputs
+    assert next_size(LabelQuota(wanted=10, budget=40, requests=4, kept=30)) == 0  # split rows: several per request
+
+
+def test_cut_keeps_each_labels_first_rows_in_plan_order() -> None:
+    class R:
+        def __init__(self, label: str, key: str) -> None:
+            self.label, self.key = label, key
+
+    rows = [R("a", "a/0"), R("b", "b/0"), R("a", "a/1"), R("a", "a/2"), R("b", "b/1")]
+    kept, surplus = cut(rows, {"a": 2, "b": 2})
+    assert [r.key for r in kept] == ["a/0", "b/0", "a/1", "b/1"] and surplus == Counter({"a": 1})
+
+
+# -- quotas in a build ------------------------------------------------------------------------
+
+def test_quota_is_met_after_filtering_and_rows_are_cut_to_equal_n(tmp_path: str) -> None:
+    spec = _spec(str(tmp_path))
+    first = _build(spec)
+    rows, manifest = _out(spec)
+    assert Counter(r["label"] for r in rows) == {"positive": 6, "negative": 6}  # kept rows, not requests
+    quota = manifest["quota"]["default"]
+    assert set(quota) == {"positive", "negative"}
+    for entry in quota.values():
+        assert entry["wanted"] == entry["kept"] == 6 and entry["met"]
+        assert 6 <= entry["requests"] <= 4 * 6
+    assert any(e["requests"] > 6 for e in quota.values())  # more requests than rows: the filter dropped some
+    assert manifest["dropped"]["default"]["words"] > 0
+    assert max(_index(r) for r in rows) >= 6  # rows of a later round were kept
+    assert manifest["counts"]["default"]["per_label"] == {"negative": 6, "positive": 6}
+    generated = sum(e["requests"] for e in quota.values())
+    assert f"{generated} generated, 0 from cache" in first
+    again = _build(spec)  # a rebuild plans the same rounds and finds them all in the cache
+    assert f"0 generated, {generated} from cache" in again
+    assert _out(spec)[0] == rows
+
+
+def test_unmet_quota_within_the_budget_is_reported(tmp_path: str) -> None:
+    spec = _spec(str(tmp_path), n=6, attempts=2, lo=45)
+    err = io.StringIO()
+    _build(spec, err)
+    rows, manifest = _out(spec)
+    quota = manifest["quota"]["default"]
+    assert all(e["requests"] == 12 and not e["met"] and e["kept"] < 6 for e in quota.values())
+    assert Counter(r["label"] for r in rows) == {lb: e["kept"] for lb, e in quota.items() if e["kept"]}
+    warning = [line for line in err.getvalue().splitlines() if line.startswith("warning: quota not met")]
+    assert len(warning) == 1 and "t.default" in warning[0] and "attempts = 2" in warning[0]
+
+
+def test_quota_rounds_are_byte_reproducible(tmp_path: str, monkeypatch: Any) -> None:
+    shas = []
+    for run, width in (("a", "8"), ("b", "3")):  # groups differ; the fake's bytes must not
+        monkeypatch.setenv("SYNTHC_FAKE_CAPACITY", width)
+        spec = _spec(os.path.join(str(tmp_path), run), n=5, conversation=True)
+        _build(spec)
+        d = os.path.join(os.path.dirname(spec), "out")
+        shas.append((_sha(os.path.join(d, "t.jsonl")), _out(spec)[1]["quota"]))
+    assert shas[0] == shas[1]
+
+
+def _round_two_committed(spec: str, per_label: int) -> bool:
+    path = os.path.join(os.path.dirname(spec), ".synthc", "cache.sqlite")
+    if not os.path.exists(path):
+        return False
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return any(int(row.split("/")[1]) >= per_label for (row,) in db.execute("SELECT row FROM generations"))
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        db.close()
+
+
+def test_kill_9_in_a_quota_round_resumes_identically(tmp_path: str) -> None:
+    ref = _spec(os.path.join(str(tmp_path), "ref"), n=8, conversation=True)
+    spec = _spec(os.path.join(str(tmp_path), "run"), n=8, conversation=True)
+    env = dict(os.environ, SYNTHC_FAKE_DELAY="0.02", SYNTHC_FAKE_CAPACITY="2")
+    proc = subprocess.Popen([sys.executable, "-m", "synthc", "build", spec, "--backend", "fake", "--quiet"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while not _round_two_committed(spec, 8) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert _round_two_committed(spec, 8), "the build ended before its second round"
+    assert not os.path.exists(os.path.join(os.path.dirname(spec), "out", "t.jsonl"))
+    resumed = _build(spec)
+    _build(ref)
+    assert "from cache" in resumed and not resumed.startswith("built 0")
+    out = ("out", "t.jsonl")
+    assert _sha(os.path.join(os.path.dirname(spec), *out)) == _sha(os.path.join(os.path.dirname(ref), *out))
+    assert _out(spec)[1] == _out(ref)[1] or _out(spec)[1]["quota"] == _out(ref)[1]["quota"]
+
+
+# -- Li et al.: one long conversation per label ----------------------------------------------
+
+class _Recording:
+    """A Dispatcher that keeps every request it is sent, answered by the fake backend."""
+
+    def __init__(self, pool: ModelPool) -> None:
+        self.pool = pool
+        self.requests: list[Request] = []
+
+    def capacity(self, model: str) -> int:
+        return 4
+
+    def submit(self, model: str, requests: Sequence[Request]) -> Future[list[Completion]]:
+        self.requests += requests
+        f: Future[list[Completion]] = Future()
+        f.set_result(self.pool.get(model).generate_batch(requests))
+        return f
+
+    def close(self) -> None:
+        pass
+
+
+def _recorded(spec: str, overrides: dict[str, str] | None = None) -> list[Request]:
+    result = compile_file(spec, overrides)
+    assert result.plan is not None, result.diagnostics
+    rec = _Recording(ModelPool(result.plan.program, result.plan.program.root, "fake"))
+    exports = [n for n in result.plan.order() if result.plan.step(n).kind == "export"]  # not the evaluation
+    execute(result.plan, result.sources, quiet=True, backend="fake", dispatcher=rec, err=io.StringIO(),
+            select=exports)
+    return rec.requests
+
+
+def test_one_conversation_per_label_reaches_its_diversity_prompts(tmp_path: str) -> None:
+    spec = _spec(str(tmp_path), n=8, lo=1, conversation=True)  # nothing dropped: one round
+    requests = _recorded(spec)
+    assert len(requests) == 16
+    prompt = "Can you provide something more diverse compared to the previously generated data?"
+    by_length = Counter(len(r.messages) for r in requests)
+    assert by_length == {1 + 2 * t: 2 for t in range(8)}  # two conversations (one per label), turns 0..7
+    diverse = sorted((len(r.messages) - 1) // 2 for r in requests if r.messages[-1][1].endswith(prompt))
+    assert diverse == [3, 3, 6, 6]  # every 3 turns, in each label's conversation
+    rows, _ = _out(spec)
+    convs = {r["provenance"]["conversation"]["id"] for r in rows}
+    assert len(convs) == 2
+    for conv in convs:  # `vary` changes inside the conversation, turn by turn
+        assert len({r["provenance"]["attributes"]["genre"] for r in rows
+                    if r["provenance"]["conversation"]["id"] == conv}) > 1
+
+
+def test_quota_rounds_continue_the_labels_conversation(tmp_path: str) -> None:
+    spec = _spec(str(tmp_path), n=4, lo=20, conversation=True)
+    _build(spec)
+    rows, manifest = _out(spec)
+    assert all(e["met"] for e in manifest["quota"]["default"].values())
+    later = [r for r in rows if _index(r) >= 4]
+    assert later, "no row of a later round was kept"
+    for r in rows:  # one conversation per label (reset_after = 20), whatever round planned the row
+        conv = r["provenance"]["conversation"]
+        assert conv["turn"] == _index(r) and conv["id"].endswith("-0")
+    assert len({r["provenance"]["conversation"]["id"] for r in rows}) == 2
+
+
+def test_li2023_zero_shot_is_no_longer_its_no_diversity_twin(tmp_path: str) -> None:
+    # issue 14: 16 of zero_shot's 29 rows were byte-identical to zero_shot_no_diversity's, because
+    # conversations split by attributes never got past turn 2. One conversation per label means
+    # only its first turn (no history, no diversity prompt yet) can coincide.
+    spec = _copy_example(str(tmp_path), "li2023_imdb.synth", "specs")
+    program = compile_file(spec).plan.program  # type: ignore[union-attr]
+    conv = next(v for v in program.variants() if v.name == "zero_shot").conversation
+    assert conv is not None
+    n = conv.every + 2
+    requests = _recorded(spec, {"per_label": str(n)})
+    assert any(r.messages[-1][1].endswith(conv.diversity_prompt) for r in requests)
+    out = os.path.join(str(tmp_path), "out", "li2023_imdb")
+    texts = {}
+    for name in ("zero_shot", "zero_shot_no_diversity"):
+        with open(os.path.join(out, f"{name}.jsonl"), encoding="utf-8") as fh:
+            texts[name] = {json.loads(line)["text"] for line in fh}
+    labels = 2
+    assert len(texts["zero_shot"] & texts["zero_shot_no_diversity"]) <= labels * -(-n // conv.reset_after)
