@@ -168,7 +168,7 @@ def test_synthesizrr_provenance_names_document_and_rank(tmp_path: str) -> None:
 def test_sysepqa_pairs_have_query_positive_negative(tmp_path: str) -> None:
     # a small IR comparison: 12 real questions, BM25 top-10 (the loop itself is tested in test_ir)
     _build(_copy_example(str(tmp_path), "sysepqa_stackexchange.synth", "specs"),
-           overrides={"questions_evaluated": "12", "candidates": "10"})
+           overrides={"questions": "8", "epochs": "2", "questions_evaluated": "12", "candidates": "10"})
     rows = [json.loads(line) for line in open(os.path.join(str(tmp_path), "out", "sysepqa_stackexchange", "personalized.jsonl"))]
     assert rows and all(r["query"] and r["positive"] and len(r["negatives"]) == 1 for r in rows)
     assert all(isinstance(r["provenance"]["persona"]["top_tags"], list) for r in rows)
