@@ -25,7 +25,7 @@ from synthc.compiler import ir
 from synthc.compiler.plan import Plan
 from synthc.runtime.rows import Planned, Planner, label_counts
 
-__all__ = ["Quota", "LabelQuota", "stages", "next_size", "cut", "budget"]
+__all__ = ["Quota", "LabelQuota", "stages", "next_size", "cut", "budget", "intended"]
 
 
 @dataclass(slots=True)
@@ -115,7 +115,7 @@ class Quota:
             kept = run_step(scratch, self.filter, overlay)
         except RunFailed:  # no row survived (E525 in the real step): nothing kept yet
             return Counter()
-        return Counter(c.label or "" for c in kept)
+        return Counter(intended(c) for c in kept)
 
     def next_round(self, kept: Counter[str]) -> list[Planned]:
         """The rows of the next round (labels in label order), or [] when every label is met,
@@ -160,13 +160,20 @@ def cut(rows: list[Any], wanted: dict[str, int]) -> tuple[list[Any], Counter[str
     surplus: Counter[str] = Counter()
     out = []
     for r in rows:
-        lb = r.label or ""
+        lb = intended(r)
         if lb in wanted and seen[lb] >= wanted[lb]:
             surplus[lb] += 1
             continue
         seen[lb] += 1
         out.append(r)
     return out, surplus
+
+
+def intended(row: Any) -> str:
+    """The label a row was planned for: quotas are per planned label (an output with a `label`
+    field lets the model choose the row's label, which more rounds of one label cannot steer)."""
+    planned = getattr(row, "row", None)
+    return (planned.label if planned is not None else row.label) or ""
 
 
 class _Silent:

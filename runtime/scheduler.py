@@ -32,7 +32,7 @@ from synthc.runtime.engine import GenerateJob
 from synthc.runtime.errors import RunFailed, fail
 from synthc.runtime.models import ModelPool
 from synthc.runtime.progress import Events
-from synthc.runtime.quota import Quota, stages
+from synthc.runtime.quota import Quota, intended, stages
 from synthc.runtime.rows import RowPlan
 from synthc.runtime.steps import Context, inputs_of, run_step
 from synthc.runtime.outputs import shown
@@ -215,9 +215,8 @@ class _Scheduler:
             return value
         ctx, v = self.ctx, q.variant
         kept, surplus = q.cut(value)
-        counts = Counter(c.label or "" for c in kept)
-        ctx.counts[v.id] = dict(counts)
-        ctx.quota[v.id] = q.report(counts, surplus)
+        ctx.counts[v.id] = dict(Counter(c.label or "" for c in kept))
+        ctx.quota[v.id] = q.report(Counter(intended(c) for c in kept), surplus)
         if surplus:
             ctx.note(node, f"cut {sum(surplus.values())} row(s) beyond the quota: kept {len(kept)}")
         short = {lb: e for lb, e in ctx.quota[v.id].items() if not e["met"]}

@@ -55,7 +55,7 @@ def test_set_override_changes_counts() -> None:
 
 def test_plan_text_and_dot() -> None:
     code, out, _ = run("plan", "specs/li2023_imdb.synth")
-    assert code == 0 and "generate:reviews.few_shot" in out and "[12 requests]" in out
+    assert code == 0 and "generate:reviews.few_shot" in out and "[12 requests; ≤ 48 with quota rounds, attempts = 4]" in out
     code, out, _ = run("plan", "specs/li2023_imdb.synth", "--dot")
     assert code == 0 and out.startswith("digraph plan {") and '"render:reviews.few_shot" -> "generate:reviews.few_shot";' in out
 

@@ -46,6 +46,7 @@ task reviews {{
   labels    = sentiment
   model     = served
   per_label = {n}
+  attempts  = 1  # one round: the tests count requests (quota rounds: tests/test_quota.py)
   prompt    = "Write a {{{{ label }}}} movie review."
 {output}}}
 

@@ -40,6 +40,7 @@ def test_synthesizrr_variants_share_retrieval() -> None:
     g = result.plan.graph
     consumers = sorted(g.successors("retrieve:ag_news"))
     assert consumers == ["render:ag_news.SynthesizRR_0", "render:ag_news.SynthesizRR_RETRICL_3",
-                         "render:ag_news.SynthesizRR_nonRETRICL_32"]
+                         "render:ag_news.SynthesizRR_RETRICL_3_completion", "render:ag_news.SynthesizRR_nonRETRICL_32"]
     assert sorted(v.name for v in result.program.task("ag_news").variants) == sorted(
-        ["FewGen_0", "FewGen_32", "SynthesizRR_0", "SynthesizRR_RETRICL_3", "SynthesizRR_nonRETRICL_32"])
+        ["FewGen_0", "FewGen_32", "SynthesizRR_0", "SynthesizRR_RETRICL_3", "SynthesizRR_RETRICL_3_completion",
+         "SynthesizRR_nonRETRICL_32"])

@@ -35,6 +35,7 @@ task reviews {
   labels    = sentiment
   model     = writer
   per_label = 3
+  attempts  = 1  # one round: the test counts requests (quota rounds: tests/test_quota.py)
   system    = "You are a movie critic."
   prompt    = "Write a one-sentence {{ label }} movie review."
 }
@@ -43,6 +44,7 @@ task verdicts {
   labels    = sentiment
   model     = writer
   per_label = 1
+  attempts  = 1
   prompt    = "Is this review positive or negative? 'A wonderful, moving film.'"
 
   output {

@@ -168,7 +168,7 @@ def test_synthesizrr_provenance_names_document_and_rank(tmp_path: str) -> None:
 def test_sysepqa_pairs_have_query_positive_negative(tmp_path: str) -> None:
     # a small IR comparison: 12 real questions, BM25 top-10 (the loop itself is tested in test_ir)
     _build(_copy_example(str(tmp_path), "sysepqa_stackexchange.synth", "specs"),
-           overrides={"questions_evaluated": "12", "candidates": "10"})
+           overrides={"questions": "8", "epochs": "2", "questions_evaluated": "12", "candidates": "10"})
     rows = [json.loads(line) for line in open(os.path.join(str(tmp_path), "out", "sysepqa_stackexchange", "personalized.jsonl"))]
     assert rows and all(r["query"] and r["positive"] and len(r["negatives"]) == 1 for r in rows)
     assert all(isinstance(r["provenance"]["persona"]["top_tags"], list) for r in rows)
@@ -205,7 +205,10 @@ def test_event_log_is_json_lines(tmp_path: str) -> None:
     events = [json.loads(line) for line in open(log)]
     kinds = {e["event"] for e in events}
     assert {"step", "generate_start", "row_done"} <= kinds
-    assert sum(e["event"] == "row_done" for e in events) == 16
+    assert sum(e["event"] == "row_done" for e in events) == _requests(spec)  # every quota round's rows
+    rounds = [e for e in events if e["event"] == "generate_round"]
+    assert all(e["rows"] > 0 and e["round"] >= 2 for e in rounds)
+    assert 16 + sum(e["rows"] for e in rounds) == _requests(spec)
 
 
 def test_lone_label_field_is_a_select(tmp_path: str) -> None:

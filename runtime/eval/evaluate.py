@@ -285,7 +285,10 @@ class _Run:
         if self._minilm is None:
             from synthc.runtime.eval.embed import MiniLM, minilm_available
 
-            self._minilm = MiniLM().encode if minilm_available() else False
+            if isinstance(self._emb, MiniLM):  # the metrics' embedder already holds the model and its memo
+                self._minilm = self._emb.encode
+            else:
+                self._minilm = MiniLM().encode if minilm_available() else False
         return self._minilm or None
 
     def supervised(self, d: Dataset, out: dict[str, Any]) -> None:

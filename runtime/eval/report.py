@@ -88,17 +88,21 @@ def _table_md(summary: dict[str, Any], width: int = WIDTH) -> str:
 
 
 def _table_html(summary: dict[str, Any], datasets: dict[str, Any]) -> str:
-    names = list(summary["rows"])
-    head = "".join(f"<th class='{'ref' if datasets[n].get('reference') else ''}'>{html.escape(n)}"
-                   + (" <span class='tag'>reference</span>" if datasets[n].get("reference") else "") + "</th>"
-                   for n in names)
-    body = []
-    for c in summary["columns"]:
-        tip = html.escape(c["better"] + " is better" if c["better"] else "")
-        tds = "".join(f"<td class='{'best' if n in summary['best'].get(c['key'], []) else ''}'>"
-                      f"{html.escape(_fmt(summary['rows'][n][c['key']]))}</td>" for n in names)
-        body.append(f"<tr><th title='{tip}'>{html.escape(c['title'])} {_ARROW[c['better']]}</th>{tds}</tr>")
-    return f"<table><thead><tr><th>measure</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    """The same transposed table, split like the text one so a laptop window never scrolls sideways."""
+    first = max(len(c["title"]) for c in summary["columns"]) + 2
+    tables = []
+    for names in _chunks(summary, first, lambda n: max(len(n), 11) + 2, WIDTH):
+        head = "".join(f"<th class='{'ref' if datasets[n].get('reference') else ''}'>{html.escape(n)}"
+                       + (" <span class='tag'>reference</span>" if datasets[n].get("reference") else "") + "</th>"
+                       for n in names)
+        body = []
+        for c in summary["columns"]:
+            tip = html.escape(c["better"] + " is better" if c["better"] else "")
+            tds = "".join(f"<td class='{'best' if n in summary['best'].get(c['key'], []) else ''}'>"
+                          f"{html.escape(_fmt(summary['rows'][n][c['key']]))}</td>" for n in names)
+            body.append(f"<tr><th title='{tip}'>{html.escape(c['title'])} {_ARROW[c['better']]}</th>{tds}</tr>")
+        tables.append(f"<table><thead><tr><th>measure</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+    return "".join(tables)
 
 
 def _comparisons_md(m: dict[str, Any]) -> list[str]:
