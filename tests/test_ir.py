@@ -115,5 +115,5 @@ def test_fine_tuned_biencoder_loop_on_real_stackexchange() -> None:
     runs = out["runs"]
     assert set(runs) == {"BM25", "MiniLM zero-shot", "BM25 + MiniLM zero-shot", "bi-encoder(real)", "BM25 + bi-encoder(real)"}
     assert runs["bi-encoder(real)"]["pairs"] == 24 and 0 <= runs["BM25 + bi-encoder(real)"]["weight"] <= 1
-    assert runs["bi-encoder(real)"]["steps"] == 2 and all(x >= 0 for x in runs["bi-encoder(real)"]["loss_first_last"])
+    assert runs["bi-encoder(real)"]["steps"] == 3 and all(x >= 0 for x in runs["bi-encoder(real)"]["loss_first_last"])
     assert all(0 <= v <= 1 for r in runs.values() for v in r["metrics"].values())
