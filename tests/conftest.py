@@ -34,3 +34,16 @@ def compare_golden(path: str, actual: str, update: bool) -> None:
 
 
 sys.modules.setdefault("synthc_tests_conftest", sys.modules[__name__])
+
+def scratch_recipe(source: str, tmp: str, data_prefix: str) -> str:
+    """A test recipe copied into a scratch project whose synth.toml allows the repository's data/;
+    `data_prefix` (the recipe's own spelling of its data folder) is rewritten to that folder."""
+    with open(source, encoding="utf-8") as fh:
+        text = fh.read().replace(f'"{data_prefix}', '"' + os.path.join(DATA, ""))
+    path = os.path.join(tmp, os.path.basename(source))
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    with open(os.path.join(tmp, "synth.toml"), "w", encoding="utf-8") as fh:
+        fh.write(f'[paths]\nallow = ["{DATA}"]\n')
+    return path
+

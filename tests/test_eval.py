@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from synthc.cli import main
-from synthc_tests_conftest import DATA
+from synthc_tests_conftest import DATA, scratch_recipe
 
 AG = os.path.join(DATA, "ag_news")
 
@@ -138,14 +138,7 @@ def test_eval_rejects_bad_inputs(files: dict[str, str], tmp_path: str) -> None:
 
 def _recipe(tmp: str) -> str:
     """tests/eval/rerun.synth in a scratch project whose data lives in the repository's data/."""
-    with open(os.path.join(os.path.dirname(__file__), "eval", "rerun.synth"), encoding="utf-8") as fh:
-        text = fh.read().replace('"DATA/', '"' + os.path.join(DATA, ""))
-    path = os.path.join(tmp, "rerun.synth")
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    with open(os.path.join(tmp, "synth.toml"), "w", encoding="utf-8") as fh:
-        fh.write(f'[paths]\nallow = ["{DATA}"]\n')
-    return path
+    return scratch_recipe(os.path.join(os.path.dirname(__file__), "eval", "rerun.synth"), tmp, "DATA/")
 
 
 def test_editing_the_evaluate_block_reruns_only_the_evaluation(tmp_path: str) -> None:

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from conftest import DATA, ROOT
+from conftest import ROOT, scratch_recipe
 from synthc.cli import main
 from synthc.compiler import compile_file
 from synthc.runtime import execute
@@ -27,14 +27,7 @@ def run(*argv: str) -> tuple[int, str, str]:
 def spec(tmp_path_factory: pytest.TempPathFactory) -> str:
     """tests/show/rewrites.synth in a scratch project reading the repository's data/."""
     tmp = str(tmp_path_factory.mktemp("show"))
-    with open(os.path.join(ROOT, "tests", "show", "rewrites.synth"), encoding="utf-8") as fh:
-        text = fh.read().replace('"../../data/', '"' + os.path.join(DATA, ""))
-    path = os.path.join(tmp, "rewrites.synth")
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    with open(os.path.join(tmp, "synth.toml"), "w", encoding="utf-8") as fh:
-        fh.write(f'[paths]\nallow = ["{DATA}"]\n')
-    return path
+    return scratch_recipe(os.path.join(ROOT, "tests", "show", "rewrites.synth"), tmp, "../../data/")
 
 
 def _show(*argv: str) -> list[dict]:
