@@ -23,9 +23,10 @@ from synthc.runtime.changes import diff_recipes
 
 AG = os.path.join(ROOT, "specs", "synthesizrr_ag_news.synth")
 SMALL = {"seeds_per_label": "4", "per_label": "2"}
-PROMPT_0 = 'variant SynthesizRR_0 {\n    prompt = "News Article:\\n{{ doc.text }}\\n\\nWrite a summary'
+PROMPT_0 = 'variant SynthesizRR_0 {\n    prompt = """\n      News Article:\n      {{ doc.text }}\n\n      Summarize the above'
 GEN = "generate:ag_news."
-VARIANTS = ("FewGen_0", "FewGen_32", "SynthesizRR_0", "SynthesizRR_RETRICL_3", "SynthesizRR_nonRETRICL_32")
+VARIANTS = ("FewGen_0", "FewGen_32", "SynthesizRR_0", "SynthesizRR_RETRICL_3", "SynthesizRR_RETRICL_3_completion",
+            "SynthesizRR_nonRETRICL_32")
 RETRIEVING = VARIANTS[2:]
 
 
@@ -42,7 +43,7 @@ def _write(path: str, text: str) -> str:
 
 def one_word(text: str) -> str:
     assert PROMPT_0 in text
-    return text.replace(PROMPT_0, PROMPT_0.replace("Write a summary", "Write a synopsis"))
+    return text.replace(PROMPT_0, PROMPT_0.replace("Summarize the above", "Condense the above"))
 
 
 def shared_retriever(text: str) -> str:
@@ -60,7 +61,7 @@ def test_one_prompt_word_changes_one_render_node() -> None:
     assert [n.node for n in changed] == ["render:ag_news.SynthesizRR_0"]
     (change,) = changed[0].changes
     assert change.path == "prompt" and change.template
-    assert "[-summary-]{+synopsis+}" in change.describe()
+    assert "[-Summarize-]{+Condense+}" in change.describe()
     assert d.node(GEN + "SynthesizRR_0").status == "upstream"
     assert d.node(GEN + "SynthesizRR_0").because[0] == "render:ag_news.SynthesizRR_0"
     assert all(d.node(GEN + v).status == "same" for v in VARIANTS if v != "SynthesizRR_0")

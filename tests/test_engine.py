@@ -25,7 +25,7 @@ from synthc.runtime.models import ModelPool
 from synthc.runtime.progress import Events
 from synthc.runtime.prompts import Echo, cut_echo
 from synthc.runtime.steps import Context, run_until
-from test_runtime import _build, _copy_example, _sha
+from test_runtime import _build, _conversation, _copy_example, _sha
 
 
 def _planned(spec: str, node: str, overrides: dict[str, str] | None = None) -> list[Any]:
@@ -63,7 +63,7 @@ def test_group_width_changes_no_fake_byte(tmp_path: str, monkeypatch: pytest.Mon
 
 
 def test_conversation_turns_are_grouped_per_turn(tmp_path: str) -> None:
-    spec = _copy_example(str(tmp_path))
+    spec = _conversation(str(tmp_path))
     rows = _planned(spec, "render:reviews.default")
     groups = group_rows(rows, 3)
     assert sorted(i for g in groups for i in g) == list(range(len(rows)))

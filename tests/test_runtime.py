@@ -24,18 +24,24 @@ from synthc.runtime import RunFailed, execute
 QUICK = os.path.join(ROOT, "examples", "quickstart.synth")
 
 
-def _copy_example(tmp: str, name: str = "quickstart.synth", folder: str = "examples") -> str:
+def _copy_example(tmp: str, name: str = "quickstart.synth", folder: str = "examples", into: str | None = None) -> str:
     """A copy of a recipe in a scratch dir, with data paths pointing at the repository's data/."""
-    d = os.path.join(tmp, folder)
+    d = os.path.join(tmp, into or folder)
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(ROOT, folder, name), encoding="utf-8") as fh:
-        text = fh.read().replace('"../data/', '"' + os.path.join(DATA, ""))
+        rel = os.path.relpath(DATA, os.path.join(ROOT, folder)).replace(os.sep, "/")  # the recipe's own spelling
+        text = fh.read().replace(f'"{rel}/', '"' + os.path.join(DATA, ""))
     path = os.path.join(d, name)
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(text)
     with open(os.path.join(tmp, "synth.toml"), "w", encoding="utf-8") as fh:  # the project, and its data outside
         fh.write(f'[paths]\nallow = ["{DATA}"]\n')
     return path
+
+
+def _conversation(tmp: str) -> str:
+    """The conversation recipe (Li et al.'s diversity prompt every 2 turns) in a scratch project."""
+    return _copy_example(tmp, "conversation.synth", os.path.join("tests", "recipes"), into="recipes")
 
 
 def _build(path: str, **kw: object) -> str:
@@ -56,7 +62,7 @@ def _requests(spec: str) -> int:
 
 
 def test_build_outputs_and_rerun_is_a_noop(tmp_path: str) -> None:
-    spec = _copy_example(str(tmp_path))
+    spec = _conversation(str(tmp_path))
     first = _build(spec)
     n = _requests(spec)
     assert n >= 16 and f"{n} generated, 0 from cache" in first
@@ -79,7 +85,7 @@ def test_build_outputs_and_rerun_is_a_noop(tmp_path: str) -> None:
 def test_diversity_prompt_every_n_turns(tmp_path: str) -> None:
     from synthc.runtime.cache import Cache
 
-    spec = _copy_example(str(tmp_path))
+    spec = _conversation(str(tmp_path))
     _build(spec)
     cache = Cache(os.path.join(os.path.dirname(spec), ".synthc"))
     rows = cache.db.execute("SELECT row FROM generations").fetchall()
@@ -90,7 +96,7 @@ def test_diversity_prompt_every_n_turns(tmp_path: str) -> None:
 
 
 def test_edit_regenerates_only_the_edited_task(tmp_path: str) -> None:
-    spec = _copy_example(str(tmp_path))
+    spec = _conversation(str(tmp_path))
     _build(spec)
     text = open(spec).read().replace("Please be creative", "Please be very creative")
     open(spec, "w").write(text)
