@@ -68,12 +68,3 @@ def _strip_quotes(text: str) -> str:
     while len(text) >= 2 and text[0] in _QUOTES and text[-1] in _QUOTES:
         text = text[1:-1].strip()
     return text
-
-
-def __getattr__(name: str) -> object:
-    """The oracle moved to runtime/filters/oracle.py; `from …postprocess import Oracle` keeps working."""
-    if name == "Oracle":
-        from synthc.runtime.filters.oracle import Oracle
-
-        return Oracle
-    raise AttributeError(name)
