@@ -28,8 +28,9 @@ Every F1 is the mean over the evaluation's seeds, printed with its spread (± st
 smaller than the seeds' spread is marked `~` (a tie, not a win). Nothing is tuned on the test
 split: the recipes' choices were made on train (seeds, oracle) and the corpora only.
 
-Time: the recipes' own N (8 kept rows per label, at most 4 × 8 requests per label) keeps the eight
-builds within about 40 minutes with `--jobs 2` on 2 CPU cores even when they are shared (measured:
+Time: the recipes' own N (20 kept rows per label, at most 4 × 20 requests per label — at 8 the
+gold-same-N reference is too weak to judge and gold-10 + synthetic beat gold-10 on 4 of 8 only)
+keeps the eight builds within about 10 minutes with `--jobs 2` on 2 idle CPU cores (measured:
 see bench/quality/README.md for the command, date and wall time of the latest run). Reruns reuse
 the generation cache in --out, so only changed requests are generated again.
 """
