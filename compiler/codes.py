@@ -439,11 +439,15 @@ _ALL = [
        "so the rebuild is quick."),
     _c("E535", "nothing-to-show", "runtime",
        "`synthc show` (or `synthc plan --prompts`) selects no row: `--variant` names no variant of the recipe, "
-       "or `--row` names no row its plan has. Row keys are `<label>/<index>` as a build plans them; a dataset "
-       "row's `id` (`<task>.<variant>.<key>`, `#n` for the n-th row of a split completion) names its row too.",
-       "synthc show my.synth --row positive/000099   # per_label = 10 plans positive/000000..000009",
-       "Use a key the plan has (`synthc show SPEC --rows 5` prints some, `--json` lists them with their ids) and a "
-       "variant the recipe declares (the help line suggests the closest)."),
+       "or a `--row` key names no row the variant can have: it is not `<label>/<index>`, its label is not one of "
+       "the variant's, or its index is past what the label's retrieved inputs allow (each retrieved (seed, "
+       "document) pair makes one row). Any other index is a row, planned as a quota round plans it even where "
+       "no build has yet. A dataset row's `id` (`<task>.<variant>.<key>`, `#n` for the n-th row of a split "
+       "completion) names its row too.",
+       "synthc show my.synth --row postive/000003   # the recipe's label is `positive`",
+       "Use a key of the variant's labels (`synthc show SPEC --rows 5` prints some, `--json` lists them with their "
+       "ids) and a variant the recipe declares; the help line says which labels or indices exist, or suggests the "
+       "closest name."),
     # -- E6xx: evaluation inputs (`synthc eval`) ---------------------------------------------
     _c("E601", "eval-input-invalid", "eval",
        "A dataset given to `synthc eval` cannot be evaluated: it has no rows, lacks the text field, or "

@@ -22,19 +22,22 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import sqlite3
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Sequence
 
 from synthc.compiler import ir
 from synthc.compiler.plan import Plan
+from synthc.compiler.symbols import did_you_mean
 from synthc.runtime.backends.base import Backend, Request, request_key
 from synthc.runtime.cache import CACHE_VERSION, Cache
 from synthc.runtime.errors import RunFailed, fail
 from synthc.runtime.progress import Events
-from synthc.runtime.rows import Planned, build_request
+from synthc.runtime.rows import Planned, Planner, RowPlan, build_request
 
-__all__ = ["Row", "NodeRows", "Lookup", "RowRequest", "lookup", "row_requests", "cache_path"]
+__all__ = ["Row", "NodeRows", "Lookup", "RowRequest", "lookup", "row_requests", "later_rows", "keyed_rows",
+           "row_key", "cache_path"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,7 @@ class Lookup:
     failures: dict[str, RunFailed] = field(default_factory=dict)  # the same, as the diagnostics
     requests: dict[str, list[RowRequest]] = field(default_factory=dict)  # generate node -> its rows' requests (keep=True)
     models: Any = None  # the ModelPool the keys and counts came from (keep=True): `render`, `count_tokens`
+    unplanned: dict[str, dict[str, str]] = field(default_factory=dict)  # generate node -> key asked for -> why no such row
 
 
 def cache_path(plan: Plan) -> str:
@@ -81,10 +85,14 @@ def cache_path(plan: Plan) -> str:
 
 
 def lookup(plan: Plan, *, backend: str = "llama", count: bool = False, nodes: list[str] | None = None,
-           progress: Callable[[str], None] | None = None, keep: bool = False) -> Lookup:
+           progress: Callable[[str], None] | None = None, keep: bool = False,
+           keys: dict[str, Sequence[str]] | None = None) -> Lookup:
     """Rows of every generating node (or of `nodes`), each marked cached or new; with `count`, the
     prompt tokens of the new ones. A node whose data cannot be loaded gets an entry in `errors`.
-    `keep`: also keep every row's request and the model pool (`synthc show`)."""
+    `keep`: also keep every row's request and the model pool (`synthc show`): the first round's rows,
+    then (a cache existing) the rows later quota rounds of a build added, found in the cache
+    (`later_rows`); `keys` (generate node -> row keys `<label>/<index>`) plans those rows as well
+    when neither has them (`keyed_rows`; the reasons a key cannot be planned go to `unplanned`)."""
     from synthc.runtime.models import ModelPool
     from synthc.runtime.steps import Context
 
@@ -115,8 +123,14 @@ def lookup(plan: Plan, *, backend: str = "llama", count: bool = False, nodes: li
             be = ctx.models.get(v.model)
             out.backend = out.backend or be
             requests = row_requests(v, plan.program, rows, be.fingerprint(), cache if found else None)
-            out.nodes[node] = _node_rows(node, v, requests, be, count)
+            out.nodes[node] = _node_rows(node, v, requests, be, count)  # `synthc plan`: the first round
             if keep:
+                planner = rows.planner if isinstance(rows, RowPlan) and v.kind != "qa_pairs" else None
+                if planner is not None and found:
+                    requests = later_rows(v, plan.program, planner, requests, be.fingerprint(), cache)
+                if planner is not None and keys and keys.get(node):
+                    requests, out.unplanned[node] = keyed_rows(v, plan.program, planner, requests, keys[node],
+                                                               be.fingerprint(), cache if found else None)
                 out.requests[node], out.models = requests, ctx.models
     finally:
         cache.close()
@@ -133,6 +147,7 @@ class RowRequest:
     chain: str  # identity across recipes (see the module doc)
     completion: str | None  # the cached completion, if any
     missing: int = 0  # earlier turns of its conversation that are not generated yet (left out of `request`)
+    later: bool = False  # planned by a quota round (runtime/quota.py), beyond its label's first round
 
 
 def row_requests(v: ir.Variant, program: ir.Program, rows: list[Planned], fp: str,
@@ -164,6 +179,105 @@ def row_requests(v: ir.Variant, program: ir.Program, rows: list[Planned], fp: st
                 history.setdefault(conv, []).extend([("user", user_msg), ("assistant", completion)])
         out.append(RowRequest(r, req, user_msg, chain, completion, missing))
     return out
+
+
+# -- rows beyond the first round: what later quota rounds of a build added -------------------------
+#
+# A quota round (runtime/quota.py) plans rows `<label>/<index>` counting on from the label's rows so
+# far, with `Planner.more` — the same rows whatever was planned before, since every choice is seeded
+# from names — and the engine appends them after the earlier rounds (runtime/engine.py
+# GenerateJob.extend). Within a label the indices are therefore contiguous and increasing across
+# rounds, and a conversation turn's history is the turns of its conversation (label, index //
+# reset_after) at the indices before it. Rows given to `row_requests` per label in index order, a
+# conversation's earlier turns first, so carry exactly the history a build sent; the order of the
+# labels among themselves does not matter (a conversation never spans two labels).
+
+_KEY = re.compile(r"(?P<label>.*)/(?P<index>\d+)\Z")
+
+
+def row_key(key: str) -> str:
+    """A row key in the planner's spelling: `ham/3` -> `ham/000003`, `3` -> `000003` (qa_pairs)."""
+    m = _KEY.match(key)
+    if m:
+        return f"{m['label']}/{int(m['index']):06d}"
+    return f"{int(key):06d}" if key.isdecimal() else key
+
+
+def later_rows(v: ir.Variant, program: ir.Program, planner: Planner, requests: list[RowRequest], fp: str,
+               cache: Cache) -> list[RowRequest]:
+    """`requests` (the first round, in plan order) with each label's later-round rows, in
+    label/index order: the label's next rows as long as their requests are in the cache — the rows
+    a build's quota rounds added. Looked up a chunk at a time (8 rows, doubling), so a label with
+    no later rows costs a few requests and one with thousands a few dozen `row_requests` calls.
+
+    The cache knows requests, not who sent them: where another variant sends identical requests
+    (variants differing only in their filters, or a conversation's first turn and a plain variant's
+    row), the rows its quota rounds added are cached for this variant too and are shown with it."""
+    by_label: dict[str, list[RowRequest]] = {}
+    for rr in requests:
+        by_label.setdefault(rr.row.label or "", []).append(rr)
+    for label in planner.labels:
+        rows = by_label.setdefault(label, [])
+        start, chunk = (rows[-1].row.index + 1 if rows else 0), 8
+        while True:
+            more = planner.more(label, start, chunk)
+            got = _continued(v, program, rows, more, fp, cache)
+            run = next((k for k, rr in enumerate(got) if rr.completion is None), len(got))
+            rows += got[:run]
+            if run < chunk:  # an uncached row, or the label's retrieved inputs ran out
+                break
+            start, chunk = start + chunk, min(2 * chunk, 512)
+    return [rr for label in by_label for rr in by_label[label]]
+
+
+def keyed_rows(v: ir.Variant, program: ir.Program, planner: Planner, requests: list[RowRequest],
+               keys: Sequence[str], fp: str, cache: Cache | None) -> tuple[list[RowRequest], dict[str, str]]:
+    """`requests` with the rows `keys` name that it lacks, planned as a quota round would plan them
+    (`synthc show --row` of an index no build planned yet), in label/index order; and, for each key
+    that names no row the variant can have, why. A conversation turn comes with the earlier turns
+    of its conversation (their answers from the cache, or not generated yet), as a build sends it."""
+    have = {rr.row.key for rr in requests}
+    added: dict[str, RowRequest] = {}
+    why: dict[str, str] = {}
+    for key in keys:
+        norm = row_key(key)
+        if norm in have or norm in added:
+            continue
+        m = _KEY.match(norm)
+        if m is None:
+            why[key] = f"row keys are `<label>/<index>`, like `{requests[0].row.key if requests else 'label/000000'}`"
+            continue
+        label, index = m["label"], int(m["index"])
+        if label not in planner.labels:
+            why[key] = f"no label `{label}`; " + (did_you_mean(label, planner.labels) or f"labels: {', '.join(planner.labels)}")
+            continue
+        start = index - index % v.conversation.reset_after if v.conversation is not None else index
+        rows = planner.more(label, start, index - start + 1)
+        if len(rows) < index - start + 1:
+            n = len(planner.more(label, 0, index + 1, finish=False))  # unfinished: only counting
+            why[key] = (f"label `{label}` of `{v.id}` has {n} retrieved input(s) (each is used once): its rows are "
+                        f"`{label}/000000`..`{label}/{n - 1:06d}`" if n else f"label `{label}` of `{v.id}` has no retrieved input")
+            continue
+        for rr in row_requests(v, program, rows, fp, cache):
+            if rr.row.key not in have:
+                added.setdefault(rr.row.key, replace(rr, later=True))
+    if not added:
+        return requests, why
+    order = {lb: k for k, lb in enumerate(planner.labels)}
+    rows_ = sorted([*requests, *added.values()], key=lambda rr: (order.get(rr.row.label or "", len(order)), rr.row.index))
+    return rows_, why
+
+
+def _continued(v: ir.Variant, program: ir.Program, before: list[RowRequest], more: list[Planned], fp: str,
+               cache: Cache) -> list[RowRequest]:
+    """The requests of `more` (a label's next rows), the first one's conversation continued from
+    the turns of it in `before` (the label's rows so far, in index order: its tail)."""
+    conv = more[0].conversation if more else None
+    k = len(before)
+    while conv and k > 0 and before[k - 1].row.conversation == conv:
+        k -= 1
+    prefix = [rr.row for rr in before[k:]]
+    return [replace(rr, later=True) for rr in row_requests(v, program, prefix + more, fp, cache)[len(prefix):]]
 
 
 def _node_rows(node: str, v: ir.Variant, requests: list[RowRequest], be: Backend, count: bool) -> NodeRows:

@@ -20,7 +20,7 @@ from synthc.compiler import ir
 from synthc.compiler.plan import Plan
 from synthc.compiler.source import NO_SPAN
 from synthc.compiler.symbols import did_you_mean
-from synthc.runtime.cached import RowRequest, lookup
+from synthc.runtime.cached import RowRequest, lookup, row_key
 from synthc.runtime.errors import fail
 
 __all__ = ["Shown", "Selection", "show", "as_text", "as_json"]
@@ -54,20 +54,27 @@ class Shown:
 
 def show(plan: Plan, selection: Selection, *, backend: str = "llama",
          progress: Callable[[str], None] | None = None) -> list[Shown]:
-    """The selected rows' requests, in plan order per variant. E535 when the selection names a
-    variant or row the plan does not have; E5xx when the data or the model cannot be loaded."""
+    """The selected rows' requests, per variant in label/index order: the first round's rows, then
+    the rows a build's later quota rounds added (found in the cache), and with `keys` any row of
+    the variant, planned as a quota round would plan it. E535 when the selection names a variant or
+    row the plan cannot have; E5xx when the data or the model cannot be loaded."""
     nodes = _nodes(plan, selection.variants)
-    lk = lookup(plan, backend=backend, nodes=nodes, progress=progress, keep=True)
+    ids = [plan.step(n).target.id for n in _generating(plan)]
+    wanted = {n: _wanted(plan.step(n).target, selection.keys, ids) for n in nodes} if selection.keys else {}
+    lk = lookup(plan, backend=backend, nodes=nodes, progress=progress, keep=True,
+                keys={n: tuple(w) for n, w in wanted.items()})
     for failed in lk.failures.values():
         raise failed  # the data or the model could not be loaded: the build's own diagnostic
     out: list[Shown] = []
-    matched = False
-    ids = [plan.step(n).target.id for n in _generating(plan)]
+    matched: set[str] = set()  # the keys asked for that named a row
     for node in nodes:
         v: ir.Variant = plan.step(node).target
         requests = lk.requests.get(node, [])
-        chosen = _by_key(v, requests, selection.keys, ids) if selection.keys else _spread(requests, selection.rows)
-        matched = matched or bool(chosen)
+        if selection.keys:
+            chosen = [rr for rr in requests if rr.row.key in wanted[node]]
+            matched.update(given for rr in chosen for given in wanted[node][rr.row.key])
+        else:
+            chosen = _spread(requests, selection.rows)
         model = plan.program.model(v.model)
         be = lk.models.get(v.model) if lk.models is not None else None
         for rr in chosen:
@@ -82,12 +89,15 @@ def show(plan: Plan, selection: Selection, *, backend: str = "llama",
                 tokens = be.count_tokens(templated if bare == filled else be.render(replace(rr.request, messages=bare)))
             cache = "unknown" if not lk.cache_found else "cached" if rr.completion is not None else "new"
             out.append(Shown(v, model, rr, messages, templated, tokens, cache))
-    if selection.keys and not matched:
+    unmatched = [k for k in selection.keys if k not in matched]
+    if unmatched:
         sample = next((r.row.key for reqs in lk.requests.values() for r in reqs), None)
-        raise fail("E535", f"no row `{'`, `'.join(selection.keys)}` in "
-                   f"{_names(plan, nodes)}", NO_SPAN,
-                   help=f"row keys look like `{sample}` (or a dataset row's `id`); `synthc show SPEC --rows 5` "
-                        "prints some" if sample else "this selection plans no rows")
+        reasons = list(dict.fromkeys(why for node in nodes for key, why in lk.unplanned.get(node, {}).items()
+                                     if set(wanted[node][key]) & set(unmatched)))
+        generic = (f"row keys look like `{sample}` (or a dataset row's `id`); `synthc show SPEC --rows 5` prints some"
+                   if sample else "this selection plans no rows")
+        raise fail("E535", f"no row `{'`, `'.join(unmatched)}` in {_names(plan, nodes)}", NO_SPAN,
+                   help="; ".join(reasons) if reasons else generic)
     return out
 
 
@@ -154,25 +164,26 @@ def _spread(requests: list[RowRequest], n: int | None) -> list[RowRequest]:
     return sorted(picked, key=lambda rr: order[id(rr)])
 
 
-def _by_key(v: ir.Variant, requests: list[RowRequest], keys: tuple[str, ...], ids: list[str]) -> list[RowRequest]:
-    """The rows of `v` that `keys` name: a planned row key, or a dataset row's id (`task.variant.key`,
-    with `#n` for a split completion's n-th row), which names its own variant only."""
-    wanted: set[str] = set()
-    for key in keys:
-        key = _PIECE.sub("", key.strip())
+def _wanted(v: ir.Variant, keys: tuple[str, ...], ids: list[str]) -> dict[str, list[str]]:
+    """The row keys of `v` that `keys` name (in the planner's spelling, each mapped to the keys as
+    given that name it): a row key, or a dataset row's id (`task.variant.key`, with `#n` for a split
+    completion's n-th row), which names its own variant only."""
+    out: dict[str, list[str]] = {}
+    for given in keys:
+        key = _PIECE.sub("", given.strip())
         owner = next((i for i in sorted(ids, key=len, reverse=True) if key.startswith(i + ".")), None)
         if owner is None:
-            wanted.add(key)
+            out.setdefault(row_key(key), []).append(given)
         elif owner == v.id:
-            wanted.add(key[len(owner) + 1:])
-    return [rr for rr in requests if rr.row.key in wanted]
+            out.setdefault(row_key(key[len(owner) + 1:]), []).append(given)
+    return out
 
 
 # -- printing -------------------------------------------------------------------------------------
 
 def _facts(s: Shown) -> list[tuple[str, str]]:
     r, req, v, m = s.rr.row, s.rr.request, s.variant, s.model
-    facts = [("row", r.key)]
+    facts = [("row", r.key), ("round", _round(s))]
     if r.label is not None:
         facts.append(("label", r.label))
     if r.seed is not None:
@@ -212,6 +223,15 @@ def _facts(s: Shown) -> list[tuple[str, str]]:
     return facts
 
 
+def _round(s: Shown) -> str:
+    """The `round` fact: the first round (the render step's rows), or a later, quota round's row."""
+    if not s.rr.later:
+        return "first"
+    if s.cache == "cached":
+        return "later (quota): a build's quota round generated it (its filters had dropped rows)"
+    return "later (quota): not in the first round; a build plans it only if its filters drop enough rows"
+
+
 def as_text(shown: list[Shown], templated: bool = False) -> str:
     """Each row: a header, its facts, then its messages (or, `templated`, the chat-templated text)."""
     out: list[str] = []
@@ -237,7 +257,8 @@ def as_json(shown: list[Shown]) -> str:
     for s in shown:
         r, req = s.rr.row, s.rr.request
         rows.append({
-            "task": s.variant.task, "variant": s.variant.name, "row": r.key, "label": r.label,
+            "task": s.variant.task, "variant": s.variant.name, "row": r.key, "round": "later" if s.rr.later else "first",
+            "label": r.label,
             "seed_id": r.seed.id if r.seed is not None else None,
             "doc": {"id": r.hit.doc.id, "rank": r.hit.rank, "similarity": round(r.hit.similarity, 6)} if r.hit else None,
             "demos": [{"seed_id": x.id, "doc_id": d.id if d else None} for x, d in r.demos],

@@ -125,9 +125,11 @@ def _parser(color: bool = False) -> argparse.ArgumentParser:
     c.add_argument("--variant", action="append", default=[], metavar="V",
                    help="a variant, NAME or TASK.NAME (repeat for several; default: every variant)")
     g = c.add_mutually_exclusive_group()
-    g.add_argument("--rows", type=int, metavar="N", help="N rows per variant, spread over its labels (default: one per label)")
+    g.add_argument("--rows", type=int, metavar="N", help="N rows per variant, spread over its labels (default: one per label); after a "
+                        "build, rows of its quota rounds too")
     g.add_argument("--row", action="append", default=[], metavar="KEY",
-                   help="the row KEY, as `label/000003` or a dataset row's `id` (repeat for several)")
+                   help="the row KEY, as `label/000003` (any index: a quota round's row, even one no build planned "
+                        "yet) or a dataset row's `id` (repeat for several)")
     c.add_argument("--templated", action="store_true",
                    help="print the prompt as the model reads it: the model's chat template applied")
     c.add_argument("--json", action="store_true", help="one object per row, with schema_version")

@@ -1,6 +1,8 @@
 """`synthc show` / `plan --prompts`: the prompts it prints are the ones a build sends (compared with
 the build's own provenance hashes), for retrieval + RETRICL demos in completion mode and for a chat
-conversation with its history and diversity prompt; rows chosen by count, key or dataset id."""
+conversation with its history and diversity prompt; rows chosen by count, key or dataset id; after
+a build whose filters dropped rows, the rows its quota rounds added too (tests/show/rounds.synth),
+and a row no build planned yet."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import hashlib
 import io
 import json
 import os
+from collections import Counter
 
 import pytest
 
@@ -106,8 +109,13 @@ def test_text_output_and_plan_prompts(spec: str) -> None:
 
 
 def test_selection_errors_are_coded(spec: str) -> None:
-    code, _, err = run("show", spec, "--backend", "fake", "--row", "ham/000099")
-    assert code == 1 and "E535" in err and "ham/000000" in err
+    # retricl's rows take retrieved (seed, document) pairs, each once: its labels have a few dozen
+    code, _, err = run("show", spec, "--backend", "fake", "--variant", "retricl", "--row", "ham/000099")
+    assert code == 1 and "E535" in err and "retrieved input(s)" in err and "`ham/000000`..`ham/0000" in err
+    code, _, err = run("show", spec, "--backend", "fake", "--row", "hamm/000001")
+    assert code == 1 and "E535" in err and "no label `hamm`; did you mean `ham`?" in err
+    code, _, err = run("show", spec, "--backend", "fake", "--row", "ham/000001", "--row", "ham/one")
+    assert code == 1 and "no row `ham/one`" in err and "`<label>/<index>`" in err  # every key must name a row
     code, _, err = run("show", spec, "--backend", "fake", "--variant", "chaty")
     assert code == 1 and "E535" in err and "did you mean `chatty`" in err
     code, _, err = run("show", spec, "--rows", "0")
@@ -128,3 +136,64 @@ def test_templated_is_the_chat_template_of_the_real_tokenizer(spec: str) -> None
     assert 20 < row["prompt_tokens"] < 200
     code, out, _ = run("show", spec, "--variant", "retricl", "--rows", "1", "--templated")
     assert code == 0 and "── as the model reads it" in out and "Rewritten: " in out  # completion mode: the prompt itself
+
+
+# -- rows of later quota rounds -----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def rounds(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """tests/show/rounds.synth, built on the fake backend: its filter drops about a third of the rows,
+    so every label of every variant gets later quota rounds."""
+    tmp = str(tmp_path_factory.mktemp("rounds"))
+    path = scratch_recipe(os.path.join(ROOT, "tests", "show", "rounds.synth"), tmp, "../../data/")
+    result = compile_file(path)
+    assert result.plan is not None, result.diagnostics
+    execute(result.plan, result.sources, quiet=True, backend="fake")
+    return path
+
+
+def _index(key: str) -> int:
+    return int(key.split("/")[1].split("#")[0])
+
+
+def test_later_round_rows_are_shown_as_the_build_sent_them(rounds: str) -> None:
+    out = os.path.join(os.path.dirname(rounds), "out")
+    quota = json.load(open(os.path.join(out, "manifest.json"), encoding="utf-8"))["quota"]
+    shown = {(r["variant"], r["row"]): r for r in _show(rounds, "--rows", "1000")}
+    assert all(r["cache"] == "cached" for r in shown.values())
+    assert all(r["round"] == ("first" if _index(r["row"]) < 4 else "later") for r in shown.values())  # per_label = 4
+    for variant, labels in quota.items():
+        for label, q in labels.items():
+            keys = {k for v, k in shown if v == variant and k.startswith(label + "/")}
+            planned = {f"{label}/{i:06d}" for i in range(q["requests"])}  # every round's rows
+            assert planned <= keys, (variant, label)
+            if variant != "talk":  # (talk's first turns are plain's requests: plain's later rows are cached for it)
+                assert keys == planned, (variant, label)
+    assert sum(q["requests"] for labels in quota.values() for q in labels.values()) > 3 * 2 * 4  # rounds happened
+    later = Counter()
+    for variant in quota:
+        for line in open(os.path.join(out, f"{variant}.jsonl"), encoding="utf-8"):
+            prov = json.loads(line)["provenance"]
+            assert _sha(shown[(variant, prov["row"])]["messages"]) == prov["prompt_sha256"], (variant, prov["row"])
+            later[variant] += _index(prov["row"]) >= 4
+    assert set(later) == {"plain", "talk", "retricl"} and all(later.values())  # kept rows of later rounds, checked
+    # A later round continues the label's conversation (reset every 3 turns), its history from the cache.
+    turn = shown[("talk", "ham/000004")]
+    assert turn["round"] == "later" and turn["conversation"]["turn"] == 1 and turn["conversation"]["id"].endswith("-1")
+    assert [m["role"] for m in turn["messages"]] == ["system", "user", "assistant", "user"]
+    assert turn["messages"][2]["content"] and turn["conversation"]["missing_turns"] == 0
+
+
+def test_a_row_no_build_planned_yet(rounds: str) -> None:
+    (row,) = _show(rounds, "--variant", "plain", "--row", "spam/50")  # spelled short: spam/000050
+    assert (row["row"], row["round"], row["cache"]) == ("spam/000050", "later", "new")
+    (row,) = _show(rounds, "--variant", "talk", "--row", "ham/000050")  # turn 2 of a conversation not begun
+    assert row["conversation"]["turn"] == 2 and row["conversation"]["missing_turns"] == 2
+    assert [m["content"] is None for m in row["messages"]] == [False, False, True, False, True, False]
+    (row,) = _show(rounds, "--variant", "plain", "--row", "rounds.plain.ham/000005#0")  # a later row by its id
+    assert (row["row"], row["round"], row["cache"]) == ("ham/000005", "later", "cached")
+    code, out, err = run("show", rounds, "--backend", "fake", "--variant", "plain", "--row", "ham/000050")
+    assert code == 0, err
+    assert "\nround       later (quota): not in the first round" in out
+    code, _, err = run("show", rounds, "--backend", "fake", "--variant", "retricl", "--row", "spam/009999")
+    assert code == 1 and "E535" in err and "retrieved input(s)" in err
