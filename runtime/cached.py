@@ -31,6 +31,7 @@ from synthc.compiler.plan import Plan
 from synthc.runtime.backends.base import Backend, Request, request_key
 from synthc.runtime.cache import CACHE_VERSION, Cache
 from synthc.runtime.errors import RunFailed, fail
+from synthc.runtime.history import Fit, fitter
 from synthc.runtime.progress import Events
 from synthc.runtime.rows import Planned, build_request
 
@@ -114,7 +115,8 @@ def lookup(plan: Plan, *, backend: str = "llama", count: bool = False, nodes: li
                 continue
             be = ctx.models.get(v.model)
             out.backend = out.backend or be
-            requests = row_requests(v, plan.program, rows, be.fingerprint(), cache if found else None)
+            fit = fitter(be, plan.program.model(v.model).context) if v.conversation is not None else None
+            requests = row_requests(v, plan.program, rows, be.fingerprint(), cache if found else None, fit)
             out.nodes[node] = _node_rows(node, v, requests, be, count)
             if keep:
                 out.requests[node], out.models = requests, ctx.models
@@ -136,10 +138,11 @@ class RowRequest:
 
 
 def row_requests(v: ir.Variant, program: ir.Program, rows: list[Planned], fp: str,
-                 cache: Cache | None) -> list[RowRequest]:
+                 cache: Cache | None, fit: Fit | None = None) -> list[RowRequest]:
     """Every row's request in plan order, built by `build_request` exactly as a build does: a
-    conversation turn carries the cached completions of the turns before it; after the first
-    uncached turn the rest of that conversation is sent without its (unknown) history."""
+    conversation turn carries the cached completions of the turns before it, trimmed by `fit` to
+    the context as the build trims them (runtime/history.py); after the first uncached turn the
+    rest of that conversation is sent without its (unknown) history."""
     out: list[RowRequest] = []
     history: dict[str, list[tuple[str, str]]] = {}  # conversation -> turns so far (cached ones)
     chains: dict[str, str] = {}  # conversation -> chain of the turn before
@@ -154,6 +157,8 @@ def row_requests(v: ir.Variant, program: ir.Program, rows: list[Planned], fp: st
             chains[conv] = chain
             if conv not in broken:
                 req = build_request(v, program, r, list(history.get(conv, [])))[0]
+                if fit is not None and history.get(conv):
+                    req = fit(req).request
         missing = r.turn if conv and conv in broken else 0  # sent without its history
         if cache is not None and not missing:
             completion = _peek(cache, request_key(req, fp, CACHE_VERSION))
