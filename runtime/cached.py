@@ -33,6 +33,7 @@ from synthc.compiler.symbols import did_you_mean
 from synthc.runtime.backends.base import Backend, Request, request_key
 from synthc.runtime.cache import CACHE_VERSION, Cache
 from synthc.runtime.errors import RunFailed, fail
+from synthc.runtime.history import Fit, fitter
 from synthc.runtime.progress import Events
 from synthc.runtime.rows import Planned, Planner, RowPlan, build_request
 
@@ -122,15 +123,16 @@ def lookup(plan: Plan, *, backend: str = "llama", count: bool = False, nodes: li
                 continue
             be = ctx.models.get(v.model)
             out.backend = out.backend or be
-            requests = row_requests(v, plan.program, rows, be.fingerprint(), cache if found else None)
+            fit = fitter(be, plan.program.model(v.model).context) if v.conversation is not None else None
+            requests = row_requests(v, plan.program, rows, be.fingerprint(), cache if found else None, fit)
             out.nodes[node] = _node_rows(node, v, requests, be, count)  # `synthc plan`: the first round
             if keep:
                 planner = rows.planner if isinstance(rows, RowPlan) and v.kind != "qa_pairs" else None
                 if planner is not None and found:
-                    requests = later_rows(v, plan.program, planner, requests, be.fingerprint(), cache)
+                    requests = later_rows(v, plan.program, planner, requests, be.fingerprint(), cache, fit)
                 if planner is not None and keys and keys.get(node):
                     requests, out.unplanned[node] = keyed_rows(v, plan.program, planner, requests, keys[node],
-                                                               be.fingerprint(), cache if found else None)
+                                                               be.fingerprint(), cache if found else None, fit)
                 out.requests[node], out.models = requests, ctx.models
     finally:
         cache.close()
@@ -151,10 +153,11 @@ class RowRequest:
 
 
 def row_requests(v: ir.Variant, program: ir.Program, rows: list[Planned], fp: str,
-                 cache: Cache | None) -> list[RowRequest]:
+                 cache: Cache | None, fit: Fit | None = None) -> list[RowRequest]:
     """Every row's request in plan order, built by `build_request` exactly as a build does: a
-    conversation turn carries the cached completions of the turns before it; after the first
-    uncached turn the rest of that conversation is sent without its (unknown) history."""
+    conversation turn carries the cached completions of the turns before it, trimmed by `fit` to
+    the context as the build trims them (runtime/history.py); after the first uncached turn the
+    rest of that conversation is sent without its (unknown) history."""
     out: list[RowRequest] = []
     history: dict[str, list[tuple[str, str]]] = {}  # conversation -> turns so far (cached ones)
     chains: dict[str, str] = {}  # conversation -> chain of the turn before
@@ -169,6 +172,8 @@ def row_requests(v: ir.Variant, program: ir.Program, rows: list[Planned], fp: st
             chains[conv] = chain
             if conv not in broken:
                 req = build_request(v, program, r, list(history.get(conv, [])))[0]
+                if fit is not None and history.get(conv):
+                    req = fit(req).request
         missing = r.turn if conv and conv in broken else 0  # sent without its history
         if cache is not None and not missing:
             completion = _peek(cache, request_key(req, fp, CACHE_VERSION))
@@ -204,7 +209,7 @@ def row_key(key: str) -> str:
 
 
 def later_rows(v: ir.Variant, program: ir.Program, planner: Planner, requests: list[RowRequest], fp: str,
-               cache: Cache) -> list[RowRequest]:
+               cache: Cache, fit: Fit | None = None) -> list[RowRequest]:
     """`requests` (the first round, in plan order) with each label's later-round rows, in
     label/index order: the label's next rows as long as their requests are in the cache — the rows
     a build's quota rounds added. Looked up a chunk at a time (8 rows, doubling), so a label with
@@ -221,7 +226,7 @@ def later_rows(v: ir.Variant, program: ir.Program, planner: Planner, requests: l
         start, chunk = (rows[-1].row.index + 1 if rows else 0), 8
         while True:
             more = planner.more(label, start, chunk)
-            got = _continued(v, program, rows, more, fp, cache)
+            got = _continued(v, program, rows, more, fp, cache, fit)
             run = next((k for k, rr in enumerate(got) if rr.completion is None), len(got))
             rows += got[:run]
             if run < chunk:  # an uncached row, or the label's retrieved inputs ran out
@@ -231,7 +236,8 @@ def later_rows(v: ir.Variant, program: ir.Program, planner: Planner, requests: l
 
 
 def keyed_rows(v: ir.Variant, program: ir.Program, planner: Planner, requests: list[RowRequest],
-               keys: Sequence[str], fp: str, cache: Cache | None) -> tuple[list[RowRequest], dict[str, str]]:
+               keys: Sequence[str], fp: str, cache: Cache | None,
+               fit: Fit | None = None) -> tuple[list[RowRequest], dict[str, str]]:
     """`requests` with the rows `keys` name that it lacks, planned as a quota round would plan them
     (`synthc show --row` of an index no build planned yet), in label/index order; and, for each key
     that names no row the variant can have, why. A conversation turn comes with the earlier turns
@@ -258,7 +264,7 @@ def keyed_rows(v: ir.Variant, program: ir.Program, planner: Planner, requests: l
             why[key] = (f"label `{label}` of `{v.id}` has {n} retrieved input(s) (each is used once): its rows are "
                         f"`{label}/000000`..`{label}/{n - 1:06d}`" if n else f"label `{label}` of `{v.id}` has no retrieved input")
             continue
-        for rr in row_requests(v, program, rows, fp, cache):
+        for rr in row_requests(v, program, rows, fp, cache, fit):
             if rr.row.key not in have:
                 added.setdefault(rr.row.key, replace(rr, later=True))
     if not added:
@@ -269,7 +275,7 @@ def keyed_rows(v: ir.Variant, program: ir.Program, planner: Planner, requests: l
 
 
 def _continued(v: ir.Variant, program: ir.Program, before: list[RowRequest], more: list[Planned], fp: str,
-               cache: Cache) -> list[RowRequest]:
+               cache: Cache, fit: Fit | None = None) -> list[RowRequest]:
     """The requests of `more` (a label's next rows), the first one's conversation continued from
     the turns of it in `before` (the label's rows so far, in index order: its tail)."""
     conv = more[0].conversation if more else None
@@ -277,7 +283,7 @@ def _continued(v: ir.Variant, program: ir.Program, before: list[RowRequest], mor
     while conv and k > 0 and before[k - 1].row.conversation == conv:
         k -= 1
     prefix = [rr.row for rr in before[k:]]
-    return [replace(rr, later=True) for rr in row_requests(v, program, prefix + more, fp, cache)[len(prefix):]]
+    return [replace(rr, later=True) for rr in row_requests(v, program, prefix + more, fp, cache, fit)[len(prefix):]]
 
 
 def _node_rows(node: str, v: ir.Variant, requests: list[RowRequest], be: Backend, count: bool) -> NodeRows:

@@ -17,6 +17,10 @@ Atomicity. A group is cached only whole: its completions are committed in one SQ
 when it finishes, and a group with any row missing from the cache is generated again, all of it.
 A `kill -9` at any moment therefore loses at most the groups in flight, and the rerun regenerates
 exactly those, in the same composition.
+
+History. A conversation turn is sent with its conversation's earlier turns, the oldest left out
+where they would overflow the model's context (runtime/history.py; `synthc plan` fits them the
+same way, so the cache keys agree). The turns left out are counted per row (`dropped`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from synthc.compiler import ir
 from synthc.runtime.backends.base import Completion, ContextOverflow, Request, request_key
 from synthc.runtime.cache import CACHE_VERSION, Cache
 from synthc.runtime.errors import RunFailed, fail
+from synthc.runtime.history import Fit
 from synthc.runtime.rows import Planned, build_request
 
 __all__ = ["Generation", "GenerateJob", "group_rows"]
@@ -41,6 +46,7 @@ class Generation:
     request: Request
     completion: Completion
     key: str
+    dropped: int = 0  # earlier conversation turns left out of `request` to fit the context
 
 
 def group_rows(rows: Sequence[Planned], width: int) -> list[list[int]]:
@@ -62,16 +68,20 @@ class GenerateJob:
     """The rows of one generate node and the state of its groups (waiting, running, done)."""
 
     def __init__(self, node: str, v: ir.Variant, program: ir.Program, rows: list[Planned], width: int,
-                 fingerprint: str) -> None:
+                 fingerprint: str, fit: Fit | None = None) -> None:
+        """`fit`: trims a conversation turn's history to the model's context (runtime/history.py);
+        None sends every earlier turn."""
         self.node, self.variant, self.program = node, v, program
         self.width = max(1, width)
         self.fingerprint = fingerprint
+        self.fit = fit
         self.rows: list[Planned] = []
         self.groups: list[list[int]] = []
         self.state: list[str] = []
         self.requests: list[Request | None] = []
         self.keys: list[str] = []
         self.user_messages: list[str] = []
+        self.dropped: list[int] = []  # per row: earlier turns left out of its request
         self.completions: list[Completion | None] = []
         self.done_rows = 0
         # The previous turn of each conversation row (its history must exist before it is sent).
@@ -90,6 +100,7 @@ class GenerateJob:
         self.requests += [None] * len(rows)
         self.keys += [""] * len(rows)
         self.user_messages += [""] * len(rows)
+        self.dropped += [0] * len(rows)
         self.completions += [None] * len(rows)
         for i, r in enumerate(rows, start=base):
             if r.conversation:
@@ -124,11 +135,19 @@ class GenerateJob:
         """Build the group's requests (and cache keys) now that their inputs exist."""
         out = []
         for i in self.groups[g]:
-            req, user = build_request(self.variant, self.program, self.rows[i], self._history(i))
+            history = self._history(i)
+            req, user = build_request(self.variant, self.program, self.rows[i], history)
+            if history and self.fit is not None:
+                fitted = self.fit(req)
+                req, self.dropped[i] = fitted.request, fitted.dropped
             self.requests[i], self.user_messages[i] = req, user
             self.keys[i] = request_key(req, self.fingerprint, CACHE_VERSION)
             out.append(req)
         return out
+
+    def trimmed(self) -> tuple[int, int]:
+        """(rows sent with earlier turns left out, turns left out in all), over every round."""
+        return sum(d > 0 for d in self.dropped), sum(self.dropped)
 
     def cached(self, g: int, cache: Cache) -> list[Completion] | None:
         """The group's completions when every one of them is in the cache, else None."""
@@ -181,5 +200,5 @@ class GenerateJob:
         for i, r in enumerate(self.rows):
             req, comp = self.requests[i], self.completions[i]
             assert req is not None and comp is not None
-            out.append(Generation(r, req, comp, self.keys[i]))
+            out.append(Generation(r, req, comp, self.keys[i], self.dropped[i]))
         return out

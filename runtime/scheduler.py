@@ -30,6 +30,7 @@ from synthc.runtime.cache import CacheError, open_cache
 from synthc.runtime.dispatch import Dispatcher, LocalDispatcher
 from synthc.runtime.engine import GenerateJob
 from synthc.runtime.errors import RunFailed, fail
+from synthc.runtime.history import fitter
 from synthc.runtime.models import ModelPool
 from synthc.runtime.progress import Events
 from synthc.runtime.quota import Quota, intended, stages
@@ -154,7 +155,9 @@ class _Scheduler:
         v: ir.Variant = ctx.plan.step(node).target
         planned = inputs_of(ctx.plan, node, self.values).one("rows")
         width = self.dispatcher.capacity(v.model)
-        job = GenerateJob(node, v, ctx.program, planned, width, ctx.models.get(v.model).fingerprint())
+        be = ctx.models.get(v.model)  # this process's copy: its tokenizer measures conversation histories
+        fit = fitter(be, ctx.program.model(v.model).context) if v.conversation is not None else None
+        job = GenerateJob(node, v, ctx.program, planned, width, be.fingerprint(), fit)
         self.jobs[node] = job
         after = stages(ctx.plan, node)
         if isinstance(planned, RowPlan) and v.kind != "qa_pairs" and after and after[1] in self.position:
@@ -172,7 +175,10 @@ class _Scheduler:
                 break
             progressed = False
             for g in ready:
-                requests = job.prepare(g)
+                try:
+                    requests = job.prepare(g)
+                except Exception as exc:  # measuring a history through a server that fails: coded
+                    raise job.failure(exc, saved=self.ctx.stats["generated"]) from None
                 hit = None if self.ctx.force else job.cached(g, self.ctx.cache)
                 if hit is not None:
                     self._commit(job, g, hit, fresh=False)
@@ -269,4 +275,10 @@ class _Scheduler:
         if job.node in self.jobs:
             del self.jobs[job.node]
             self.values[job.node] = job.result()
+            rows, turns = job.trimmed()
+            if rows:  # conversation histories trimmed to the context (runtime/history.py)
+                v = job.variant
+                self.ctx.history[v.id] = {"rows": rows, "turns_left_out": turns}
+                self.ctx.note(job.node, f"{rows} conversation turn(s) sent without their oldest {turns} earlier "
+                                        f"turn(s) in all, to fit the context of {self.ctx.program.model(v.model).context}")
             self._finish(job.node)

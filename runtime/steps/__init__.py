@@ -47,6 +47,7 @@ class Context:
     stops: dict[str, dict[str, int]] = field(default_factory=dict)  # variant id -> rows ended by a stop, tokens saved
     retrieval: dict[str, dict[str, Any]] = field(default_factory=dict)  # retriever -> method, similarity space
     groups: dict[str, dict[str, int]] = field(default_factory=dict)  # variant id -> group width, groups
+    history: dict[str, dict[str, int]] = field(default_factory=dict)  # variant id -> rows trimmed, turns left out
     quota: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # variant id -> label -> quota
 
     @property

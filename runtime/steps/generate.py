@@ -13,6 +13,7 @@ from synthc.compiler import ir
 from synthc.runtime.data import Row
 from synthc.runtime.engine import Generation
 from synthc.runtime.errors import fail
+from synthc.runtime.history import history_turns
 from synthc.runtime.postprocess import Candidate, parse_completion
 from synthc.runtime.prompts import cut_echo, echo_markers, example_stops, is_free_text
 from synthc.runtime.rows import Planned, plan_rows
@@ -129,6 +130,8 @@ def provenance(v: ir.Variant, model: ir.Model, model_info: dict[str, Any], g: Ge
         prov["demos"] = [{"seed_id": s.id, "doc_id": d.id if d else None} for s, d in r.demos]
     if r.conversation:
         prov["conversation"] = {"id": r.conversation, "turn": r.turn}
+        if g.dropped:  # the oldest turns were left out to fit the context: the turns actually sent
+            prov["conversation"]["history_turns"] = history_turns(req)
     if r.persona is not None:
         prov["persona"] = r.persona
     return prov

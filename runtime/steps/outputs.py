@@ -207,6 +207,9 @@ def _manifest(ctx: Context, e: ir.Export, variants: list[ir.Variant], hashes: di
                    "prompt": sum(c.provenance.get("tokens", {}).get("prompt", 0) for c in kept)},
         "model": model, "versions": lockfile.versions(),
     }
+    trimmed = {v.name: ctx.history[v.id] for v in variants if v.id in ctx.history}
+    if trimmed:  # only where a conversation outgrew the context (runtime/history.py)
+        manifest["history"] = trimmed
     description = (f"Synthetic `{ctx.program.task(e.task).kind}` data from task `{e.task}` "
                    f"(variants: {', '.join(v.name for v in variants)}).")
     card = dataset_card(e.name, os.path.basename(ctx.recipe), list(hashes), counts, model, hashes, description,
