@@ -200,3 +200,31 @@ def test_a_turn_too_long_by_itself_is_still_e506(tmp_path: str) -> None:
     assert info.value.diagnostics[0].code.id == "E506"
     done = [e["row"] for e in map(json.loads, open(log, encoding="utf-8")) if e["event"] == "row_done"]
     assert done == ["positive/000000", "positive/000001"]
+
+
+def test_show_finds_the_later_rounds_of_a_trimmed_conversation(tmp_path: str) -> None:
+    # A word bound that drops the fake's short answers: the quota loop plans later rounds, which
+    # continue the label's conversations (trimmed too). `lookup(keep=True)` — what `synthc show`
+    # prints — must carry every dataset row's request exactly as the build sent it.
+    import hashlib
+
+    spec = _long(str(tmp_path))
+    with open(spec, encoding="utf-8") as f:
+        text = f.read()
+    with open(spec, "w", encoding="utf-8") as f:
+        f.write(text.replace("words  = 5..150", "words  = 25..150"))
+    _execute(spec)
+    out = os.path.join(str(tmp_path), "out", "long")
+    quota = json.load(open(os.path.join(out, "manifest.json")))["quota"]["default"]
+    assert any(q["requests"] > q["wanted"] for q in quota.values())  # later rounds happened
+    plan = compile_file(spec).plan
+    assert plan is not None
+    found = lookup(plan, backend="fake", keep=True)
+    (node,) = found.nodes
+    shown = {rr.row.key: rr for rr in found.requests[node]}
+    rows = [json.loads(line)["provenance"] for line in open(os.path.join(out, "reviews.jsonl"), encoding="utf-8")]
+    later = [shown[p["row"]] for p in rows if shown[p["row"]].later]
+    assert later and any(history_turns(rr.request) < rr.row.turn for rr in later)
+    for p in rows:
+        sent = json.dumps(shown[p["row"]].request.messages, ensure_ascii=False)
+        assert hashlib.sha256(sent.encode()).hexdigest() == p["prompt_sha256"], p["row"]
