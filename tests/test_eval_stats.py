@@ -58,6 +58,9 @@ def test_verdict_names_a_winner_only_beyond_the_spread() -> None:
     v = verdict(_metrics({"good": good, "bad": bad}, {"bad": {"at_chance": ["tfidf_lr"], "too_small": True,
                                                               "labels_below_minimum": ["x"], "min_rows_per_label": 5}}))
     assert "`bad` student at chance (tfidf_lr)" in v["text"] and "`bad` too small" in v["text"]
+    # Ahead beyond the spread but itself at chance (specs/li2023_imdb.synth at per_label 6 did this): no winner.
+    v = verdict(_metrics({"good": good, "bad": bad}, {"good": {"at_chance": ["tfidf_lr"]}}))
+    assert v["winner"] is None and v["text"].startswith("No winner") and "`good` student at chance" in v["text"]
 
 
 def test_retrieval_verdict_weighs_fused_ndcg_not_diversity() -> None:

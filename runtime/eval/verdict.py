@@ -5,7 +5,8 @@ and a winner must be significantly better (ranx's paired t-test, p < 0.01) than 
 synthetic variant. Classification data is judged on the primary student's macro-F1 by the paired
 comparisons of runtime/eval/stats.py. Diversity metrics (Self-BLEU, distinct-n, ...) describe the
 data but never crown it: a variant can be most diverse because it is off-topic. Ties are not
-wins; flagged datasets (student at chance, too small) are named after the verdict.
+wins; a dataset whose primary student is at chance is never crowned; flagged datasets (student at
+chance, too small) are named after the verdict.
 """
 
 from __future__ import annotations
@@ -46,6 +47,12 @@ def _students(m: dict[str, Any], compared: list[str]) -> dict[str, Any]:
         against = [c for c in mine if n in (c["a"], c["b"])]
         if against and len(against) == len(ranked) - 1 and all(c["verdict"] == n for c in against):
             lo = min(abs(c["mean_diff"]) for c in against)
+            if kind in m["datasets"][n].get("flags", {}).get("at_chance", []):
+                # Ahead of the others, but its own student learns nothing beyond chance: crowning it
+                # would name the least bad of unlearnable datasets "best data".
+                return {"text": f"No winner on {basis}: `{n}` is ahead of every other dataset beyond the seeds' "
+                                f"spread (by at least {lo:.3f}), but its student is at chance; {shown}.",
+                        "winner": None, "basis": basis}
             return {"text": f"Best data: `{n}` — {basis}: better than every other dataset beyond the seeds' spread "
                             f"(by at least {lo:.3f}); {shown}.", "winner": n, "basis": basis}
     sep = [f"`{c['verdict']}` > `{c['b'] if c['verdict'] == c['a'] else c['a']}`" for c in mine if c["verdict"] != "tie"]
