@@ -23,6 +23,7 @@ from synthc.compiler.irdiff import diff_plans
 from synthc.runtime import execute
 from synthc.runtime.backends.base import Constraint, Request
 from synthc.runtime.backends.fake import FakeBackend
+from synthc.runtime.errors import RunFailed
 from synthc.runtime.postprocess import TOKEN_CAP, parse_completion
 
 CASES = json.load(open(os.path.join(ROOT, "tests", "filters", "token_cap.json"), encoding="utf-8"))["cases"]
@@ -86,7 +87,7 @@ def test_fake_backend_cuts_json_at_the_cap() -> None:
 SPEC = """
 model m {{
   gguf       = builtin("smollm2-135m")
-  max_tokens = 200
+  max_tokens = {max_tokens}
   seed       = 3
 }}
 
@@ -115,12 +116,17 @@ export t {{
 """
 
 
-def _build(tmp: str, parse: str = "") -> tuple[dict[str, Any], list[dict[str, Any]], str, list[dict[str, Any]]]:
-    """The manifest, rows, stderr and events of a fake build of SPEC with this `parse` block."""
+def _spec(tmp: str, parse: str = "", max_tokens: int = 200) -> str:
     os.makedirs(tmp, exist_ok=True)
     spec = os.path.join(tmp, "t.synth")
     with open(spec, "w", encoding="utf-8") as fh:
-        fh.write(SPEC.format(parse=parse))
+        fh.write(SPEC.format(parse=parse, max_tokens=max_tokens))
+    return spec
+
+
+def _build(tmp: str, parse: str = "") -> tuple[dict[str, Any], list[dict[str, Any]], str, list[dict[str, Any]]]:
+    """The manifest, rows, stderr and events of a fake build of SPEC with this `parse` block."""
+    spec = _spec(tmp, parse)
     result = compile_file(spec)
     assert result.plan is not None, result.diagnostics
     err, log = io.StringIO(), os.path.join(tmp, "events.jsonl")
@@ -169,14 +175,19 @@ def test_truncated_keep_keeps_them_counted_as_cut(tmp_path: str) -> None:
     assert all(e["requests"] == 8 for e in manifest["quota"]["default"].values())
 
 
+def test_a_cap_that_cuts_every_row_says_what_to_raise(tmp_path: str) -> None:
+    result = compile_file(_spec(str(tmp_path), max_tokens=8))  # the fake writes 8 words or more
+    assert result.plan is not None, result.diagnostics
+    with pytest.raises(RunFailed) as failed:
+        execute(result.plan, result.sources, quiet=True, backend="fake", err=io.StringIO())
+    (d,) = failed.value.diagnostics
+    assert d.code.id == "E525" and f"{TOKEN_CAP} " in d.message
+    assert "raise the token cap" in (d.help or "") and "truncated = keep" in (d.help or "")
+
+
 def test_changing_truncated_changes_the_parse_node_not_the_generations(tmp_path: str) -> None:
-    paths = []
-    for name, parse in (("a", ""), ("b", "\n  parse {\n    truncated = keep\n  }\n")):
-        d = os.path.join(str(tmp_path), name)
-        os.makedirs(d)
-        paths.append(os.path.join(d, "t.synth"))
-        with open(paths[-1], "w", encoding="utf-8") as fh:
-            fh.write(SPEC.format(parse=parse))
+    paths = [_spec(os.path.join(str(tmp_path), name), parse)
+             for name, parse in (("a", ""), ("b", "\n  parse {\n    truncated = keep\n  }\n"))]
     old, new = (compile_file(p) for p in paths)
     assert old.plan is not None and new.plan is not None
     diff = diff_plans(old.plan, new.plan)
