@@ -67,10 +67,13 @@ def test_fake_backend_says_length_when_the_cap_ends_a_row() -> None:
     uncapped = [fake.generate(_request(1000, seed)) for seed in range(60)]
     assert {c.finish for c in uncapped} == {"stop"}
     # The same seed with room to spare writes the row the cap cut: longer, same start.
-    for short, long in zip(done, uncapped):
+    for seed, (short, long) in enumerate(zip(done, uncapped)):
         if short.finish == "length":
             assert long.completion_tokens >= 30
             assert long.text.split()[:29] == short.text.split()[:29]
+            # A stop string met before the cap ends the row: "stop", however long it would have been.
+            stopped = fake.generate(_request(30, seed, stop=(" ",)))
+            assert stopped.finish == "stop" and " " not in stopped.text
 
 
 def test_fake_backend_cuts_json_at_the_cap() -> None:
