@@ -233,6 +233,9 @@ class Parse:
     split: bool
     strip_quotes: bool
     reject: tuple[str, ...]
+    # A free-text row whose generation stopped at the token cap is cut mid-sentence: `drop` it
+    # (reason `token_cap`) or `keep` it.
+    truncated: str  # drop | keep
     origin: Span = _origin()
 
 

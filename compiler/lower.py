@@ -234,9 +234,10 @@ class _Lower:
         return ir.OutputField(name=name, type=kind, args=lowered)
 
     def parse(self, v: Values | None, origin: Span) -> ir.Parse:
-        x = v.values if v is not None else {"split": False, "strip_quotes": True, "reject": ()}
+        x = v.values if v is not None else {"split": False, "strip_quotes": True, "reject": (), "truncated": "drop"}
         return ir.Parse(prefix=x.get("prefix"), split=x["split"], strip_quotes=x["strip_quotes"],
-                        reject=tuple(x["reject"]), origin=v.origin if v is not None else origin)
+                        reject=tuple(x["reject"]), truncated=x["truncated"],
+                        origin=v.origin if v is not None else origin)
 
     def filter(self, v: Values | None, origin: Span, seeds: str | None = None) -> ir.Filter:
         if v is None:

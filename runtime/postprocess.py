@@ -1,7 +1,8 @@
 """After generation: parse completions into candidate rows (the filters that follow live in
 runtime/filters/).
 
-Parse: split on the answer prefix, strip quotes, reject refusals (SynthesizRR §1.2 step 6)."""
+Parse: split on the answer prefix, strip quotes, reject refusals (SynthesizRR §1.2 step 6), drop
+what the token cap cut short."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from typing import Any
 from synthc.compiler import ir
 from synthc.runtime.rows import Planned
 
-__all__ = ["Candidate", "parse_completion"]
+__all__ = ["Candidate", "Parsed", "parse_completion", "TOKEN_CAP"]
 
 _QUOTES = "\"'“”‘’`"
+TOKEN_CAP = "token_cap"  # the drop reason of a row its generation's token cap cut short
 
 
 @dataclass(slots=True)
@@ -33,21 +35,42 @@ class Candidate:
         self.dropped, self.detail = reason, detail
 
 
-def parse_completion(text: str, output: ir.Output, parse: ir.Parse) -> tuple[list[dict[str, Any]], str | None]:
-    """Pieces (field dicts) of one completion, or ([], reason) when it is rejected."""
+@dataclass(slots=True)
+class Parsed:
+    """What one completion gives: its kept pieces (field dicts, in order), how many pieces it had
+    (a dropped one is always the last), and why a piece or the whole completion was dropped."""
+
+    pieces: list[dict[str, Any]]
+    total: int  # pieces before any was dropped: row keys number them (`key#n`) whatever is dropped
+    reason: str | None = None  # the drop reason key (`empty`, `refusal`, `invalid json`, `token_cap`)
+    detail: str = ""  # what the reason saw (the refusal phrase, the cap)
+    cut: bool = False  # a piece the token cap cut short was kept (`truncated = keep`)
+
+
+def parse_completion(text: str, output: ir.Output, parse: ir.Parse, cap: int | None = None) -> Parsed:
+    """The rows of one completion. `cap`: the request's `max_tokens` when the generation stopped
+    there (finish "length"), None when it ended by itself.
+
+    A free-text completion the cap ended stops mid-sentence: its last piece (with `split`, the
+    pieces before it are whole) is dropped as `token_cap`, or kept when `truncated = keep`. A JSON
+    object the cap cut does not parse: `token_cap` rather than `invalid json`, the fix being
+    `max_tokens`. A select or regex output is complete by construction.
+    """
     for phrase in parse.reject:
         if phrase.lower() in text.lower():
-            return [], f"refusal: {phrase}"
+            return Parsed([], 1, "refusal", phrase)
     if len(output.fields) == 1 and output.fields[0].type in ("label", "choice", "regex"):
-        return ([{output.fields[0].name: text}], None) if text else ([], "empty")
+        return Parsed([{output.fields[0].name: text}], 1) if text else Parsed([], 1, "empty", _EMPTY)
     if output.structured:
         try:
             obj = json.loads(text)
-        except json.JSONDecodeError:
-            return [], "invalid json"
-        if not isinstance(obj, dict):
-            return [], "invalid json"
-        return [obj], None
+        except json.JSONDecodeError as exc:
+            obj, error = None, str(exc)
+        else:
+            error = f"a JSON {type(obj).__name__}, not an object"
+        if isinstance(obj, dict):
+            return Parsed([obj], 1)
+        return Parsed([], 1, TOKEN_CAP, _stopped_at(cap)) if cap is not None else Parsed([], 1, "invalid json", error)
     pieces = [text]
     if parse.prefix:
         if parse.split:
@@ -61,7 +84,20 @@ def parse_completion(text: str, output: ir.Output, parse: ir.Parse) -> tuple[lis
             p = _strip_quotes(p)
         if p:
             out.append({output.text_field: p})
-    return (out, None) if out else ([], "empty")
+    if not out:
+        return Parsed([], 1, "empty", _EMPTY)
+    if cap is None:
+        return Parsed(out, len(out))
+    if parse.truncated == "keep":
+        return Parsed(out, len(out), cut=True)
+    return Parsed(out[:-1], len(out), TOKEN_CAP, _stopped_at(cap))
+
+
+_EMPTY = "no text left after the prefix, split and quotes"
+
+
+def _stopped_at(cap: int | None) -> str:
+    return f"stopped at max_tokens = {cap}"
 
 
 def _strip_quotes(text: str) -> str:

@@ -145,7 +145,7 @@ def dataset_card(name: str, spec: str, files: list[str], counts: dict[str, dict[
             lines.append(f"| {variant} | {label or '-'} | {n} |")
     if dropped and any(dropped.values()):
         lines += ["", "## Rows dropped per variant and label", "",
-                  "Reasons: the parse step's (`empty`, `refusal`, `echo.template`, …) and each filter's "
+                  "Reasons: the parse step's (`empty`, `refusal`, `echo.template`, `token_cap`, …) and each filter's "
                   "(`words`, `echo.label`, `near_copy`, `fluency`, `dedupe.*`, `oracle`, `cartography`).", "",
                   "| variant | label | kept | dropped | reasons |", "|---|---|---|---|---|"]
         for variant, by_label in sorted(dropped.items()):

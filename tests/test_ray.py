@@ -111,10 +111,12 @@ def test_worker_failures_come_back_as_the_drivers_exceptions(cluster: object) ->
         d.close()
 
 
+# max_tokens 48: the fake writes at most 47 words, so no row stops at the cap (token_cap) and one
+# round of 12 requests meets the quota.
 BUILD = """\
 model writer {
   gguf       = builtin("smollm2-135m")
-  max_tokens = 40
+  max_tokens = 48
 }
 labels mood {
   happy = "a happy"

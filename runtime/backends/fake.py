@@ -2,6 +2,9 @@
 
 It honours every constraint (select, regex for simple patterns, JSON schemas, token caps), and
 writes text from the prompt's own vocabulary so that label words and filters behave plausibly.
+Free text is a sentence of 8..47 words (a token is a word here), cut at `max_tokens`; a row the
+cap ended (it would have had max_tokens words or more), or a JSON object longer than the cap
+(cut there), reports finish "length", as a real backend does.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ class FakeBackend:
         self.context = context  # tokens are whitespace words here
 
     def fingerprint(self) -> str:
-        return "fake-v1"
+        return "fake-v2"  # v2: a row cut at max_tokens says finish "length"
 
     def capacity(self) -> int:
         return int(os.environ.get("SYNTHC_FAKE_CAPACITY", "8"))
@@ -57,19 +60,25 @@ class FakeBackend:
         digest = hashlib.sha256(f"{request.seed}\x00{prompt}\x00{request.constraint}".encode()).digest()
         rng = random.Random(digest)
         c = request.constraint
+        finish = "stop"
         if c.kind == "select":
             text = rng.choice(c.options)
         elif c.kind == "regex":
             text = _regex_sample(c.pattern, rng)
         elif c.kind == "json":
             text = json.dumps(_from_schema(json.loads(c.schema), rng, _vocab(prompt)), ensure_ascii=False)
+            if self.count_tokens(text) > request.max_tokens:  # cut mid-object, as a real model is
+                text, finish = self.truncate(text, request.max_tokens), "length"
         else:
-            text = _sentence(rng, _vocab(prompt), max(3, min(request.max_tokens, 8 + rng.randrange(40))))
+            wanted = 8 + rng.randrange(40)  # words the row would have, uncapped
+            text = _sentence(rng, _vocab(prompt), min(request.max_tokens, wanted))
+            if wanted >= request.max_tokens:  # the cap, not the sentence, ended it
+                finish = "length"
             for stop in request.stop:
-                if stop and stop in text:
-                    text = text[: text.index(stop)]
+                if stop and stop in text:  # a stop string comes before the cap
+                    text, finish = text[: text.index(stop)], "stop"
         n_prompt = self.count_tokens(prompt)
-        return Completion(text, n_prompt, self.count_tokens(text), n_prompt)
+        return Completion(text, n_prompt, self.count_tokens(text), n_prompt, finish)
 
 
 def _vocab(prompt: str) -> list[str]:

@@ -12,7 +12,7 @@ from synthc.runtime.data import Row
 from synthc.runtime.errors import fail
 from synthc.runtime.filters.pipeline import FilterInputs, Texts, apply_filters
 from synthc.runtime.filters.shingles import ShingleIndex
-from synthc.runtime.postprocess import Candidate
+from synthc.runtime.postprocess import TOKEN_CAP, Candidate
 from synthc.runtime.prompts import forbidden_values, is_free_text, prompt_echo, value_echo
 from synthc.runtime.rows import build_request
 from synthc.runtime.steps import Context, Inputs
@@ -37,9 +37,12 @@ def filter_rows(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[
     drops = ctx.dropped.setdefault(v.id, Counter())
     if not kept and (rows or sum(drops.values())):
         why = ", ".join(f"{k} {n}" for k, n in drops.most_common()) or "no completion parsed into a row"
+        fix = "loosen the filter that dropped the most rows; generations are cached, so a rebuild is quick"
+        if drops and drops.most_common(1)[0][0] == TOKEN_CAP:  # no filter to loosen: the cap cut them
+            fix = ("raise the token cap (the warning above says which setting), or keep the rows it cut with "
+                   "`parse { truncated = keep }`")
         raise fail("E525", f"no row of `{v.id}` survived parsing and filters (dropped: {why})",
-                   v.filter.origin if v.filter.origin.file >= 0 else v.origin, "filters of this task",
-                   help="loosen the filter that dropped the most rows; generations are cached, so a rebuild is quick")
+                   v.filter.origin if v.filter.origin.file >= 0 else v.origin, "filters of this task", help=fix)
     ctx.counts[v.id] = dict(Counter(r.label or "" for r in kept))
     ctx.note(node, _note(rows, kept, fin))
     return kept

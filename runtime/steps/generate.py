@@ -14,7 +14,7 @@ from synthc.runtime.data import Row
 from synthc.runtime.engine import Generation
 from synthc.runtime.errors import fail
 from synthc.runtime.history import history_turns
-from synthc.runtime.postprocess import Candidate, parse_completion
+from synthc.runtime.postprocess import TOKEN_CAP, Candidate, parse_completion
 from synthc.runtime.prompts import cut_echo, echo_markers, example_stops, is_free_text
 from synthc.runtime.rows import Planned, plan_rows
 from synthc.runtime.steps import Context, Inputs
@@ -61,6 +61,7 @@ def parse(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[Candid
     echo = echo_markers(v) if is_free_text(v) else None
     derived = bool(example_stops(v, model))
     stopped = saved = 0
+    caps: Counter[int] = Counter()  # rows that stopped at the token cap, by cap
     generations: list[Generation] = inputs.one("generations")
     for g in generations:
         r, text = g.row, g.completion.text
@@ -71,33 +72,68 @@ def parse(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[Candid
         if derived and g.completion.finish == "stop":
             stopped += 1
             saved += max(0, g.request.max_tokens - g.completion.completion_tokens)
+        echoed = False
         if echo is not None:
             text, echoed = cut_echo(text, echo)
             if echoed and not text.strip():
-                ctx.drop(v.id, r.label, "echo.template")
+                _drop(ctx, v, node, r.key, r.label, "echo.template", "the whole completion echoes its prompt")
                 continue
             if echoed:
                 cut["echo"] += 1
-        pieces, reason = parse_completion(text, v.output, v.parse)
-        if reason:
-            ctx.drop(v.id, r.label, reason.split(":")[0])
-        for n, fields in enumerate(pieces):
+        # Stopped at the token cap, the text was cut mid-way (postprocess.parse_completion
+        # decides what that costs) — unless the echo cut above had already ended it earlier.
+        cap = g.request.max_tokens if g.completion.finish == "length" and not echoed else None
+        got = parse_completion(text, v.output, v.parse, cap)
+        keys = [r.key if got.total == 1 else f"{r.key}#{n}" for n in range(got.total)]
+        if got.reason:  # the whole completion, or its last piece
+            _drop(ctx, v, node, keys[-1], r.label, got.reason, got.detail)
+            if got.reason == TOKEN_CAP:
+                caps[g.request.max_tokens] += 1
+        if got.cut:
+            cut[TOKEN_CAP] += 1
+        for key, fields in zip(keys, got.pieces):
             text = str(fields.get(v.output.text_field, ""))
             label = r.label
             if "label" in fields and any(f.type == "label" for f in v.output.fields):
                 label = str(fields["label"])
             rest = {k: val for k, val in fields.items() if k not in (v.output.text_field,)}
             out.append(Candidate(
-                key=r.key if len(pieces) == 1 else f"{r.key}#{n}", text=text, label=label, fields=rest,
+                key=key, text=text, label=label, fields=rest,
                 provenance=provenance(v, model, ctx.models.info.get(v.model, {}), g), row=r,
             ))
     if derived:
         ctx.stops[v.id] = {"rows": stopped, "tokens_saved": saved}
         ctx.note(node, f"{stopped} of {len(generations)} rows ended by an example stop "
                        f"(≤ {saved} tokens not generated)")
-    if cut or drops.get("echo.template"):
+    if cut.get("echo") or drops.get("echo.template"):
         ctx.note(node, f"echoed prompt text: {cut['echo']} cut, {drops.get('echo.template', 0)} dropped")
+    if cut.get(TOKEN_CAP):
+        ctx.note(node, f"{cut[TOKEN_CAP]} rows stopped at the token cap, kept cut short (truncated = keep)")
+    if caps:
+        _warn_token_cap(ctx, v, model, node, caps, len(generations))
     return out
+
+
+def _drop(ctx: Context, v: ir.Variant, node: str, key: str, label: str | None, reason: str, detail: str) -> None:
+    """A row the parse step drops: counted (manifest, card) and logged with its detail, as the filters' are."""
+    ctx.drop(v.id, label, reason)
+    ctx.events.emit("row_dropped", node=node, row=key, label=label, reason=reason, detail=detail)
+
+
+def _warn_token_cap(ctx: Context, v: ir.Variant, model: ir.Model, node: str, caps: Counter[int], rows: int) -> None:
+    """Rows dropped at the token cap are a setting to change, not the model's fault: say which one.
+    A free-text output's word bound caps a request below the model's `max_tokens` (runtime/rows.py)."""
+    n = sum(caps.values())
+    at = ", ".join(str(c) for c in sorted(caps))
+    if max(caps) < model.max_tokens:
+        fix = "raise the upper bound of the output's `words` (the cap is about 1.6 tokens per word + 8)"
+    else:
+        fix = f"raise `max_tokens` of model `{model.name}`"
+    if v.output.constraint_kind == "text":  # a JSON object cut short cannot be kept
+        fix += ", or keep them cut short with `parse { truncated = keep }`"
+    ctx.note(node, f"{n} of {rows} rows stopped at the token cap ({at}) and were dropped ({TOKEN_CAP})")
+    ctx.events.notice(f"warning: {n} of {rows} rows of `{v.id}` stopped at max_tokens = {at} and were dropped "
+                      f"({TOKEN_CAP}); {fix}")
 
 
 def _model_provenance(name: str, info: dict[str, Any]) -> dict[str, Any]:
