@@ -85,8 +85,8 @@ def plan_text(p: Plan, extra: dict[str, str] | None = None) -> str:
             deps = p.deps(node)
             if deps:
                 lines.append(f"  {''.ljust(width)}  ← {', '.join(deps)}")
-            if node in extra:
-                lines.append(f"  {''.ljust(width)}  {extra[node]}")
+            for note in extra.get(node, "").splitlines():
+                lines.append(f"  {''.ljust(width)}  {note}")
     lines += _files_text(p)
     return "\n".join(lines) + "\n"
 

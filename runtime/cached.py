@@ -33,7 +33,7 @@ from synthc.compiler.symbols import did_you_mean
 from synthc.runtime.backends.base import Backend, Request, request_key
 from synthc.runtime.cache import CACHE_VERSION, Cache
 from synthc.runtime.errors import RunFailed, fail
-from synthc.runtime.history import Fit, fitter
+from synthc.runtime.history import Fit, fitter, prompt_size
 from synthc.runtime.progress import Events
 from synthc.runtime.rows import Planned, Planner, RowPlan, build_request
 
@@ -287,10 +287,11 @@ def _continued(v: ir.Variant, program: ir.Program, before: list[RowRequest], mor
 
 
 def _node_rows(node: str, v: ir.Variant, requests: list[RowRequest], be: Backend, count: bool) -> NodeRows:
+    measure = prompt_size(be)  # what the backend's context check counts (llama.cpp: the prompt's own tokens)
     out: list[Row] = []
     for rr in requests:
         req, cached = rr.request, rr.completion is not None
-        tokens = be.count_tokens(be.render(req)) if count and not cached else None
+        tokens = measure(req) if count and not cached else None
         out.append(Row(rr.row.key, rr.chain, cached, req.max_tokens, tokens))
     return NodeRows(node, v.id, tuple(out), v.conversation is not None)
 

@@ -45,6 +45,10 @@ def annotate(plan: Plan, err: TextIO, *, count: bool, backend: str = "llama") ->
         entry: dict[str, Any] = {"rows": len(rows.rows), "cached": rows.cached, "new": len(new)}
         line = f"cache: {status}"
         if count:
+            over = _over_context(plan, node, new)
+            if over:
+                entry["over_context"] = over
+                line = _over_line(over) + "\n" + line
             tokens = sum(r.prompt_tokens or 0 for r in new)
             cap = sum(r.max_tokens for r in new)
             seconds = tokens / sp[0] + cap / sp[1]
@@ -69,6 +73,26 @@ def annotate(plan: Plan, err: TextIO, *, count: bool, backend: str = "llama") ->
     if count:
         summary += f"; ≈ {duration(total_s)} to generate the new ones"
     return Annotations(notes, summary + f" (looked up in {time.time() - started:.1f}s)", data)
+
+
+def _over_context(plan: Plan, node: str, rows: Any) -> dict[str, Any] | None:
+    """The new rows whose prompt plus `max_tokens` exceeds the model's `context`: a build stops with
+    E506 at the first of them, so `plan --tokens` says so before any generation (a conversation
+    turn's count leaves out its history, which the build trims to fit, so it is never overcounted)."""
+    model = plan.program.model(plan.step(node).target.model)
+    over = [r for r in rows if r.prompt_tokens is not None and r.prompt_tokens + r.max_tokens > model.context]
+    if not over:
+        return None
+    worst = max(over, key=lambda r: r.prompt_tokens + r.max_tokens)
+    return {"rows": len(over), "model": model.name, "context": model.context, "row": worst.key,
+            "prompt_tokens": worst.prompt_tokens, "max_tokens": worst.max_tokens}
+
+
+def _over_line(over: dict[str, Any]) -> str:
+    return (f"warning: {over['rows']} row(s) do not fit the context of model `{over['model']}` (row {over['row']}: "
+            f"{over['prompt_tokens']} prompt tokens + max_tokens {over['max_tokens']} > {over['context']}); the build "
+            "stops with E506 — raise `context`, shorten the prompt or demos (e.g. `{{ example.text | truncate(600) }}`), "
+            "or lower `shots`")
 
 
 def _quota_budget(plan: Plan, node: str, first: int) -> int:

@@ -105,3 +105,19 @@ def test_binary_file_is_a_user_error(tmp_path: str) -> None:
         fh.write(b"\x7fELF\x02\x01\x01\x00\xff\xfe")
     code, _, err = run("check", target, "--format", "concise")
     assert code == 1 and "E103" in err and "not UTF-8" in err
+
+
+def test_plan_tokens_warns_of_rows_beyond_the_context(tmp_path) -> None:
+    # specs/synthesizrr_imdb.synth's 32 whole IMDb reviews (~11k tokens) once failed with E506 two
+    # minutes into a build; `plan --tokens` counts every new row's prompt and says so up front.
+    spec = os.path.join(str(tmp_path), "over_context.synth")
+    shutil.copy(os.path.join(ROOT, "tests", "recipes", "over_context.synth"), spec)
+    code, out, _ = run("plan", spec, "--backend", "fake", "--tokens")
+    assert code == 0
+    assert "warning: 4 row(s) do not fit the context of model `writer`" in out and "E506" in out
+    code, out, _ = run("plan", spec, "--backend", "fake", "--tokens", "--json")
+    (gen,) = [n for n in json.loads(out)["nodes"] if n["kind"] == "generate"]
+    over = gen["cache"]["over_context"]
+    assert over["rows"] == 4 and over["prompt_tokens"] + over["max_tokens"] > over["context"] == 120
+    code, out, _ = run("plan", spec, "--backend", "fake")  # without --tokens nothing is counted
+    assert "do not fit" not in out
