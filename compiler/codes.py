@@ -438,7 +438,7 @@ _ALL = [
        "Loosen the filter or band the message names (it counts the drop reasons); generations are cached, "
        "so the rebuild is quick. When `token_cap` dropped the rows, raise the token cap (the build's warning "
        "names the setting: the model's `max_tokens` or the output's `words` bound) or set "
-       "`parse { truncated = keep }`."),
+       "`parse { truncated = sentence }` (or `keep`)."),
     _c("E535", "nothing-to-show", "runtime",
        "`synthc show` (or `synthc plan --prompts`) selects no row: `--variant` names no variant of the recipe, "
        "or a `--row` key names no row the variant can have: it is not `<label>/<index>`, its label is not one of "

@@ -235,7 +235,7 @@ class Parse:
     reject: tuple[str, ...]
     # A free-text row whose generation stopped at the token cap is cut mid-sentence: `drop` it
     # (reason `token_cap`) or `keep` it.
-    truncated: str  # drop | keep
+    truncated: str  # drop | keep | sentence
     origin: Span = _origin()
 
 

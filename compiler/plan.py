@@ -217,7 +217,7 @@ class _Builder:
         prefix = f" prefix={v.parse.prefix!r}" if v.parse.prefix else ""
         parsed = self.add(Step(node_id("parse", task, name), "parse",
                                f"split={str(v.parse.split).lower()}{prefix} reject={len(v.parse.reject)} phrases"
-                               + (" truncated=keep" if v.parse.truncated == "keep" else ""),
+                               + (f" truncated={v.parse.truncated}" if v.parse.truncated != "drop" else ""),
                                variant=v.id, origin=v.parse.origin, target=v), ("generations", gen))
         deps = [("candidates", parsed)]
         f = v.filter

@@ -244,9 +244,9 @@ SCHEMAS: dict[str, BlockSchema] = {
         Field("split", BOOL, False, doc="split a completion on the prefix into several rows"),
         Field("strip_quotes", BOOL, True),
         Field("reject", LIST(STR), (), doc="drop a completion containing any of these"),
-        Field("truncated", ENUM("drop", "keep"), "drop",
+        Field("truncated", ENUM("drop", "keep", "sentence"), "drop",
               doc="a free-text row that stopped at `max_tokens` (cut mid-sentence): `drop` it (reason "
-                  "`token_cap`) or `keep` it"),
+                  "`token_cap`), `keep` it, or cut it back to its last whole `sentence`"),
     )),
     "filter": BlockSchema("filter", False, (
         Field("words", RANGE("int", 0), doc="keep rows with this many words"),

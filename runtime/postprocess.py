@@ -7,6 +7,7 @@ what the token cap cut short."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +45,7 @@ class Parsed:
     total: int  # pieces before any was dropped: row keys number them (`key#n`) whatever is dropped
     reason: str | None = None  # the drop reason key (`empty`, `refusal`, `invalid json`, `token_cap`)
     detail: str = ""  # what the reason saw (the refusal phrase, the cap)
-    cut: bool = False  # a piece the token cap cut short was kept (`truncated = keep`)
+    cut: bool = False  # a piece the token cap cut short was kept (`truncated = keep`, or cut back: `sentence`)
 
 
 def parse_completion(text: str, output: ir.Output, parse: ir.Parse, cap: int | None = None) -> Parsed:
@@ -52,7 +53,8 @@ def parse_completion(text: str, output: ir.Output, parse: ir.Parse, cap: int | N
     there (finish "length"), None when it ended by itself.
 
     A free-text completion the cap ended stops mid-sentence: its last piece (with `split`, the
-    pieces before it are whole) is dropped as `token_cap`, or kept when `truncated = keep`. A JSON
+    pieces before it are whole) is dropped as `token_cap`, kept when `truncated = keep`, or cut
+    back to its last whole sentence when `truncated = sentence` (dropped if none ended in it). A JSON
     object the cap cut does not parse: `token_cap` rather than `invalid json`, the fix being
     `max_tokens`. A select or regex output is complete by construction.
     """
@@ -90,7 +92,32 @@ def parse_completion(text: str, output: ir.Output, parse: ir.Parse, cap: int | N
         return Parsed(out, len(out))
     if parse.truncated == "keep":
         return Parsed(out, len(out), cut=True)
+    if parse.truncated == "sentence":
+        whole = last_sentence_end(out[-1][output.text_field])
+        if whole:
+            return Parsed(out[:-1] + [{output.text_field: whole}], len(out), cut=True)
     return Parsed(out[:-1], len(out), TOKEN_CAP, _stopped_at(cap))
+
+
+# A sentence ends at . ! ? (or …), possibly followed by closing quotes or brackets, before a space or
+# the end. "Mr." or "3." also match: a cut-back row ends there at worst, still a complete clause
+# more often than a mid-word stop.
+_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s|$)")
+
+
+def last_sentence_end(text: str) -> str | None:
+    """`text` up to the end of its last whole sentence (`truncated = sentence`), or None when no
+    sentence ended in it.
+
+    >>> last_sentence_end("A quiet film. It moves to the coast and")
+    'A quiet film.'
+    >>> last_sentence_end('He said "go!" and then') is None
+    False
+    >>> last_sentence_end("no sentence ends here") is None
+    True
+    """
+    ends = list(_SENTENCE_END.finditer(text))
+    return text[: ends[-1].end()].rstrip() if ends else None
 
 
 _EMPTY = "no text left after the prefix, split and quotes"

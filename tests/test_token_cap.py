@@ -163,7 +163,7 @@ def test_rows_cut_at_the_cap_are_dropped_reported_and_made_up_for(tmp_path: str)
     assert len(warning) == 1, err
     assert f"{dropped} of " in warning[0] and "`t.default`" in warning[0] and "max_tokens = 40" in warning[0]
     # The cap here comes from the output's word bound (40 < the model's 200): that is what to raise.
-    assert "`words`" in warning[0] and "truncated = keep" in warning[0]
+    assert "`words`" in warning[0] and "truncated = sentence" in warning[0]
 
 
 def test_truncated_keep_keeps_them_counted_as_cut(tmp_path: str) -> None:
@@ -185,7 +185,7 @@ def test_a_cap_that_cuts_every_row_says_what_to_raise(tmp_path: str) -> None:
         execute(result.plan, result.sources, quiet=True, backend="fake", err=io.StringIO())
     (d,) = failed.value.diagnostics
     assert d.code.id == "E525" and f"{TOKEN_CAP} " in d.message
-    assert "raise the token cap" in (d.help or "") and "truncated = keep" in (d.help or "")
+    assert "raise the token cap" in (d.help or "") and "truncated = sentence" in (d.help or "")
 
 
 def test_changing_truncated_changes_the_parse_node_not_the_generations(tmp_path: str) -> None:

@@ -39,8 +39,8 @@ def filter_rows(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[
         why = ", ".join(f"{k} {n}" for k, n in drops.most_common()) or "no completion parsed into a row"
         fix = "loosen the filter that dropped the most rows; generations are cached, so a rebuild is quick"
         if drops and drops.most_common(1)[0][0] == TOKEN_CAP:  # no filter to loosen: the cap cut them
-            fix = ("raise the token cap (the warning above says which setting), or keep the rows it cut with "
-                   "`parse { truncated = keep }`")
+            fix = ("raise the token cap (the warning above says which setting), or keep the whole sentences of "
+                   "the rows it cut with `parse { truncated = sentence }` (or all of them: `keep`)")
         raise fail("E525", f"no row of `{v.id}` survived parsing and filters (dropped: {why})",
                    v.filter.origin if v.filter.origin.file >= 0 else v.origin, "filters of this task", help=fix)
     ctx.counts[v.id] = dict(Counter(r.label or "" for r in kept))

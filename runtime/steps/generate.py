@@ -108,7 +108,8 @@ def parse(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[Candid
     if cut.get("echo") or drops.get("echo.template"):
         ctx.note(node, f"echoed prompt text: {cut['echo']} cut, {drops.get('echo.template', 0)} dropped")
     if cut.get(TOKEN_CAP):
-        ctx.note(node, f"{cut[TOKEN_CAP]} rows stopped at the token cap, kept cut short (truncated = keep)")
+        how = "cut back to their last whole sentence" if v.parse.truncated == "sentence" else "kept cut short"
+        ctx.note(node, f"{cut[TOKEN_CAP]} rows stopped at the token cap, {how} (truncated = {v.parse.truncated})")
     if caps:
         _warn_token_cap(ctx, v, model, node, caps, len(generations))
     return out
@@ -130,7 +131,8 @@ def _warn_token_cap(ctx: Context, v: ir.Variant, model: ir.Model, node: str, cap
     else:
         fix = f"raise `max_tokens` of model `{model.name}`"
     if v.output.constraint_kind == "text":  # a JSON object cut short cannot be kept
-        fix += ", or keep them cut short with `parse { truncated = keep }`"
+        fix += (", or keep their whole sentences with `parse { truncated = sentence }`"
+                if v.parse.truncated == "drop" else "")
     ctx.note(node, f"{n} of {rows} rows stopped at the token cap ({at}) and were dropped ({TOKEN_CAP})")
     ctx.events.notice(f"warning: {n} of {rows} rows of `{v.id}` stopped at max_tokens = {at} and were dropped "
                       f"({TOKEN_CAP}); {fix}")
