@@ -61,6 +61,14 @@ def test_verdict_names_a_winner_only_beyond_the_spread() -> None:
     # Ahead beyond the spread but itself at chance (specs/li2023_imdb.synth at per_label 6 did this): no winner.
     v = verdict(_metrics({"good": good, "bad": bad}, {"good": {"at_chance": ["tfidf_lr"]}}))
     assert v["winner"] is None and v["text"].startswith("No winner") and "`good` student at chance" in v["text"]
+    v = verdict(_metrics({"good": good, "bad": bad}, {"good": {"too_small": True, "min_rows": 5}}))
+    assert v["winner"] is None and "too small to judge" in v["text"]
+    # Three datasets, one too small: its pairs are not listed as separated (specs/synthesizrr_imdb.synth at
+    # per_label 2 listed seven "separated" pairs of 1-4 row datasets whose zero spread separates anything).
+    twin = [g + 0.001 for g in good]
+    v = verdict(_metrics({"good": good, "twin": twin, "tiny": [0.2] * 5}, {"tiny": {"too_small": True, "min_rows": 5}}))
+    assert v["winner"] is None and "no pair is separated beyond the seeds' spread" in v["text"]
+    assert "2 more with a dataset too small to judge" in v["text"]
 
 
 def test_retrieval_verdict_weighs_fused_ndcg_not_diversity() -> None:

@@ -5,8 +5,9 @@ and a winner must be significantly better (ranx's paired t-test, p < 0.01) than 
 synthetic variant. Classification data is judged on the primary student's macro-F1 by the paired
 comparisons of runtime/eval/stats.py. Diversity metrics (Self-BLEU, distinct-n, ...) describe the
 data but never crown it: a variant can be most diverse because it is off-topic. Ties are not
-wins; a dataset whose primary student is at chance is never crowned; flagged datasets (student at
-chance, too small) are named after the verdict.
+wins; a dataset whose primary student is at chance, or that is too small to judge, is never
+crowned, and pairs with a too-small dataset are not listed as separated; flagged datasets (student
+at chance, too small) are named after the verdict.
 """
 
 from __future__ import annotations
@@ -47,17 +48,26 @@ def _students(m: dict[str, Any], compared: list[str]) -> dict[str, Any]:
         against = [c for c in mine if n in (c["a"], c["b"])]
         if against and len(against) == len(ranked) - 1 and all(c["verdict"] == n for c in against):
             lo = min(abs(c["mean_diff"]) for c in against)
-            if kind in m["datasets"][n].get("flags", {}).get("at_chance", []):
-                # Ahead of the others, but its own student learns nothing beyond chance: crowning it
-                # would name the least bad of unlearnable datasets "best data".
+            flags = m["datasets"][n].get("flags", {})
+            unfit = ("its student is at chance" if kind in flags.get("at_chance", []) else
+                     "it is too small to judge" if flags.get("too_small") else None)
+            if unfit:
+                # Ahead of the others, but its own student learns nothing beyond chance, or it has too
+                # few rows to say: crowning it would name the least bad of unjudgeable datasets "best data".
                 return {"text": f"No winner on {basis}: `{n}` is ahead of every other dataset beyond the seeds' "
-                                f"spread (by at least {lo:.3f}), but its student is at chance; {shown}.",
+                                f"spread (by at least {lo:.3f}), but {unfit}; {shown}.",
                         "winner": None, "basis": basis}
             return {"text": f"Best data: `{n}` — {basis}: better than every other dataset beyond the seeds' spread "
                             f"(by at least {lo:.3f}); {shown}.", "winner": n, "basis": basis}
-    sep = [f"`{c['verdict']}` > `{c['b'] if c['verdict'] == c['a'] else c['a']}`" for c in mine if c["verdict"] != "tie"]
+    # A pair with a dataset too small to judge is not evidence either way: a student trained on a
+    # handful of rows scores the same on every seed, so its zero spread "separates" anything.
+    small = {n for n in compared if m["datasets"][n].get("flags", {}).get("too_small")}
+    judged = [c for c in mine if c["verdict"] != "tie" and not {c["a"], c["b"]} & small]
+    sep = [f"`{c['verdict']}` > `{c['b'] if c['verdict'] == c['a'] else c['a']}`" for c in judged]
+    skipped = sum(1 for c in mine if c["verdict"] != "tie" and {c["a"], c["b"]} & small)
     return {"text": f"No single winner on {basis}: {shown}"
-                    + (f"; separated pairs: {', '.join(sep)}" if sep else "; every difference is within the seeds' spread")
+                    + (f"; separated pairs: {', '.join(sep)}" if sep else "; no pair is separated beyond the seeds' spread")
+                    + (f" ({skipped} more with a dataset too small to judge, not counted)" if skipped else "")
                     + " (ties are not wins).", "winner": None, "basis": basis}
 
 
