@@ -48,6 +48,10 @@ task reviews {{
   per_label = {n}
   attempts  = 1  # one round: the tests count requests (quota rounds: tests/test_quota.py)
   prompt    = "Write a {{{{ label }}}} movie review."
+
+  parse {{
+    truncated = keep  # 8-token rows keep the tests fast: the cap cuts them, and they are kept
+  }}
 {output}}}
 
 export out {{
