@@ -173,6 +173,13 @@ model writer {
 '''
 
 
+# Both scaffolds: 128 tokens against a word bound of 200 or 300 would drop every long row as
+# token_cap; a row that runs into the cap keeps its whole sentences instead.
+_PARSE = ("  # A row that runs into max_tokens ends mid-sentence: keep its whole sentences (token_cap,\n"
+          "  # docs/language.md).\n"
+          "  parse {\n    truncated = sentence\n  }\n\n")
+
+
 def _header(d: DataSummary, what: str, out: str, param: str) -> str:
     return (f"# A {what} recipe scaffolded by `synthc init` from {d.path} ({d.rows} rows, {d.format}).\n"
             f"#   synthc check {out}       # every mistake gets a coded diagnostic\n"
@@ -221,10 +228,7 @@ def _classification(d: DataSummary, out: str, stem: str) -> str:
             f"  seeds     = {train}\n"
             "  per_label = per_label\n"
             '  prompt    = "Write one new, realistic text that is {{ verbalization }}. Reply with the text only."\n\n'
-            "  output {\n    text = string(words = 3..200)\n  }\n\n"
-            "  # A row that runs into max_tokens ends mid-sentence: keep its whole sentences (token_cap,\n"
-            "  # docs/language.md).\n"
-            "  parse {\n    truncated = sentence\n  }\n\n"
+            "  output {\n    text = string(words = 3..200)\n  }\n\n" + _PARSE +
             "  # Drop near-duplicates, rows that copy an 8-word span of the real data, and rows a\n"
             "  # classifier trained on the real data scores below what 90 % of real rows of their label\n"
             "  # score (calibrated per label; docs/language.md).\n"
@@ -282,10 +286,7 @@ def _qa(d: DataSummary, out: str, stem: str) -> str:
             f"  seeds = {train}\n"
             "  total = questions\n"
             '  prompt = "Write an answer to the given question:\\n{{ seed.text }}"\n\n'
-            "  output {\n    text = string(words = 5..300)\n  }\n\n"
-            "  # A row that runs into max_tokens ends mid-sentence: keep its whole sentences (token_cap,\n"
-            "  # docs/language.md).\n"
-            "  parse {\n    truncated = sentence\n  }\n\n"
+            "  output {\n    text = string(words = 5..300)\n  }\n\n" + _PARSE +
             '  pairs {\n    query    = "{{ seed.text }}"\n    positive = "{{ output.text }}"\n  }\n\n'
             "  filter {\n    dedupe = near(0.9)\n  }\n\n"
             "  # Zero-shot: the prompt above as is.\n  variant zero_shot {}\n\n" + few + "}\n\n"
