@@ -14,9 +14,12 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, Sequence, TextIO
 
 from synthc.compiler.plan import Plan
+
+if TYPE_CHECKING:
+    from synthc.runtime.cached import Row
 
 __all__ = ["Annotations", "annotate", "speeds", "duration"]
 
@@ -75,7 +78,7 @@ def annotate(plan: Plan, err: TextIO, *, count: bool, backend: str = "llama") ->
     return Annotations(notes, summary + f" (looked up in {time.time() - started:.1f}s)", data)
 
 
-def _over_context(plan: Plan, node: str, rows: Any) -> dict[str, Any] | None:
+def _over_context(plan: Plan, node: str, rows: Sequence[Row]) -> dict[str, Any] | None:
     """The new rows whose prompt plus `max_tokens` exceeds the model's `context`: a build stops with
     E506 at the first of them, so `plan --tokens` says so before any generation (a conversation
     turn's count leaves out its history, which the build trims to fit, so it is never overcounted)."""
