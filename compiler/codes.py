@@ -311,8 +311,9 @@ _ALL = [
        "`allow = [\"DIR\"]` under `[paths]` in `synth.toml` (see docs/security.md)."),
     _c("E321", "not-a-regular-file", "semantics",
        "A path names a device, a pipe or a socket (or an import names a folder): reading `/dev/stdin` "
-       "would block forever and `/dev/zero` would never end. A data path of the wrong kind (a folder where a "
-       "file is read) is E410.",
+       "would block forever and `/dev/zero` would never end. The same holds for the event log `synthc build "
+       "--events FILE`: it must be a regular file or a new path, since opening a pipe for writing blocks until "
+       "a reader comes. A data path of the wrong kind (a folder where a file is read) is E410.",
        'import "/dev/stdin"',
        "Name a regular file."),
     _c("E322", "invalid-project-file", "semantics",
@@ -358,7 +359,7 @@ _ALL = [
        "Fix or remove the line the message names."),
     _c("E505", "output-not-writable", "runtime",
        "An output, the event log (`--events`) or the lock cannot be written: a read-only folder, a full "
-       "disk, a file-size limit.",
+       "disk, a file-size limit. The build stops at the first failed write; outputs are switched in whole, so none is left half-written.",
        'export e {\n  path = "/proc/out.jsonl"\n}',
        "Choose a writable path or free space; nothing partial was written, and every generation finished "
        "so far is cached, so the rerun continues where this one stopped."),

@@ -1,14 +1,27 @@
 """Progress and events. The runtime never prints: it emits events; this module renders them
 (rich progress bars per generating node and one for the whole build, each with rows/s and
-generated tok/s) and/or appends them to a JSON-lines log."""
+generated tok/s) and/or appends them to a JSON-lines log.
+
+The log is a regular file (or a new one): a pipe or a device is refused (E321) before anything
+could block on it, and a write that fails (a full disk, a file-size limit) stops the build with
+E505 at once. Lines go straight to the descriptor, unbuffered, so no failed write is left in a
+buffer for close() to retry."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import stat
 import time
+from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["Events"]
+from synthc.compiler.paths import check_readable
+from synthc.compiler.source import NO_SPAN
+from synthc.runtime.errors import fail
+
+__all__ = ["Events", "open_log"]
 
 _TOTAL = ""  # the key of the whole build's bar (no node id is empty)
 
@@ -17,7 +30,8 @@ class Events:
     def __init__(self, err: TextIO, quiet: bool, log_path: str | None) -> None:
         self.quiet = quiet
         self.err = err
-        self.log = open(log_path, "a", encoding="utf-8") if log_path else None
+        self.log_path = log_path
+        self.log = open_log(log_path) if log_path else None  # a descriptor, appended to unbuffered
         self._progress: Any = None
         self._tasks: dict[str, Any] = {}
         self._tokens: dict[str, int] = {}
@@ -37,8 +51,7 @@ class Events:
 
     def emit(self, event: str, **data: Any) -> None:
         if self.log is not None:
-            self.log.write(json.dumps({"t": round(time.time(), 3), "event": event, **data}, ensure_ascii=False) + "\n")
-            self.log.flush()
+            self._append(json.dumps({"t": round(time.time(), 3), "event": event, **data}, ensure_ascii=False) + "\n")
         if self._progress is None:
             return
         node = data.get("node", "")
@@ -77,4 +90,43 @@ class Events:
         if self._progress is not None:
             self._progress.stop()
         if self.log is not None:
-            self.log.close()
+            os.close(self.log)
+            self.log = None
+
+    def _append(self, line: str) -> None:
+        """One whole line to the log; a failed write is E505 (the log is closed, so nothing retries)."""
+        assert self.log is not None
+        data = line.encode("utf-8")
+        try:
+            while data:  # a regular file takes it in one write unless a limit cuts it short
+                data = data[os.write(self.log, data):]
+        except OSError as exc:
+            os.close(self.log)
+            self.log = None
+            raise fail("E505", f"cannot write the event log {self.log_path}: {exc.strerror or exc}", NO_SPAN,
+                       help="free disk space or give --events another file, then rerun: finished "
+                            "generations are cached") from None
+
+
+def open_log(path: str) -> int:
+    """A descriptor appending to `path`, a regular file (created if absent). A pipe, device or socket
+    is refused with E321: opening a pipe for writing blocks until a reader comes. The open itself is
+    non-blocking and the kind is checked again on the open descriptor, so a path swapped for a pipe
+    in between cannot hang the build either."""
+    problem = check_readable(Path(path), "write")
+    if problem is None:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            if exc.errno != errno.ENXIO:  # ENXIO: a pipe nobody reads (it appeared after the check)
+                raise fail("E505", f"cannot write the event log {path}: {exc.strerror or exc}", NO_SPAN,
+                           help="give --events a writable file path") from None
+            problem = "a pipe"
+        else:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                os.set_blocking(fd, True)
+                return fd
+            os.close(fd)
+            problem = "not a regular file"
+    raise fail("E321", f"the event log `{path}` is {problem}", NO_SPAN,
+               help="give --events a regular file (it is appended to) or a new path")

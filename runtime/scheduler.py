@@ -64,7 +64,7 @@ def execute(plan: Plan, sources: SourceMap, *, force: bool = False, select: list
     models = ModelPool(plan.program, root, backend)
     ctx = Context(plan, None, None, models, force, recipe=recipe)  # type: ignore[arg-type]
     new_lock, notes = preflight(ctx, nodes, sources, locked)  # refusals happen here, before any output
-    ctx.events = _events(err or sys.stderr, quiet, events)
+    ctx.events = Events(err or sys.stderr, quiet, events)  # E321 / E505 for an unusable --events
     exports = [n for n in nodes if plan.step(n).kind == "export"]
     dispatch = None
     started = time.time()
@@ -99,14 +99,6 @@ def execute(plan: Plan, sources: SourceMap, *, force: bool = False, select: list
     return (f"built {len(nodes)} node(s) in {time.time() - started:.1f}s: "
             f"{gen['generated']} generated, {gen['cached']} from cache, {gen['tokens']} new tokens"
             + (f"; wrote {', '.join(written)}" if written else ""))
-
-
-def _events(err: TextIO, quiet: bool, path: str | None) -> Events:
-    try:
-        return Events(err, quiet, path)
-    except OSError as exc:
-        raise fail("E505", f"cannot write the event log {path}: {exc.strerror}", NO_SPAN,
-                   help="give --events a writable file path") from None
 
 
 class _Scheduler:

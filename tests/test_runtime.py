@@ -217,6 +217,40 @@ def test_event_log_is_json_lines(tmp_path: str) -> None:
     assert 16 + sum(e["rows"] for e in rounds) == _requests(spec)
 
 
+def test_event_log_that_is_not_a_regular_file_is_refused_before_it_can_block(tmp_path: str) -> None:
+    spec = _copy_example(str(tmp_path))
+    fifo = os.path.join(str(tmp_path), "events.fifo")
+    os.mkfifo(fifo)  # opening it for writing would wait for a reader forever
+    for log, kind in (("/dev/full", "a character device"), (str(tmp_path), "a folder"), (fifo, "a pipe")):
+        with pytest.raises(RunFailed) as info:
+            _build(spec, events=log)
+        assert [d.code.id for d in info.value.diagnostics] == ["E321"]
+        assert kind in info.value.diagnostics[0].message
+    assert not glob.glob(os.path.join(str(tmp_path), "out", "**", "*.*"), recursive=True)
+
+
+def test_event_log_write_failure_is_e505_and_writes_no_output(tmp_path: str) -> None:
+    """A full disk met by the event log (here: the file-size limit, the same failed write) is a coded
+    E505, exit 1, with no output written, never an E999 from a retried flush at close."""
+    import resource
+
+    spec = _copy_example(str(tmp_path))
+    log = os.path.join(str(tmp_path), "events.jsonl")
+    limit = 1 << 20
+    with open(log, "wb") as fh:
+        fh.write(b"\n" * limit)  # already at the limit: the first event cannot be appended
+
+    def limited() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    proc = subprocess.run([sys.executable, "-m", "synthc", "build", spec, "--backend", "fake", "--quiet",
+                           "--events", log], capture_output=True, text=True, preexec_fn=limited, cwd=str(tmp_path))
+    assert proc.returncode == 1, proc.stderr
+    assert "error[E505] cannot write the event log" in proc.stderr and "E999" not in proc.stderr
+    assert not glob.glob(os.path.join(str(tmp_path), "out", "**", "*.*"), recursive=True)
+
+
 def test_lone_label_field_is_a_select(tmp_path: str) -> None:
     from synthc.compiler import compile_text
     from synthc.runtime.rows import Planned, build_request
