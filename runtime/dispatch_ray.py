@@ -101,6 +101,8 @@ class RayDispatcher:
 
     def __init__(self, program: ir.Program, root: str, *, kind: str = "llama", address: str | None = None,
                  workers: int = 2, retries: int = 3, init: dict[str, Any] | None = None) -> None:
+        if workers < 1:  # the CLI refuses it (E701); an API caller gets told before Ray starts
+            raise ValueError(f"workers must be at least 1, got {workers}")
         try:
             import ray
         except ImportError:

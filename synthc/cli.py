@@ -181,7 +181,7 @@ def _parser(color: bool = False) -> argparse.ArgumentParser:
     c.add_argument("--executor", choices=["local", "ray"], default="local",
                    help="ray: generation on Ray workers (pip install 'synthc[ray]'; docs/servers.md)")
     c.add_argument("--address", metavar="HOST:PORT", help="the Ray cluster to join (default: start a local one)")
-    c.add_argument("--workers", type=int, default=2, metavar="N", help="Ray actors per model (default 2)")
+    c.add_argument("--workers", type=_at_least_one, default=2, metavar="N", help="Ray actors per model (default 2)")
     c.set_defaults(func=cmd_build)
     c = _add(sub, color, "init", "scaffold a working, commented recipe from your own data file")
     c.add_argument("data", nargs="?", metavar="DATA", help="JSONL, CSV or Parquet file with your real rows")
@@ -217,6 +217,17 @@ def _parser(color: bool = False) -> argparse.ArgumentParser:
     c.add_argument("--debug", action="store_true")
     c.set_defaults(func=cmd_eval)
     return p
+
+
+def _at_least_one(value: str) -> int:
+    """A count option that must be a whole number >= 1 (argparse turns the error into E701)."""
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got `{value}`") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
 
 
 def _students(value: str) -> str:

@@ -176,6 +176,9 @@ def run_cli(*argv: str) -> tuple[int, str]:
     (["check"], "E701"),
     (["build", "examples/quickstart.synth", "--backend", "nope"], "E701"),
     (["explain", "E0000"], "E701"),
+    (["build", "examples/quickstart.synth", "--executor", "ray", "--workers", "0"], "E701"),  # refused before Ray
+    (["build", "examples/quickstart.synth", "--executor", "ray", "--workers", "-2"], "E701"),
+    (["build", "examples/quickstart.synth", "--workers", "two"], "E701"),
 ])
 def test_command_line_errors_are_coded(argv: list[str], code: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from conftest import ROOT
