@@ -19,7 +19,7 @@ from jinja2.exceptions import TemplateSyntaxError
 
 from synthc.compiler import ast
 from synthc.compiler.diagnostics import Sink
-from synthc.compiler.limits import MAX_NUMBER_CHARS, MAX_TEMPLATE_DEPTH, MAX_TEMPLATE_TOKENS, read_number
+from synthc.compiler.limits import MAX_INT, MAX_NUMBER_CHARS, MAX_TEMPLATE_DEPTH, MAX_TEMPLATE_TOKENS, read_number
 from synthc.compiler.sandbox import compiled, environment, is_blocked_attribute
 from synthc.compiler.scopes import ANY, LEAF, Scope
 from synthc.compiler.source import SourceMap, Span
@@ -162,8 +162,7 @@ def _prescan(text: str) -> _Problem | None:
             return _Problem("E013", f"template too large: more than {MAX_TEMPLATE_TOKENS:,} tokens", lineno, "",
                             "the limit is reached here", "split the template, or move long text into data files")
         if kind in ("integer", "float"):
-            digits = value.replace("_", "")
-            if len(digits) > 20 and (kind == "integer" or read_number(digits) is None) or len(digits) > MAX_NUMBER_CHARS:
+            if not _in_range(kind, value.replace("_", "")):
                 return _Problem("E014", "number out of range in template", lineno, value[:20],
                                 "too large to represent", "integers must fit in 64 bits and floats must be finite")
         elif kind in ("block_begin", "variable_begin"):
@@ -188,6 +187,21 @@ def _prescan(text: str) -> _Problem | None:
         if blocks + inner > MAX_TEMPLATE_DEPTH:
             return _deep(lineno, value)
     return None
+
+
+def _in_range(kind: str, digits: str) -> bool:
+    """A template's number literal as the recipe's own (E014): an integer within 64 bits (Jinja also
+    reads `0x…`, `0o…`, `0b…`), a float that stays finite (`1e400` is infinity, which would render
+    as `inf` or fail at build time).
+
+    >>> _in_range("integer", "0xff"), _in_range("integer", "9" * 20), _in_range("float", "1e400")
+    (True, False, False)
+    """
+    if len(digits) > MAX_NUMBER_CHARS:
+        return False
+    if kind == "integer":
+        return -MAX_INT - 1 <= int(digits, 0) <= MAX_INT
+    return read_number(digits) is not None
 
 
 def _too_deep(tree: nodes.Node) -> _Problem | None:
