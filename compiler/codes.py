@@ -90,6 +90,17 @@ _ALL = [
        'prompt = "{% include \'header.txt\' %} Write a review"',
        "Inline the text, or declare it once as a `param` and use `{{ param.header }}`."),
     # -- E1xx: names ---------------------------------------------------------------------------
+    _c("E023", "template-value-not-data", "syntax",
+       "A template turns a value that is not data into text: a method or function used without calling it "
+       "(`{{ label.count }}`, `{{ range }}`), a class, a module, or a generator (`{{ label|map('upper') }}`). "
+       "Its text is a memory address such as `<built-in method count of str object at 0x7f…>`, different on "
+       "every run, so the prompt, its cache key and the dataset's bytes would change from run to run. "
+       "`synthc check` reports the uses it can see (a method of a variable in scope, a global function); "
+       "the renderer refuses every other case when the row is rendered. Data is text, numbers, booleans, "
+       "`none`, dates and lists or dicts of them.",
+       'prompt = "Write a review of {{ label.count }} words"',
+       "Call the method with its arguments (`{{ label.count('a') }}`), turn a generator into a list "
+       "(`{{ label|map('upper')|list }}`), or output a data field."),
     _c("E101", "undefined-reference", "names",
        "A name refers to no declaration of the kind the field expects (model, labels, source, corpus, retriever, persona, task or param).",
        "task reviews {\n  model = wrtier\n}",

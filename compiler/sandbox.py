@@ -10,7 +10,9 @@ adds those limits (values in `limits.py`) and makes crossing one a `RenderError`
   string methods (`center`, `ljust`, `indent`, `wordwrap` …) are bounded;
 - macros and recursive loops call each other at most MAX_CALL_DEPTH deep;
 - `str.format` / `format_map` are refused like the sandbox refuses `_`-attributes (format specs
-  can ask for a billion-character field), so the static checker and the renderer agree.
+  can ask for a billion-character field), so the static checker and the renderer agree;
+- only data becomes text (E023): a method, function, class, module or generator printed, joined,
+  formatted or filtered would put a memory address, different every run, into the prompt.
 
 Every template is compiled through `_instrument`, which routes loop iterables, `~` concatenation and
 every output through the guards below, so that even text captured by `{% set %}` blocks is counted.
@@ -19,6 +21,8 @@ every output through the guards below, so that even text captured by `{% set %}`
 from __future__ import annotations
 
 import contextvars
+import datetime
+import decimal
 import functools
 import operator
 import re
@@ -26,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, nodes
+from jinja2 import StrictUndefined, Template, Undefined, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import LoopContext, Macro
 from jinja2.sandbox import SandboxedEnvironment
@@ -60,7 +64,8 @@ def is_blocked_attribute(name: str) -> bool:
 
 
 class RenderError(Exception):
-    """A template crossed a limit (E520) or made an access the sandbox refused (E021)."""
+    """A template crossed a limit (E520), made an access the sandbox refused (E021) or turned a value
+    that is not data into text (E023)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -70,6 +75,56 @@ class RenderError(Exception):
 
 class _LimitExceeded(Exception):
     pass
+
+
+class _NotData(Exception):
+    """A template output (or turned into text) a value that is not data (E023)."""
+
+
+# What a template may turn into text: the values recipes and data files carry. Anything else — a
+# method (`{{ label.count }}`), a function, a class, a module, a generator (`{{ x|map('upper') }}`)
+# — prints as `<… at 0x7f…>`, an address that changes every run, and with it the prompt, its
+# cache key and the dataset's bytes.
+_DATA_SCALARS = (str, int, float, bool, type(None), bytes, decimal.Decimal, datetime.date, datetime.time,
+                 datetime.timedelta)
+
+
+def _check_data(value: Any, what: str) -> Any:
+    """`value` if it is data (scalars above; lists, tuples and dicts of data), else _NotData.
+    An Undefined passes: turning it into text raises Jinja's own error (E521)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (_DATA_SCALARS, Undefined)):
+            continue
+        if isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        else:
+            raise _NotData(f"{what} is {_kind(item)}, not data: its text would change from run to run")
+    return value
+
+
+def _kind(value: Any) -> str:
+    import inspect
+
+    name = getattr(value, "__name__", "") or type(value).__name__
+    if inspect.ismodule(value):
+        return f"the module `{name}`"
+    if inspect.isclass(value):
+        return f"the class `{name}`"
+    if callable(value):
+        return f"the function or method `{name}`"
+    return f"a `{type(value).__name__}` object"
+
+
+def _is_code(value: Any) -> bool:
+    """A function, method, class or module passed to a filter (`{{ label.upper|string }}`)."""
+    import inspect
+
+    return not isinstance(value, Undefined) and (callable(value) or inspect.ismodule(value))
 
 
 @dataclass(slots=True)
@@ -157,6 +212,9 @@ def _lipsum(n: int = 5, html: bool = False, min: int = 20, max: int = 100) -> st
 def _guard_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)  # keeps jinja's pass_context/pass_environment marks
     def guarded(*args: Any, **kwargs: Any) -> Any:
+        code = next((a for a in (*args, *kwargs.values()) if _is_code(a)), None)
+        if code is not None:
+            _check_data(code, f"the value given to `|{name}`")
         if name in _WIDTH_FILTERS:
             _check_widths(name, (*args, *kwargs.values()))
         strings = [a for a in (*args, *kwargs.values()) if isinstance(a, str)]
@@ -208,6 +266,8 @@ class _Environment(SandboxedEnvironment):
         return None  # str.format is refused (is_safe_attribute), not wrapped
 
     def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:
+        if op == "%":  # `"%s" % label.count` prints the value
+            _check_data(right, "a value formatted with `%`")
         return _check_size(_BINOPS[op](left, right), f"the result of `{op}`")
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - jinja's signature
@@ -242,13 +302,13 @@ class _Environment(SandboxedEnvironment):
             yield item
 
     def synthc_concat(self, *parts: Any) -> str:
-        texts = [str(p) for p in parts]
+        texts = [str(_check_data(p, "a value joined with `~`")) for p in parts]
         if sum(len(t) for t in texts) > MAX_RENDER_CHARS:
             raise _LimitExceeded(f"`~` would build over {MAX_RENDER_CHARS:,} characters")
         return "".join(texts)
 
     def synthc_output(self, value: Any) -> str:
-        text = str(value)
+        text = str(_check_data(value, "a value the template outputs"))
         budget = _budget()
         budget.chars += len(text)
         if budget.chars > MAX_RENDER_CHARS:
@@ -305,7 +365,8 @@ def compiled(text: str) -> Template:
 
 
 def render(text: str, **variables: Any) -> str:
-    """Render `text` within the limits. Raises RenderError (E520 limit, E021 sandbox refusal);
+    """Render `text` within the limits. Raises RenderError (E520 limit, E021 sandbox refusal, E023 a
+    value that is not data);
     other errors (an undefined variable in data-dependent code) propagate as Jinja raises them."""
     token = _BUDGET.set(_Budget())
     try:
@@ -314,6 +375,8 @@ def render(text: str, **variables: Any) -> str:
         raise RenderError("E520", str(err)) from None
     except SecurityError as err:
         raise RenderError("E021", f"the sandbox refused: {err}") from None
+    except _NotData as err:
+        raise RenderError("E023", str(err)) from None
     except OverflowError as err:  # Jinja's own range guard, float overflow in arithmetic
         raise RenderError("E520", str(err)) from None
     finally:

@@ -5,7 +5,8 @@ scalar: only string methods may follow) or ANY (params, lists: anything goes). E
 is reported at its own line and column inside the spec file. Before that, a template is held to
 what the renderer (compiler/sandbox.py) will accept, so that `synthc check` saying ok means the
 build will not stop on it: nesting within MAX_TEMPLATE_DEPTH (E012), integer literals in range
-(E014), valid Jinja (E020), no attribute the sandbox refuses (E021), no template loading (E022).
+(E014), valid Jinja (E020), no attribute the sandbox refuses (E021), no template loading (E022),
+no function used as a value (E023).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def variables(text: str) -> set[str]:
 
 
 def check_template(lit: ast.Str, scope: Scope, where: str, sources: SourceMap, sink: Sink) -> bool:
-    """Report E012/E014/E020/E021/E022/E105/E106 for `lit` rendered in `scope`; `where` names the
+    """Report E012/E014/E020/E021/E022/E023/E105/E106 for `lit` rendered in `scope`; `where` names the
     site for messages. Returns True if the template is fine."""
     src = sources.get(lit.span.file)
     raw = src.text[lit.span.start : lit.span.end] if src else ""
@@ -101,7 +102,10 @@ def check_template(lit: ast.Str, scope: Scope, where: str, sources: SourceMap, s
     except TemplateSyntaxError as err:
         return report(_syntax(err))
     uses, _locals = _collect(tree)
-    ok = True
+    code = _not_data(tree, scope, _locals)
+    for each in code:
+        report(each)
+    ok = not code
     cursor: dict[tuple[int, str], int] = {}
     for use in uses:
         if use.path[0] in _locals or use.path[0] in _JINJA_GLOBALS:
@@ -242,6 +246,43 @@ def _unsafe(tree: nodes.Node, scope: Scope) -> list[_Problem]:
                             "unsafe attribute", "read data fields only; format with filters, e.g. `{{ x|round(2) }}`"))
     unique = {(p.lineno, p.needle, p.code): p for p in out}
     return sorted(unique.values(), key=lambda p: p.lineno)
+
+
+_CALLABLE_GLOBALS = {"range", "dict", "lipsum", "cycler", "joiner", "namespace"}
+
+
+def _not_data(tree: nodes.Node, scope: Scope, local: set[str]) -> list[_Problem]:
+    """E023 where a template uses a method of a scope value (`{{ label.count }}`) or a global
+    function (`{{ range }}`) as a value instead of calling it: its text is a memory address that
+    changes every run. The renderer refuses every other case (a computed value) the same way."""
+    used = {id(n.node) for n in tree.find_all((nodes.Call, nodes.Test))}  # called, or tested: `is callable`
+    out = []
+    for node in tree.find_all((nodes.Getattr, nodes.Name)):
+        if id(node) in used:
+            continue
+        if isinstance(node, nodes.Name):
+            name = node.name
+            bad = node.ctx == "load" and name in _CALLABLE_GLOBALS and name not in local
+        else:
+            chain = _chain(node)
+            name = node.attr
+            bad = chain is not None and chain[0] not in local and _is_method(chain, scope)
+        if bad:
+            out.append(_Problem("E023", f"`{name}` is a function, not data", node.lineno, name,
+                                "used as a value, never called",
+                                f"call it (`{name}()` with its arguments) or output a data field"))
+    unique = {(p.lineno, p.needle): p for p in out}
+    return sorted(unique.values(), key=lambda p: p.lineno)
+
+
+def _is_method(path: tuple[str, ...], scope: Scope) -> bool:
+    """True if the last part of `path` names a string method of a scalar scope value."""
+    node: Any = scope
+    for part in path[:-1]:
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return node == LEAF and path[-1] in _STR_ATTRS
 
 
 def _declared(path: tuple[str, ...], scope: Scope) -> bool:

@@ -3,7 +3,7 @@
 The sandbox and its resource limits live in compiler/sandbox.py (the checker compiles templates in
 the same environment). Here every failure of a render becomes a coded diagnostic that points at the
 template in the recipe, never an internal error: a limit crossed (E520), an access the sandbox
-refused (E021), or any other error the template raised on this row's data (E521).
+refused (E021), a value that is not data turned into text (E023), or any other error the template raised on this row's data (E521).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ __all__ = ["render_template"]
 _HELP = {
     "E520": "shorten what the template builds; prompts are a few thousand characters (docs/security.md)",
     "E021": "read data fields only; format with filters such as `round` or `format`",
+    "E023": "output data fields, or call the method: `{{ label.upper() }}`, not `{{ label.upper }}`",
     "E521": "the template fails on this row's values; guard it (`{% if x is defined %}`) or fix the data",
 }
 
