@@ -440,7 +440,10 @@ _ALL = [
        "Give each export its own folder, e.g. `out/<recipe>/<file>` (the layout the examples use)."),
     _c("E524", "output-not-owned", "runtime",
        "An export would replace a file synthc did not write: a hand-written `README.md` in the folder, the "
-       "recipe itself, a data file the build reads. synthc only replaces files its manifest records.",
+       "recipe itself, a data file the build reads. synthc only replaces files its manifest records. The same "
+       "holds for an evaluation report (`synthc eval --out`, an `evaluate` block's `path`): in a folder whose "
+       "`metrics.json` synthc did not write, an existing `metrics.json`, `report.md`, `report.html` or figure "
+       "is never replaced.",
        'export e {\n  task = t\n  path = "quickstart.synth"\n}',
        "Choose an output `path` in a folder of its own; move the file away only if it is disposable."),
     _c("E525", "empty-result", "runtime",

@@ -181,3 +181,30 @@ def test_the_minilm_student_is_reported_beside_the_default(files: dict[str, str]
     assert m["students"]["kinds"] == ["tfidf_lr", "minilm_lr"] and m["students"]["primary"] == "tfidf_lr"
     got = m["datasets"]["small"]["students"]["minilm_lr"]["synthetic"]["macro_f1"]
     assert got["mean"] > m["students"]["chance_macro_f1"]
+
+
+def test_a_report_never_replaces_files_synthc_did_not_write(files: dict[str, str], tmp_path: str) -> None:
+    """E524 covers report folders: a hand-written report.md or metrics.json stays as it was, for
+    `synthc eval --out` and for a recipe's `evaluate` block alike, refused before anything is written."""
+    mine = os.path.join(str(tmp_path), "notes")
+    os.makedirs(mine)
+    for name in ("report.md", "metrics.json"):
+        with open(os.path.join(mine, name), "w", encoding="utf-8") as fh:
+            fh.write(f"my own {name}\n")
+    code, _, err = run("eval", files["varied"], "--real", files["test"], "--metrics", "distinct", "--out", mine)
+    assert code == 1 and "E524" in err and "E999" not in err, err
+    assert sorted(os.listdir(mine)) == ["metrics.json", "report.md"]
+    assert open(os.path.join(mine, "report.md"), encoding="utf-8").read() == "my own report.md\n"
+    os.makedirs(os.path.join(str(tmp_path), "project"))
+    spec = _recipe(os.path.join(str(tmp_path), "project"))
+    report = os.path.join(str(tmp_path), "project", "out", "eval")
+    os.makedirs(report)
+    with open(os.path.join(report, "report.md"), "w", encoding="utf-8") as fh:
+        fh.write("hand-written\n")
+    code, _, err = run("build", spec, "--backend", "fake", "--quiet", "--format", "concise")
+    assert code == 1 and "error[E524]" in err and "rerun.synth:" in err, err
+    assert os.listdir(report) == ["report.md"] and not os.path.exists(os.path.join(str(tmp_path), "project", ".synthc"))
+    ours = os.path.join(str(tmp_path), "ours")  # synthc's own report is replaced on the next run
+    for _ in range(2):
+        code, _, err = run("eval", files["varied"], "--real", files["test"], "--metrics", "distinct", "--out", ours)
+        assert code == 0, err

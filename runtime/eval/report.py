@@ -19,7 +19,8 @@ from typing import Any, Callable
 from synthc.runtime.eval.evaluate import Evaluation
 from synthc.runtime.writers import write_atomic
 
-__all__ = ["write_report", "table_text", "WIDTH"]
+__all__ = ["write_report", "table_text", "WIDTH", "REPORT_FILES", "NotOwned", "check_report_targets",
+           "is_synthc_report"]
 
 _ARROW = {"lower": "↓", "higher": "↑", "": ""}
 WIDTH = 100  # a laptop terminal / editor: no table line is wider
@@ -286,13 +287,50 @@ def _details_html(name: str, d: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+REPORT_FILES = ("metrics.json", "report.md", "report.html")  # and figures/*.png
+
+
+class NotOwned(Exception):
+    """A report target exists and synthc did not write it (E524: it is never replaced)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
+def is_synthc_report(directory: str) -> bool:
+    """True if `directory` holds a report synthc wrote: its metrics.json is one of ours. Such a folder's
+    metrics.json, report.md, report.html and figures/*.png are synthc's to replace. (metrics.json is
+    written first, so a report a kill interrupted is still recognised.)"""
+    try:
+        with open(os.path.join(directory, "metrics.json"), encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and {"schema_version", "datasets", "verdict"} <= set(data)
+
+
+def check_report_targets(directory: str, targets: list[str]) -> None:
+    """Raise NotOwned for the first target that exists in a folder that is not a synthc report
+    (a hand-written report.md or metrics.json): synthc never replaces a file it did not write."""
+    if is_synthc_report(directory):
+        return
+    for path in targets:
+        if os.path.lexists(path):
+            raise NotOwned(path)
+
+
 def write_report(ev: Evaluation, directory: str, title: str) -> list[str]:
-    """Write metrics.json, report.html, report.md and figures/*.png atomically; returns the paths."""
+    """Write metrics.json, figures/*.png, report.md and report.html atomically; returns the paths.
+    Raises NotOwned, before writing any, if a target exists that synthc did not write."""
     m = ev.metrics
     plots = _plots(ev)
+    figures = {os.path.join(directory, "figures", f"{name}.png"): data for name, data in sorted(plots.items())}
+    check_report_targets(directory, [os.path.join(directory, f) for f in REPORT_FILES] + list(figures))
+    metrics = os.path.join(directory, "metrics.json")
+    write_atomic(metrics, (json.dumps(m, indent=2, sort_keys=True) + "\n").encode())  # first: marks the folder ours
     paths = []
-    for name, data in sorted(plots.items()):
-        path = os.path.join(directory, "figures", f"{name}.png")
+    for path, data in figures.items():
         write_atomic(path, data)
         paths.append(path)
     summary, line = m["summary"], m["verdict"]["text"]
@@ -324,8 +362,8 @@ def write_report(ev: Evaluation, directory: str, title: str) -> list[str]:
             + (f"<h2>Unavailable</h2><ul>{unav}</ul>" if unav else "")
             + "<h2>Details</h2>" + "".join(_details_html(n, d) for n, d in m["datasets"].items())
             + "</body></html>\n")
-    for name, text in (("metrics.json", json.dumps(m, indent=2, sort_keys=True) + "\n"),
-                       ("report.md", "\n".join(md) + "\n"), ("report.html", page)):
+    paths.append(metrics)
+    for name, text in (("report.md", "\n".join(md) + "\n"), ("report.html", page)):
         path = os.path.join(directory, name)
         write_atomic(path, text.encode())
         paths.append(path)

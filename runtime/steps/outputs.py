@@ -110,6 +110,12 @@ def preflight(ctx: Context, nodes: list[str], sources: SourceMap, locked: bool) 
     for e in exports:
         directory, targets = export_targets(ctx.program, e)
         outputs.check_targets(directory, targets, _owner(ctx, e), inputs, e.origin)
+    for n in nodes:  # an evaluate block's report folder: the same rule (E524), before any output
+        if ctx.plan.step(n).kind == "evaluate":
+            from synthc.runtime.eval.run import check_report
+
+            ev: ir.Evaluate = ctx.plan.step(n).target
+            check_report(os.path.join(ctx.root, ev.path), ev.origin)
     check_writable(ctx.plan, nodes)
     return new_lock, notes
 
