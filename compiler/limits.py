@@ -37,9 +37,10 @@ MAX_NESTING = 32
 # code generator recurse per level and Python refuses generated code nested ~100 deep.
 MAX_TEMPLATE_DEPTH = 32
 
-# Rows a task, a sample or a corpus may ask for (E204): far beyond any real dataset, far below the
-# counts that would make planning allocate unbounded memory (`per_label = 2**62`).
-MAX_ROWS = 10_000_000
+# Rows a task, a sample or a corpus may ask for (E204), per label or in all: far beyond any real
+# dataset (a bigger one is several builds or tasks), far below the counts that would make planning
+# allocate unbounded memory (`per_label = 2**62`). docs/security.md quotes it; a test keeps them equal.
+MAX_ROWS = 1_000_000
 
 # Tokens in one template (E013): Jinja lexes and parses each; a prompt has a few hundred.
 MAX_TEMPLATE_TOKENS = 20_000

@@ -67,6 +67,8 @@ def e306_labels(v: Variant, r: Report) -> None:
 def e305_counts(v: Variant, r: Report) -> None:
     val, spans, where = v.values.values, v.values.spans, v.values.origin
     if _kind(v) == "classification":
+        if v.values.invalid & {"per_label", "total"}:
+            return  # set to a value already reported (`per_label = -1` is E204, not "neither set")
         if ("per_label" in val) == ("total" in val):
             both = "per_label" in val
             r.once("E305", f"{v.label} must set exactly one of `per_label` and `total`",

@@ -127,8 +127,6 @@ _DATA = (
     Field("split", STR, doc="keep only rows whose `split` column equals this; `hf`: the dataset split (default: train)"),
 )
 
-MAX_ROWS = 1_000_000  # per task and label; a bigger dataset is several builds (or tasks)
-
 _TASK_COMMON = (
     Field("kind", ENUM("classification", "qa_pairs"), "classification"),
     Field("labels", REF("labels"), doc="label set (classification)"),

@@ -121,6 +121,8 @@ class Typer:
         if value is not INVALID:
             out.values[attr.key] = value
             out.spans[attr.key] = attr.value.span
+        else:  # set, but reported: later rules must not call it missing
+            out.invalid.add(attr.key)
 
     # -- values -----------------------------------------------------------------------------
     def value(self, e: ast.Expr, t: T, key: str) -> Any:

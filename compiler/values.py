@@ -28,6 +28,7 @@ class Values:
     spans: dict[str, Span] = field(default_factory=dict)
     open: dict[str, tuple[Any, Span]] = field(default_factory=dict)  # open attributes in order
     children: dict[str, Values] = field(default_factory=dict)  # nested blocks by kind (or kind:name)
+    invalid: set[str] = field(default_factory=set)  # fields set to a value already reported (E203/E204 …)
 
 
 @dataclass(slots=True)

@@ -68,7 +68,7 @@ def variants(block: ast.Block, typer: Typer) -> list[Variant]:
 def merge(task: str, name: str, base: Values, *layers: Values | None) -> Variant:
     """Variant `name`: the task's values `base` with each layer's values and blocks on top, in order
     (the root of an `extends` chain first, the variant itself last)."""
-    values = Values("task", task, base.origin, dict(base.values), dict(base.spans))
+    values = Values("task", task, base.origin, dict(base.values), dict(base.spans), invalid=set(base.invalid))
     blocks = dict(base.children)
     owned: set[str] = set()
     origin = base.origin
@@ -90,6 +90,7 @@ def merge(task: str, name: str, base: Values, *layers: Values | None) -> Variant
         for k, v in own.children.items():
             blocks[k] = v
             owned.add(k)
+        values.invalid |= own.invalid
         origin = own.origin
     return Variant(task, name, origin, values, blocks, frozenset(owned))
 

@@ -55,3 +55,17 @@ def test_readme_links_resolve() -> None:
     for target in re.findall(r"\]\(([^)#]+)\)", text):
         if "://" not in target:
             assert os.path.exists(os.path.join(ROOT, target)), target
+
+
+def test_security_doc_quotes_the_limits_the_compiler_enforces() -> None:
+    """One home for each limit (compiler/limits.py); docs/security.md quotes it, the E204 help prints it."""
+    import re
+
+    from synthc.compiler.limits import MAX_ROWS
+    from synthc.compiler.schema import SCHEMAS
+
+    with open(os.path.join(ROOT, "docs", "security.md"), encoding="utf-8") as fh:
+        row = next(line for line in fh if line.startswith("| counts (`per_label`"))
+    assert re.search(r"\| ([\d,]+) \| E204 \|", row).group(1) == f"{MAX_ROWS:,}"
+    per_label = next(f for f in SCHEMAS["task"].fields if f.name == "per_label")
+    assert per_label.type.hi == MAX_ROWS
