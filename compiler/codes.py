@@ -454,6 +454,13 @@ _ALL = [
        "so the rebuild is quick. When `token_cap` dropped the rows, raise the token cap (the build's warning "
        "names the setting: the model's `max_tokens` or the output's `words` bound) or set "
        "`parse { truncated = sentence }` (or `keep`)."),
+    _c("E526", "undeclared-data-label", "runtime",
+       "A warning: a source's data carries a label that the label set of a task seeded from it does not "
+       "declare. Those rows are never used (not sampled, not shown as seeds or demos); the warning names "
+       "the label and counts the rows, so a typo (`postive`) or a forgotten label does not go unnoticed. "
+       "The build goes on: using a subset of a dataset's labels is legitimate.",
+       'labels sentiment {\n  positive = "positive"\n}\n# data/train.jsonl also has rows labelled "negative"',
+       "Declare the label in the label set if the task should use it; otherwise nothing needs fixing."),
     _c("E535", "nothing-to-show", "runtime",
        "`synthc show` (or `synthc plan --prompts`) selects no row: `--variant` names no variant of the recipe, "
        "or a `--row` key names no row the variant can have: it is not `<label>/<index>`, its label is not one of "

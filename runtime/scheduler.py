@@ -22,6 +22,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import Any, TextIO
 
 from synthc.compiler import ir
+from synthc.compiler.diagnostics import render
 from synthc.compiler.paths import recheck
 from synthc.compiler.plan import Plan
 from synthc.compiler.source import NO_SPAN, SourceMap
@@ -81,6 +82,12 @@ def execute(plan: Plan, sources: SourceMap, *, force: bool = False, select: list
             for note in locked_notes(ctx.models.info):
                 ctx.note("lock", note)
         write_run_log(ctx, time.time() - started)
+        if ctx.warnings:
+            stream = err or sys.stderr
+            ctx.events.notice(render(ctx.warnings, sources, "full" if stream.isatty() else "concise"))
+    except RunFailed as failed:  # the warnings met before the error are shown with it
+        failed.diagnostics[:0] = ctx.warnings
+        raise
     except CacheError as exc:
         raise fail("E514", f"the cache {shown(exc.path)} cannot be used: {exc.reason}", NO_SPAN,
                    help=exc.help) from None

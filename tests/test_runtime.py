@@ -8,6 +8,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -202,6 +203,26 @@ def test_runtime_error_fixture(path: str, tmp_path: str, monkeypatch: pytest.Mon
         execute(result.plan, result.sources, quiet=True, backend=header(path, "backend") or "fake")
     assert actual(info.value.diagnostics, result.sources) == expected([spec])
     assert not glob.glob(os.path.join(work, "out", "*.jsonl"))  # never a half-written output
+
+
+RUNTIME_WARNINGS = sorted(glob.glob(os.path.join(ROOT, "tests", "runtime_warnings", "E*.synth")))
+_CONCISE = re.compile(r"^(\S+?):(\d+):\d+: (warning|error)\[[EW](\d{3})\]", re.M)  # warnings print W526
+
+
+@pytest.mark.parametrize("path", RUNTIME_WARNINGS, ids=lambda p: os.path.basename(p)[:-6])
+def test_runtime_warning_fixture(path: str, tmp_path: str) -> None:
+    """A build that succeeds with coded warnings: exactly the markers' codes and lines, shown on stderr."""
+    import io
+
+    work = os.path.join(str(tmp_path), "case")
+    shutil.copytree(os.path.dirname(path), work)
+    spec = os.path.join(work, os.path.basename(path))
+    result = compile_file(spec)
+    assert result.plan is not None, result.diagnostics
+    err = io.StringIO()
+    execute(result.plan, result.sources, quiet=True, backend="fake", err=err)
+    shown = {(os.path.basename(f), int(n), f"E{num}", sev) for f, n, sev, num in _CONCISE.findall(err.getvalue())}
+    assert shown == expected([spec]), err.getvalue()
 
 
 def test_event_log_is_json_lines(tmp_path: str) -> None:

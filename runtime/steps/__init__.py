@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from synthc.compiler import ir
+from synthc.compiler.diagnostics import Diagnostic, Sink
 from synthc.compiler.plan import Plan, Step
+from synthc.compiler.source import Span
 from synthc.runtime.cache import Cache
 from synthc.runtime.models import ModelPool
 from synthc.runtime.progress import Events
@@ -49,6 +51,7 @@ class Context:
     groups: dict[str, dict[str, int]] = field(default_factory=dict)  # variant id -> group width, groups
     history: dict[str, dict[str, int]] = field(default_factory=dict)  # variant id -> rows trimmed, turns left out
     quota: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # variant id -> label -> quota
+    warnings: list[Diagnostic] = field(default_factory=list)  # coded warnings (`warn`), in the order met
 
     @property
     def program(self) -> ir.Program:
@@ -60,6 +63,14 @@ class Context:
 
     def note(self, node: str, text: str) -> None:
         self.events.emit("step", node=node, note=text)
+
+    def warn(self, code: str, message: str, origin: Span, label: str = "", help: str | None = None) -> None:
+        """A coded warning at a recipe line: the build goes on; the scheduler shows the warnings at the
+        end (or with the error that stops the build), and the event log gets each at once."""
+        sink = Sink()
+        sink.warning(code, message, origin, label, help=help)
+        self.warnings += sink.items
+        self.events.emit("warning", code=code, message=message)
 
     def drop(self, variant: str, label: str | None, reason: str, n: int = 1) -> None:
         """Count `n` rows of `variant` dropped for `reason` (a short stable key), in all and per label."""

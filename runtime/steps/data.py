@@ -21,6 +21,7 @@ def load(ctx: Context, target: ir.Source | ir.Corpus, inputs: Inputs, node: str)
     if isinstance(target, ir.Source):
         rows = load_source(target, ctx.root)  # its hash for the lock was taken while planning
         ctx.note(node, f"{len(rows)} rows")
+        _undeclared_labels(ctx, target, rows)
         return rows
     counter, truncate, tokenizer = _token_fns(ctx, target)
     tally: Counter[str] = Counter()
@@ -33,6 +34,22 @@ def load(ctx: Context, target: ir.Source | ir.Corpus, inputs: Inputs, node: str)
     else:
         ctx.note(node, f"{len(docs)} documents within {bound}")
     return docs, digest
+
+
+def _undeclared_labels(ctx: Context, src: ir.Source, rows: list[Row]) -> None:
+    """E526 (a warning) for each label the data carries that a label set seeded from it does not
+    declare: those rows are never used as seeds, and silence would hide a typo or a missing label."""
+    program = ctx.program
+    sets = sorted({v.labels for v in program.variants() if v.seeds == src.name and v.labels})
+    counts = Counter(r.label for r in rows if r.label is not None)
+    for name in sets:
+        declared = set(program.label_set(name).names)
+        for label, n in sorted(counts.items()):
+            if label not in declared:
+                ctx.warn("E526", f"{n} row(s) of `{src.name}` have label `{label}`, which label set `{name}` "
+                         "does not declare; they are not used", src.origin, "source declared here",
+                         help=f"declare `{label}` in `labels {name}`, or leave it out on purpose "
+                              "(this warning then says how many rows that skips)")
 
 
 def _token_fns(ctx: Context, corpus: ir.Corpus) -> tuple[Callable[[str], int], Callable[[str, int], str], str]:
