@@ -461,6 +461,14 @@ _ALL = [
        "The build goes on: using a subset of a dataset's labels is legitimate.",
        'labels sentiment {\n  positive = "positive"\n}\n# data/train.jsonl also has rows labelled "negative"',
        "Declare the label in the label set if the task should use it; otherwise nothing needs fixing."),
+    _c("E527", "duplicate-row-id", "runtime",
+       "Two records of a source or corpus have the same id (the `id` column, `\"id\"` by default). Every "
+       "generated row's provenance names its seed or document by that id (`provenance.seed_id`), so a "
+       "duplicate would make it ambiguous which row a generation came from. The message names the id and "
+       "both records (counted from 1, without the CSV header and blank lines).",
+       'source gold {\n  path = "data/train.jsonl"  # records 3 and 8 both have "id": "17"\n}',
+       "Give every record a unique id, or map a column that is unique with `id = \"…\"`. A file without "
+       "the id column is numbered by record, which is always unique."),
     _c("E535", "nothing-to-show", "runtime",
        "`synthc show` (or `synthc plan --prompts`) selects no row: `--variant` names no variant of the recipe, "
        "or a `--row` key names no row the variant can have: it is not `<label>/<index>`, its label is not one of "

@@ -52,7 +52,12 @@ def data_format(path: str, declared: str | None = None, root: str | None = None,
     """The one place a data path's format is decided: the declared `format`, else from the path:
     `hf:` ids; a folder that holds a Hugging Face dataset (looked at when `root` is given); a
     trailing `/` is `folder` (a folder of text files for sources, an HF dataset for exports);
-    .csv, .parquet/.pq; anything else JSON lines."""
+    .csv, .parquet/.pq; anything else, `.json` included, JSON lines (whose reader also takes a file
+    holding one JSON array of objects). `synthc eval` and `synthc init` decide through here too.
+
+    >>> [data_format(p) for p in ("a.jsonl", "a.json", "a.CSV", "b.pq", "hf:o/n", "docs/")]
+    ['jsonl', 'jsonl', 'csv', 'parquet', 'hf', 'text']
+    """
     if declared:
         return declared
     if path.startswith(HF_PREFIX):

@@ -155,8 +155,9 @@ def _line_of(path: str, err: UnicodeDecodeError) -> int:
 
 
 def _read_csv(path: str, origin: Span) -> list[dict[str, Any]]:
-    """Rows as dicts; a row with fewer or more fields than the header is E504, never padded."""
-    with open(path, newline="", encoding="utf-8") as fh:
+    """Rows as dicts; a row with fewer or more fields than the header is E504, never padded.
+    A UTF-8 byte order mark (Excel writes one) is dropped, so the first column keeps its name."""
+    with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh)
         try:
             header = next(reader, None)
@@ -177,8 +178,14 @@ def _read_csv(path: str, origin: Span) -> list[dict[str, Any]]:
 
 
 def _read_jsonl(path: str, origin: Span) -> list[dict[str, Any]]:
+    """JSON lines, one object per line; or (a `.json` file as pandas writes it) one JSON array of
+    objects, told apart by the first character. A UTF-8 byte order mark at the start is dropped."""
     rows = []
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8-sig") as fh:
+        head = fh.read(4096).lstrip()
+        fh.seek(0)
+        if head.startswith("["):
+            return _read_json_array(fh.read(), path, origin)
         for n, line in enumerate(fh, 1):
             if not line.strip():
                 continue
@@ -193,9 +200,23 @@ def _read_jsonl(path: str, origin: Span) -> list[dict[str, Any]]:
     return rows
 
 
+def _read_json_array(text: str, path: str, origin: Span) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise fail("E504", f"{path}:{err.lineno}: malformed JSON: {err.msg}", origin, "declared here",
+                   help=f"fix line {err.lineno} of {os.path.basename(path)}") from None
+    bad = next((i for i, obj in enumerate(data) if not isinstance(obj, dict)), None) if isinstance(data, list) else 0
+    if bad is not None:
+        raise fail("E504", f"{path}: expected an array of JSON objects (item {bad + 1} is not one)", origin,
+                   "declared here", help="write one object per row: `[{\"text\": …, \"label\": …}, …]` or JSON lines")
+    return data
+
+
 def _rows(records: list[dict[str, Any]], path: str, id_col: str, text_col: str, label_col: str | None,
           fields: tuple[str, ...], split: str | None, origin: Span) -> list[Row]:
     out = []
+    seen: dict[str, int] = {}  # id -> the record that has it: provenance names a row by its id
     for n, rec in enumerate(records, 1):
         if split is not None and str(rec.get("split")) != split:
             continue
@@ -209,6 +230,11 @@ def _rows(records: list[dict[str, Any]], path: str, id_col: str, text_col: str, 
             raise fail("E508", f"{path}: record {n}: `{text_col}` is {what}, not text", origin, "mapped here",
                        help="fix or drop the record; a prompt would otherwise read the word `None`")
         rid = str(rec.get(id_col, n))
+        if rid in seen:
+            raise fail("E527", f"{path}: records {seen[rid]} and {n} both have the id `{rid[:80]}`", origin,
+                       "declared here", help=f"give every row a unique `{id_col}` (a row's provenance names its "
+                       "id), or map another column with `id = \"…\"`")
+        seen[rid] = n
         label = None if not label_col or rec[label_col] is None else str(rec[label_col])
         out.append(Row(rid, str(text), label, {f: rec[f] for f in fields}))
     return out
