@@ -20,8 +20,8 @@ def run(*argv: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture(autouse=True)
-def _cwd(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(ROOT)
+def _cwd(monkeypatch: pytest.MonkeyPatch, checkout_copy: str) -> None:
+    monkeypatch.chdir(checkout_copy)  # plan reads a recipe's .synthc/: never the user's in the checkout
 
 
 def test_check_ok() -> None:

@@ -12,7 +12,6 @@ import time
 
 import pytest
 
-from conftest import ROOT
 
 pytestmark = pytest.mark.model
 
@@ -121,8 +120,10 @@ def test_real_model_build_rerun_and_resume(tmp_path: str) -> None:
     assert _sha(os.path.join(str(tmp_path), "out", "reviews", "reviews.jsonl")) == ref
 
 
-def test_quickstart_plan_counts_real_prompt_tokens() -> None:
+def test_quickstart_plan_counts_real_prompt_tokens(checkout_copy: str) -> None:
+    # On a copy: `plan --tokens` reads the recipe's .synthc/ cache, which in the checkout is the user's
+    # (README command 1 fills it), and then counts only the rows not cached.
     out = subprocess.run([sys.executable, "-m", "synthc", "plan", "examples/quickstart.synth", "--tokens"],
-                         cwd=ROOT, capture_output=True, text=True)
+                         cwd=checkout_copy, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "prompt tokens" in out.stdout
