@@ -121,6 +121,7 @@ class EndpointBackend:
         self._count = threading.Lock()
         self.model_id, self.identity, facts = self._probe()
         self.slots = facts.slots if route else 0  # 0: the server picks slots itself
+        self._last: list[str | None] = [None] * self.slots  # the prefix each slot served last
         self._fingerprint = "endpoint:" + hashlib.sha256(
             json.dumps(self.identity, sort_keys=True).encode()).hexdigest()
 
@@ -168,7 +169,11 @@ class EndpointBackend:
     def generate_batch(self, requests: Sequence[Request]) -> list[Completion]:
         done: list[Completion | None] = [None] * len(requests)
         if self.slots:  # one worker per slot, sending its requests one after another in prefix order
-            plan = routing.assign([routing.prompt_text(r) for r in requests], self.slots)
+            texts = [routing.prompt_text(r) for r in requests]
+            with self._count:  # groups come one at a time per model (dispatch.py); the lock is cheap insurance
+                plan = routing.assign(texts, self.slots, self._last)
+                self._last = [routing.prefix_of(texts[order[-1]]) if order else self._last[s]
+                              for s, order in enumerate(plan)]
             futures = [self._pool.submit(self._in_order, requests, order, slot, done)
                        for slot, order in enumerate(plan) if order]
         else:

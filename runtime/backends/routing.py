@@ -5,10 +5,12 @@ a shared system prompt) was just evaluated on slot 0 but lands on slot 1 is eval
 (llama.cpp #22942). So requests are grouped by their first `PREFIX_CHARS` characters, each group
 has a home slot (a hash of that prefix, so the same prefix goes to the same slot in every group of
 a build), a group larger than its share spills over to the least-loaded slots, and each slot's
-requests are sent one after another in prefix order (longest shared prefixes adjacent).
+requests are sent one after another in prefix order (longest shared prefixes adjacent), starting
+with the prefix the slot served last in the previous group (its cache still holds it).
 
-A pure function of the requests' texts and the slot count: no timing, no server state — the same
-group of requests is always routed the same way.
+A pure function of the requests' texts, the slot count and the prefixes each slot served last
+(itself a function of the groups sent before, in the scheduler's order): no timing, no server
+state — the same sequence of groups is always routed the same way.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Sequence
 
 from synthc.runtime.backends.base import Request
 
-__all__ = ["PREFIX_CHARS", "prompt_text", "assign"]
+__all__ = ["PREFIX_CHARS", "prompt_text", "assign", "prefix_of"]
 
 # Rows sharing fewer characters than this share under ~64 tokens: too little to be worth
 # serialising them on one slot. Rows sharing more are grouped; within a group prefix order puts
@@ -35,13 +37,19 @@ def prompt_text(request: Request) -> str:
     return "".join(f"<{role}>\n{content}\n" for role, content in request.messages)
 
 
-def assign(texts: Sequence[str], slots: int) -> list[list[int]]:
-    """For each of `slots` slots, the indices of `texts` it serves, in sending order."""
+def prefix_of(text: str) -> str:
+    """The part of a prompt that decides its group (and its home slot)."""
+    return text[:PREFIX_CHARS]
+
+
+def assign(texts: Sequence[str], slots: int, last: Sequence[str | None] = ()) -> list[list[int]]:
+    """For each of `slots` slots, the indices of `texts` it serves, in sending order. `last[s]`:
+    the prefix (`prefix_of`) slot s served last, whose group it then serves first."""
     if slots <= 0:
         raise ValueError("routing needs at least one slot")
     groups: dict[str, list[int]] = {}
     for i, text in enumerate(texts):
-        groups.setdefault(text[:PREFIX_CHARS], []).append(i)
+        groups.setdefault(prefix_of(text), []).append(i)
     cap = math.ceil(len(texts) / slots)  # a fair share: no slot serialises much more than the others
     plan: list[list[int]] = [[] for _ in range(slots)]
     # Largest groups first (they are the ones that must spill), ties by prefix: deterministic.
@@ -56,4 +64,7 @@ def assign(texts: Sequence[str], slots: int) -> list[list[int]]:
             room = max(1, cap - len(plan[slot]))
             plan[slot] += rest[:room]
             rest = rest[room:]
+    for s, order in enumerate(plan):  # the run of the prefix still in the slot's cache goes first
+        warm = last[s] if s < len(last) else None
+        order.sort(key=lambda i: prefix_of(texts[i]) != warm)  # stable: runs and prefix order kept
     return plan
