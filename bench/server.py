@@ -173,6 +173,7 @@ def main() -> None:
     ap.add_argument("--shots", type=int, default=32, help="demonstrations per prefix")
     ap.add_argument("--cache-ram", default="0,8192",
                     help="few-shot servers' host-memory prompt cache sizes in MiB, comma-separated (0: off)")
+    ap.add_argument("--fewshot-only", action="store_true", help="skip the throughput comparison")
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--in-process", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -186,6 +187,9 @@ def main() -> None:
     sys.path.insert(0, TESTS)
     from servers import free_port  # noqa: E402 - the tests' helper, one home for "a free local port"
 
+    if args.fewshot_only:
+        _print_fewshot(args, {mib: fewshot_workload(args, mib) for mib in (int(m) for m in args.cache_ram.split(","))})
+        return
     reqs = requests(args.requests, args.max_tokens)
     server = start_server(free_port(), args.parallel, args.threads)
     url = f"http://127.0.0.1:{server.args[3]}/v1"  # type: ignore[index]
@@ -218,6 +222,10 @@ def main() -> None:
     print(f"ratio endpoint / plain client = {rate['synthc endpoint'] / rate['plain client']:.3f} (goal >= 0.9)")
     if "synthc in-process" in rate:
         print(f"ratio in-process / plain client = {rate['synthc in-process'] / rate['plain client']:.3f}")
+    _print_fewshot(args, fewshot)
+
+
+def _print_fewshot(args: argparse.Namespace, fewshot: dict[int, dict[str, list[float]]]) -> None:
     for mib, prefix in fewshot.items():
         print(f"few-shot: {args.groups} prefixes of {args.shots} shots x {args.per_group} rows, interleaved, "
               f"groups of {4 * args.parallel} requests, {args.rounds} round(s); server --cache-ram {mib} MiB")

@@ -12,7 +12,7 @@ from synthc.compiler.endpoints import redact_url, split_userinfo
 from synthc.compiler.schema import DIALECTS, ENDPOINT_FIELDS
 from synthc.runtime.backends import dialects
 from synthc.runtime.backends.base import Constraint, Request
-from synthc.runtime.backends.routing import PREFIX_CHARS, assign
+from synthc.runtime.backends.routing import PREFIX_CHARS, assign, prefix_of
 from synthc.runtime.backends.verify import violation
 
 
@@ -120,3 +120,12 @@ def test_redact_url_drops_userinfo_and_nothing_else() -> None:
     plain = "http://127.0.0.1:8080/v1"
     assert redact_url(plain) == plain and split_userinfo(plain) == (plain, "")
     assert split_userinfo("http://u:p%40ss@h/v1") == ("http://h/v1", "u:p%40ss")
+
+
+def test_a_slot_starts_with_the_prefix_it_served_last() -> None:
+    texts = _fewshot(8)  # 4 prefixes x 2 rows on 2 slots: two prefixes per slot
+    plan = assign(texts, 2)
+    for s, order in enumerate(plan):
+        second = prefix_of(texts[order[-1]])  # the prefix this slot served last in the previous group
+        again = assign(texts, 2, last=[second if k == s else None for k in range(2)])
+        assert prefix_of(texts[again[s][0]]) == second and sorted(again[s]) == sorted(order)
