@@ -70,8 +70,9 @@ def routed_run(url: str, reqs: list, parallel: int, route: bool) -> tuple[int, i
     from synthc.compiler import ir
     from synthc.runtime.backends.endpoint import EndpointBackend
 
-    ep = ir.Endpoint(url=url, served_model="smollm2-135m", dialect="llama_cpp", api_key_env=None, timeout=600,
-                     concurrency=4 * parallel, adaptive=False, retries=2)
+    # A long timeout: on a loaded machine a queued request must not be retried (a duplicate would count twice).
+    ep = ir.Endpoint(url=url, served_model="smollm2-135m", dialect="llama_cpp", api_key_env=None, timeout=3600,
+                     concurrency=4 * parallel, adaptive=False, retries=0)
     be = EndpointBackend(ep, "chat", 2048, route=route)
     assert not route or be.slots == parallel, f"the server reports {be.slots} slots"
     width = be.capacity()
