@@ -1,33 +1,36 @@
 """Checks of models served over HTTP: a model names a file or an endpoint (not both, not neither),
 endpoint settings only next to an endpoint, and every task's output constraint expressible in its
 model's server dialect — a constraint a server cannot enforce is a compile-time error here, not a
-runtime surprise. `SUPPORTED` is the one table of what each dialect can constrain; the runtime's
-request builders (runtime/backends/dialects.py) implement exactly these cells."""
+runtime surprise. `SUPPORTED` is the table of what each dialect can constrain, read from the
+dialect registry (compiler/dialects.py); the runtime's dialect classes (runtime/backends/dialects/)
+implement exactly these cells. `redact_url` is the one home of hiding a URL's userinfo."""
 
 from __future__ import annotations
 
 from synthc.compiler.diagnostics import Sink
+from synthc.compiler.dialects import DIALECTS, able
 from synthc.compiler.ir import constraint_kind
 from synthc.compiler.schema import ENDPOINT_FIELDS
 from synthc.compiler.source import Span
 from synthc.compiler.values import Values, Variant
 
-__all__ = ["SUPPORTED", "HOW", "check_endpoints"]
+__all__ = ["SUPPORTED", "HOW", "check_endpoints", "redact_url", "split_userinfo"]
 
-_ALL = frozenset({"text", "select", "regex", "json"})
-_JSON_ONLY = frozenset({"text", "select", "json"})  # `select` sent as a JSON-schema enum
-# dialect -> mode -> constraint kinds the server enforces.
+# dialect -> mode -> constraint kinds the server enforces (compiler/dialects.py declares them).
 SUPPORTED: dict[str, dict[str, frozenset[str]]] = {
-    "llama_cpp": {"chat": _ALL, "completion": _ALL},  # json_schema (GBNF underneath)
-    "vllm": {"chat": _ALL, "completion": _ALL},  # guided_choice / guided_regex / guided_json
-    "sglang": {"chat": _ALL, "completion": _ALL},  # regex / json_schema
-    "ollama": {"chat": _JSON_ONLY, "completion": frozenset({"text"})},  # response_format on chat only
-    "openai": {"chat": _JSON_ONLY, "completion": frozenset({"text"})},  # response_format on chat only
-}
-# What a user can switch to, per constraint kind (for the help line).
-HOW = {"regex": "use dialect llama_cpp, vllm or sglang",
-       "select": "use `mode = chat`, or dialect llama_cpp, vllm or sglang",
-       "json": "use `mode = chat`, or dialect llama_cpp, vllm or sglang"}
+    d.name: {"chat": d.chat, "completion": d.completion} for d in DIALECTS.values()}
+
+
+def _how(kind: str) -> str:
+    """What a user can switch to for `kind` (the help line): the dialects that enforce it in
+    completion mode, and chat mode where more dialects can."""
+    anywhere = able(kind, "completion")
+    names = ", ".join(anywhere[:-1]) + " or " + anywhere[-1] if len(anywhere) > 1 else "".join(anywhere)
+    chat_helps = set(able(kind, "chat")) != set(anywhere)
+    return ("use `mode = chat`, or dialect " if chat_helps else "use dialect ") + names
+
+
+HOW = {kind: _how(kind) for kind in ("regex", "select", "json")}
 _ONLY_ENDPOINT = tuple(f.name for f in ENDPOINT_FIELDS)
 
 
@@ -90,3 +93,24 @@ def _dialect_note(m: Values) -> tuple[tuple[object, str], ...]:
     if "dialect" in m.spans:
         return ((m.spans["dialect"], "dialect set here"),)
     return ((m.spans["endpoint"], "no `dialect`: the plain `openai` one"),)
+
+
+def redact_url(url: str) -> str:
+    """`url` without its userinfo (`http://user:KEY@host/v1` -> `http://host/v1`): the one
+    function every URL that is written or printed goes through. Lowering keeps only this form in
+    the IR, so locks, manifests, events, plans, dumps and messages cannot carry the key."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def split_userinfo(url: str) -> tuple[str, str]:
+    """(the redacted URL, its userinfo `user:password` — "" when there is none). The userinfo is
+    still sent to the server (HTTP basic auth); it lives only in a field the IR never prints."""
+    from urllib.parse import urlsplit
+
+    netloc = urlsplit(url).netloc
+    return redact_url(url), netloc.rpartition("@")[0] if "@" in netloc else ""

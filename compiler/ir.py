@@ -26,16 +26,19 @@ class Template:
 
 @dataclass(**_S)
 class Endpoint:
-    """A model served over HTTP (OpenAI-compatible). `api_key_env` names a variable, never a key."""
+    """A model served over HTTP (OpenAI-compatible). `api_key_env` names a variable, never a key;
+    a key written in the URL (`http://user:KEY@host/v1`) is split off into `userinfo`, which no
+    dump, lock, manifest or message shows (compare=False, repr=False)."""
 
-    url: str  # base URL ending before /chat/completions, e.g. http://127.0.0.1:8080/v1
+    url: str  # base URL ending before /chat/completions, e.g. http://127.0.0.1:8080/v1; no userinfo
     served_model: str | None  # None: the first model the server lists
-    dialect: str  # llama_cpp | vllm | sglang | ollama | openai
+    dialect: str  # a name in compiler/dialects.py: llama_cpp | vllm | sglang | ollama | openai
     api_key_env: str | None
     timeout: float
     concurrency: int
     adaptive: bool
     retries: int
+    userinfo: str = field(default="", compare=False, repr=False)  # `user:password`, sent as basic auth
 
 
 @dataclass(**_S)

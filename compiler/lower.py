@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from synthc.compiler import ast, ir
+from synthc.compiler.endpoints import split_userinfo
 from synthc.compiler.values import Checked, Values, Variant
 from synthc.compiler.source import Span
 
@@ -109,8 +110,9 @@ class _Lower:
         endpoint = None
         if "endpoint" in x:
             kind, ref = "endpoint", ""
+            url, userinfo = split_userinfo(x["endpoint"].rstrip("/"))
             endpoint = ir.Endpoint(
-                url=x["endpoint"].rstrip("/"), served_model=x.get("served_model"), dialect=x["dialect"],
+                url=url, userinfo=userinfo, served_model=x.get("served_model"), dialect=x["dialect"],
                 api_key_env=x.get("api_key_env"), timeout=float(x["timeout"]), concurrency=x["concurrency"],
                 adaptive=x["adaptive"], retries=x["retries"],
             )

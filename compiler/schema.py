@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from synthc.compiler.dialects import DIALECTS as DIALECT_SPECS, NAMES as DIALECT_NAMES
 from synthc.compiler.limits import MAX_ROWS
 
 __all__ = [
@@ -31,6 +32,8 @@ class T:
     elem: T | None = None  # list element type
     scope: str = ""  # template: the scope it is rendered in
     num: str = "int"  # range: int or float ends
+    # enum: one line per choice for completion and hover; compare=False: docs are not the type
+    choice_docs: tuple[str, ...] = field(default=(), compare=False)
 
 
 def INT(lo: float | None = None, hi: float | None = None) -> T:
@@ -46,8 +49,8 @@ BOOL = T("bool")
 REGEX = T("regex")
 
 
-def ENUM(*choices: str) -> T:
-    return T("enum", choices=choices)
+def ENUM(*choices: str, docs: tuple[str, ...] = ()) -> T:
+    return T("enum", choices=choices, choice_docs=docs)
 
 
 def REF(kind: str) -> T:
@@ -99,11 +102,11 @@ METRICS = (
 STUDENTS = ("tfidf_lr", "minilm_lr")  # runtime/eval/students.py; the first listed judges
 REF_KINDS = ("model", "labels", "source", "corpus", "retriever", "persona", "task")
 
-DIALECTS = ("llama_cpp", "vllm", "sglang", "ollama", "openai")
+DIALECTS = DIALECT_NAMES  # compiler/dialects.py registers them (one spec each)
 # Settings of a served model; only valid next to `endpoint` (E316 otherwise).
 ENDPOINT_FIELDS = (
     Field("served_model", STR, doc="model id on the server (default: the first entry of /v1/models)"),
-    Field("dialect", ENUM(*DIALECTS), "openai",
+    Field("dialect", ENUM(*DIALECTS, docs=tuple(d.doc for d in DIALECT_SPECS.values())), "openai",
           doc="server kind: how sampling, seeds and constraints are sent (docs/servers.md)"),
     Field("api_key_env", STR, doc="NAME of the environment variable holding the API key (never the key)"),
     Field("timeout", FLOAT(0.1, 86400), 300.0, doc="seconds one request may take before it is retried"),

@@ -124,7 +124,8 @@ def _variants(w: Where, analysis: Analysis | None) -> list[lsp.CompletionItem]:
 
 def _for_type(t: T, analysis: Analysis | None) -> list[lsp.CompletionItem]:
     if t.kind == "enum":
-        return [lsp.CompletionItem(c, kind=_K.EnumMember) for c in t.choices]
+        docs = dict(zip(t.choices, t.choice_docs))
+        return [lsp.CompletionItem(c, kind=_K.EnumMember, documentation=docs.get(c)) for c in t.choices]
     if t.kind == "bool":
         return [lsp.CompletionItem(c, kind=_K.Keyword) for c in ("true", "false")]
     if t.kind == "ref":

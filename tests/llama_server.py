@@ -34,6 +34,8 @@ def main() -> None:
     ap.add_argument("--ctx-per-slot", type=int, default=2048)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--model", default=None)
+    ap.add_argument("--cache-ram", type=int, default=None,
+                    help="MiB of llama.cpp's host-memory prompt cache (0: off, only the slots' own caches)")
     ap.add_argument("--alias", default="smollm2-135m", help="the model id the server reports")
     args = ap.parse_args()
     import xllamacpp
@@ -48,6 +50,8 @@ def main() -> None:
     p.cpuparams.n_threads = args.threads
     p.cpuparams_batch.n_threads = args.threads
     p.endpoint_props = True
+    if args.cache_ram is not None:
+        p.cache_ram_mib = args.cache_ram
     p.verbosity = -1
     server = xllamacpp.Server(p)  # serves on its own threads while this object lives
     url = f"http://127.0.0.1:{args.port}"

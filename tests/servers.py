@@ -62,8 +62,9 @@ class FaultServer:
     """An OpenAI-compatible server that answers from a script, one entry per completion request:
     "ok", "429", "503", "500", "400", "slow:<seconds>", "malformed" (200 with a non-JSON body),
     "shapeless" (200 JSON without choices), "die" (drop the connection and stop listening, like a
-    crashed server). After the script runs out every request is "ok".
-    An "ok" answer is a function of the request's seed and prompt only."""
+    crashed server), "say:<text>" (200 answering exactly <text>, whatever the request's constraint
+    asked: a server that ignores constraints). After the script runs out every request is "ok".
+    An "ok" answer is a function of the request's seed and prompt only; it ignores constraints too."""
 
     def __init__(self, script: list[str] | None = None) -> None:
         self.script = list(script or [])
@@ -117,8 +118,10 @@ class FaultServer:
                     prompt = json.dumps(body.get("messages") or body.get("prompt"))
                     words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf"]
                     text = f"reply {body['seed']} " + " ".join(words[(body["seed"] + i + len(prompt)) % 7] for i in range(5))
-                    self._send(200, {"choices": [{"index": 0, "finish_reason": "stop",
-                                                  "message": {"role": "assistant", "content": text}}],
+                    if step.startswith("say:"):
+                        text = step[4:]
+                    message = {"message": {"role": "assistant", "content": text}} if "messages" in body else {"text": text}
+                    self._send(200, {"choices": [{"index": 0, "finish_reason": "stop", **message}],
                                      "usage": {"prompt_tokens": 10, "completion_tokens": 6}})
 
             def _send(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:

@@ -87,10 +87,10 @@ def _rows(tmp: str) -> list[dict]:
         return [json.loads(line) for line in fh]
 
 
-def _everything_written(tmp: str) -> bytes:
+def _everything_written(tmp: str, but: str = "") -> bytes:
     data = b""
     for path in glob.glob(os.path.join(tmp, "**", "*"), recursive=True) + glob.glob(os.path.join(tmp, ".synthc", "*")):
-        if os.path.isfile(path):
+        if os.path.isfile(path) and path != but:
             with open(path, "rb") as fh:
                 data += fh.read()
     return data
@@ -333,3 +333,101 @@ def test_compile_accepts_each_dialect_and_reports_the_model_where_it_is() -> Non
         result = __import__("synthc.compiler", fromlist=["compile_text"]).compile_text(text, os.path.join(ROOT, "x.synth"))
         assert result.ok, result.diagnostics
         assert result.program is not None and result.program.model("served").endpoint.dialect == dialect
+
+
+# -- constraints the server did not enforce ----------------------------------------------------
+
+LABEL_OUTPUT = """
+  output {
+    label = label()
+  }
+"""
+
+
+def test_answers_that_break_the_constraint_are_rejected_counted_and_warned(
+        tmp_path: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A server that ignores `structured_outputs` (here: answers whatever its script says): the two
+    answers that are not labels are rejected as `unenforced`, the two that are kept."""
+    tmp = str(tmp_path)
+    log = os.path.join(tmp, "events.jsonl")
+    with fault_server(["say:positive", "say:negative", "say:probably positive", "ok"]) as server:
+        spec = _spec(tmp, server.url, dialect="vllm", output=LABEL_OUTPUT)
+        _build(spec, events=log)
+        assert all("structured_outputs" in r for r in server.requests)
+    assert sorted(r["label"] for r in _rows(tmp)) == ["negative", "positive"]
+    manifest = json.load(open(os.path.join(tmp, "out", "manifest.json")))
+    assert manifest["dropped"]["default"]["unenforced"] == 2
+    reasons = [json.loads(line)["reason"] for line in open(log) if '"row_rejected"' in line]
+    assert len(reasons) == 2
+    assert all(f"the vllm server at {server.url} did not enforce the select constraint" in r for r in reasons)
+    err = capsys.readouterr().err
+    assert "warning: 2 of 4 rows of `reviews" in err and "(unenforced)" in err and "vllm server" in err
+
+
+@pytest.mark.parametrize("dialect,output,good,bad", [
+    ("sglang", "\n  output {\n    code = regex(\"[A-Z]{2}-[0-9]\")\n  }\n", "AB-1", "AB-12"),
+    ("ollama", JSON_OUTPUT, '{"text": "fine", "label": "positive"}', '{"text": "fine", "label": "neutral"}'),
+    ("ollama", JSON_OUTPUT, '{"text": "fine", "label": "positive"}', "text: fine"),
+])
+def test_regex_and_json_answers_are_checked_too(tmp_path: str, dialect: str, output: str, good: str, bad: str) -> None:
+    tmp = str(tmp_path)
+    with fault_server([f"say:{good}"] + [f"say:{bad}"] * 3) as server:
+        spec = _spec(tmp, server.url, dialect=dialect, output=output)
+        _build(spec)
+    manifest = json.load(open(os.path.join(tmp, "out", "manifest.json")))
+    assert manifest["dropped"]["default"] == {"unenforced": 3} and len(_rows(tmp)) == 1
+
+
+# -- a key in the URL --------------------------------------------------------------------------
+
+URL_KEY = "sk-url-9876543210-do-not-leak"
+
+
+def test_a_key_in_the_url_is_sent_as_basic_auth_and_written_nowhere(tmp_path: str) -> None:
+    tmp = str(tmp_path)
+    log = os.path.join(tmp, "events.jsonl")
+    with fault_server() as server:
+        url = server.url.replace("http://", f"http://synth:{URL_KEY}@")
+        spec = _spec(tmp, url)
+        with open(spec, encoding="utf-8") as fh:  # basic auth only: no api_key_env (a bearer key wins)
+            text = fh.read().replace('  api_key_env = "SYNTHC_TEST_API_KEY"\n', "")
+        with open(spec, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        runs = [subprocess.run([sys.executable, "-m", "synthc", *args], capture_output=True, text=True, cwd=tmp)
+                for args in (["build", spec, "--events", log], ["plan", spec], ["plan", spec, "--json"])]
+        assert runs[0].returncode == 0, runs[0].stderr
+        auth = __import__("base64").b64encode(f"synth:{URL_KEY}".encode()).decode()
+        assert server.headers and all(h["authorization"] == f"Basic {auth}" for h in server.headers)
+    manifest = json.load(open(os.path.join(tmp, "out", "manifest.json")))
+    assert manifest["model"]["endpoint"] == server.url  # the URL without its userinfo
+    down = url.replace(str(server.port), str(__import__("servers").free_port()))  # nobody listens: E511
+    with open(spec, "w", encoding="utf-8") as fh:
+        fh.write(text.replace(url, down))
+    failed = subprocess.run([sys.executable, "-m", "synthc", "build", spec, "--events", log],
+                            capture_output=True, text=True, cwd=tmp)
+    assert failed.returncode == 1 and "error[E511]" in failed.stderr and "Traceback" not in failed.stderr
+    spoken = "".join(r.stdout + r.stderr for r in (*runs, failed))
+    assert URL_KEY not in spoken and URL_KEY.encode() not in _everything_written(tmp, but=spec)  # lock, manifest, events, cache
+
+
+# -- prefix-affine routing on the real server ----------------------------------------------------
+
+@pytest.mark.model
+def test_routed_requests_reuse_the_slot_cache() -> None:
+    """Two few-shot prefixes interleaved, 8 requests in one group on a 2-slot llama.cpp server:
+    routed, each slot evaluates its prefix once and reuses it for the rest (timings.prompt_n)."""
+    demos = {k: f"Examples of {k} headlines:\n" + "\n".join(f"{i}. The {k} desk reports item number {i} today."
+                                                           for i in range(30)) for k in ("sports", "science")}
+    reqs = [Request(messages=(("user", demos["sports" if i % 2 else "science"] + f"\nWrite headline #{i}."),),
+                    mode="chat", constraint=Constraint(), max_tokens=2, temperature=0.7, top_p=0.9, stop=(), seed=i)
+            for i in range(8)]
+    with llama_server(parallel=2) as server:
+        ep = ir.Endpoint(url=server.url, served_model="smollm2-135m", dialect="llama_cpp", api_key_env=None,
+                         timeout=300, concurrency=8, adaptive=False, retries=1)
+        be = EndpointBackend(ep, "chat", 1024)
+        assert be.slots == 2
+        out = be.generate_batch(reqs)
+        be.close()
+    sent, evaluated = sum(c.prompt_tokens for c in out), sum(c.evaluated_tokens for c in out)
+    assert sent > 8 * 300 and evaluated <= 0.5 * sent, (evaluated, sent)
+    assert sum(c.evaluated_tokens < c.prompt_tokens // 2 for c in out) >= 6  # all but each slot's first

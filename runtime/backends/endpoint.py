@@ -1,6 +1,8 @@
 """A model served over HTTP by an OpenAI-compatible server (llama.cpp's server, vLLM, SGLang,
 Ollama, a hosted API): requests go out concurrently, constraints are enforced server-side in the
-dialect's own fields (dialects.py), transient failures are retried with backoff.
+dialect's own fields (dialects/) and checked again here (verify.py), transient failures are
+retried with backoff, and on a server with prompt-cache slots (llama.cpp) the requests that share a
+prefix are pinned to the same slot in prefix order (routing.py).
 
 httpx, not the stdlib: one thread-safe connection pool shared by every worker thread (keep-alive
 to the server's slots), separate connect/read timeouts, and typed transport errors that tell a
@@ -9,7 +11,9 @@ refused connection from a timeout — which is what retry and AIMD decisions tur
 Identity: the fingerprint (part of every cache key) is the served model id plus what the server
 reports about the weights — the /v1/models entry (volatile keys dropped) and, for llama.cpp,
 /props (model file name, chat template, build). The API key is read from the environment variable
-the recipe names, kept in the client's headers only, and redacted from every message.
+the recipe names, kept in the client's headers only, and redacted from every message; a key in the
+URL's userinfo never reaches here in the URL (lowering splits it off, compiler/endpoints.py) and is
+sent as HTTP basic auth.
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
+from urllib.parse import unquote
 
 from synthc.compiler import ir
-from synthc.runtime.backends import dialects
+from synthc.runtime.backends import dialects, routing
 from synthc.runtime.backends.base import Completion, Request
+from synthc.runtime.backends.verify import violation
 
 __all__ = ["EndpointBackend", "EndpointError", "EndpointUnavailable", "EndpointRefused", "ApiKeyMissing", "Limiter"]
 
@@ -87,31 +93,40 @@ class Limiter:
 class EndpointBackend:
     name = "endpoint"
 
-    def __init__(self, endpoint: ir.Endpoint, mode: str, context: int, *, backoff: float = 0.5) -> None:
+    def __init__(self, endpoint: ir.Endpoint, mode: str, context: int, *, backoff: float = 0.5,
+                 route: bool = True) -> None:
+        """`route`: pin requests that share a prefix to one server slot where the dialect can."""
         import httpx
 
         self.ep, self.mode, self.context, self.backoff = endpoint, mode, context, backoff
+        self.dialect = dialects.get(endpoint.dialect)
         self._key = ""
         if endpoint.api_key_env:
             self._key = os.environ.get(endpoint.api_key_env, "")
             if not self._key:
                 raise ApiKeyMissing(f"the environment variable `{endpoint.api_key_env}` (api_key_env) is not set")
         headers = {"Authorization": f"Bearer {self._key}"} if self._key else {}
+        # `http://user:KEY@host/v1`: basic auth, unless api_key_env names a bearer key (that wins).
+        user, _, password = endpoint.userinfo.partition(":")
+        auth = httpx.BasicAuth(unquote(user), unquote(password)) if endpoint.userinfo and not self._key else None
         limits = httpx.Limits(max_connections=endpoint.concurrency + 4, max_keepalive_connections=endpoint.concurrency + 4)
-        self._http = httpx.Client(headers=headers, limits=limits,
+        self._http = httpx.Client(headers=headers, limits=limits, auth=auth,
                                   timeout=httpx.Timeout(endpoint.timeout, connect=min(10.0, endpoint.timeout)))
         self._pool = ThreadPoolExecutor(endpoint.concurrency, thread_name_prefix="synthc-endpoint")
         self.limiter = Limiter(endpoint.concurrency, endpoint.adaptive)
         self.root = endpoint.url[: -len("/v1")] if endpoint.url.endswith("/v1") else endpoint.url
         self._tokens: dict[str, int] = {}
         self.retried = 0  # transient failures retried
+        self.unenforced = 0  # constrained answers the server sent that break the constraint
         self._count = threading.Lock()
-        self.model_id, self.identity = self._probe()
+        self.model_id, self.identity, facts = self._probe()
+        self.slots = facts.slots if route else 0  # 0: the server picks slots itself
+        self._last: list[str | None] = [None] * self.slots  # the prefix each slot served last
         self._fingerprint = "endpoint:" + hashlib.sha256(
             json.dumps(self.identity, sort_keys=True).encode()).hexdigest()
 
     # -- identity ----------------------------------------------------------------------------
-    def _probe(self) -> tuple[str, dict[str, Any]]:
+    def _probe(self) -> tuple[str, dict[str, Any], dialects.Facts]:
         listing = self._get(self.ep.url + "/models")
         entries = [e for e in (listing.get("data") or []) if isinstance(e, dict) and "id" in e]
         if not entries:
@@ -123,14 +138,18 @@ class EndpointBackend:
             raise EndpointRefused(f"the server does not serve `{wanted}` (it serves: {names})")
         identity: dict[str, Any] = {"dialect": self.ep.dialect, "model": entry["id"],
                                     "entry": {k: v for k, v in entry.items() if k not in _VOLATILE}}
-        if self.ep.dialect == "llama_cpp":
-            try:
-                props = self._get(self.root + "/props")
-                identity["props"] = {"model": os.path.basename(str(props.get("model_path", ""))),
-                                     "chat_template": props.get("chat_template"), "build": props.get("build_info")}
-            except EndpointRefused:  # /props can be disabled on the server
-                pass
-        return str(entry["id"]), identity
+        facts = self.dialect.probe(self._get_optional)
+        return str(entry["id"]), identity | facts.identity, facts
+
+    def _get_optional(self, path: str) -> Any:
+        """GET under the server root; None where the server refuses (llama.cpp's /props can be off)."""
+        try:
+            return self._get(self.root + path)
+        except EndpointRefused:
+            return None
+
+    def _post_root(self, path: str, body: dict[str, Any]) -> Any:
+        return self._post(self.root + path, body)
 
     def fingerprint(self) -> str:
         return self._fingerprint
@@ -148,14 +167,22 @@ class EndpointBackend:
         return self.generate_batch([request])[0]
 
     def generate_batch(self, requests: Sequence[Request]) -> list[Completion]:
-        futures = [self._pool.submit(self._one, r) for r in requests]
-        done: list[Completion | None] = []
+        done: list[Completion | None] = [None] * len(requests)
+        if self.slots:  # one worker per slot, sending its requests one after another in prefix order
+            texts = [routing.prompt_text(r) for r in requests]
+            with self._count:  # groups come one at a time per model (dispatch.py); the lock is cheap insurance
+                plan = routing.assign(texts, self.slots, self._last)
+                self._last = [routing.prefix_of(texts[order[-1]]) if order else self._last[s]
+                              for s, order in enumerate(plan)]
+            futures = [self._pool.submit(self._in_order, requests, order, slot, done)
+                       for slot, order in enumerate(plan) if order]
+        else:
+            futures = [self._pool.submit(self._into, requests, i, done) for i in range(len(requests))]
         failure: BaseException | None = None
         for f in futures:  # wait for every request, so finished ones are never thrown away
             try:
-                done.append(f.result())
+                f.result()
             except BaseException as exc:  # noqa: BLE001 - re-raised below with the partial results
-                done.append(None)
                 failure = failure or exc
         if isinstance(failure, EndpointUnavailable):
             raise EndpointUnavailable(str(failure), done)
@@ -163,17 +190,38 @@ class EndpointBackend:
             raise failure
         return [c for c in done if c is not None]
 
-    def _one(self, request: Request) -> Completion:
-        wire = dialects.build(self.ep.dialect, self.model_id, request)
+    def _into(self, requests: Sequence[Request], i: int, done: list[Completion | None]) -> None:
+        done[i] = self._one(requests[i])
+
+    def _in_order(self, requests: Sequence[Request], order: list[int], slot: int,
+                  done: list[Completion | None]) -> None:
+        for i in order:  # a failure stops this slot's run: the rest stay None (not done)
+            done[i] = self._one(requests[i], slot)
+
+    def _one(self, request: Request, slot: int | None = None) -> Completion:
+        wire = self.dialect.build(self.model_id, request)
+        if slot is not None:
+            self.dialect.pin(wire.body, slot)
         data = self._post(self.ep.url + wire.path, wire.body)
         if isinstance(data, Exception):  # a 200 whose body is not JSON
             return _rejected(f"malformed response: {data}")
         try:
-            a = dialects.read(wire, data, request.stop)
+            a = self.dialect.read(wire, data, request.stop)
         except dialects.Malformed as exc:
             return _rejected(f"malformed response: {exc}")
-        return Completion(a.text, a.prompt_tokens, a.completion_tokens, a.prompt_tokens, a.finish,
+        if a.finish == "stop" and (problem := self._violation(request, a.text)) is not None:
+            with self._count:
+                self.unenforced += 1
+            return _rejected(f"the {self.ep.dialect} server at {self.ep.url} did not enforce the "
+                             f"{request.constraint.kind} constraint: {problem}", drop="unenforced")
+        return Completion(a.text, a.prompt_tokens, a.completion_tokens, a.evaluated_tokens, a.finish,
                           logprob=a.logprob)
+
+    def _violation(self, request: Request, text: str) -> str | None:
+        """Checked whatever the server claims; an answer the cap cut is the parse step's business."""
+        c = request.constraint
+        schema = self.dialect.enforced(json.loads(c.schema)) if c.kind == "json" else None
+        return violation(c, text, schema)
 
     # -- HTTP with retries ---------------------------------------------------------------------
     def _get(self, url: str) -> Any:
@@ -240,34 +288,26 @@ class EndpointBackend:
             cut = text[: max_tokens * 4]
             return cut[: cut.rfind(" ")] if " " in cut else cut
         ids = self._tokenize(text)[:max_tokens]
-        if self.ep.dialect == "llama_cpp":
-            return str(self._post(self.root + "/detokenize", {"tokens": ids})["content"])
-        return str(self._post(self.root + "/detokenize", {"model": self.model_id, "tokens": ids})["prompt"])
+        return self.dialect.detokenize(self._post_root, self.model_id, ids)
 
     @property
     def _can_tokenize(self) -> bool:
-        return self.ep.dialect in ("llama_cpp", "vllm")
+        return type(self.dialect).tokenize is not dialects.Dialect.tokenize
 
     def _tokenize(self, text: str) -> list[int]:
-        if self.ep.dialect == "llama_cpp":
-            data = self._post(self.root + "/tokenize", {"content": text, "add_special": False})
-        else:
-            data = self._post(self.root + "/tokenize", {"model": self.model_id, "prompt": text,
-                                                        "add_special_tokens": False})
-        if isinstance(data, Exception) or not isinstance(data.get("tokens"), list):
+        tokens = self.dialect.tokenize(self._post_root, self.model_id, text)
+        if not isinstance(tokens, list):
             raise EndpointRefused(f"{self.root}/tokenize answered no token list")
-        return list(data["tokens"])
+        return list(tokens)
 
     def render(self, request: Request) -> str:
         """The prompt as the server will see it where it can tell (llama.cpp's /apply-template);
         otherwise the messages role-tagged, which counts the same content."""
         if request.mode == "completion":
             return request.messages[0][1]
-        if self.ep.dialect == "llama_cpp":
-            data = self._post(self.root + "/apply-template",
-                              {"messages": [{"role": r, "content": c} for r, c in request.messages]})
-            if isinstance(data, dict) and isinstance(data.get("prompt"), str):
-                return data["prompt"]
+        prompt = self.dialect.template(self._post_root, [{"role": r, "content": c} for r, c in request.messages])
+        if prompt is not None:
+            return prompt
         return "\n".join(f"<{role}>\n{content}" for role, content in request.messages)
 
     def close(self) -> None:
@@ -278,9 +318,10 @@ class EndpointBackend:
         return f"EndpointBackend({self.ep.url!r}, {self.ep.dialect}, {self.model_id!r})"
 
 
-def _rejected(reason: str) -> Completion:
-    """A row the server answered with garbage: not cached, dropped by the parse step with `reason`."""
-    return Completion("", 0, 0, 0, finish="error", extra={"error": reason[:300]})
+def _rejected(reason: str, drop: str = "server_error") -> Completion:
+    """A row the server answered with garbage: not cached, dropped by the parse step under `drop`
+    (the manifest's count) with `reason` (the event log)."""
+    return Completion("", 0, 0, 0, finish="error", extra={"error": reason[:300], "drop": drop})
 
 
 def _estimate(text: str) -> int:

@@ -63,11 +63,16 @@ def parse(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[Candid
     stopped = saved = 0
     caps: Counter[int] = Counter()  # rows that stopped at the token cap, by cap
     generations: list[Generation] = inputs.one("generations")
+    unenforced: list[str] = []  # the reasons of rows whose server ignored the output constraint
     for g in generations:
         r, text = g.row, g.completion.text
         if g.completion.finish == "error":  # the server's answer was malformed; the reason goes to the event log
-            ctx.drop(v.id, r.label, "server_error")
+            # `server_error`, or `unenforced`: a constrained answer that breaks its constraint
+            reason = g.completion.extra.get("drop", "server_error")
+            ctx.drop(v.id, r.label, reason)
             ctx.events.emit("row_rejected", node=node, row=r.key, reason=g.completion.extra.get("error", ""))
+            if reason == "unenforced":
+                unenforced.append(g.completion.extra.get("error", ""))
             continue
         if derived and g.completion.finish == "stop":
             stopped += 1
@@ -112,6 +117,9 @@ def parse(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[Candid
         ctx.note(node, f"{cut[TOKEN_CAP]} rows stopped at the token cap, {how} (truncated = {v.parse.truncated})")
     if caps:
         _warn_token_cap(ctx, v, model, node, caps, len(generations))
+    if unenforced:  # the server, not the model, is at fault: name it (the reason names dialect and URL)
+        ctx.events.notice(f"warning: {len(unenforced)} of {len(generations)} rows of `{v.id}` were rejected "
+                          f"(unenforced): {unenforced[0]}")
     return out
 
 

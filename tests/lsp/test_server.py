@@ -178,7 +178,15 @@ async def test_completion(client: LanguageClient) -> None:
     assert "demos" in in_variant and "examples" in in_variant
     demo = await complete_at(text.replace("{{ example.text }}", "{{ example. }}"), "{{ example. }}", 11, 16)
     assert demo == ["id", "text", "label", "title"]
-    await _replace(client, uri, text, 17)
+    # `dialect = ` offers the registered dialects with their docs (compiler/dialects.py).
+    served = text + '\nmodel served {\n  endpoint = "http://127.0.0.1:1/v1"\n  dialect  = \n}\n'
+    await _replace(client, uri, served, 17)
+    items = await client.text_document_completion_async(lsp.CompletionParams(
+        lsp.TextDocumentIdentifier(uri), _pos(served, "dialect  = ", 11)))
+    items = items.items if isinstance(items, lsp.CompletionList) else items
+    docs = {i.label: i.documentation for i in items or []}
+    assert list(docs) == ["llama_cpp", "vllm", "sglang", "ollama", "openai"] and "GBNF" in str(docs["llama_cpp"])
+    await _replace(client, uri, text, 18)
 
 
 async def test_definition_references_and_rename_across_files(client: LanguageClient) -> None:
