@@ -73,4 +73,13 @@ def _quality_table(stdout: str) -> None:
 
 
 # bench file -> a check of its output's structure beyond the one line (never of its numbers)
-STRUCTURE = {"quality.py": _quality_table}
+def _server_fewshot(stdout: str) -> None:
+    """bench/server.py also runs the few-shot workload routed and unrouted, with a share each."""
+    import re
+
+    shares = re.findall(r"^  (routed|unrouted) +prompt tokens evaluated/sent = (\d+)/(\d+)", stdout, re.M)
+    assert sorted(k for k, _, _ in shares) == ["routed", "unrouted"] and all(int(s) > 0 for _, _, s in shares), stdout
+    assert "ratio routed / unrouted evaluated share = " in stdout, stdout
+
+
+STRUCTURE = {"quality.py": _quality_table, "server.py": _server_fewshot}
