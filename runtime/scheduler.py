@@ -31,6 +31,7 @@ from synthc.runtime.dispatch import Dispatcher, LocalDispatcher
 from synthc.runtime.engine import GenerateJob
 from synthc.runtime.errors import RunFailed, fail
 from synthc.runtime.history import fitter
+from synthc.runtime.ledger import Spend, new_build, recipe_key
 from synthc.runtime.models import ModelPool
 from synthc.runtime.progress import Events
 from synthc.runtime.quota import Quota, intended, stages
@@ -72,6 +73,8 @@ def execute(plan: Plan, sources: SourceMap, *, force: bool = False, select: list
         for note in notes:
             ctx.note("recover", note)
         ctx.cache = open_cache(os.path.join(root, ".synthc"))
+        ctx.build = new_build()
+        ctx.cache.begin_build(ctx.build, recipe_key(ctx.recipe, ctx.root))
         dispatch = dispatcher or LocalDispatcher(models)
         values = _Scheduler(ctx, dispatch, nodes).run()
         write_lock(ctx, new_lock, bool(exports))
@@ -81,6 +84,7 @@ def execute(plan: Plan, sources: SourceMap, *, force: bool = False, select: list
             for note in locked_notes(ctx.models.info):
                 ctx.note("lock", note)
         write_run_log(ctx, time.time() - started)
+        ctx.cache.finish_build(ctx.build, time.time() - started, _kept(ctx, nodes))
     except CacheError as exc:
         raise fail("E514", f"the cache {shown(exc.path)} cannot be used: {exc.reason}", NO_SPAN,
                    help=exc.help) from None
@@ -101,6 +105,16 @@ def execute(plan: Plan, sources: SourceMap, *, force: bool = False, select: list
             + (f"; wrote {', '.join(written)}" if written else ""))
 
 
+def _kept(ctx: Context, nodes: list[str]) -> dict[str, int]:
+    """Generate node -> rows its filters kept in this build (its variant's final count)."""
+    out = {}
+    for n in nodes:
+        step = ctx.plan.step(n)
+        if step.kind == "generate" and step.target.id in ctx.counts:
+            out[n] = sum(ctx.counts[step.target.id].values())
+    return out
+
+
 def _events(err: TextIO, quiet: bool, path: str | None) -> Events:
     try:
         return Events(err, quiet, path)
@@ -118,6 +132,7 @@ class _Scheduler:
         self.jobs: dict[str, GenerateJob] = {}
         self.started: dict[str, float] = {}
         self.inflight: dict[Future[list[Completion]], tuple[GenerateJob, int]] = {}
+        self.sent: dict[tuple[str, int], float] = {}  # (node, group) -> when it went to the backend
         self.quotas: dict[str, Quota] = {}  # generate node -> its quota loop
         self.by_filter: dict[str, Quota] = {}  # filter node -> the same loop, for the cut
         self.parked: list[GenerateJob] = []  # rounds done, waiting for the filter's other inputs
@@ -185,6 +200,7 @@ class _Scheduler:
                     progressed = True
                 else:
                     job.state[g] = "running"
+                    self.sent[(job.node, g)] = time.time()
                     self.inflight[self.dispatcher.submit(job.variant.model, requests)] = (job, g)
             if not progressed:
                 break
@@ -254,8 +270,13 @@ class _Scheduler:
         ctx = self.ctx
         members = job.commit(g, completions)
         if fresh:
-            ctx.cache.put_group(job.node, job.entries(g))
+            ctx.cache.put_group(job.node, job.entries(g), self._spend(job, g, completions))
         stats = ctx.variant_stats.setdefault(job.variant.id, Counter())
+        usage = ctx.usage.setdefault(job.variant.id, Counter())
+        for c in completions:  # what the rows cost, whichever build generated them (the card's cost)
+            usage["requests"] += 1
+            usage["prompt_tokens"] += c.prompt_tokens
+            usage["generated_tokens"] += c.completion_tokens
         first = job.done_rows - len(members)
         for k, (i, c) in enumerate(zip(members, completions)):
             for counter in (ctx.stats, stats):
@@ -270,6 +291,14 @@ class _Scheduler:
                     counter["cached"] += 1
             ctx.events.emit("row_done", node=job.node, done=first + k + 1, tokens=c.completion_tokens if fresh else 0,
                             row=job.rows[i].key, cached=not fresh)
+
+    def _spend(self, job: GenerateJob, g: int, completions: list[Completion]) -> Spend:
+        """The ledger entry of a freshly generated group, committed with its completions."""
+        v, ctx = job.variant, self.ctx
+        return Spend(ctx.build, recipe_key(ctx.recipe, ctx.root), job.node, v.model, job.fingerprint, len(completions),
+                     sum(c.prompt_tokens for c in completions), sum(c.evaluated_tokens for c in completions),
+                     sum(c.completion_tokens for c in completions), self.sent.pop((job.node, g), time.time()),
+                     time.time())
 
     def _job_done(self, job: GenerateJob) -> None:
         if job.node in self.jobs:

@@ -302,7 +302,7 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.tokens or (not args.no_lookup and os.path.exists(cache)):
         from synthc.runtime.estimate import annotate
 
-        notes = annotate(result.plan, err, count=args.tokens, backend=args.backend)
+        notes = annotate(result.plan, err, count=args.tokens, backend=args.backend, recipe=args.spec)
     if args.json:
         out.write(plan_json(result.plan, notes.data if notes else None))
         return 0
