@@ -28,6 +28,7 @@ from synthc.compiler.source import NO_SPAN, SourceMap
 from synthc.runtime.backends.base import Completion
 from synthc.runtime.cache import CacheError, open_cache
 from synthc.runtime.dispatch import Dispatcher, LocalDispatcher
+from synthc.runtime.doctor import check_served_context
 from synthc.runtime.engine import GenerateJob
 from synthc.runtime.errors import RunFailed, fail
 from synthc.runtime.history import fitter
@@ -45,9 +46,11 @@ __all__ = ["execute", "RunFailed"]
 
 def execute(plan: Plan, sources: SourceMap, *, force: bool = False, select: list[str] | None = None,
             locked: bool = False, quiet: bool = False, backend: str = "llama", events: str | None = None,
-            err: TextIO | None = None, dispatcher: Dispatcher | None = None) -> str:
+            err: TextIO | None = None, dispatcher: Dispatcher | None = None, doctor: bool = True) -> str:
     """Run the plan; returns a one-paragraph summary. Raises RunFailed with E5xx diagnostics.
-    `dispatcher` runs the generation groups (default: this process's backends, LocalDispatcher)."""
+    `dispatcher` runs the generation groups (default: this process's backends, LocalDispatcher).
+    `doctor`: before generating, check what can be checked without generating (runtime/doctor.py:
+    a served model's context against its server's, over the connection the preflight opened)."""
     import os
 
     nodes = plan.order()
@@ -65,6 +68,8 @@ def execute(plan: Plan, sources: SourceMap, *, force: bool = False, select: list
     models = ModelPool(plan.program, root, backend)
     ctx = Context(plan, None, None, models, force, recipe=recipe)  # type: ignore[arg-type]
     new_lock, notes = preflight(ctx, nodes, sources, locked)  # refusals happen here, before any output
+    if doctor:
+        check_served_context(models, [plan.step(n).target.model for n in nodes if plan.step(n).kind == "generate"])
     ctx.events = _events(err or sys.stderr, quiet, events)
     exports = [n for n in nodes if plan.step(n).kind == "export"]
     dispatch = None

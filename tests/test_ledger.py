@@ -12,8 +12,14 @@ import subprocess
 import sys
 import time
 
+import pytest
+
+from servers import fault_server
+from test_endpoint import _spec
 from test_runtime import _build, _copy_example
 from synthc.cli import main
+from synthc.compiler import compile_file
+from synthc.runtime import execute
 from synthc.runtime.ledger import spent
 
 NODE = "generate:reviews.default"
@@ -87,3 +93,17 @@ def test_plan_tokens_sets_the_estimate_against_the_spend(tmp_path: str) -> None:
     node = next(n for n in json.loads(out.getvalue())["nodes"] if n["id"] == NODE)
     assert node["cache"]["spent"]["requests"] == requests
     assert node["cache"]["estimate"]["requests"] == 16 and node["cache"]["estimate"]["prompt_tokens"] > 0
+
+
+def test_a_served_model_is_counted_as_the_server_reports(tmp_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every answer of the fault server reports usage 10 prompt / 6 completion tokens."""
+    monkeypatch.setenv("SYNTHC_TEST_API_KEY", "sk-test")
+    with fault_server() as server:
+        spec = _spec(str(tmp_path), server.url, n=2)
+        result = compile_file(spec)
+        assert result.plan is not None
+        execute(result.plan, result.sources, quiet=True)
+        sent = len(server.requests)
+    s = spent(os.path.join(str(tmp_path), ".synthc", "cache.sqlite"), "served.synth")[NODE]
+    assert (s.requests, s.prompt, s.generated) == (sent, 10 * sent, 6 * sent) and sent >= 4
+    assert s.models == ("served",)
