@@ -115,10 +115,13 @@ def doctor(program: ir.Program, target: str) -> Report:
     return Report(target, checks)
 
 
-def doctor_model(m: ir.Model, root: str, target: str) -> Report:
+def doctor_model(m: ir.Model, root: str, target: str, context_given: bool = True) -> Report:
     """Check one model named on the command line: a served one with a sample of every constraint
-    kind its dialect supports, a local one for load and speed."""
-    return Report(target, [_served(m, None, []) if m.endpoint is not None else _local(m, root, None, [])])
+    kind its dialect supports (its context compared with `m.context` only when the user gave one),
+    a local one for load and speed."""
+    if m.endpoint is not None:
+        return Report(target, [_served(m, None, [], compare_context=context_given)])
+    return Report(target, [_local(m, root, None, [])])
 
 
 # -- served models -----------------------------------------------------------------------------
@@ -165,7 +168,8 @@ def check_served_context(models: Any, names: list[str]) -> None:
         raise RunFailed(diags)
 
 
-def _served(m: ir.Model, program: ir.Program | None, uses: list[ir.Variant]) -> ModelCheck:
+def _served(m: ir.Model, program: ir.Program | None, uses: list[ir.Variant],
+            compare_context: bool = True) -> ModelCheck:
     from synthc.runtime.endpoints import open_endpoint
 
     assert m.endpoint is not None
@@ -181,7 +185,8 @@ def _served(m: ir.Model, program: ir.Program | None, uses: list[ir.Variant]) -> 
         check.facts.update(served_model=be.model_id, context=served_context(be), server=_version(be),
                            listing_s=round(time.perf_counter() - started, 3))
         check.findings.append(Finding(m.name, "reach", "ok", f"serves `{be.model_id}`"))
-        check.findings.append(_context_finding(m, check.facts["context"]))
+        if compare_context:
+            check.findings.append(_context_finding(m, check.facts["context"]))
         for c in _constraints(m, program, uses).values():
             check.findings.append(_probe_or_failure(m, be, c))
     finally:

@@ -6,7 +6,8 @@ export, ...; runtime/steps/) run here. A generate node becomes a GenerateJob (ru
 whose ready groups go to the Dispatcher at once — across variants and tasks, so a backend always
 has many requests queued — while this thread goes on: parse, filter and export of a finished
 variant run while other variants still generate. Finished groups are committed to the cache one
-transaction each. When a generate node's rows are all done, its quota loop (runtime/quota.py)
+transaction each, with what they spent (the usage ledger, runtime/ledger.py). Before any of it, a
+served model's context is checked against its server's (runtime/doctor.py; `doctor=False` skips). When a generate node's rows are all done, its quota loop (runtime/quota.py)
 counts the rows its parse and filter keep per label and may append another round of rows to the
 same job; the node is done when every label is met or its attempt budget spent. After a filter
 step, each label's kept rows beyond its quota are cut in plan order (equal N across variants). Outputs are written only after every node they depend on succeeded, each file
@@ -300,10 +301,12 @@ class _Scheduler:
     def _spend(self, job: GenerateJob, g: int, completions: list[Completion]) -> Spend:
         """The ledger entry of a freshly generated group, committed with its completions."""
         v, ctx = job.variant, self.ctx
-        return Spend(ctx.build, recipe_key(ctx.recipe, ctx.root), job.node, v.model, job.fingerprint, len(completions),
-                     sum(c.prompt_tokens for c in completions), sum(c.evaluated_tokens for c in completions),
-                     sum(c.completion_tokens for c in completions), self.sent.pop((job.node, g), time.time()),
-                     time.time())
+        return Spend(build=ctx.build, recipe=recipe_key(ctx.recipe, ctx.root), node=job.node, model=v.model,
+                     fingerprint=job.fingerprint, requests=len(completions),
+                     prompt=sum(c.prompt_tokens for c in completions),
+                     evaluated=sum(c.evaluated_tokens for c in completions),
+                     generated=sum(c.completion_tokens for c in completions),
+                     started=self.sent.pop((job.node, g), time.time()), finished=time.time())
 
     def _job_done(self, job: GenerateJob) -> None:
         if job.node in self.jobs:

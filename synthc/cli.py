@@ -186,7 +186,8 @@ def _parser(color: bool = False) -> argparse.ArgumentParser:
     c.add_argument("--no-doctor", action="store_true",
                    help="skip the check before generating that a served model's context fits its server (E515)")
     c.set_defaults(func=cmd_build)
-    c = _add(sub, color, "doctor", "probe the models a recipe names (or one model) and report what will fail or be slow")
+    c = _add(sub, color, "doctor",
+             "probe the models a recipe names (or one model) and report what will fail or be slow")
     c.add_argument("target", metavar="TARGET",
                    help="a .synth recipe, a .gguf file, a builtin model (smollm2-135m) or a server URL (http://…/v1)")
     c.add_argument("--json", action="store_true", help="the report as JSON, with schema_version")
@@ -195,7 +196,8 @@ def _parser(color: bool = False) -> argparse.ArgumentParser:
     c.add_argument("--served-model", metavar="ID", help="a server URL's model id (default: the first it lists)")
     c.add_argument("--api-key-env", metavar="NAME", help="a server URL's API key variable")
     c.add_argument("--mode", choices=["chat", "completion"], default="chat", help="a bare model's mode (default chat)")
-    c.add_argument("--context", type=int, default=2048, metavar="N", help="a bare model's context (default 2048)")
+    c.add_argument("--context", type=int, metavar="N",
+                   help="a bare model's context (a local one: default 2048; a URL: compared with the server's)")
     c.add_argument("--threads", type=int, metavar="N", help="a local model's threads (default: llama.cpp's choice)")
     c.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a recipe's param")
     c.add_argument("--allow-path", action="append", default=[], metavar="DIR",
@@ -550,7 +552,7 @@ def cmd_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                                "give a .synth recipe, a .gguf file, a builtin model name or an http(s):// URL",
                                args.format)
         sources = SourceMap()
-        rep = doctor_model(model, os.getcwd(), target)
+        rep = doctor_model(model, os.getcwd(), target, context_given=args.context is not None)
     sink = Sink()
     for f in rep.findings:
         if f.code is not None:
@@ -570,7 +572,7 @@ def _bare_model(args: argparse.Namespace) -> ir.Model | None:
     target = args.target
     name = "server" if target.startswith(("http://", "https://")) else os.path.basename(target)
     common = {"name": name, "mode": args.mode, "temperature": 0.0, "top_p": 1.0, "max_tokens": 64, "stop": (),
-              "seed": 0, "context": args.context, "threads": args.threads}
+              "seed": 0, "context": args.context or 2048, "threads": args.threads}
     if target.startswith(("http://", "https://")):
         ep = ir.Endpoint(url=target.rstrip("/"), served_model=args.served_model, dialect=args.dialect,
                          api_key_env=args.api_key_env, timeout=60.0, concurrency=1, adaptive=False, retries=0)

@@ -85,7 +85,8 @@ task code {
 def _spec(tmp: str, url: str, dialect: str = "llama_cpp", context: int = 1024) -> str:
     path = os.path.join(tmp, "served.synth")
     with open(path, "w", encoding="utf-8") as fh:
-        fh.write(RECIPE.format(url=url, dialect=dialect, context=context, code=CODE_TASK if dialect != "openai" else ""))
+        code = CODE_TASK if dialect != "openai" else ""
+        fh.write(RECIPE.format(url=url, dialect=dialect, context=context, code=code))
     return path
 
 
@@ -116,6 +117,18 @@ def test_doctor_on_a_recipe_with_the_real_llama_cpp_server(server: LlamaServer, 
 
 
 @pytest.mark.model
+def test_doctor_on_a_server_url_probes_every_kind_its_dialect_supports(server: LlamaServer) -> None:
+    code, out, err = _doctor(server.url, "--dialect", "llama_cpp", "--json")
+    assert code == 0, err
+    (model,) = json.loads(out)["models"]
+    assert model["name"] == "server" and model["facts"]["context"] == 1024
+    status = {f["check"]: f["status"] for f in model["findings"]}
+    assert status == {"reach": "ok", "constraint:select": "ok", "constraint:regex": "ok", "constraint:json": "ok"}
+    code, _, err = _doctor(server.url, "--dialect", "llama_cpp", "--context", "4096")
+    assert code == 1 and "error[E515]" in err
+
+
+@pytest.mark.model
 def test_build_stops_early_when_the_server_context_is_smaller(server: LlamaServer, tmp_path: str) -> None:
     spec = _spec(str(tmp_path), server.url, context=2048)
     code, out, err = _doctor(spec)
@@ -141,6 +154,14 @@ def test_a_server_that_ignores_constraints_is_e516(tmp_path: str) -> None:
     found = {f["check"]: (f["status"], f["code"]) for f in model["findings"]}
     assert found["constraint:select"] == ("error", "E516") and found["constraint:json"] == ("error", "E516")
     assert err.count("error[E516]") == 2
+
+
+def test_a_server_url_that_ignores_constraints(tmp_path: str) -> None:
+    with fault_server() as fake:  # openai's dialect: a choice and a JSON object, no regex
+        code, out, _ = _doctor(fake.url, "--dialect", "openai", "--json")
+    assert code == 1
+    found = {f["check"]: f["code"] for f in json.loads(out)["models"][0]["findings"]}
+    assert found == {"reach": None, "constraint:select": "E516", "constraint:json": "E516"}
 
 
 def test_a_dead_endpoint_is_e511(tmp_path: str) -> None:
