@@ -29,7 +29,6 @@ __all__ = ["Spend", "NodeSpend", "SCHEMA", "new_build", "recipe_key", "record", 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS usage (build TEXT, recipe TEXT, node TEXT, model TEXT, fingerprint TEXT, "
     "requests INTEGER, prompt INTEGER, evaluated INTEGER, generated INTEGER, started REAL, finished REAL)",
-    "CREATE INDEX IF NOT EXISTS usage_recipe ON usage (recipe, node)",
     "CREATE TABLE IF NOT EXISTS builds (build TEXT PRIMARY KEY, recipe TEXT, started REAL, seconds REAL, "
     "kept TEXT)",
 )
