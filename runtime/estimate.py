@@ -83,6 +83,10 @@ def annotate(plan: Plan, err: TextIO, *, count: bool, backend: str = "llama", re
         summary += f" (no cache at {os.path.relpath(os.path.join(plan.program.root, '.synthc'))} yet)"
     if count:
         summary += f"; ≈ {duration(total_s)} to generate the new ones"
+    if history:
+        summary += (f"; builds so far spent {sum(h.requests for h in history.values())} requests, "
+                    f"{sum(h.prompt for h in history.values())} prompt and {sum(h.generated for h in history.values())} "
+                    f"generated tokens, {duration(sum(h.seconds for h in history.values()))} of node time")
     return Annotations(notes, summary + f" (looked up in {time.time() - started:.1f}s)", data)
 
 

@@ -88,6 +88,7 @@ def test_plan_tokens_sets_the_estimate_against_the_spend(tmp_path: str) -> None:
     text = out.getvalue()
     assert f"spent by 1 build(s): {requests} requests (estimated 16 in the first round)" in text
     assert f"{prompt} prompt tokens (estimated " in text and f"{generated} generated (cap " in text
+    assert f"builds so far spent {requests} requests, {prompt} prompt and {generated} generated tokens" in text
     out = io.StringIO()
     assert main(["plan", spec, "--tokens", "--backend", "fake", "--json"], out, err) == 0
     node = next(n for n in json.loads(out.getvalue())["nodes"] if n["id"] == NODE)
