@@ -422,6 +422,32 @@ _ALL = [
        "# .synthc/cache.sqlite overwritten by another program",
        "Delete the `.synthc/` folder and rerun: it only holds caches (generations, indexes), so deleting it "
        "costs time, never data. For a full disk, free space: generations committed so far are kept."),
+    _c("E515", "server-context-too-small", "runtime",
+       "A served model's `context` in the recipe is larger than the context its server gives one request "
+       "(llama.cpp: the context per slot, `--ctx-size` divided by `--parallel`; vLLM: `max_model_len`). synthc "
+       "trims conversation histories and stops over-long prompts against the recipe's `context`, so a request "
+       "between the two sizes would reach the server and be refused mid-build. `synthc build` checks this "
+       "before generating (skip with `--no-doctor`), and `synthc doctor` reports it.",
+       'model m {\n  endpoint = "http://127.0.0.1:8080/v1"  # llama-server -c 4096 --parallel 4: 1024 a slot\n'
+       '  context  = 2048\n}',
+       "Set `context` to the server's size (the message says it), or serve the model with a larger context."),
+    _c("E516", "constraint-not-enforced", "runtime",
+       "`synthc doctor` sent the server one small request per constraint kind the recipe uses (a choice, a "
+       "regex, a JSON schema), in the fields the `dialect` sends them, and the answer did not follow it, or the "
+       "server refused the field. Without enforcement a build gets free text where it expects a label or "
+       "JSON, and drops those rows (or, for a small model, most of them).",
+       'model m {\n  endpoint = "http://127.0.0.1:8000/v1"\n  dialect  = "openai"  # a vLLM server: ignores '
+       'response_format for regex\n}',
+       "Set the `dialect` of the server you run (docs/servers.md: which field each reads; vLLM 0.12 removed "
+       "`guided_*` for `structured_outputs`), upgrade the server, or choose a constraint it enforces. A "
+       "warning with this code means the answer stopped at `max_tokens` and could not be checked."),
+    _c("E517", "slow-build", "runtime",
+       "A warning of `synthc doctor`: at the speed it measured on this machine, generating the recipe's first "
+       "round (every row up to `max_tokens`) would take over an hour. It is an upper bound (rows usually stop "
+       "earlier) and quota rounds add requests.",
+       "model m {\n  gguf       = \"models/llama-70b.Q4_K_M.gguf\"\n  max_tokens = 1024\n}",
+       "Lower the counts or `max_tokens`, or run the model on a server with a GPU (`endpoint`, docs/servers.md); "
+       "`synthc plan --tokens` estimates the time from the prompt sizes."),
     _c("E520", "template-limit-exceeded", "runtime",
        "Rendering a template went past a resource limit: output over 1,000,000 characters, more than 100,000 "
        "loop iterations, a `range()` of more than 10,000 items, a string or list repeated past the output "

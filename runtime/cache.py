@@ -4,7 +4,8 @@ Key = sha256 of the rendered request (messages, constraint, sampling parameters,
 all of them functions of the node's IR and the row key), the model fingerprint (file sha256) and
 CACHE_VERSION. The engine commits each group of requests (runtime/engine.py) in one transaction
 as soon as it finishes, so a `kill -9` loses at most the groups in flight, never part of one, and
-a rerun picks up where the last one stopped.
+a rerun picks up where the last one stopped. The same transaction records the group's spend in
+the usage ledger (runtime/ledger.py), so what builds spent is exact across kills and resumes.
 
 Excluded from identity, on purpose (editing these must not regenerate anything):
 - the spec's comments and formatting, names of exports and evaluations, output paths;
@@ -20,6 +21,7 @@ import sqlite3
 import time
 from typing import Any
 
+from synthc.runtime import ledger
 from synthc.runtime.backends.base import Completion
 
 __all__ = ["Cache", "CACHE_VERSION", "CacheError", "open_cache"]
@@ -72,6 +74,8 @@ class Cache:
             "completion TEXT, created REAL)"
         )
         self.db.execute("CREATE TABLE IF NOT EXISTS artifacts (key TEXT PRIMARY KEY, value TEXT)")
+        for statement in ledger.SCHEMA:  # the usage ledger (runtime/ledger.py)
+            self.db.execute(statement)
         self.hits = 0
         self.misses = 0
 
@@ -102,13 +106,18 @@ class Cache:
         except sqlite3.Error as exc:
             raise _error(self.path, exc) from None
 
-    def put_group(self, node: str, entries: list[tuple[str, str, Completion]]) -> None:
-        """Commit a group's (key, row key, completion) entries atomically: all of them or none."""
+    def put_group(self, node: str, entries: list[tuple[str, str, Completion]],
+                  spend: ledger.Spend | None = None) -> None:
+        """Commit a group's (key, row key, completion) entries atomically: all of them or none,
+        with the group's `spend` in the same transaction (so the ledger never counts a group
+        whose completions a kill -9 lost, nor misses one the cache kept)."""
         try:
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 for key, row_key, completion in entries:
                     self.put(key, node, row_key, completion)
+                if spend is not None:
+                    ledger.record(self.db, spend)
             except BaseException:
                 if self.db.in_transaction:
                     self.db.execute("ROLLBACK")
@@ -123,6 +132,18 @@ class Cache:
 
     def put_artifact(self, key: str, value: Any) -> None:
         self.db.execute("INSERT OR REPLACE INTO artifacts VALUES (?, ?)", (key, json.dumps(value)))
+
+    def begin_build(self, build: str, recipe: str) -> None:
+        try:
+            ledger.begin(self.db, build, recipe)
+        except sqlite3.Error as exc:
+            raise _error(self.path, exc) from None
+
+    def finish_build(self, build: str, seconds: float, kept: dict[str, int]) -> None:
+        try:
+            ledger.finish(self.db, build, seconds, kept)
+        except sqlite3.Error as exc:
+            raise _error(self.path, exc) from None
 
     def close(self) -> None:
         self.db.close()

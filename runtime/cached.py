@@ -47,7 +47,7 @@ class Row:
     chain: str  # identity across recipes: own request, chained over earlier turns
     cached: bool  # its completion is in the cache
     max_tokens: int  # generation cap of its request
-    prompt_tokens: int | None = None  # counted for rows that are not cached (when asked)
+    prompt_tokens: int | None = None  # counted for rows that are not cached, or for all (when asked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,13 +87,15 @@ def cache_path(plan: Plan) -> str:
 
 def lookup(plan: Plan, *, backend: str = "llama", count: bool = False, nodes: list[str] | None = None,
            progress: Callable[[str], None] | None = None, keep: bool = False,
-           keys: dict[str, Sequence[str]] | None = None) -> Lookup:
+           keys: dict[str, Sequence[str]] | None = None, count_cached: bool = False) -> Lookup:
     """Rows of every generating node (or of `nodes`), each marked cached or new; with `count`, the
     prompt tokens of the new ones. A node whose data cannot be loaded gets an entry in `errors`.
     `keep`: also keep every row's request and the model pool (`synthc show`): the first round's rows,
     then (a cache existing) the rows later quota rounds of a build added, found in the cache
     (`later_rows`); `keys` (generate node -> row keys `<label>/<index>`) plans those rows as well
-    when neither has them (`keyed_rows`; the reasons a key cannot be planned go to `unplanned`)."""
+    when neither has them (`keyed_rows`; the reasons a key cannot be planned go to `unplanned`).
+    `count_cached`: count the cached rows' prompt tokens too (`plan --tokens` comparing its estimate
+    of a whole build with what builds spent)."""
     from synthc.runtime.models import ModelPool
     from synthc.runtime.steps import Context
 
@@ -125,7 +127,7 @@ def lookup(plan: Plan, *, backend: str = "llama", count: bool = False, nodes: li
             out.backend = out.backend or be
             fit = fitter(be, plan.program.model(v.model).context) if v.conversation is not None else None
             requests = row_requests(v, plan.program, rows, be.fingerprint(), cache if found else None, fit)
-            out.nodes[node] = _node_rows(node, v, requests, be, count)  # `synthc plan`: the first round
+            out.nodes[node] = _node_rows(node, v, requests, be, count, count_cached)  # `synthc plan`: the first round
             if keep:
                 planner = rows.planner if isinstance(rows, RowPlan) and v.kind != "qa_pairs" else None
                 if planner is not None and found:
@@ -286,12 +288,13 @@ def _continued(v: ir.Variant, program: ir.Program, before: list[RowRequest], mor
     return [replace(rr, later=True) for rr in row_requests(v, program, prefix + more, fp, cache, fit)[len(prefix):]]
 
 
-def _node_rows(node: str, v: ir.Variant, requests: list[RowRequest], be: Backend, count: bool) -> NodeRows:
+def _node_rows(node: str, v: ir.Variant, requests: list[RowRequest], be: Backend, count: bool,
+               count_cached: bool = False) -> NodeRows:
     measure = prompt_size(be)  # what the backend's context check counts (llama.cpp: the prompt's own tokens)
     out: list[Row] = []
     for rr in requests:
         req, cached = rr.request, rr.completion is not None
-        tokens = measure(req) if count and not cached else None
+        tokens = measure(req) if count and (count_cached or not cached) else None
         out.append(Row(rr.row.key, rr.chain, cached, req.max_tokens, tokens))
     return NodeRows(node, v.id, tuple(out), v.conversation is not None)
 

@@ -31,12 +31,16 @@ class Annotations:
     data: dict[str, dict[str, Any]] = field(default_factory=dict)  # for `plan --json`
 
 
-def annotate(plan: Plan, err: TextIO, *, count: bool, backend: str = "llama") -> Annotations:
-    from synthc.runtime.cached import lookup
+def annotate(plan: Plan, err: TextIO, *, count: bool, backend: str = "llama", recipe: str | None = None) -> Annotations:
+    """`recipe` (the spec's path): with `count`, compare each node's estimate of a whole build with
+    what the recipe's builds spent on it (the usage ledger, runtime/ledger.py)."""
+    from synthc.runtime.cached import cache_path, lookup
+    from synthc.runtime.ledger import recipe_key, spent
 
     started = time.time()
     say = _Progress(err, started)
-    lk = lookup(plan, backend=backend, count=count, progress=say)
+    history = spent(cache_path(plan), recipe_key(recipe, plan.program.root)) if count and recipe else {}
+    lk = lookup(plan, backend=backend, count=count, progress=say, count_cached=bool(history))
     sp = speeds(lk.backend)
     notes: dict[str, str] = {}
     data: dict[str, dict[str, Any]] = {}
@@ -64,6 +68,10 @@ def annotate(plan: Plan, err: TextIO, *, count: bool, backend: str = "llama") ->
         if more:
             entry["quota_budget"] = more
             line += f"; the first round only: quota rounds may add ≤ {more} requests"
+        if node in history:
+            whole = _estimate(rows.rows, sp)
+            entry["estimate"], entry["spent"] = whole, _spent(history[node])
+            line += "\n" + _versus(whole, history[node])
         notes[node] = line
         data[node] = entry
     for node, msg in lk.errors.items():
@@ -75,7 +83,33 @@ def annotate(plan: Plan, err: TextIO, *, count: bool, backend: str = "llama") ->
         summary += f" (no cache at {os.path.relpath(os.path.join(plan.program.root, '.synthc'))} yet)"
     if count:
         summary += f"; ≈ {duration(total_s)} to generate the new ones"
+    if history:
+        summary += (f"; builds so far spent {sum(h.requests for h in history.values())} requests, "
+                    f"{sum(h.prompt for h in history.values())} prompt and {sum(h.generated for h in history.values())} "
+                    f"generated tokens, {duration(sum(h.seconds for h in history.values()))} of node time")
     return Annotations(notes, summary + f" (looked up in {time.time() - started:.1f}s)", data)
+
+
+def _estimate(rows: Sequence[Row], sp: tuple[float, float]) -> dict[str, Any]:
+    """What this estimate says a whole build of the node's first round costs, cached rows included."""
+    prompt = sum(r.prompt_tokens or 0 for r in rows)
+    cap = sum(r.max_tokens for r in rows)
+    return {"requests": len(rows), "prompt_tokens": prompt, "max_new_tokens": cap,
+            "seconds": round(prompt / sp[0] + cap / sp[1], 1)}
+
+
+def _spent(s: Any) -> dict[str, Any]:
+    return {"builds": s.builds, "requests": s.requests, "prompt_tokens": s.prompt, "evaluated_tokens": s.evaluated,
+            "generated_tokens": s.generated, "seconds": s.seconds, "kept": s.kept, "models": list(s.models)}
+
+
+def _versus(est: dict[str, Any], s: Any) -> str:
+    """One line: estimate vs actual. Generation stops before the cap, so generated tokens run under
+    it; quota rounds add requests the first round's estimate cannot know."""
+    kept = f", kept {s.kept} row(s)" if s.kept is not None else ""
+    return (f"spent by {s.builds} build(s): {s.requests} requests (estimated {est['requests']} in the first round), "
+            f"{s.prompt} prompt tokens (estimated {est['prompt_tokens']}), {s.generated} generated "
+            f"(cap {est['max_new_tokens']}), {duration(s.seconds)} (estimated {duration(est['seconds'])}){kept}")
 
 
 def _over_context(plan: Plan, node: str, rows: Sequence[Row]) -> dict[str, Any] | None:

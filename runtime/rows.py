@@ -21,7 +21,7 @@ from synthc.runtime.prompts import example_stops
 from synthc.runtime.scope import prompt_scope, render, render_demos
 
 __all__ = ["Planned", "Pair", "Planner", "RowPlan", "plan_rows", "label_counts", "build_request", "json_schema",
-           "row_seed", "conversation_id", "diversity_turn"]
+           "variant_constraint", "row_seed", "conversation_id", "diversity_turn"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +264,11 @@ def _token_cap(v: ir.Variant, model: ir.Model) -> int:
     return model.max_tokens
 
 
+def variant_constraint(v: ir.Variant, program: ir.Program) -> Constraint:
+    """What every request of `v` constrains its output to (`synthc doctor` probes a server with it)."""
+    return _constraint(v.output, program.label_set(v.labels).names if v.labels else ())
+
+
 def _constraint(output: ir.Output, labels: tuple[str, ...]) -> Constraint:
     """A lone label/choice field is a `select`, a lone regex field a `regex`, a lone string free
     text; anything else a JSON object under its schema."""
@@ -297,8 +302,7 @@ def build_request(v: ir.Variant, program: ir.Program, r: Planned,
     else:
         text = (system + "\n\n" if system else "") + prompt
         messages, shared = [("text", text)], 0
-    labels = program.label_set(v.labels).names if v.labels else ()
-    constraint = _constraint(v.output, labels)
+    constraint = variant_constraint(v, program)
     req = Request(messages=tuple(messages), mode=model.mode, constraint=constraint,
                   max_tokens=_token_cap(v, model), temperature=model.temperature, top_p=model.top_p,
                   stop=model.stop + tuple(s for s in example_stops(v, model) if s not in model.stop),

@@ -6,7 +6,8 @@ export, ...; runtime/steps/) run here. A generate node becomes a GenerateJob (ru
 whose ready groups go to the Dispatcher at once — across variants and tasks, so a backend always
 has many requests queued — while this thread goes on: parse, filter and export of a finished
 variant run while other variants still generate. Finished groups are committed to the cache one
-transaction each. When a generate node's rows are all done, its quota loop (runtime/quota.py)
+transaction each, with what they spent (the usage ledger, runtime/ledger.py). Before any of it, a
+served model's context is checked against its server's (runtime/doctor.py; `doctor=False` skips). When a generate node's rows are all done, its quota loop (runtime/quota.py)
 counts the rows its parse and filter keep per label and may append another round of rows to the
 same job; the node is done when every label is met or its attempt budget spent. After a filter
 step, each label's kept rows beyond its quota are cut in plan order (equal N across variants). Outputs are written only after every node they depend on succeeded, each file
@@ -29,9 +30,11 @@ from synthc.compiler.source import NO_SPAN, SourceMap
 from synthc.runtime.backends.base import Completion
 from synthc.runtime.cache import CacheError, open_cache
 from synthc.runtime.dispatch import Dispatcher, LocalDispatcher
+from synthc.runtime.doctor import check_served_context
 from synthc.runtime.engine import GenerateJob
 from synthc.runtime.errors import RunFailed, fail
 from synthc.runtime.history import fitter
+from synthc.runtime.ledger import Spend, new_build, recipe_key
 from synthc.runtime.models import ModelPool
 from synthc.runtime.progress import Events
 from synthc.runtime.quota import Quota, intended, stages
@@ -45,9 +48,11 @@ __all__ = ["execute", "RunFailed"]
 
 def execute(plan: Plan, sources: SourceMap, *, force: bool = False, select: list[str] | None = None,
             locked: bool = False, quiet: bool = False, backend: str = "llama", events: str | None = None,
-            err: TextIO | None = None, dispatcher: Dispatcher | None = None) -> str:
+            err: TextIO | None = None, dispatcher: Dispatcher | None = None, doctor: bool = True) -> str:
     """Run the plan; returns a one-paragraph summary. Raises RunFailed with E5xx diagnostics.
-    `dispatcher` runs the generation groups (default: this process's backends, LocalDispatcher)."""
+    `dispatcher` runs the generation groups (default: this process's backends, LocalDispatcher).
+    `doctor`: before generating, check what can be checked without generating (runtime/doctor.py:
+    a served model's context against its server's, over the connection the preflight opened)."""
     import os
 
     nodes = plan.order()
@@ -65,6 +70,8 @@ def execute(plan: Plan, sources: SourceMap, *, force: bool = False, select: list
     models = ModelPool(plan.program, root, backend)
     ctx = Context(plan, None, None, models, force, recipe=recipe)  # type: ignore[arg-type]
     new_lock, notes = preflight(ctx, nodes, sources, locked)  # refusals happen here, before any output
+    if doctor:
+        check_served_context(models, [plan.step(n).target.model for n in nodes if plan.step(n).kind == "generate"])
     ctx.events = Events(err or sys.stderr, quiet, events)  # E321 / E505 for an unusable --events
     exports = [n for n in nodes if plan.step(n).kind == "export"]
     dispatch = None
@@ -73,6 +80,8 @@ def execute(plan: Plan, sources: SourceMap, *, force: bool = False, select: list
         for note in notes:
             ctx.note("recover", note)
         ctx.cache = open_cache(os.path.join(root, ".synthc"))
+        ctx.build = new_build()
+        ctx.cache.begin_build(ctx.build, recipe_key(ctx.recipe, ctx.root))
         dispatch = dispatcher or LocalDispatcher(models)
         values = _Scheduler(ctx, dispatch, nodes).run()
         write_lock(ctx, new_lock, bool(exports))
@@ -82,6 +91,7 @@ def execute(plan: Plan, sources: SourceMap, *, force: bool = False, select: list
             for note in locked_notes(ctx.models.info):
                 ctx.note("lock", note)
         write_run_log(ctx, time.time() - started)
+        ctx.cache.finish_build(ctx.build, time.time() - started, _kept(ctx, nodes))
         if ctx.warnings:
             stream = err or sys.stderr
             ctx.events.notice(render(ctx.warnings, sources, "full" if stream.isatty() else "concise"))
@@ -108,6 +118,16 @@ def execute(plan: Plan, sources: SourceMap, *, force: bool = False, select: list
             + (f"; wrote {', '.join(written)}" if written else ""))
 
 
+def _kept(ctx: Context, nodes: list[str]) -> dict[str, int]:
+    """Generate node -> rows its filters kept in this build (its variant's final count)."""
+    out = {}
+    for n in nodes:
+        step = ctx.plan.step(n)
+        if step.kind == "generate" and step.target.id in ctx.counts:
+            out[n] = sum(ctx.counts[step.target.id].values())
+    return out
+
+
 class _Scheduler:
     def __init__(self, ctx: Context, dispatcher: Dispatcher, nodes: list[str]) -> None:
         self.ctx, self.dispatcher = ctx, dispatcher
@@ -117,6 +137,7 @@ class _Scheduler:
         self.jobs: dict[str, GenerateJob] = {}
         self.started: dict[str, float] = {}
         self.inflight: dict[Future[list[Completion]], tuple[GenerateJob, int]] = {}
+        self.sent: dict[tuple[str, int], float] = {}  # (node, group) -> when it went to the backend
         self.quotas: dict[str, Quota] = {}  # generate node -> its quota loop
         self.by_filter: dict[str, Quota] = {}  # filter node -> the same loop, for the cut
         self.parked: list[GenerateJob] = []  # rounds done, waiting for the filter's other inputs
@@ -184,6 +205,7 @@ class _Scheduler:
                     progressed = True
                 else:
                     job.state[g] = "running"
+                    self.sent[(job.node, g)] = time.time()
                     self.inflight[self.dispatcher.submit(job.variant.model, requests)] = (job, g)
             if not progressed:
                 break
@@ -253,8 +275,13 @@ class _Scheduler:
         ctx = self.ctx
         members = job.commit(g, completions)
         if fresh:
-            ctx.cache.put_group(job.node, job.entries(g))
+            ctx.cache.put_group(job.node, job.entries(g), self._spend(job, g, completions))
         stats = ctx.variant_stats.setdefault(job.variant.id, Counter())
+        usage = ctx.usage.setdefault(job.variant.id, Counter())
+        for c in completions:  # what the rows cost, whichever build generated them (the card's cost)
+            usage["requests"] += 1
+            usage["prompt_tokens"] += c.prompt_tokens
+            usage["generated_tokens"] += c.completion_tokens
         first = job.done_rows - len(members)
         for k, (i, c) in enumerate(zip(members, completions)):
             for counter in (ctx.stats, stats):
@@ -269,6 +296,16 @@ class _Scheduler:
                     counter["cached"] += 1
             ctx.events.emit("row_done", node=job.node, done=first + k + 1, tokens=c.completion_tokens if fresh else 0,
                             row=job.rows[i].key, cached=not fresh)
+
+    def _spend(self, job: GenerateJob, g: int, completions: list[Completion]) -> Spend:
+        """The ledger entry of a freshly generated group, committed with its completions."""
+        v, ctx = job.variant, self.ctx
+        return Spend(build=ctx.build, recipe=recipe_key(ctx.recipe, ctx.root), node=job.node, model=v.model,
+                     fingerprint=job.fingerprint, requests=len(completions),
+                     prompt=sum(c.prompt_tokens for c in completions),
+                     evaluated=sum(c.evaluated_tokens for c in completions),
+                     generated=sum(c.completion_tokens for c in completions),
+                     started=self.sent.pop((job.node, g), time.time()), finished=time.time())
 
     def _job_done(self, job: GenerateJob) -> None:
         if job.node in self.jobs:

@@ -122,7 +122,8 @@ def encode_rows(rows: list[dict[str, Any]], fmt: str) -> bytes:
 def dataset_card(name: str, spec: str, files: list[str], counts: dict[str, dict[str, int]],
                  model: dict[str, Any], hashes: dict[str, str], description: str,
                  header: dict[str, Any] | None = None, kind: str = "classification",
-                 dropped: dict[str, dict[str, dict[str, int]]] | None = None) -> str:
+                 dropped: dict[str, dict[str, dict[str, int]]] | None = None,
+                 cost: dict[str, dict[str, int]] | None = None) -> str:
     """A Hugging Face dataset card: YAML front matter (licence, task categories, configs with their
     data files; `header` replaces it for a Hugging Face dataset folder, adding dataset_info with the
     features), then prose."""
@@ -153,6 +154,8 @@ def dataset_card(name: str, spec: str, files: list[str], counts: dict[str, dict[
                 why = ", ".join(f"{k} {n}" for k, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
                 kept = counts.get(variant, {}).get(label, 0)
                 lines.append(f"| {variant} | {label or '-'} | {kept} | {sum(reasons.values())} | {why} |")
+    if cost:
+        lines += _cost(cost)
     lines += ["", "## Model", "", f"- {model.get('name')}: `{model.get('path')}`",
               f"- sha256 `{model.get('sha256')}`", "", "## File hashes (sha256)", ""]
     lines += [f"- `{k}`: `{v}`" for k, v in sorted(hashes.items())]
@@ -161,3 +164,20 @@ def dataset_card(name: str, spec: str, files: list[str], counts: dict[str, dict[
               "## Licence", "", "`other`: generated text; the model's licence and the licences of the data the",
               "recipe read (seed examples, retrieval corpora) apply.", ""]
     return "\n".join(lines)
+
+
+def _cost(cost: dict[str, dict[str, int]]) -> list[str]:
+    """The card's generation cost: deterministic quantities only (the card is promised byte-stable
+    across rebuilds and resumes), so tokens and requests, never time."""
+    lines = ["", "## Generation cost", "",
+             "Every request the rows came from (kept, dropped and cut rows alike), with the tokens the model "
+             "counted; a generation served from the cache counts once, whichever build made it. Time is a "
+             "fact of each run, not of the data: `synthc plan --tokens` shows what builds spent.", "",
+             "| variant | requests | prompt tokens | generated tokens |", "|---|---|---|---|"]
+    for variant, u in sorted(cost.items()):
+        lines.append(f"| {variant} | {u.get('requests', 0)} | {u.get('prompt_tokens', 0)} | "
+                     f"{u.get('generated_tokens', 0)} |")
+    if len(cost) > 1:
+        total = {k: sum(u.get(k, 0) for u in cost.values()) for k in ("requests", "prompt_tokens", "generated_tokens")}
+        lines.append(f"| all | {total['requests']} | {total['prompt_tokens']} | {total['generated_tokens']} |")
+    return lines

@@ -22,6 +22,7 @@ from synthc.compiler.paths import ReadError, read_recipe
 from synthc.compiler.source import NO_SPAN, SourceMap
 
 if TYPE_CHECKING:
+    from synthc.compiler import ir
     from synthc.runtime.show import Selection
 
 __all__ = ["main", "entry"]
@@ -182,7 +183,28 @@ def _parser(color: bool = False) -> argparse.ArgumentParser:
                    help="ray: generation on Ray workers (pip install 'synthc[ray]'; docs/servers.md)")
     c.add_argument("--address", metavar="HOST:PORT", help="the Ray cluster to join (default: start a local one)")
     c.add_argument("--workers", type=_at_least_one, default=2, metavar="N", help="Ray actors per model (default 2)")
+    c.add_argument("--no-doctor", action="store_true",
+                   help="skip the check before generating that a served model's context fits its server (E515)")
     c.set_defaults(func=cmd_build)
+    c = _add(sub, color, "doctor",
+             "probe the models a recipe names (or one model) and report what will fail or be slow")
+    c.add_argument("target", metavar="TARGET",
+                   help="a .synth recipe, a .gguf file, a builtin model (smollm2-135m) or a server URL (http://…/v1)")
+    c.add_argument("--json", action="store_true", help="the report as JSON, with schema_version")
+    c.add_argument("--dialect", choices=list(_dialects()), default="openai",
+                   help="a server URL's dialect (default openai; docs/servers.md)")
+    c.add_argument("--served-model", metavar="ID", help="a server URL's model id (default: the first it lists)")
+    c.add_argument("--api-key-env", metavar="NAME", help="a server URL's API key variable")
+    c.add_argument("--mode", choices=["chat", "completion"], default="chat", help="a bare model's mode (default chat)")
+    c.add_argument("--context", type=int, metavar="N",
+                   help="a bare model's context (a local one: default 2048; a URL: compared with the server's)")
+    c.add_argument("--threads", type=int, metavar="N", help="a local model's threads (default: llama.cpp's choice)")
+    c.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a recipe's param")
+    c.add_argument("--allow-path", action="append", default=[], metavar="DIR",
+                   help="let the recipe read under DIR too (docs/security.md)")
+    c.add_argument("--format", choices=["full", "concise", "json"], help="diagnostic format")
+    c.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    c.set_defaults(func=cmd_doctor)
     c = _add(sub, color, "init", "scaffold a working, commented recipe from your own data file")
     c.add_argument("data", nargs="?", metavar="DATA", help="JSONL, CSV or Parquet file with your real rows")
     c.add_argument("--task", choices=["classification", "qa"], default="classification",
@@ -237,6 +259,12 @@ def _students(value: str) -> str:
     if bad or not value:
         raise argparse.ArgumentTypeError(f"unknown student(s) {', '.join(bad)}; choose from {', '.join(STUDENTS)}")
     return value
+
+
+def _dialects() -> tuple[str, ...]:
+    from synthc.compiler.schema import DIALECTS
+
+    return tuple(DIALECTS)
 
 
 def _eval_metrics() -> tuple[str, ...]:
@@ -313,7 +341,7 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.tokens or (not args.no_lookup and os.path.exists(cache)):
         from synthc.runtime.estimate import annotate
 
-        notes = annotate(result.plan, err, count=args.tokens, backend=args.backend)
+        notes = annotate(result.plan, err, count=args.tokens, backend=args.backend, recipe=args.spec)
     if args.json:
         out.write(plan_json(result.plan, notes.data if notes else None))
         return 0
@@ -507,12 +535,64 @@ def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                                        address=args.address, workers=args.workers)
         summary = execute(result.plan, result.sources, force=args.force, select=args.select or None,
                           locked=args.locked, quiet=args.quiet, backend=args.backend, events=args.events,
-                          err=err, dispatcher=dispatcher)
+                          err=err, dispatcher=dispatcher, doctor=not args.no_doctor)
     except RunFailed as failed:
         report(failed.diagnostics, result.sources, args, err)
         return 1
     print(summary, file=out)
     return 0
+
+
+def cmd_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Coded findings go to stderr as diagnostics (at the model's line for a recipe), the table
+    (or --json) to stdout; exit 1 when any finding is an error."""
+    from synthc.runtime.doctor import doctor, doctor_model
+
+    target = args.target
+    if target.endswith(".synth"):
+        args.spec = target
+        result = _compile(args, err)
+        if result is None or not result.ok or result.plan is None:
+            return 1
+        sources = result.sources
+        rep = doctor(result.plan.program, target)
+    else:
+        model = _bare_model(args)
+        if model is None:
+            return _user_error("E702", f"no such recipe, model file or builtin model: {target}", err,
+                               "give a .synth recipe, a .gguf file, a builtin model name or an http(s):// URL",
+                               args.format)
+        sources = SourceMap()
+        rep = doctor_model(model, os.getcwd(), target, context_given=args.context is not None)
+    sink = Sink()
+    for f in rep.findings:
+        if f.code is not None:
+            add = sink.error if f.status == "error" else sink.warning
+            add(f.code, f"model `{f.model}`: {f.detail}", f.span, "model declared here" if f.span != NO_SPAN else "",
+                help=f.help or None)
+    report(sink.items, sources, args, err)
+    out.write(rep.as_json() if args.json else rep.as_text())
+    return 1 if rep.errors else 0
+
+
+def _bare_model(args: argparse.Namespace) -> ir.Model | None:
+    """The ir.Model of `synthc doctor URL|FILE.gguf|BUILTIN`, or None when TARGET is none of them."""
+    from synthc.compiler import ir
+    from synthc.compiler.schema import BUILTIN_MODELS
+
+    target = args.target
+    name = "server" if target.startswith(("http://", "https://")) else os.path.basename(target)
+    common = {"name": name, "mode": args.mode, "temperature": 0.0, "top_p": 1.0, "max_tokens": 64, "stop": (),
+              "seed": 0, "context": args.context or 2048, "threads": args.threads}
+    if target.startswith(("http://", "https://")):
+        ep = ir.Endpoint(url=target.rstrip("/"), served_model=args.served_model, dialect=args.dialect,
+                         api_key_env=args.api_key_env, timeout=60.0, concurrency=1, adaptive=False, retries=0)
+        return ir.Model(gguf_kind="endpoint", gguf="", endpoint=ep, **common)
+    if target in BUILTIN_MODELS:
+        return ir.Model(gguf_kind="builtin", gguf=target, **common)
+    if os.path.isfile(target):
+        return ir.Model(gguf_kind="path", gguf=os.path.abspath(target), **common)
+    return None
 
 
 def cmd_completion(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

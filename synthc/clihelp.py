@@ -62,6 +62,11 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("synthc build my.synth --backend fake", "a dry run with the deterministic stand-in"),
         ("synthc build my.synth --locked", "refuse if a model, data file or version changed"),
     ),
+    "doctor": (
+        ("synthc doctor my.synth", "probe every model the recipe names: server, context, constraints, speed"),
+        ("synthc doctor smollm2-135m", "load a local model and measure its tokens/s on this machine"),
+        ("synthc doctor http://127.0.0.1:8080/v1 --dialect llama_cpp --json", "what a server enforces, as JSON"),
+    ),
     "init": (
         ("synthc init data/train.jsonl", "classification: labels and counts from the file"),
         ("synthc init reviews.csv --text-field review --label-field stars --out stars.synth", "other columns"),

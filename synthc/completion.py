@@ -29,7 +29,7 @@ class _Command:
     name: str
     help: str
     options: tuple[_Option, ...]
-    positional: str  # "synth" | "file" | "code" | "choice" | ""
+    positional: str  # "synth" | "file" | "code" | "choice" | "target" | ""
     choices: tuple[str, ...]  # the positional's choices ("choice")
 
 
@@ -45,6 +45,8 @@ def _commands(parser: argparse.ArgumentParser) -> list[_Command]:
                                        tuple(map(str, a.choices or ())), a.nargs != 0, a.dest in _FILE_VALUES))
             elif a.dest in ("spec", "files"):
                 positional = "synth"
+            elif a.dest == "target":  # `synthc doctor`: a recipe, a GGUF file, a builtin model or a URL
+                positional = "target"
             elif a.dest in ("data", "datasets"):
                 positional = "file"
             elif a.dest == "code":
@@ -53,6 +55,12 @@ def _commands(parser: argparse.ArgumentParser) -> list[_Command]:
                 positional, choices = "choice", tuple(map(str, a.choices))
         out.append(_Command(name, helps.get(name, ""), tuple(options), positional, choices))
     return out
+
+
+def _builtins() -> list[str]:
+    from synthc.compiler.schema import BUILTIN_MODELS
+
+    return sorted(BUILTIN_MODELS)
 
 
 def _codes() -> str:
@@ -97,6 +105,9 @@ def _bash(cmds: list[_Command]) -> str:
             lines.append("      COMPREPLY=($(compgen -f -X '!*.synth' -- \"$cur\") $(compgen -d -- \"$cur\")) ;;")
         elif c.positional == "file":
             lines.append("      COMPREPLY=($(compgen -f -- \"$cur\")) ;;")
+        elif c.positional == "target":
+            lines.append("      COMPREPLY=($(compgen -f -X '!*.synth' -- \"$cur\") $(compgen -f -X '!*.gguf' -- \"$cur\") "
+                         f"$(compgen -d -- \"$cur\") $(compgen -W {_words(_builtins())} -- \"$cur\")) ;;")
         elif c.positional == "code":
             lines.append(f"      COMPREPLY=($(compgen -W {_words([_codes()])} -- \"$cur\")) ;;")
         elif c.positional == "choice":
@@ -138,6 +149,9 @@ def _fish(cmds: list[_Command]) -> str:
             lines.append(f"complete -c synthc {cond} -k -a '(__fish_complete_suffix .synth)'")
         elif c.positional == "file":
             lines.append(f"complete -c synthc {cond} -F")
+        elif c.positional == "target":
+            lines.append(f"complete -c synthc {cond} -k -a '(__fish_complete_suffix .synth; __fish_complete_suffix .gguf)'")
+            lines.append(f"complete -c synthc {cond} -x -a {_fish_str(' '.join(_builtins()))}")
         elif c.positional == "code":
             lines.append(f"complete -c synthc {cond} -x -a {_fish_str(_codes())}")
         elif c.positional == "choice":

@@ -30,6 +30,7 @@ model served {{
   endpoint    = "{url}"
   dialect     = {dialect}
   max_tokens  = {max_tokens}
+  context     = 1024  # a slot of the test server (tests/servers.py); more is E515 before a build
   temperature = 0.7
   concurrency = 2
   retries     = {retries}

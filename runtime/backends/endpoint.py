@@ -162,6 +162,11 @@ class EndpointBackend:
     def capacity(self) -> int:
         return self.ep.concurrency
 
+    def server_get(self, path: str) -> Any:
+        """GET `path` under the server's root (not under /v1): what `synthc doctor` asks a server
+        about itself (/version, /api/version). EndpointRefused when it answers no JSON."""
+        return self._get(self.root + path)
+
     # -- generation ----------------------------------------------------------------------------
     def generate(self, request: Request) -> Completion:
         return self.generate_batch([request])[0]

@@ -52,6 +52,10 @@ class Context:
     history: dict[str, dict[str, int]] = field(default_factory=dict)  # variant id -> rows trimmed, turns left out
     quota: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # variant id -> label -> quota
     warnings: list[Diagnostic] = field(default_factory=list)  # coded warnings (`warn`), in the order met
+    # variant id -> requests, prompt and generated tokens of every completion its rows came from, new
+    # or cached alike: a fact of the data (the card's cost), the same whichever build generated them
+    usage: dict[str, Counter[str]] = field(default_factory=dict)
+    build: str = ""  # this build's id in the usage ledger (runtime/ledger.py)
 
     @property
     def program(self) -> ir.Program:

@@ -212,6 +212,9 @@ def _manifest(ctx: Context, e: ir.Export, variants: list[ir.Variant], hashes: di
         "tokens": {"completion": sum(c.provenance.get("tokens", {}).get("completion", 0) for c in kept),
                    "prompt": sum(c.provenance.get("tokens", {}).get("prompt", 0) for c in kept)},
         "model": model, "versions": lockfile.versions(),
+        # What the rows cost: every request of each variant (kept, dropped or cut rows alike) summed over
+        # its completions, new or cached; deterministic, unlike wall time (the ledger, .synthc/).
+        "usage": {v.name: dict(sorted(ctx.usage.get(v.id, Counter()).items())) for v in variants},
     }
     trimmed = {v.name: ctx.history[v.id] for v in variants if v.id in ctx.history}
     if trimmed:  # only where a conversation outgrew the context (runtime/history.py)
@@ -219,7 +222,8 @@ def _manifest(ctx: Context, e: ir.Export, variants: list[ir.Variant], hashes: di
     description = (f"Synthetic `{ctx.program.task(e.task).kind}` data from task `{e.task}` "
                    f"(variants: {', '.join(v.name for v in variants)}).")
     card = dataset_card(e.name, os.path.basename(ctx.recipe), list(hashes), counts, model, hashes, description,
-                        header=header, kind=ctx.program.task(e.task).kind, dropped=manifest["dropped_by_label"])
+                        header=header, kind=ctx.program.task(e.task).kind, dropped=manifest["dropped_by_label"],
+                        cost=manifest["usage"])
     return manifest, card
 
 
