@@ -4,6 +4,7 @@ first `shared` demos, and each row's demos are still a uniform sample of its own
 from __future__ import annotations
 
 import dataclasses
+import json
 import itertools
 import os
 from collections import Counter
@@ -133,3 +134,18 @@ def test_each_row_is_a_uniform_ordered_sample(tmp_path: str) -> None:
     # Chi-square with 23 degrees of freedom: 49.7 is its 0.001 quantile.
     expected = n / 24
     assert sum((o - expected) ** 2 / expected for o in counts.values()) < 49.7
+
+
+def test_run_log_counts_prompt_tokens_per_variant(tmp_path: str) -> None:
+    # The fake backend evaluates every prompt token it is sent, so the summary stays quiet about
+    # the KV cache while the run log still counts each variant's tokens.
+    from test_runtime import _build, _copy_example
+
+    spec = _copy_example(str(tmp_path), "fewshot.synth")
+    summary = _build(spec)
+    assert "evaluated ÷ sent" not in summary
+    facts = json.load(open(os.path.join(os.path.dirname(spec), ".synthc", "last-build.json"), encoding="utf-8"))
+    counts = facts["variants"]["messages.default"]
+    assert counts["generated"] == facts["generations"]["new"] > 0
+    assert counts["prompt"] == counts["prompt_evaluated"] == facts["tokens"]["prompt"] > 0
+    assert counts["evaluated_per_sent"] == 1.0
