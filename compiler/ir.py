@@ -166,6 +166,8 @@ class FewShot:
     exclude_self: bool
     demo: Template
     separator: str
+    shared: int  # demos a block of rows shares, first in each row's order (0: independent draws)
+    block: int  # rows of a label (by index) per block
     origin: Span = _origin()
 
 

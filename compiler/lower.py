@@ -201,7 +201,8 @@ class _Lower:
         demo = self.template(x["demo"])
         assert demo is not None
         return ir.FewShot(shots=x["shots"], source=x["from"], same_label=x["same_label"], replace=x["replace"],
-                          exclude_self=x["exclude_self"], demo=demo, separator=x["separator"], origin=v.origin)
+                          exclude_self=x["exclude_self"], demo=demo, separator=x["separator"],
+                          shared=_shared_demos(x["shots"], x.get("shared")), block=x["block"], origin=v.origin)
 
     def retrieve(self, v: Values | None) -> ir.Retrieve | None:
         if v is None:
@@ -305,3 +306,10 @@ class _Lower:
                            gold_plus_synthetic=x["gold_plus_synthetic"], gold_k=x["gold_k"], path=path, collection=x.get("collection"),
                            relevant=x.get("relevant"), time=x.get("time"), candidates=x["candidates"],
                            epochs=x["epochs"], queries=x.get("queries"), origin=v.origin)
+
+
+def _shared_demos(shots: int, shared: int | None) -> int:
+    """Demos a block of rows shares: three quarters of the shots unless set, never more than all.
+    A quarter drawn per row keeps rows of a block apart; the shared three quarters are the prompt
+    prefix the backend evaluates once per block (docs/language.md, `fewshot`)."""
+    return min(shots, shots * 3 // 4 if shared is None else shared)

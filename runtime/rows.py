@@ -151,7 +151,7 @@ class Planner:
             if self.personas is not None and r.seed is not None:
                 r.persona = self.personas.get(r.seed.id, {})
         if v.fewshot is not None:
-            _assign_demos(v, rows, self.seeds or [], self.demo_pairs or [])
+            _assign_demos(v, rows, self.seeds or [], self.demo_pairs or [], model.seed)
         if v.conversation is not None:
             _assign_conversations(v, rows)
         return rows
@@ -163,25 +163,85 @@ def plan_rows(v: ir.Variant, program: ir.Program, seeds: list[Row] | None, input
     return Planner(v, program, seeds, inputs, demo_pairs, personas).first()
 
 
-def _assign_demos(v: ir.Variant, rows: list[Planned], seeds: list[Row], pairs: list[Pair]) -> None:
+def _assign_demos(v: ir.Variant, rows: list[Planned], seeds: list[Row], pairs: list[Pair], model_seed: int) -> None:
+    """Each row's demos: a uniform sample of its pool (with or without replacement), in a uniformly
+    random order. With `shared > 0` the rows of a block (`block` consecutive rows of a label)
+    take their first `shared` demos from one stream drawn per block, so their prompts share that
+    prefix; each row's own draw is still exactly the independent one's (see `_DemoStream`)."""
     fs = v.fewshot
     assert fs is not None
+    if fs.source == "retrieved":
+        everything: list[tuple[Row, Doc | None]] = [(p.seed, p.hit.doc) for p in pairs]
+    else:
+        everything = [(s, None) for s in seeds]
+    pools: dict[str | None, list[tuple[Row, Doc | None]]] = {}
+    streams: dict[tuple[str | None, int], _DemoStream] = {}
     for r in rows:
-        rng = random.Random(row_seed(r.seed_value, "demos"))
-        if fs.source == "retrieved":
-            pool: list[tuple[Row, Doc | None]] = [(p.seed, p.hit.doc) for p in pairs]
-        else:
-            pool = [(s, None) for s in seeds]
-        if fs.same_label and r.label is not None:
-            pool = [p for p in pool if p[0].label == r.label]
-        if fs.exclude_self and r.seed is not None:
-            pool = [p for p in pool if p[0].id != r.seed.id]
-        if not pool:
+        group = r.label if fs.same_label and r.label is not None else None  # None: the whole pool
+        if group not in pools:
+            pools[group] = everything if group is None else [p for p in everything if p[0].label == group]
+        pool = pools[group]
+        # Indices into the label's pool: the row's allowed demos, in pool order.
+        allowed = [i for i, p in enumerate(pool)
+                   if not (fs.exclude_self and r.seed is not None and p[0].id == r.seed.id)]
+        if not allowed:
             continue
-        if fs.replace:
-            r.demos = [rng.choice(pool) for _ in range(fs.shots)]
+        rng = random.Random(row_seed(r.seed_value, "demos"))
+        if fs.shared == 0:  # the independent draw, as it always was
+            picks = ([rng.choice(allowed) for _ in range(fs.shots)] if fs.replace
+                     else rng.sample(allowed, min(fs.shots, len(allowed))))
         else:
-            r.demos = rng.sample(pool, min(fs.shots, len(pool)))
+            key = (group, r.index // fs.block)
+            if key not in streams:
+                streams[key] = _DemoStream(len(pool), fs.replace,
+                                           random.Random(row_seed(model_seed, v.seed, v.task, "demo-prefix", *key)))
+            picks = _draw(streams[key], allowed, fs.shots, fs.shared, fs.replace, rng)
+        r.demos = [pool[i] for i in picks]
+
+
+class _DemoStream:
+    """One block's shared draw over its pool's indices: a uniformly random permutation (without
+    replacement) or an endless i.i.d. sequence (with replacement), drawn lazily and the same for
+    every row of the block. A row keeps only the indices it may use — the sub-order a uniform
+    permutation induces on a subset is a uniform permutation of the subset, and i.i.d. draws kept
+    when they fall in a subset are i.i.d. uniform on it — so the row's first `shared` demos are
+    distributed exactly as its own first `shared` draws would be."""
+
+    def __init__(self, n: int, replace: bool, rng: random.Random) -> None:
+        self.n, self.replace, self.rng = n, replace, rng
+        self.drawn: list[int] = []
+        if not replace:
+            self.drawn = list(range(n))
+            rng.shuffle(self.drawn)
+
+    def kept(self, allowed: set[int], m: int) -> list[int]:
+        """The first `m` drawn indices in `allowed` (fewer when a permutation runs out)."""
+        out: list[int] = []
+        i = 0
+        while len(out) < m:
+            if i == len(self.drawn):
+                if not self.replace:
+                    break
+                self.drawn.append(self.rng.randrange(self.n))
+            if self.drawn[i] in allowed:
+                out.append(self.drawn[i])
+            i += 1
+        return out
+
+
+def _draw(stream: _DemoStream, allowed: list[int], shots: int, shared: int, replace: bool,
+          rng: random.Random) -> list[int]:
+    """A row's demo indices: the block's first `shared` allowed ones, then the rest drawn by the
+    row alone (from what the prefix left, without replacement). Given the prefix, the rest is a
+    uniform draw of the remainder, so the row's ordered sample is uniform — the independent
+    draw's distribution — while rows of a block are correlated through the prefix."""
+    if replace:
+        prefix = stream.kept(set(allowed), min(shared, shots))
+        return prefix + [rng.choice(allowed) for _ in range(shots - len(prefix))]
+    k = min(shots, len(allowed))
+    prefix = stream.kept(set(allowed), min(shared, k))
+    taken = set(prefix)
+    return prefix + rng.sample([i for i in allowed if i not in taken], k - len(prefix))
 
 
 def conversation_id(label: str | None, index: int, reset_after: int) -> tuple[str, int]:

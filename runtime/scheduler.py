@@ -115,6 +115,7 @@ def execute(plan: Plan, sources: SourceMap, *, force: bool = False, select: list
     gen = ctx.stats
     return (f"built {len(nodes)} node(s) in {time.time() - started:.1f}s: "
             f"{gen['generated']} generated, {gen['cached']} from cache, {gen['tokens']} new tokens"
+            + _evaluated(ctx)
             + (f"; wrote {', '.join(written)}" if written else ""))
 
 
@@ -126,6 +127,16 @@ def _kept(ctx: Context, nodes: list[str]) -> dict[str, int]:
         if step.kind == "generate" and step.target.id in ctx.counts:
             out[n] = sum(ctx.counts[step.target.id].values())
     return out
+
+
+def _evaluated(ctx: Context) -> str:
+    """Prompt tokens evaluated ÷ sent, per variant that sent any (the rest came from the backend's
+    KV cache or a server's slot cache); omitted where a backend evaluates everything it is sent
+    (the fake one)."""
+    parts = [f"{vid} {c['evaluated_tokens'] / c['prompt_tokens']:.2f}"
+             for vid, c in sorted(ctx.variant_stats.items())
+             if c["prompt_tokens"] and c["evaluated_tokens"] < c["prompt_tokens"]]
+    return f"; prompt tokens evaluated ÷ sent: {', '.join(parts)}" if parts else ""
 
 
 class _Scheduler:

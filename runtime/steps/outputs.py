@@ -305,6 +305,14 @@ def write_lock(ctx: Context, new: dict[str, Any], any_export: bool) -> None:
                           + "; ".join(changed[:6]) + (" …" if len(changed) > 6 else ""))
 
 
+def _token_facts(c: Counter[str]) -> dict[str, Any]:
+    """A variant's new generations and prompt tokens: sent, and evaluated (the rest were resident
+    in the backend's KV cache — shared demo prefixes, shared system messages)."""
+    sent, evaluated = c["prompt_tokens"], c["evaluated_tokens"]
+    return {"generated": c["generated"], "cached": c["cached"], "prompt": sent, "prompt_evaluated": evaluated,
+            "evaluated_per_sent": round(evaluated / sent, 3) if sent else None}
+
+
 def write_run_log(ctx: Context, seconds: float) -> None:
     """Facts of this run (timings, cache hits, tokens spent), kept out of the files promised
     byte-stable: `.synthc/last-build.json`, replaced by each build, and the event log."""
@@ -314,6 +322,7 @@ def write_run_log(ctx: Context, seconds: float) -> None:
         "tokens": {"generated": ctx.stats["tokens"], "prompt": ctx.stats["prompt_tokens"],
                    "prompt_evaluated": ctx.stats["evaluated_tokens"]},
         "groups": ctx.groups,
+        "variants": {vid: _token_facts(c) for vid, c in sorted(ctx.variant_stats.items())},
     }
     ctx.events.emit("build_done", **facts)
     write_atomic(os.path.join(ctx.root, ".synthc", "last-build.json"),
