@@ -1,7 +1,9 @@
 """Retrieval speed: index 100,000 documents and run 1,000 queries through synthc's BM25 index
 (bm25s) with SynthesizRR's similarity bands, next to rank-bm25 on the same documents and queries.
 
-    python bench/retrieval.py [DOCS] [QUERIES]      # goals: index <= 10 s; bands >= 200 q/s at 1M docs
+    python bench/retrieval.py [DOCS] [QUERIES] [--no-reference]   # goals: index <= 10 s; bands >= 200 q/s at 1M docs
+
+(`--no-reference` skips rank-bm25, which takes many minutes at 1M documents.)
 
 The bands need the cosine of each query with each of its top-50 hits: dense (all-MiniLM-L6-v2)
 when synthc[dense] is installed, else TF-IDF. Dense vectors live in an embedding store (here a
@@ -68,8 +70,9 @@ def _bands(index: object, queries: list[str], what: str) -> float:
 
 
 def main() -> None:
-    n_docs = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    n_q = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    n_docs = int(args[0]) if args else 100_000
+    n_q = int(args[1]) if len(args) > 1 else 1000
     docs, queries = _docs(n_docs), _queries(n_q)
     print(f"{len(docs)} documents ({sum(len(d.text.split()) for d in docs) / len(docs):.0f} words avg), {len(queries)} queries")
 
@@ -97,6 +100,8 @@ def main() -> None:
     print(f"goal: bands >= 200 q/s at 1,000,000 documents: warm {qps_warm:.0f} q/s at {len(docs)} documents = "
           f"{qps_warm / 200:.2f}x the goal; cold {len(queries) / t_query:.0f} q/s")
     shutil.rmtree(store_dir, ignore_errors=True)
+    if "--no-reference" in sys.argv:
+        return
 
     from rank_bm25 import BM25Okapi
 
