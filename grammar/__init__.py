@@ -23,4 +23,7 @@ def parser() -> Lark:
         propagate_positions=True,
         maybe_placeholders=True,
         strict=True,
+        # the LALR tables from lark's cache in the temp dir (keyed by grammar, options and lark's
+        # version; rebuilt when absent or damaged): a second of every `synthc` start otherwise
+        cache=True,
     )

@@ -355,10 +355,16 @@ def _vocab_only(pool: Any) -> None:
     from synthc.runtime.backends.llama import LlamaBackend, ModelLoadError
     from synthc.runtime.models import describe, fingerprint, model_path
 
+    loaded: dict[tuple[str, int, int | None, int | None], Any] = {}
     for m in pool.program.models:
         if m.endpoint is not None:  # a served model: its own client counts tokens
             continue
         path = model_path(m, pool.root)
+        same = loaded.get((path, m.context, m.threads, m.batch))
+        if same is not None:  # two model blocks on one GGUF (chat and completion roles): one load
+            pool.backends[m.name] = same
+            pool.info[m.name] = describe(m, pool.root, same)
+            continue
         if not os.path.exists(path):
             raise fail("E501", f"model file not found: {path}", m.origin, "model declared here",
                        help="point `gguf` at an existing .gguf file")
@@ -368,7 +374,7 @@ def _vocab_only(pool: Any) -> None:
         except ModelLoadError as exc:
             raise fail("E501", str(exc), m.origin, "model declared here",
                        help="check that the file is a complete GGUF model") from None
-        pool.backends[m.name] = be
+        pool.backends[m.name] = loaded[(path, m.context, m.threads, m.batch)] = be
         pool.info[m.name] = describe(m, pool.root, be)
 
 

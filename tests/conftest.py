@@ -10,6 +10,10 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, "data")  # the datasets the repository carries (data/README.md)
 
+# The user cache (the ONNX export of the embedder, runtime/eval/embed.py) is user state: tests, and
+# the builds they start, use one under the system's temp dir, shared by runs so it exports once.
+os.environ.setdefault("SYNTHC_CACHE_DIR", os.path.join(__import__("tempfile").gettempdir(), "synthc-test-cache"))
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", help="rewrite golden files and snapshots")

@@ -12,7 +12,8 @@ from synthc.runtime import memo
 from synthc.runtime.data import Row
 from synthc.runtime.errors import fail
 from synthc.runtime.postprocess import Candidate
-from synthc.runtime.retrieval import Doc, Index, build_index, index_key
+from synthc.runtime.embeddings import EmbeddingStore
+from synthc.runtime.retrieval import Doc, Index, build_index, dense_similarity, index_key
 from synthc.runtime.rows import Pair
 from synthc.runtime.scope import query_scope, render
 from synthc.runtime.steps import Context, Inputs
@@ -23,10 +24,15 @@ __all__ = ["index", "retrieve", "remembered", "search", "negatives"]
 def index(ctx: Context, r: ir.Retriever, inputs: Inputs, node: str) -> Index:
     docs, digest = inputs.one("corpus")
     cache_dir = None if r.method == "random" else os.path.join(ctx.root, ".synthc", "index", index_key(r, digest))
-    built = build_index(r, docs, cache_dir)
+    # dense vectors are shared by every index, build and `synthc plan` of the project
+    store = EmbeddingStore(os.path.join(ctx.root, ".synthc", "embeddings.sqlite")) \
+        if r.method == "dense" or dense_similarity(r) else None
+    built = build_index(r, docs, cache_dir, store)
     how = "loaded from .synthc/index" if built.cached else "built"
     ctx.retrieval[r.name] = {"method": r.method, "k1": r.k1, "b": r.b, "similarity": built.similarity_space,
                              "documents": len(docs), "corpus_sha256": digest}
+    if built.encoder:  # model and backend of the stored vectors: the index key and retrieval memo carry it too
+        ctx.retrieval[r.name]["encoder"] = built.encoder
     ctx.note(node, f"{r.method} over {len(docs)} documents ({how})")
     return built
 
@@ -54,26 +60,26 @@ def search(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> tuple[list
     pairs: list[Pair] = []
     demos: list[Pair] = []
     seeds: list[Row] = inputs.one("seeds")
-    step = max(1, len(seeds) // 10)
-    for n, seed in enumerate(seeds, 1):
-        if n % step == 0:  # a first retrieval can take minutes (similarity embeddings): say how far,
-            ctx.events.emit("progress", node=node, done=n, total=len(seeds))
-            idx.save()  # and keep the embeddings so far, so an interrupted run is not lost
-        query = be.truncate(render(r.query, query_scope(v, ctx.program, seed)), r.query_tokens)
-        for hit in idx.search(query, r.k):
-            lo, hi = r.similarity
-            if r.ranks[0] <= hit.rank <= r.ranks[1] and lo <= hit.similarity <= hi:
-                pairs.append(Pair(seed, hit))
-            if r.demo_ranks and r.demo_ranks[0] <= hit.rank <= r.demo_ranks[1] \
-                    and r.demo_similarity[0] <= hit.similarity <= r.demo_similarity[1]:
-                demos.append(Pair(seed, hit))
+    step = max(1, -(-len(seeds) // 10))
+    for start in range(0, len(seeds), step):  # ten batches: BM25 and the encoder work on many queries at once,
+        batch = seeds[start: start + step]  # and a first retrieval (minutes of embedding) says how far it got
+        queries = [be.truncate(render(r.query, query_scope(v, ctx.program, seed)), r.query_tokens) for seed in batch]
+        for seed, hits in zip(batch, idx.search_many(queries, r.k)):
+            for hit in hits:
+                lo, hi = r.similarity
+                if r.ranks[0] <= hit.rank <= r.ranks[1] and lo <= hit.similarity <= hi:
+                    pairs.append(Pair(seed, hit))
+                if r.demo_ranks and r.demo_ranks[0] <= hit.rank <= r.demo_ranks[1] \
+                        and r.demo_similarity[0] <= hit.similarity <= r.demo_similarity[1]:
+                    demos.append(Pair(seed, hit))
+        if start + step < len(seeds):
+            ctx.events.emit("progress", node=node, done=start + len(batch), total=len(seeds))
     pairs = _subsample(pairs, r)
     if not pairs and seeds:
         raise fail("E525", f"retrieval kept no document for any seed of `{v.id}`: no hit has rank in "
                    f"{r.ranks[0]}..{r.ranks[1]} and similarity in {r.similarity[0]}..{r.similarity[1]} "
                    f"({idx.similarity_space}) among the top {r.k}", r.origin, "retrieve block",
                    help="widen `ranks` or `similarity`, or raise `k`; the build log shows the similarity space")
-    idx.save()
     ctx.note(node, f"{len(pairs)} inputs, {len(demos)} demo pairs (similarity: {idx.similarity_space})")
     return pairs, demos
 
@@ -100,10 +106,10 @@ def negatives(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[Ca
     assert v.pairs is not None and v.pairs.negatives_from
     idx: Index = inputs.one("index")
     rows: list[Candidate] = inputs.one("candidates")
-    for r in rows:
-        query = record(v, r, ctx.program).get("query", r.text)
-        hits = [h for h in idx.search(str(query), v.pairs.negatives_k, with_similarity=False)
-                if h.doc.text.strip() != r.text.strip()]
+    found = idx.search_many([str(record(v, r, ctx.program).get("query", r.text)) for r in rows], v.pairs.negatives_k,
+                            with_similarity=False)
+    for r, all_hits in zip(rows, found):
+        hits = [h for h in all_hits if h.doc.text.strip() != r.text.strip()]
         rng = random.Random(f"{r.row.seed_value}:negatives")
         chosen = rng.sample(hits, min(v.pairs.negatives, len(hits)))
         r.fields["negatives"] = [h.doc.text for h in chosen]

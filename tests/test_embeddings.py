@@ -1,0 +1,131 @@
+"""The dense encoder (ONNX Runtime or torch), the project's embedding store, and batched retrieval:
+a text is embedded once across indexes, the backends agree, and the similarity bands decide the
+same whatever the batching."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from synthc.compiler import ir
+from synthc.compiler.source import NO_SPAN
+from synthc.runtime.embeddings import Embeddings, EmbeddingStore
+from synthc.runtime.eval.embed import installed, minilm_available
+from synthc.runtime.retrieval import Doc, build_index
+
+from conftest import DATA
+
+needs_minilm = pytest.mark.skipif(not minilm_available(), reason="all-MiniLM-L6-v2 (synthc[dense]) is not installed")
+needs_onnx = pytest.mark.skipif(not (minilm_available() and installed("onnxruntime") and installed("onnx")),
+                                reason="onnxruntime/onnx (synthc[dense]) are not installed")
+
+
+def _texts(name: str, n: int) -> list[str]:
+    with open(os.path.join(DATA, "ag_news", name), encoding="utf-8") as fh:
+        return [json.loads(line)["text"] for _, line in zip(range(n), fh)]
+
+
+def _retriever(similarity: str = "dense") -> ir.Retriever:
+    return ir.Retriever(name="r", corpus="c", method="bm25", k1=1.5, b=0.75, embedder="all-MiniLM-L6-v2",
+                        seed=0, origin=NO_SPAN, similarity=similarity)
+
+
+class Counting:
+    """A real encoder that counts the texts it is given."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner, self.identity, self.texts = inner, inner.identity, 0  # type: ignore[attr-defined]
+
+    def encode(self, texts: list[str]) -> object:
+        self.texts += len(texts)
+        return self.inner.encode(texts)  # type: ignore[attr-defined]
+
+
+class Letters:
+    """A deterministic stand-in encoder (letter counts, normalized) for the store's own logic."""
+
+    identity = "letters/test"
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def encode(self, texts: list[str]) -> object:
+        import numpy as np
+
+        self.calls.append(len(texts))
+        v = np.array([[t.lower().count(c) + 1 for c in "abcdefghijklmnopqrstuvwxyz"] for t in texts], np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_store_embeds_each_text_once_and_keys_by_encoder(tmp_path: str) -> None:
+    import numpy as np
+
+    path = os.path.join(str(tmp_path), ".synthc", "embeddings.sqlite")
+    enc = Letters()
+    first = Embeddings(enc, EmbeddingStore(path)).vectors(["alpha", "beta", "alpha"])
+    assert enc.calls == [2]  # a repeated text within a call is embedded once
+    again = Embeddings(enc, EmbeddingStore(path))  # a new process: only the store remembers
+    assert np.array_equal(again.vectors(["beta", "alpha"]), first[[1, 0]]) and enc.calls == [2]
+    assert again.vectors(["gamma", "alpha"]).shape == (2, 26) and enc.calls == [2, 1]
+    other = Letters()
+    other.identity = "letters/other-backend"
+    Embeddings(other, EmbeddingStore(path)).vectors(["alpha"])
+    assert other.calls == [1]  # another encoder identity never reads these vectors
+
+
+@needs_minilm
+def test_second_index_reuses_the_stored_document_embeddings(tmp_path: str) -> None:
+    from synthc.runtime import retrieval
+
+    docs = [Doc(f"d{i}", t, {}) for i, t in enumerate(_texts("corpus.jsonl", 120))]
+    queries = _texts("train.jsonl", 6)
+    path = os.path.join(str(tmp_path), ".synthc", "embeddings.sqlite")
+    counting = Counting(retrieval._dense_model(_retriever(), NO_SPAN))
+    original = retrieval._dense_model
+    retrieval._dense_model = lambda r, origin: counting  # type: ignore[assignment]
+    try:
+        one = build_index(_retriever(), docs, None, EmbeddingStore(path)).search_many(queries, 10)
+        after_first = counting.texts
+        two = build_index(_retriever(), docs, None, EmbeddingStore(path)).search_many(queries, 10)
+    finally:
+        retrieval._dense_model = original  # type: ignore[assignment]
+    assert 10 <= after_first <= 6 + 60
+    assert counting.texts == after_first  # the second build embedded nothing
+    assert [[(h.doc.id, h.similarity) for h in hits] for hits in one] == \
+        [[(h.doc.id, h.similarity) for h in hits] for hits in two]
+
+
+@needs_minilm
+def test_bands_decide_alike_in_any_batching(tmp_path: str) -> None:
+    docs = [Doc(f"d{i}", t, {}) for i, t in enumerate(_texts("corpus.jsonl", 150))]
+    queries = _texts("train.jsonl", 8)
+    fresh = lambda: build_index(_retriever(), docs, None, EmbeddingStore(None))  # noqa: E731
+    batched = fresh().search_many(queries, 12)
+    reverse = fresh().search_many(queries[::-1], 12)[::-1]
+    single = [fresh().search(q, 12) for q in queries]
+    key = lambda found: [[(h.doc.id, h.rank, h.score, h.similarity) for h in hits] for hits in found]  # noqa: E731
+    assert key(batched) == key(reverse) == key(single)
+    assert any(0.4 <= h.similarity <= 0.9 for hits in batched for h in hits)  # real bands, not all-equal
+
+
+@needs_onnx
+def test_onnx_agrees_with_torch_on_real_texts(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from synthc.runtime.eval import embed
+
+    texts = _texts("corpus.jsonl", 40) + _texts("train.jsonl", 20)
+    monkeypatch.setenv("SYNTHC_EMBED_BACKEND", "onnx")
+    onnx = embed.dense_encoder()
+    assert onnx.identity.endswith("/onnx-fp32")
+    a = onnx.encode(texts)
+    monkeypatch.setenv("SYNTHC_EMBED_BACKEND", "torch")
+    torch = embed.dense_encoder()
+    assert torch.identity.endswith("/torch-fp32") and torch.identity != onnx.identity
+    b = torch.encode(texts)
+    cos = (a * b).sum(axis=1)
+    assert a.shape == b.shape == (60, 384) and cos.min() >= 0.99, cos.min()
+    # a text's vector does not depend on the other texts of its batch (the bands' determinism)
+    assert np.array_equal(onnx.encode(texts[::-1][:25]), a[::-1][:25])
