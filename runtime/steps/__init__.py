@@ -49,6 +49,8 @@ class Context:
     groups: dict[str, dict[str, int]] = field(default_factory=dict)  # variant id -> group width, groups
     history: dict[str, dict[str, int]] = field(default_factory=dict)  # variant id -> rows trimmed, turns left out
     quota: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # variant id -> label -> quota
+    keep_rates: dict[str, dict[str, Any]] = field(default_factory=dict)  # variant id -> measured keep rates (lock)
+    efficiency: dict[str, dict[str, Any]] = field(default_factory=dict)  # variant id -> requests, tokens per kept row
 
     @property
     def program(self) -> ir.Program:
