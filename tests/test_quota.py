@@ -175,7 +175,7 @@ def _round_two_committed(spec: str, first: int) -> bool:
 
 
 def test_kill_9_in_a_quota_round_resumes_identically(tmp_path: str) -> None:
-    # lo = 30 keeps under half the fake's rows: the first round (12 per label at the prior) falls short
+    # lo = 30 keeps under half the fake's rows: the first round (10 per label at the prior) falls short
     ref = _spec(os.path.join(str(tmp_path), "ref"), n=8, lo=30, conversation=True)
     spec = _spec(os.path.join(str(tmp_path), "run"), n=8, lo=30, conversation=True)
     first = first_size(8, PRIOR, 4 * 8)
@@ -233,11 +233,11 @@ def _recorded(spec: str, overrides: dict[str, str] | None = None) -> list[Reques
 def test_one_conversation_per_label_reaches_its_diversity_prompts(tmp_path: str) -> None:
     spec = _spec(str(tmp_path), n=8, lo=1, conversation=True)  # nothing dropped: one round
     requests = _recorded(spec)
-    turns = first_size(8, PRIOR, 4 * 8)  # the first round, sized at the prior keep rate: 12
+    turns = first_size(8, PRIOR, 4 * 8)  # the first round, sized at the prior keep rate: 10
     assert len(requests) == 2 * turns
     prompt = "Can you provide something more diverse compared to the previously generated data?"
     by_length = Counter(len(r.messages) for r in requests)
-    assert by_length == {1 + 2 * t: 2 for t in range(turns)}  # two conversations (one per label), turns 0..11
+    assert by_length == {1 + 2 * t: 2 for t in range(turns)}  # two conversations (one per label), turns 0..9
     diverse = sorted((len(r.messages) - 1) // 2 for r in requests if r.messages[-1][1].endswith(prompt))
     assert diverse == sorted(2 * list(range(3, turns, 3)))  # every 3 turns, in each label's conversation
     rows, _ = _out(spec)
@@ -317,7 +317,7 @@ def test_first_round_is_planned_at_the_prior_keep_rate(tmp_path: str) -> None:
     _build(spec)
     _, manifest = _out(spec)
     first = first_size(6, PRIOR, 4 * 6)
-    assert first == 9
+    assert first == 8
     assert {lb: e["requests"] for lb, e in manifest["quota"]["default"].items()} == {"positive": first, "negative": first}
     eff = manifest["efficiency"]["default"]
     assert eff["rates_from"] == "prior" and eff["keep_rate"] == {"positive": PRIOR, "negative": PRIOR}
