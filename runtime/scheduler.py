@@ -212,7 +212,7 @@ class _Scheduler:
         job = GenerateJob(node, v, ctx.program, rows, width, be.fingerprint(), fit)
         self.jobs[node] = job
         ctx.groups[v.id] = {"width": job.width, "groups": len(job.groups)}
-        ctx.events.emit("generate_start", node=node, total=len(planned), width=job.width, groups=len(job.groups))
+        ctx.events.emit("generate_start", node=node, total=len(job.rows), width=job.width, groups=len(job.groups))
         self._launch(job)
 
     def _launch(self, job: GenerateJob) -> None:
