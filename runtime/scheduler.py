@@ -250,9 +250,8 @@ class _Scheduler:
             if job.finished:
                 self._job_done(job)
             return
-        done = [c is not None for c in job.completions]
-        ripe = [lb for lb, lq in q.labels.items()
-                if lq.open and all(done[i] for i, r in enumerate(job.rows) if (r.label or "") == lb)]
+        pending = Counter(r.label or "" for r, c in zip(job.rows, job.completions) if c is None)
+        ripe = [lb for lb, lq in q.labels.items() if lq.open and not pending[lb]]
         if not ripe and not (job.finished and q.settled):
             return
         if any(u not in self.values for u in q.needs(self.ctx.plan)):
