@@ -382,3 +382,20 @@ def test_the_manifest_and_summary_carry_requests_and_prompt_tokens_per_kept_row(
     assert _out(spec)[1]["efficiency"] == manifest["efficiency"]
     facts = json.load(open(os.path.join(str(tmp_path), ".synthc", "last-build.json"), encoding="utf-8"))
     assert facts["efficiency"]["t.default"]["prompt_evaluated_per_kept"] == 0
+
+
+def test_the_lock_keeps_a_measured_keep_rate_until_its_basis_changes() -> None:
+    from synthc.runtime.lock import keep_rates, merge_keep_rates, without_keep_rates
+
+    old = {"lock_version": 1, "keep_rates": {"t.a": {"basis": "b1", "labels": {"x": {"kept": 9, "requests": 10}}},
+                                             "t.gone": {"basis": "b", "labels": {}}}}
+    assert keep_rates(old, "t.a", "b1") == {"x": 0.9}
+    assert keep_rates(old, "t.a", "b2") is None and keep_rates(None, "t.a", "b1") is None
+    measured = {"t.a": {"basis": "b1", "labels": {"x": {"kept": 5, "requests": 10}}},
+                "t.b": {"basis": "c", "labels": {"x": {"kept": 1, "requests": 2}}}}
+    merged = merge_keep_rates(old, measured, {"t.a", "t.b"})
+    assert merged["t.a"] == old["keep_rates"]["t.a"]  # same basis: kept as it was, so the lock does not drift
+    assert merged["t.b"] == measured["t.b"] and "t.gone" not in merged
+    changed = merge_keep_rates(old, {"t.a": {"basis": "b2", "labels": {}}}, {"t.a"})
+    assert changed["t.a"]["basis"] == "b2"  # the requests or filters changed: the new measurement
+    assert without_keep_rates(old) == {"lock_version": 1}  # what --locked compares
