@@ -1,31 +1,54 @@
 """Quotas met after filtering: `per_label` counts KEPT rows, within an attempt budget.
 
-A generate node's first round is the render step's plan (each label's wanted rows). When its
-rows are done, the scheduler runs the variant's own parse and filter steps — the very functions of
-the build, on a scratch context so nothing is counted twice — over everything generated so far
-and counts the kept rows per label. A label that is short gets a further round of planned rows
-(new keys `<label>/<index>` counting on, their own RNG seeds; conversation turns continue the
-label's conversation), sized from the label's observed keep rate, until it has its rows or
-`attempts × wanted` requests are spent. After the real filter step, each label's kept rows beyond
-its quota are cut in plan order, so variants compare at equal N.
+Planning from an expected keep rate. A label's first round is sized so that, at the keep rate it is
+expected to have, it yields its `per_label` rows at once: ceil(wanted / rate) requests, within
+`attempts × wanted`. The rate is the one the recipe's lock recorded for that variant and label (a
+previous build measured it: kept rows per request), else a prior (PRIOR, times cartography's
+`keep`, which drops that share of every label by construction). The plan is a pure function of
+spec + lock; the lock keeps a measured rate until the variant's requests or filters change
+(`basis`), so rebuilding a locked recipe replans the same rows.
 
-Every decision is a pure function of completions, which are a pure function of the plan: the
-same spec, data and settings plan the same rounds, a rebuild finds them all in the cache, and a
-resumed build (`kill -9`) replans the rounds it had reached and regenerates only what was lost.
+Top-ups as soon as a label is known short. When every row planned so far for one label is done, the
+scheduler runs the variant's own parse and filter steps — the very functions of the build, on a
+scratch context so nothing is counted twice — over that label's rows alone, and a label short of
+its aim gets its next round at once (new keys `<label>/<index>` counting on, their own RNG seeds;
+conversation turns continue the label's conversation), sized from its observed keep rate, while
+other labels still generate. A label's own count cannot see what is decided across labels
+(cartography ranks each label within the whole set, dedupe compares labels), so a label aims at
+ceil(wanted / cartography keep) rows, and when every label is settled the whole set is counted
+once more; a label still short gets another round, until it has its rows or its budget is spent.
+After the real filter step, each label's kept rows beyond its quota are cut in a canonical order
+(the first round as rendered, then later rows by label and index), so variants compare at equal N.
+
+Every decision is a pure function of one label's completions (or, at the end, of all of them),
+which are a pure function of the plan: the same spec, lock, data and settings plan the same rounds,
+a rebuild finds them all in the cache, and a resumed build (`kill -9`) replans the rounds it had
+reached and regenerates only what was lost.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Sequence
 
 from synthc.compiler import ir
 from synthc.compiler.plan import Plan
 from synthc.runtime.rows import Planned, Planner, label_counts
 
-__all__ = ["Quota", "LabelQuota", "stages", "next_size", "cut", "budget", "intended"]
+__all__ = ["Quota", "LabelQuota", "stages", "next_size", "first_size", "cut", "budget", "intended",
+           "PRIOR", "prior_rate", "filter_basis",
+           "variant_basis"]
+
+# Kept rows per request expected of a label no build of this recipe has measured: what a 135M
+# instruct model's free-text rows keep through length, echo, fluency, dedupe and the oracle once
+# its recipe caps rows at the output's bound (0.8-0.9 on the quickstart). Optimistic on purpose:
+# a rate set too low costs requests (the cut drops the surplus), one set too high costs a top-up
+# round sized from the label's observed rate, started as soon as that label's rows are done.
+PRIOR = 0.8
 
 
 @dataclass(slots=True)
@@ -35,12 +58,28 @@ class LabelQuota:
     requests: int = 0  # planned so far, over every round
     kept: int = 0  # after parse and filters, at the last count
     exhausted: bool = False  # its inputs ran out (retrieved pairs): no more rows can be planned
+    aim: int = 0  # kept rows its own count aims at: wanted, more when cartography drops a share later
+    rate: float = PRIOR  # the keep rate its first round was planned with
+    open: bool = True  # rows of its latest round are still to be counted
+    rounds: int = 1
 
 
-def next_size(q: LabelQuota) -> int:
-    """Requests for a label's next round: enough to cover what it lacks at its observed keep rate
-    (kept rows per request, smoothed so that a label with nothing kept yet still gets a finite
-    estimate), within what is left of its budget. 0 when it is met or spent.
+def first_size(wanted: int, rate: float, budget: int) -> int:
+    """Requests of a label's first round: enough for `wanted` kept rows at `rate`, within budget.
+
+    >>> first_size(8, 0.8, 32), first_size(8, 1.0, 32), first_size(8, 0.1, 32), first_size(0, 0.5, 0)
+    (10, 8, 32, 0)
+    """
+    if wanted <= 0:
+        return 0
+    # Never fewer than the rendered first round (a split completion's rate above 1 plans no less).
+    return max(wanted, min(budget, math.ceil(wanted / max(rate, 1e-6) - 1e-9)))
+
+
+def next_size(q: LabelQuota, aim: int | None = None) -> int:
+    """Requests for a label's next round: enough to cover what it lacks of `aim` (default: wanted)
+    at its observed keep rate (kept rows per request, smoothed so that a label with nothing kept
+    yet still gets a finite estimate), within what is left of its budget. 0 when it is met or spent.
 
     >>> next_size(LabelQuota(wanted=10, budget=40, requests=10, kept=6))
     7
@@ -49,11 +88,56 @@ def next_size(q: LabelQuota) -> int:
     >>> next_size(LabelQuota(wanted=10, budget=40, requests=40, kept=3))
     0
     """
-    need, left = q.wanted - q.kept, q.budget - q.requests
+    need, left = (q.wanted if aim is None else aim) - q.kept, q.budget - q.requests
     if need <= 0 or left <= 0 or q.exhausted:
         return 0
     rate = (q.kept + 1) / (q.requests + 2)
     return max(1, min(left, math.ceil(need / rate)))
+
+
+def prior_rate(v: ir.Variant) -> float:
+    """The keep rate expected of a variant no build has measured: PRIOR, times the share
+    cartography keeps (it drops the rest of every label, whatever the rows)."""
+    return PRIOR * (v.filter.cartography.keep if v.filter.cartography is not None else 1.0)
+
+
+def _aim(v: ir.Variant, wanted: int) -> int:
+    """Kept rows a label's own count aims at: cartography ranks within the whole set and drops
+    1 - keep of each label there, which a count of one label cannot see."""
+    c = v.filter.cartography
+    return math.ceil(wanted / c.keep - 1e-9) if c is not None and wanted else wanted
+
+
+def variant_basis(v: ir.Variant, program: ir.Program, planned: Sequence[Planned], fingerprint: str) -> str:
+    """filter_basis of a variant whose first round is `planned`, on a model of `fingerprint`: the
+    key its job computes for the first request (no history yet)."""
+    from synthc.runtime.backends.base import request_key
+    from synthc.runtime.cache import CACHE_VERSION
+    from synthc.runtime.rows import build_request
+
+    key = ""
+    if planned:
+        req, _ = build_request(v, program, planned[0], [])
+        key = request_key(req, fingerprint, CACHE_VERSION)
+    return filter_basis(v, key)
+
+
+def filter_basis(v: ir.Variant, first_key: str) -> str:
+    """What a measured keep rate holds for: the cache key of the variant's first request (model,
+    prompt, sampling, the row's data) and its output, parse and filter settings (spans left out,
+    so moving a line does not count)."""
+    text = json.dumps([first_key, _plain(v.output), _plain(v.parse), _plain(v.filter)], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _plain(x: Any) -> Any:
+    if is_dataclass(x) and not isinstance(x, type):
+        return {f.name: _plain(getattr(x, f.name)) for f in fields(x) if f.name != "origin"}
+    if isinstance(x, (list, tuple)):
+        return [_plain(i) for i in x]
+    if isinstance(x, dict):
+        return {str(k): _plain(i) for k, i in x.items()}
+    return x
 
 
 def budget(v: ir.Variant, program: ir.Program) -> tuple[int, int] | None:
@@ -84,17 +168,38 @@ class Quota:
     parse: str
     filter: str
     labels: dict[str, LabelQuota] = field(default_factory=dict)
-    rounds: int = 1
+    first: dict[str, int] = field(default_factory=dict)  # row key -> position in the rendered first round
+    source: str = "prior"  # where the first round's keep rates came from: `lock` or `prior`
+    basis: str = ""  # what its measured keep rates hold for (filter_basis), recorded with them in the lock
 
     @classmethod
     def start(cls, node: str, v: ir.Variant, planner: Planner, first: Sequence[Planned],
-              parse: str, filt: str) -> Quota:
+              parse: str, filt: str, rates: dict[str, float] | None = None, basis: str = "") -> Quota:
+        """The loop of one node; `rates`: each label's keep rate recorded in the lock for `basis`
+        (None: the prior). The first round's extra rows come from `extra()`."""
         wanted = label_counts(v, planner.labels)
         planned = Counter(r.label or "" for r in first)
+        prior = prior_rate(v)
         labels = {lb: LabelQuota(wanted=n, budget=v.attempts * n, requests=planned[lb],
-                                 exhausted=planned[lb] < n)  # the first round already ran out of inputs
+                                 exhausted=planned[lb] < n,  # the first round already ran out of inputs
+                                 aim=_aim(v, n), rate=(rates or {}).get(lb, prior))
                   for lb, n in wanted.items()}
-        return cls(node, v, planner, parse, filt, labels)
+        return cls(node, v, planner, parse, filt, labels, {r.key: k for k, r in enumerate(first)},
+                   "lock" if rates else "prior", basis)
+
+    def extra(self) -> list[Planned]:
+        """Rows added to each label's first round so that, at its expected keep rate, it yields
+        its quota without a further round (labels in label order)."""
+        rows: list[Planned] = []
+        for lb, q in self.labels.items():
+            n = first_size(q.wanted, q.rate, q.budget) - q.requests
+            if n <= 0 or q.exhausted:
+                continue
+            more = self.planner.more(lb, q.requests, n)
+            q.requests += len(more)
+            q.exhausted = len(more) < n
+            rows += more
+        return rows
 
     def needs(self, plan: Plan) -> list[str]:
         """Nodes (other than this generate node and its parse) the count needs: the filter's
@@ -109,7 +214,7 @@ class Quota:
 
         scratch = Context(ctx.plan, ctx.cache, _Silent(), ctx.models, ctx.force, recipe=ctx.recipe)
         overlay = dict(values)
-        overlay[self.node] = generations
+        overlay[self.node] = self.ordered(generations)
         try:
             overlay[self.parse] = run_step(scratch, self.parse, overlay)
             kept = run_step(scratch, self.filter, overlay)
@@ -117,9 +222,29 @@ class Quota:
             return Counter()
         return Counter(intended(c) for c in kept)
 
+    def label_round(self, label: str, kept: int) -> list[Planned]:
+        """A label whose rows are all done, counted alone: its next round now (aiming at `aim`),
+        or [] and the label is settled until the whole set is counted."""
+        q = self.labels[label]
+        q.kept, q.open = kept, False
+        n = next_size(q, q.aim)
+        if n == 0:
+            return []
+        more = self.planner.more(label, q.requests, n)
+        q.requests += len(more)
+        q.exhausted = len(more) < n
+        if more:
+            q.open, q.rounds = True, q.rounds + 1
+        return more
+
+    @property
+    def settled(self) -> bool:
+        return not any(q.open for q in self.labels.values())
+
     def next_round(self, kept: Counter[str]) -> list[Planned]:
-        """The rows of the next round (labels in label order), or [] when every label is met,
-        spent or out of inputs."""
+        """Every label settled and the whole set counted: the rows of a further round for the
+        labels still short (labels in label order), or [] when every label is met, spent or out
+        of inputs."""
         rows: list[Planned] = []
         for lb, q in self.labels.items():
             q.kept = kept.get(lb, 0)
@@ -129,10 +254,24 @@ class Quota:
             more = self.planner.more(lb, q.requests, n)
             q.requests += len(more)
             q.exhausted = len(more) < n
+            if more:
+                q.open, q.rounds = True, q.rounds + 1
+                q.aim = max(q.aim, q.wanted)
             rows += more
-        if rows:
-            self.rounds += 1
         return rows
+
+    def ordered(self, generations: Sequence[Any]) -> list[Any]:
+        """Generations in the canonical order, whatever order rounds were appended in: the
+        rendered first round as planned, then every later row by label (label order) and index."""
+        pos = {lb: k for k, lb in enumerate(self.labels)}
+        first = self.first
+
+        def key(g: Any) -> tuple[int, int, int]:
+            r = g.row
+            if r.key in first:
+                return (0, first[r.key], 0)
+            return (1, pos.get(r.label or "", len(pos)), r.index)
+        return sorted(generations, key=key)
 
     def cut(self, kept: list[Any]) -> tuple[list[Any], Counter[str]]:
         """Each label's first `wanted` kept rows in plan order (the rest cut: equal N), and the
@@ -145,6 +284,18 @@ class Quota:
         return {lb: {"wanted": q.wanted, "kept": kept.get(lb, 0), "requests": q.requests,
                      "met": kept.get(lb, 0) >= q.wanted, "surplus": surplus.get(lb, 0)}
                 for lb, q in self.labels.items()}
+
+    def measured(self, kept: Counter[str], surplus: Counter[str]) -> dict[str, dict[str, int]]:
+        """Per label: rows the filters kept (before the cut) and requests, the keep rate a lock
+        records for the next build's first round."""
+        return {lb: {"kept": kept.get(lb, 0) + surplus.get(lb, 0), "requests": q.requests}
+                for lb, q in self.labels.items()}
+
+    def plan_report(self) -> dict[str, Any]:
+        """How the first round was planned: the rate source and each label's rate and rounds."""
+        return {"rates_from": self.source,
+                "keep_rate": {lb: round(q.rate, 4) for lb, q in self.labels.items()},
+                "rounds": {lb: q.rounds for lb, q in self.labels.items()}}
 
 
 def cut(rows: list[Any], wanted: dict[str, int]) -> tuple[list[Any], Counter[str]]:

@@ -30,14 +30,15 @@ from synthc.compiler.source import NO_SPAN, SourceMap
 from synthc.runtime.backends.base import Completion
 from synthc.runtime.cache import CacheError, open_cache
 from synthc.runtime.dispatch import Dispatcher, LocalDispatcher
+from synthc.runtime import lock as lockfile
 from synthc.runtime.doctor import check_served_context
-from synthc.runtime.engine import GenerateJob
+from synthc.runtime.engine import GenerateJob, Generation
 from synthc.runtime.errors import RunFailed, fail
 from synthc.runtime.history import fitter
 from synthc.runtime.ledger import Spend, new_build, recipe_key
 from synthc.runtime.models import ModelPool
 from synthc.runtime.progress import Events
-from synthc.runtime.quota import Quota, intended, stages
+from synthc.runtime.quota import Quota, intended, stages, variant_basis
 from synthc.runtime.rows import RowPlan
 from synthc.runtime.steps import Context, inputs_of, run_step
 from synthc.runtime.outputs import shown
@@ -83,7 +84,7 @@ def execute(plan: Plan, sources: SourceMap, *, force: bool = False, select: list
         ctx.build = new_build()
         ctx.cache.begin_build(ctx.build, recipe_key(ctx.recipe, ctx.root))
         dispatch = dispatcher or LocalDispatcher(models)
-        values = _Scheduler(ctx, dispatch, nodes).run()
+        values = _Scheduler(ctx, dispatch, nodes, _previous_lock(recipe)).run()
         write_lock(ctx, new_lock, bool(exports))
         if locked:  # a served model's weights are out of reach: say what --locked could check
             from synthc.runtime.endpoints import locked_notes
@@ -115,8 +116,49 @@ def execute(plan: Plan, sources: SourceMap, *, force: bool = False, select: list
     gen = ctx.stats
     return (f"built {len(nodes)} node(s) in {time.time() - started:.1f}s: "
             f"{gen['generated']} generated, {gen['cached']} from cache, {gen['tokens']} new tokens"
-            + _evaluated(ctx)
+            + _evaluated(ctx) + _per_kept(ctx)
             + (f"; wrote {', '.join(written)}" if written else ""))
+
+
+def _per_kept(ctx: Context) -> str:
+    """`; per kept row: t.a 1.25 requests, 310 prompt tokens (212 evaluated); …` of each quota variant."""
+    from synthc.runtime.steps.outputs import run_efficiency
+
+    parts = [f"{vid} {e['requests_per_kept']} requests, {e['prompt_tokens_per_kept']:.0f} prompt tokens "
+             f"({e['prompt_evaluated_per_kept']:.0f} evaluated)"
+             for vid, e in run_efficiency(ctx).items() if e["requests_per_kept"] is not None]
+    return "; per kept row: " + "; ".join(parts) if parts else ""
+
+
+def _previous_lock(recipe: str) -> dict[str, Any] | None:
+    """The recipe's lock before this build (its keep rates plan first rounds); an unreadable one
+    plans from the prior (writing the new lock says what is wrong with it)."""
+    try:
+        return lockfile.read_lock(lockfile.lock_path(recipe))
+    except (OSError, ValueError):
+        return None
+
+
+def _generations(job: GenerateJob, rows: list[int]) -> list[Generation]:
+    """The generations of rows `rows` of a job, all done."""
+    out = []
+    for i in rows:
+        req, comp = job.requests[i], job.completions[i]
+        assert req is not None and comp is not None
+        out.append(Generation(job.rows[i], req, comp, job.keys[i], job.dropped[i]))
+    return out
+
+
+def _efficiency(q: Quota, generations: list[Generation], kept: int) -> dict[str, Any]:
+    """A variant's cost per kept row, for the manifest: facts of the data (requests planned over
+    every round, prompt tokens of those requests), the same whatever the cache held; the prompt
+    tokens a run actually evaluated depend on the backend's prefix cache: .synthc/last-build.json."""
+    requests = sum(lq.requests for lq in q.labels.values())
+    prompt = sum(g.completion.prompt_tokens for g in generations)
+    return {"requests": requests, "kept": kept, "prompt_tokens": prompt,
+            "requests_per_kept": round(requests / kept, 3) if kept else None,
+            "prompt_tokens_per_kept": round(prompt / kept, 1) if kept else None,
+            **q.plan_report()}
 
 
 def _kept(ctx: Context, nodes: list[str]) -> dict[str, int]:
@@ -140,8 +182,10 @@ def _evaluated(ctx: Context) -> str:
 
 
 class _Scheduler:
-    def __init__(self, ctx: Context, dispatcher: Dispatcher, nodes: list[str]) -> None:
+    def __init__(self, ctx: Context, dispatcher: Dispatcher, nodes: list[str],
+                 lock: dict[str, Any] | None = None) -> None:
         self.ctx, self.dispatcher = ctx, dispatcher
+        self.lock = lock  # the recipe's lock as it was before this build: its recorded keep rates
         self.waiting = list(nodes)  # not started, in plan order
         self.position = {n: k for k, n in enumerate(nodes)}
         self.values: dict[str, Any] = {}
@@ -188,14 +232,18 @@ class _Scheduler:
         width = self.dispatcher.capacity(v.model)
         be = ctx.models.get(v.model)  # this process's copy: its tokenizer measures conversation histories
         fit = fitter(be, ctx.program.model(v.model).context) if v.conversation is not None else None
-        job = GenerateJob(node, v, ctx.program, planned, width, be.fingerprint(), fit)
-        self.jobs[node] = job
+        rows = list(planned)
         after = stages(ctx.plan, node)
         if isinstance(planned, RowPlan) and v.kind != "qa_pairs" and after and after[1] in self.position:
-            q = Quota.start(node, v, planned.planner, planned, *after)
+            basis = variant_basis(v, ctx.program, planned, be.fingerprint())
+            q = Quota.start(node, v, planned.planner, planned, *after,
+                            rates=lockfile.keep_rates(self.lock, v.id, basis), basis=basis)
+            rows += q.extra()  # each label's first round sized from its expected keep rate
             self.quotas[node] = self.by_filter[after[1]] = q
+        job = GenerateJob(node, v, ctx.program, rows, width, be.fingerprint(), fit)
+        self.jobs[node] = job
         ctx.groups[v.id] = {"width": job.width, "groups": len(job.groups)}
-        ctx.events.emit("generate_start", node=node, total=len(planned), width=job.width, groups=len(job.groups))
+        ctx.events.emit("generate_start", node=node, total=len(job.rows), width=job.width, groups=len(job.groups))
         self._launch(job)
 
     def _launch(self, job: GenerateJob) -> None:
@@ -220,15 +268,23 @@ class _Scheduler:
                     self.inflight[self.dispatcher.submit(job.variant.model, requests)] = (job, g)
             if not progressed:
                 break
-        if job.finished:
-            self._round_done(job)
+        self._round_done(job)
 
     def _round_done(self, job: GenerateJob) -> None:
-        """Every planned row is done: count what the filters keep and plan another round for the
-        labels that are short, or finish the node."""
+        """After any progress of a job: a label whose rows are all done is counted alone and, if
+        short, gets its next round at once (other labels may still be generating); when every
+        label is settled and every row done, the whole set is counted and short labels get one more
+        round, else the node is done (runtime/quota.py). Each decision reads only completions."""
+        if job.node not in self.jobs:
+            return
         q = self.quotas.get(job.node)
         if q is None:
-            self._job_done(job)
+            if job.finished:
+                self._job_done(job)
+            return
+        pending = Counter(r.label or "" for r, c in zip(job.rows, job.completions) if c is None)
+        ripe = [lb for lb, lq in q.labels.items() if lq.open and not pending[lb]]
+        if not ripe and not (job.finished and q.settled):
             return
         if any(u not in self.values for u in q.needs(self.ctx.plan)):
             if job not in self.parked:
@@ -236,15 +292,27 @@ class _Scheduler:
             return
         if job in self.parked:
             self.parked.remove(job)
+        if ripe:
+            for lb in ripe:
+                mine = _generations(job, [i for i, r in enumerate(job.rows) if (r.label or "") == lb])
+                more = q.label_round(lb, q.count(self.ctx, self.values, mine).get(lb, 0))
+                if more:
+                    self._extend(job, q, more, lb)
+            if not (job.finished and q.settled):
+                self._launch(job)
+                return
         more = q.next_round(q.count(self.ctx, self.values, job.result()))
         if not more:
             self._job_done(job)
             return
+        self._extend(job, q, more, None)
+        self._launch(job)
+
+    def _extend(self, job: GenerateJob, q: Quota, more: list[Any], label: str | None) -> None:
         job.extend(more)
         self.ctx.groups[job.variant.id] = {"width": job.width, "groups": len(job.groups)}
-        self.ctx.events.emit("generate_round", node=job.node, round=q.rounds, rows=len(more),
-                             total=len(job.rows))
-        self._launch(job)
+        self.ctx.events.emit("generate_round", node=job.node, label=label, rows=len(more), total=len(job.rows),
+                             round=max(lq.rounds for lq in q.labels.values()))
 
     def _after(self, node: str, value: Any) -> Any:
         """A filter step's kept rows, cut to the variant's quota (equal N); records the quota."""
@@ -254,7 +322,10 @@ class _Scheduler:
         ctx, v = self.ctx, q.variant
         kept, surplus = q.cut(value)
         ctx.counts[v.id] = dict(Counter(c.label or "" for c in kept))
-        ctx.quota[v.id] = q.report(Counter(intended(c) for c in kept), surplus)
+        by_label = Counter(intended(c) for c in kept)
+        ctx.quota[v.id] = q.report(by_label, surplus)
+        ctx.keep_rates[v.id] = {"basis": q.basis, "labels": q.measured(by_label, surplus)}
+        ctx.efficiency[v.id] = _efficiency(q, self.values.get(q.node, []), len(kept))
         if surplus:
             ctx.note(node, f"cut {sum(surplus.values())} row(s) beyond the quota: kept {len(kept)}")
         short = {lb: e for lb, e in ctx.quota[v.id].items() if not e["met"]}
@@ -321,7 +392,8 @@ class _Scheduler:
     def _job_done(self, job: GenerateJob) -> None:
         if job.node in self.jobs:
             del self.jobs[job.node]
-            self.values[job.node] = job.result()
+            q = self.quotas.get(job.node)
+            self.values[job.node] = q.ordered(job.result()) if q is not None else job.result()
             rows, turns = job.trimmed()
             if rows:  # conversation histories trimmed to the context (runtime/history.py)
                 v = job.variant

@@ -23,7 +23,7 @@ from synthc.compiler import compile_file
 from synthc.runtime import execute
 from synthc.runtime.backends.base import Completion, Request
 from synthc.runtime.models import ModelPool
-from synthc.runtime.quota import LabelQuota, cut, next_size
+from synthc.runtime.quota import PRIOR, LabelQuota, cut, first_size, next_size
 from test_runtime import _copy_example, _sha
 
 SPEC = """
@@ -161,13 +161,13 @@ def test_quota_rounds_are_byte_reproducible(tmp_path: str, monkeypatch: Any) -> 
     assert shas[0] == shas[1]
 
 
-def _round_two_committed(spec: str, per_label: int) -> bool:
+def _round_two_committed(spec: str, first: int) -> bool:
     path = os.path.join(os.path.dirname(spec), ".synthc", "cache.sqlite")
     if not os.path.exists(path):
         return False
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        return any(int(row.split("/")[1]) >= per_label for (row,) in db.execute("SELECT row FROM generations"))
+        return any(int(row.split("/")[1]) >= first for (row,) in db.execute("SELECT row FROM generations"))
     except sqlite3.OperationalError:
         return False
     finally:
@@ -175,17 +175,19 @@ def _round_two_committed(spec: str, per_label: int) -> bool:
 
 
 def test_kill_9_in_a_quota_round_resumes_identically(tmp_path: str) -> None:
-    ref = _spec(os.path.join(str(tmp_path), "ref"), n=8, conversation=True)
-    spec = _spec(os.path.join(str(tmp_path), "run"), n=8, conversation=True)
+    # lo = 30 keeps under half the fake's rows: the first round (10 per label at the prior) falls short
+    ref = _spec(os.path.join(str(tmp_path), "ref"), n=8, lo=30, conversation=True)
+    spec = _spec(os.path.join(str(tmp_path), "run"), n=8, lo=30, conversation=True)
+    first = first_size(8, PRIOR, 4 * 8)
     env = dict(os.environ, SYNTHC_FAKE_DELAY="0.02", SYNTHC_FAKE_CAPACITY="2")
     proc = subprocess.Popen([sys.executable, "-m", "synthc", "build", spec, "--backend", "fake", "--quiet"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 120
-    while not _round_two_committed(spec, 8) and time.time() < deadline and proc.poll() is None:
+    while not _round_two_committed(spec, first) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.005)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert _round_two_committed(spec, 8), "the build ended before its second round"
+    assert _round_two_committed(spec, first), "the build ended before its second round"
     assert not os.path.exists(os.path.join(os.path.dirname(spec), "out", "t.jsonl"))
     resumed = _build(spec)
     _build(ref)
@@ -231,12 +233,13 @@ def _recorded(spec: str, overrides: dict[str, str] | None = None) -> list[Reques
 def test_one_conversation_per_label_reaches_its_diversity_prompts(tmp_path: str) -> None:
     spec = _spec(str(tmp_path), n=8, lo=1, conversation=True)  # nothing dropped: one round
     requests = _recorded(spec)
-    assert len(requests) == 16
+    turns = first_size(8, PRIOR, 4 * 8)  # the first round, sized at the prior keep rate: 10
+    assert len(requests) == 2 * turns
     prompt = "Can you provide something more diverse compared to the previously generated data?"
     by_length = Counter(len(r.messages) for r in requests)
-    assert by_length == {1 + 2 * t: 2 for t in range(8)}  # two conversations (one per label), turns 0..7
+    assert by_length == {1 + 2 * t: 2 for t in range(turns)}  # two conversations (one per label), turns 0..9
     diverse = sorted((len(r.messages) - 1) // 2 for r in requests if r.messages[-1][1].endswith(prompt))
-    assert diverse == [3, 3, 6, 6]  # every 3 turns, in each label's conversation
+    assert diverse == sorted(2 * list(range(3, turns, 3)))  # every 3 turns, in each label's conversation
     rows, _ = _out(spec)
     convs = {r["provenance"]["conversation"]["id"] for r in rows}
     assert len(convs) == 2
@@ -276,3 +279,123 @@ def test_li2023_zero_shot_is_no_longer_its_no_diversity_twin(tmp_path: str) -> N
             texts[name] = {json.loads(line)["text"] for line in fh}
     labels = 2
     assert len(texts["zero_shot"] & texts["zero_shot_no_diversity"]) <= labels * -(-n // conv.reset_after)
+
+
+# -- planning from an expected keep rate; top-ups as soon as a label is short ---------------------
+
+def _variant_basis(spec: str) -> str:
+    """The basis a build of `spec` on the fake backend records its keep rates under."""
+    from synthc.runtime.quota import _Silent, variant_basis
+    from synthc.runtime.rows import RowPlan
+    from synthc.runtime.steps import Context, run_step
+
+    plan = compile_file(spec).plan
+    assert plan is not None
+    pool = ModelPool(plan.program, plan.program.root, "fake")
+    v = plan.program.variants()[0]
+    ctx = Context(plan, None, _Silent(), pool)  # type: ignore[arg-type]
+    values: dict[str, Any] = {}
+    for node in plan.order():
+        if plan.step(node).kind == "render":
+            planned = run_step(ctx, node, values)
+            assert isinstance(planned, RowPlan)
+            return variant_basis(v, plan.program, planned, pool.get(v.model).fingerprint())
+        if plan.step(node).kind in ("load", "sample"):
+            values[node] = run_step(ctx, node, values)
+    raise AssertionError("no render step")
+
+
+def _lock(spec: str, basis: str, kept: int, requests: int) -> None:
+    rates = {"t.default": {"basis": basis, "labels": {lb: {"kept": kept, "requests": requests}
+                                                       for lb in ("positive", "negative")}}}
+    with open(spec + ".lock", "w", encoding="utf-8") as fh:
+        json.dump({"lock_version": 1, "models": {}, "data": {}, "versions": {}, "keep_rates": rates}, fh)
+
+
+def test_first_round_is_planned_at_the_prior_keep_rate(tmp_path: str) -> None:
+    spec = _spec(str(tmp_path), n=6, lo=1)  # nothing dropped: the first round is the whole build
+    _build(spec)
+    _, manifest = _out(spec)
+    first = first_size(6, PRIOR, 4 * 6)
+    assert first == 8
+    assert {lb: e["requests"] for lb, e in manifest["quota"]["default"].items()} == {"positive": first, "negative": first}
+    eff = manifest["efficiency"]["default"]
+    assert eff["rates_from"] == "prior" and eff["keep_rate"] == {"positive": PRIOR, "negative": PRIOR}
+    assert eff["rounds"] == {"positive": 1, "negative": 1}
+
+
+def test_first_round_is_planned_from_the_locks_keep_rate(tmp_path: str) -> None:
+    spec = _spec(str(tmp_path), n=6, lo=1)
+    _lock(spec, _variant_basis(spec), kept=1, requests=2)  # a previous build kept half its rows
+    _build(spec)
+    _, manifest = _out(spec)
+    assert all(e["requests"] == 12 and e["met"] for e in manifest["quota"]["default"].values())
+    eff = manifest["efficiency"]["default"]
+    assert eff["rates_from"] == "lock" and eff["keep_rate"] == {"positive": 0.5, "negative": 0.5}
+    assert eff["requests"] == 24 and eff["kept"] == 12 and eff["requests_per_kept"] == 2.0
+
+
+def test_a_keep_rate_measured_for_other_requests_is_not_used(tmp_path: str) -> None:
+    spec = _spec(str(tmp_path), n=6, lo=1)
+    _lock(spec, "0" * 16, kept=1, requests=2)  # recorded before the prompt or filters changed
+    _build(spec)
+    eff = _out(spec)[1]["efficiency"]["default"]
+    assert eff["rates_from"] == "prior" and eff["requests"] == 2 * first_size(6, PRIOR, 24)
+
+
+def test_a_short_label_is_topped_up_while_other_labels_still_generate(tmp_path: str, monkeypatch: Any) -> None:
+    monkeypatch.setenv("SYNTHC_FAKE_CAPACITY", "2")
+    monkeypatch.setenv("SYNTHC_FAKE_DELAY", "0.01")
+    spec = _spec(str(tmp_path), n=6, lo=30)  # keeps under half: the prior's first round falls short
+    log = os.path.join(str(tmp_path), "events.jsonl")
+    _build(spec, events=log)
+    events = [json.loads(line) for line in open(log, encoding="utf-8")]
+    first = first_size(6, PRIOR, 24)
+    rounds = [k for k, e in enumerate(events) if e["event"] == "generate_round"]
+    assert rounds, "no top-up round"
+    top = events[rounds[0]]
+    assert top["label"] in ("positive", "negative")
+    # rows of the other label's first round were still being generated after the top-up was planned
+    later = [e for e in events[rounds[0]:] if e["event"] == "row_done" and not e["row"].startswith(top["label"])
+             and int(e["row"].split("/")[1]) < first]
+    assert later, "the top-up waited for every label's first round"
+    rows, manifest = _out(spec)
+    assert all(e["met"] for e in manifest["quota"]["default"].values())
+
+
+def test_the_manifest_and_summary_carry_requests_and_prompt_tokens_per_kept_row(tmp_path: str) -> None:
+    spec = _spec(str(tmp_path), n=6, lo=20)
+    summary = _build(spec)
+    rows, manifest = _out(spec)
+    eff = manifest["efficiency"]["default"]
+    quota = manifest["quota"]["default"]
+    requests = sum(e["requests"] for e in quota.values())
+    assert eff["requests"] == requests and eff["kept"] == len(rows) == 12
+    assert eff["requests_per_kept"] == round(requests / 12, 3) > 1
+    assert eff["prompt_tokens"] > 0 and eff["prompt_tokens_per_kept"] == round(eff["prompt_tokens"] / 12, 1)
+    assert f"per kept row: t.default {eff['requests_per_kept']} requests, {eff['prompt_tokens_per_kept']:.0f} prompt tokens" in summary
+    facts = json.load(open(os.path.join(str(tmp_path), ".synthc", "last-build.json"), encoding="utf-8"))
+    run = facts["efficiency"]["t.default"]
+    assert run["requests_per_kept"] == eff["requests_per_kept"] and run["new_requests"] == requests
+    assert run["prompt_evaluated_per_kept"] == eff["prompt_tokens_per_kept"]  # the fake evaluates every token
+    _build(spec)  # from the cache: the manifest is the same, the run evaluated nothing
+    assert _out(spec)[1]["efficiency"] == manifest["efficiency"]
+    facts = json.load(open(os.path.join(str(tmp_path), ".synthc", "last-build.json"), encoding="utf-8"))
+    assert facts["efficiency"]["t.default"]["prompt_evaluated_per_kept"] == 0
+
+
+def test_the_lock_keeps_a_measured_keep_rate_until_its_basis_changes() -> None:
+    from synthc.runtime.lock import keep_rates, merge_keep_rates, without_keep_rates
+
+    old = {"lock_version": 1, "keep_rates": {"t.a": {"basis": "b1", "labels": {"x": {"kept": 9, "requests": 10}}},
+                                             "t.gone": {"basis": "b", "labels": {}}}}
+    assert keep_rates(old, "t.a", "b1") == {"x": 0.9}
+    assert keep_rates(old, "t.a", "b2") is None and keep_rates(None, "t.a", "b1") is None
+    measured = {"t.a": {"basis": "b1", "labels": {"x": {"kept": 5, "requests": 10}}},
+                "t.b": {"basis": "c", "labels": {"x": {"kept": 1, "requests": 2}}}}
+    merged = merge_keep_rates(old, measured, {"t.a", "t.b"})
+    assert merged["t.a"] == old["keep_rates"]["t.a"]  # same basis: kept as it was, so the lock does not drift
+    assert merged["t.b"] == measured["t.b"] and "t.gone" not in merged
+    changed = merge_keep_rates(old, {"t.a": {"basis": "b2", "labels": {}}}, {"t.a"})
+    assert changed["t.a"]["basis"] == "b2"  # the requests or filters changed: the new measurement
+    assert without_keep_rates(old) == {"lock_version": 1}  # what --locked compares

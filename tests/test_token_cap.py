@@ -20,6 +20,7 @@ import pytest
 from conftest import ROOT
 from synthc.compiler import compile_file, ir
 from synthc.compiler.irdiff import diff_plans
+from synthc.runtime.quota import PRIOR, first_size
 from synthc.runtime import execute
 from synthc.runtime.backends.base import Constraint, Request
 from synthc.runtime.backends.fake import FakeBackend
@@ -174,8 +175,10 @@ def test_truncated_keep_keeps_them_counted_as_cut(tmp_path: str) -> None:
     assert manifest["cut"]["default"][TOKEN_CAP] >= len(kept_cut)  # rows the quota later cut counted too
     assert not any(e.get("reason") == TOKEN_CAP for e in events if e["event"] == "row_dropped")
     assert TOKEN_CAP not in err  # no warning: nothing was dropped
-    # With nothing dropped at the cap, one round meets the quota.
-    assert all(e["requests"] == 8 for e in manifest["quota"]["default"].values())
+    # With nothing dropped at the cap, one round (sized at the prior keep rate) meets the quota.
+    assert all(e["requests"] == first_size(e["wanted"], PRIOR, 4 * e["wanted"])
+               for e in manifest["quota"]["default"].values())
+    assert set(manifest["efficiency"]["default"]["rounds"].values()) == {1}
 
 
 def test_a_cap_that_cuts_every_row_says_what_to_raise(tmp_path: str) -> None:

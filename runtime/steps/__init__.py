@@ -56,6 +56,8 @@ class Context:
     # or cached alike: a fact of the data (the card's cost), the same whichever build generated them
     usage: dict[str, Counter[str]] = field(default_factory=dict)
     build: str = ""  # this build's id in the usage ledger (runtime/ledger.py)
+    keep_rates: dict[str, dict[str, Any]] = field(default_factory=dict)  # variant id -> measured keep rates (lock)
+    efficiency: dict[str, dict[str, Any]] = field(default_factory=dict)  # variant id -> requests, tokens per kept row
 
     @property
     def program(self) -> ir.Program:

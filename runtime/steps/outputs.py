@@ -207,6 +207,7 @@ def _manifest(ctx: Context, e: ir.Export, variants: list[ir.Variant], hashes: di
         "stops": {v.name: ctx.stops[v.id] for v in variants if v.id in ctx.stops},
         "groups": {v.name: ctx.groups[v.id] for v in variants if v.id in ctx.groups},
         "quota": {v.name: ctx.quota[v.id] for v in variants if v.id in ctx.quota},
+        "efficiency": {v.name: ctx.efficiency[v.id] for v in variants if v.id in ctx.efficiency},
         "retrieval": {n: ctx.retrieval[n] for n in sorted({v.retrieve.retriever for v in variants if v.retrieve})
                       if n in ctx.retrieval},
         "tokens": {"completion": sum(c.provenance.get("tokens", {}).get("completion", 0) for c in kept),
@@ -277,7 +278,7 @@ def _check_lock(ctx: Context, locked: bool) -> dict[str, Any]:
     if old is None:
         raise fail("E507", f"--locked, but {shown(path)} does not exist", NO_SPAN,
                    help="build once without --locked to create the lock, and commit it")
-    ours, theirs = new, old
+    ours, theirs = new, lockfile.without_keep_rates(old)  # recorded keep rates are advice, not inputs
     if ctx.models.kind == "fake":  # a fake build knows nothing of real models: compare the data only
         ours, theirs = {"data": new["data"]}, {"data": old.get("data", {})}
     diff = lockfile.diff_lock(theirs, ours)
@@ -295,12 +296,19 @@ def write_lock(ctx: Context, new: dict[str, Any], any_export: bool) -> None:
     new = _lock_now(ctx) | {"data": new["data"]}  # models loaded late (a corpus's tokenizer) count too
     path = lockfile.lock_path(ctx.recipe)
     old = _read_lock(path)
+    rates = lockfile.merge_keep_rates(old, ctx.keep_rates, {v.id for v in ctx.program.variants()})
+    if rates:
+        new[lockfile.KEEP_RATES] = rates
     if old == new:
         return
     write_atomic(path, lockfile.encode_lock(new))
     changed = lockfile.diff_lock(old or {}, new)
     ctx.events.emit("lock", node="lock", note=f"{'updated' if old else 'wrote'} {shown(path)}", changes=changed)
-    if old is not None:
+    drift = lockfile.diff_lock(lockfile.without_keep_rates(old or {}), lockfile.without_keep_rates(new))
+    if old is not None and not drift:  # only measured keep rates were added or refreshed
+        ctx.events.notice(f"recorded keep rates in {shown(path)} (the next build plans its first rounds from them)")
+    elif old is not None:
+        changed = drift
         ctx.events.notice(f"updated {shown(path)} (`--locked` would have refused): "
                           + "; ".join(changed[:6]) + (" …" if len(changed) > 6 else ""))
 
@@ -313,6 +321,19 @@ def _token_facts(c: Counter[str]) -> dict[str, Any]:
             "evaluated_per_sent": round(evaluated / sent, 3) if sent else None}
 
 
+def run_efficiency(ctx: Context) -> dict[str, dict[str, Any]]:
+    """Per variant of this run: requests and prompt tokens per kept row, with the prompt tokens the
+    backend evaluated (not served from its prefix cache) per kept row — a fact of this run only."""
+    out = {}
+    for vid, e in sorted(ctx.efficiency.items()):
+        kept = e["kept"]
+        evaluated = ctx.variant_stats.get(vid, Counter())["evaluated_tokens"]
+        out[vid] = {"requests_per_kept": e["requests_per_kept"], "prompt_tokens_per_kept": e["prompt_tokens_per_kept"],
+                    "prompt_evaluated_per_kept": round(evaluated / kept, 1) if kept else None,
+                    "new_requests": ctx.variant_stats.get(vid, Counter())["generated"]}
+    return out
+
+
 def write_run_log(ctx: Context, seconds: float) -> None:
     """Facts of this run (timings, cache hits, tokens spent), kept out of the files promised
     byte-stable: `.synthc/last-build.json`, replaced by each build, and the event log."""
@@ -323,6 +344,7 @@ def write_run_log(ctx: Context, seconds: float) -> None:
                    "prompt_evaluated": ctx.stats["evaluated_tokens"]},
         "groups": ctx.groups,
         "variants": {vid: _token_facts(c) for vid, c in sorted(ctx.variant_stats.items())},
+        "efficiency": run_efficiency(ctx),
     }
     ctx.events.emit("build_done", **facts)
     write_atomic(os.path.join(ctx.root, ".synthc", "last-build.json"),
