@@ -18,6 +18,7 @@ import ctypes
 import importlib.util
 import os
 import threading
+from concurrent.futures import Future
 from typing import Any, Sequence
 
 from synthc.runtime.backends.base import Completion, ContextOverflow, Request
@@ -130,10 +131,11 @@ class LlamaBackend:
         if not self.ctx:
             raise ModelLoadError(f"llama.cpp could not create a context of {cp.n_ctx} tokens for {path}")
         from synthc.runtime.backends.llama_batch import BatchDecoder
+        from synthc.runtime.backends.llama_loop import DecodeLoop
 
         self.decoder = BatchDecoder(L, self.model, self.ctx, self.vocab, self.width, prefix_streams(self.width),
                                     cp.n_batch)
-        self._lock = threading.Lock()
+        self.loop = DecodeLoop(self.decoder, self.width)
         self.stats = {"prompt_tokens": 0, "evaluated_tokens": 0, "completion_tokens": 0}
 
     def __del__(self) -> None:
@@ -142,6 +144,7 @@ class LlamaBackend:
             return
         with contextlib.suppress(Exception):
             if getattr(self, "ctx", None) is not None:
+                self.loop.close()  # the loop's thread stops decoding before the context is freed
                 self.decoder.close()
                 L.llama_free(self.ctx)
             L.llama_model_free(self.model)
@@ -263,12 +266,14 @@ class LlamaBackend:
         return self.generate_batch([request])[0]
 
     def generate_batch(self, requests: Sequence[Request]) -> list[Completion]:
-        """Decode a group together. Raises ContextOverflow (for the whole group) before any work
-        when a prompt plus its max_tokens does not fit the model's context."""
-        if not requests:
-            return []
-        if len(requests) > self.width:
-            raise ValueError(f"a group of {len(requests)} requests exceeds the batch width {self.width}")
+        """Decode a group and wait for it (rows of groups submitted meanwhile share its steps)."""
+        return self.submit(requests).result()
+
+    def submit(self, requests: Sequence[Request]) -> Future[list[Completion]]:
+        """Queue a group on the model's decode loop (llama_loop): its rows take the slots other
+        rows free, step by step; the future yields the group's completions in order. Raises
+        ContextOverflow (for the whole group) before queueing anything when a prompt plus its
+        max_tokens does not fit the model's context."""
         prompts = []
         for r in requests:
             tokens, shared_end = self.prompt_tokens(r)
@@ -277,13 +282,20 @@ class LlamaBackend:
             if len(tokens) + r.max_tokens > self.context:
                 raise ContextOverflow(len(tokens), r.max_tokens, self.context)
             prompts.append(make_prompt(tokens, shared_end))
-        with self._lock:
-            out = self.decoder.generate(requests, prompts)
-        for c in out:
-            self.stats["prompt_tokens"] += c.prompt_tokens
-            self.stats["evaluated_tokens"] += c.evaluated_tokens
-            self.stats["completion_tokens"] += c.completion_tokens
-        return out
+        future = self.loop.submit(requests, prompts)
+        future.add_done_callback(self._count)
+        return future
+
+    def cancel(self) -> None:
+        """Drop every group queued or decoding (their futures fail); returns once the loop is idle."""
+        self.loop.cancel()
+
+    def _count(self, future: Future[list[Completion]]) -> None:
+        if future.exception() is None:
+            for c in future.result():
+                self.stats["prompt_tokens"] += c.prompt_tokens
+                self.stats["evaluated_tokens"] += c.evaluated_tokens
+                self.stats["completion_tokens"] += c.completion_tokens
 
 
 def _total_ram() -> int:
