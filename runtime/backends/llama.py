@@ -164,8 +164,9 @@ class LlamaBackend:
 
     # -- identity and tokens ----------------------------------------------------------------
     def fingerprint(self) -> str:
-        # The batch width decides which rows share a decode step, so it is part of the identity.
-        return f"{self._fingerprint}|batch={self.width}"
+        # Not the batch width: decoding is batch-invariant (llama_loop), so which rows share a
+        # decode step changes no output, and a build at another width reuses the cache.
+        return self._fingerprint
 
     def tokenize(self, text: str, special: bool = True) -> list[int]:
         data = text.encode("utf-8")
