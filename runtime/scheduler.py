@@ -25,7 +25,7 @@ from synthc.compiler import ir
 from synthc.compiler.paths import recheck
 from synthc.compiler.plan import Plan
 from synthc.compiler.source import NO_SPAN, SourceMap
-from synthc.runtime.backends.base import Completion
+from synthc.runtime.backends.base import Completion, kv_bytes
 from synthc.runtime.cache import CacheError, open_cache
 from synthc.runtime.dispatch import Dispatcher, LocalDispatcher
 from synthc.runtime.engine import GenerateJob
@@ -164,7 +164,8 @@ class _Scheduler:
             q = Quota.start(node, v, planned.planner, planned, *after)
             self.quotas[node] = self.by_filter[after[1]] = q
         ctx.groups[v.id] = {"width": job.width, "groups": len(job.groups)}
-        ctx.events.emit("generate_start", node=node, total=len(planned), width=job.width, groups=len(job.groups))
+        ctx.events.emit("generate_start", node=node, total=len(planned), width=job.width, groups=len(job.groups),
+                        kv_bytes=kv_bytes(be))
         self._launch(job)
 
     def _launch(self, job: GenerateJob) -> None:

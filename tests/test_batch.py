@@ -188,3 +188,27 @@ def test_a_long_row_does_not_hold_the_slots_of_short_rows(smollm2: str) -> None:
     continuous = [c for f in futures for c in f.result()]
     assert static_steps == 39 + 2 + 2 and be.decoder.steps == 39
     assert [_output(c) for c in continuous] == [_output(c) for c in static]
+
+
+@pytest.mark.model
+def test_streams_grow_to_what_rows_need_and_outputs_do_not_change(smollm2: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """KV streams start at FIRST_STREAM cells, not the model's `context`; a row that needs more
+    (prompt + max_tokens) reopens the context with longer streams once the running rows end. Its
+    output is the one a backend with long streams from the start gives."""
+    from synthc.runtime.backends import llama
+    from synthc.runtime.backends.llama import LlamaBackend
+
+    long_row = Request(messages=(("system", SYSTEM), ("user", "Summarise: " + "The plot thickens. " * 120)),
+                       mode="chat", constraint=Constraint(), max_tokens=6, temperature=0.8, top_p=0.95, stop=(),
+                       seed=9, shared=1)
+    be = LlamaBackend(smollm2, 2048, 2, "t", batch=2)
+    small = be.kv_bytes()
+    assert be.stream_tokens == llama.FIRST_STREAM
+    short = be.submit([_text_row(1, 8)])
+    grown = be.submit([long_row, _text_row(2, 4)])  # waits for the short row, then reopens the context
+    assert short.result() and grown.result()
+    assert be.stream_tokens == 1024 and be.kv_bytes() == 2 * small
+    monkeypatch.setattr(llama, "FIRST_STREAM", 2048)
+    wide = LlamaBackend(smollm2, 2048, 2, "t", batch=2)
+    assert [_output(c) for c in grown.result()] == [_output(c) for c in wide.generate_batch([long_row, _text_row(2, 4)])]

@@ -1,22 +1,22 @@
-"""Batched decoding of one group through llama.cpp's batch API (low-level llama-cpp-python).
+"""The slots of one llama.cpp context (low-level llama-cpp-python): what the decode loop
+(llama_loop) does to them, one operation at a time.
 
-One `generate(requests)` call:
-1. shared prefixes: every block chain two requests of the group share is made resident in a
-   prefix stream (copied from the longest resident match, the missing blocks evaluated there);
-2. setup: request i gets working stream i: the longest resident match is copied in, its
-   remaining canonical blocks are evaluated one decode each, then its tail, alone; the first
-   token is sampled from the tail's last logits;
-3. decode: one `llama_batch` per step holding the next token of every running row (sequence ids
-   consecutive: a row that finishes leaves its stream to the last running row, moved by a stream
-   copy), each row sampled by its own seeded sampler, constrained rows under their llguidance mask;
-4. working streams are cut back to their canonical blocks, which stay resident for later calls.
+- `share(prompts)`: every block chain two prompts of a group share is made resident in a prefix
+  stream (copied from the longest resident match, the missing blocks evaluated there);
+- `admit(request, prompt, stream)`: a row takes a free working stream: the longest resident (or
+  spilled) match is copied in, its remaining canonical blocks are evaluated one decode each, then
+  its tail, alone; the first token is sampled from the tail's last logits;
+- `step(running)`: one `llama_batch` holding the next token of every running row (sequence ids
+  consecutive, see `compact`), each row sampled by its own seeded sampler, constrained rows under
+  their llguidance mask;
+- `retire(row)`: a finished row's stream is cut back to its canonical blocks, which stay resident
+  for later rows; `compact` moves the last running row into the hole (a stream copy).
 
-What the output is a pure function of: the request, the group it came in (its position and the
-other rows decide which rows share a decode step), and the backend settings (model file, batch
-width, context). Not of what was resident: blocks are canonical (see llama_kv). Not of the thread
-count: llama.cpp splits a matrix product across threads by rows, never inside a dot product.
-Not across machines: another CPU's kernels (AVX2 / AVX-512 / AMX, repacked weights) round
-differently.
+What a row's output is a pure function of: its request and the backend's model file. Not of
+what was resident: blocks are canonical (see llama_kv). Not of the rows beside it, nor of when it
+was admitted: decoding is batch-invariant (llama_loop). Not of the thread count: llama.cpp splits
+a matrix product across threads by rows, never inside a dot product. Not across machines:
+another CPU's kernels (AVX2 / AVX-512) round differently.
 """
 
 from __future__ import annotations

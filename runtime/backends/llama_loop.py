@@ -27,7 +27,7 @@ import threading
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 from synthc.runtime.backends.base import Completion, Request
 from synthc.runtime.backends.llama_batch import BatchDecoder
@@ -44,6 +44,7 @@ class _Group:
     future: Future[list[Completion]]
     completions: list[Completion | None]
     left: int
+    need: int  # KV cells its longest row needs: prompt + max_tokens
     shared: list[int] | None = None  # tokens each prompt evaluated into prefix streams (first admission)
     failed: bool = False
     rows: list[Row] = field(default_factory=list)
@@ -52,15 +53,18 @@ class _Group:
 class DecodeLoop:
     """The slots of one model's context and the thread that decodes them (started on first use)."""
 
-    def __init__(self, decoder: BatchDecoder, width: int) -> None:
+    def __init__(self, decoder: BatchDecoder, width: int, stream_tokens: int,
+                 grow: Callable[[int], tuple[BatchDecoder, int]]) -> None:
+        """`stream_tokens`: cells per KV stream; `grow(need)` reopens the context with longer
+        streams (called on this loop's thread, with no row running) and returns the new decoder."""
         self.decoder, self.width = decoder, width
+        self.stream_tokens, self._grow = stream_tokens, grow
         self._queue: deque[tuple[_Group, int]] = deque()
-        self._cv = threading.Condition()
+        self._cv = threading.Condition()  # guards the queue, the thread and the cancel handshake
         self._thread: threading.Thread | None = None
         self._closed = False
         self._cancel = False
         self._busy = False  # rows running on the loop's thread
-        self.peak = 0  # most rows that ever shared a step
 
     def submit(self, requests: Sequence[Request], prompts: Sequence[Prompt]) -> Future[list[Completion]]:
         """Queue a group's rows; the future yields their completions in order (or the group's error)."""
@@ -69,7 +73,8 @@ class DecodeLoop:
         if not requests:
             future.set_result([])
             return future
-        group = _Group(requests, prompts, future, [None] * len(requests), len(requests))
+        need = max(len(p.tokens) + r.max_tokens for r, p in zip(requests, prompts))
+        group = _Group(requests, prompts, future, [None] * len(requests), len(requests), need)
         with self._cv:
             if self._closed:
                 raise RuntimeError("the decode loop is closed")
@@ -77,7 +82,6 @@ class DecodeLoop:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="synthc-decode", daemon=True)
                 self._thread.start()
-            self._cv.notify()
         return future
 
     def cancel(self) -> None:
@@ -96,29 +100,33 @@ class DecodeLoop:
                 self._cv.wait()
 
     def close(self) -> None:
-        """Finish what is queued, then stop the thread."""
+        """Finish what is queued; later submits are refused."""
         with self._cv:
             self._closed = True
-            self._cv.notify()
             thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join()
 
     # -- the loop's thread ---------------------------------------------------------------------
     def _next(self, idle: bool) -> tuple[_Group, int] | None:
-        """The next queued row of a live group; waits for one when `idle` (no row running).
-        None: nothing to admit now (or, idle, the loop is closed and drained)."""
+        """The next queued row of a live group. None: nothing to admit now; when `idle` (no row
+        running) this thread's turn then ends, and the next `submit` starts another (an idle loop
+        holds no thread, so a backend nobody uses can be freed)."""
         with self._cv:
-            while True:
-                while self._queue and self._queue[0][0].failed:
-                    self._queue.popleft()
-                if self._queue:
-                    return self._queue.popleft()
-                if not idle or self._closed:
-                    return None
-                self._busy = self._cancel = False  # idle: nothing runs, nothing to cancel
-                self._cv.notify_all()  # cancel() may be waiting for an idle loop
-                self._cv.wait()
+            while self._queue and self._queue[0][0].failed:
+                self._queue.popleft()
+            if self._queue:
+                self._busy = True
+                return self._queue.popleft()
+            if idle:
+                self._busy = self._cancel = False  # nothing runs, nothing to cancel
+                self._thread = None
+                self._cv.notify_all()  # cancel() may wait for an idle loop
+            return None
+
+    def _requeue(self, item: tuple[_Group, int]) -> None:
+        with self._cv:
+            self._queue.appendleft(item)
 
     def _run(self) -> None:
         running: list[Row] = []
@@ -137,6 +145,15 @@ class DecodeLoop:
                 if nxt is None:
                     break
                 group, i = nxt
+                if group.need > self.stream_tokens:  # longer streams: reopen the context, empty
+                    if running:
+                        self._requeue(nxt)  # admit nothing more until the running rows end
+                        break
+                    try:
+                        self.decoder, self.stream_tokens = self._grow(group.need)
+                    except BaseException as exc:  # noqa: BLE001
+                        running = self._fail(group, exc, running, owner)
+                        continue
                 try:
                     if group.shared is None:
                         group.shared = self.decoder.share(group.prompts)
@@ -150,11 +167,8 @@ class DecodeLoop:
                     self._end(row, owner)
                 else:
                     running.append(row)
-            if not running:
-                if self._closed and not self._queue:
-                    return
-                continue
-            self.peak = max(self.peak, len(running))
+            if not running:  # _next found nothing while idle: this thread's turn is over
+                return
             try:
                 self.decoder.step(running)
             except BaseException as exc:  # noqa: BLE001 - a failed step: every running group fails
