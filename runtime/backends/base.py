@@ -64,9 +64,10 @@ class ContextOverflow(Exception):
 
 class Backend(Protocol):
     """A model the scheduler drives. `generate_batch` is the unit of work: the scheduler hands it a
-    group of at most `capacity()` requests whose composition is a pure function of the plan (so
-    batched floating point is reproducible) and commits the group's results to the cache as one.
-    A backend answers with one Completion per request, in order, or raises for the whole group."""
+    group of at most `capacity()` requests (a pure function of the plan) and commits the group's
+    results to the cache as one. A backend answers with one Completion per request, in order, or
+    raises for the whole group, and a request's completion must not depend on the other requests
+    decoded beside it (the llama backend's decoding is batch-invariant: llama_loop.py)."""
 
     name: str
 
