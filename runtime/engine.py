@@ -4,7 +4,9 @@ Groups. A node's rows are chunked in plan order into groups of `width` (the back
 recorded in the manifest and the event log). Conversation turns depend on earlier turns, so rows
 are grouped per turn: all turn-0 rows in plan order, chunked; then turn 1; and so on. The groups
 are therefore a pure function of the plan and the width — the same spec, data and settings
-regroup identically, which is what makes batched floating point reproducible.
+regroup identically, so a kill -9 loses and regenerates the same groups. Which rows share a decode
+step is not fixed: the llama backend's loop refills slots across groups (continuous batching),
+and its decoding is batch-invariant, so a row's completion depends on its request alone.
 
 Rounds. A node's first round is its planned rows; a quota round (runtime/quota.py) appends more
 rows, grouped the same way among themselves, after the node's earlier groups.

@@ -59,7 +59,9 @@ class Events:
             now = time.time()
             self._start[node] = now
             self._tokens[node] = 0
-            self._tasks[node] = self._progress.add_task(node, total=data["total"], rate="")
+            kv = int(data.get("kv_bytes", 0))
+            label = f"{node} [dim](width {data.get('width', 1)}{f', KV {kv / 2**20:.0f} MiB' if kv else ''})[/dim]"
+            self._tasks[node] = self._progress.add_task(label, total=data["total"], rate="")
             if _TOTAL not in self._tasks:
                 self._start[_TOTAL], self._tokens[_TOTAL] = now, 0
                 self._tasks[_TOTAL] = self._progress.add_task("all generation", total=0, rate="")

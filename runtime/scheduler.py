@@ -27,7 +27,7 @@ from synthc.compiler.diagnostics import render
 from synthc.compiler.paths import recheck
 from synthc.compiler.plan import Plan
 from synthc.compiler.source import NO_SPAN, SourceMap
-from synthc.runtime.backends.base import Completion
+from synthc.runtime.backends.base import Completion, kv_bytes
 from synthc.runtime.cache import CacheError, open_cache
 from synthc.runtime.dispatch import Dispatcher, LocalDispatcher
 from synthc.runtime import lock as lockfile
@@ -243,7 +243,8 @@ class _Scheduler:
         job = GenerateJob(node, v, ctx.program, rows, width, be.fingerprint(), fit)
         self.jobs[node] = job
         ctx.groups[v.id] = {"width": job.width, "groups": len(job.groups)}
-        ctx.events.emit("generate_start", node=node, total=len(job.rows), width=job.width, groups=len(job.groups))
+        ctx.events.emit("generate_start", node=node, total=len(job.rows), width=job.width, groups=len(job.groups),
+                        kv_bytes=kv_bytes(be))
         self._launch(job)
 
     def _launch(self, job: GenerateJob) -> None:

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from synthc.runtime.backends.base import Constraint, Request
-from synthc.runtime.backends.llama_kv import BLOCK, make_prompt, setup_order, shared_targets, split_points
+from synthc.runtime.backends.base import Completion, Constraint, Request
+from synthc.runtime.backends.llama_kv import BLOCK, make_prompt, shared_targets, split_points
 
 SYSTEM = "You are a film critic who writes short, vivid reviews for a weekly magazine. " * 6
 
@@ -55,13 +55,6 @@ def test_block_keys_chain_over_the_prefix() -> None:
     assert [[x.key for x in chain] for chain in shared] == [[x.key for x in a.blocks[:2]]]
 
 
-def test_setup_order_reads_before_it_overwrites() -> None:
-    order, src = setup_order([1, None, 1], 3)  # 0 and 2 copy from 1: 1 is overwritten last
-    assert order.index(1) > order.index(0) and order.index(1) > order.index(2) and src == [1, None, 1]
-    order, src = setup_order([1, 0], 2)  # a cycle: one copy is dropped
-    assert sorted(order) == [0, 1] and src.count(None) == 1
-
-
 # -- the real model ----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -97,7 +90,7 @@ def test_batched_rows_are_deterministic_and_obey_constraints(smollm2: str) -> No
     assert sum(c.evaluated_tokens for c in first) < sent // 2
     tails = [c.evaluated_tokens for c in again]
     assert all(t < 40 for t in tails) and sum(tails) < sum(c.evaluated_tokens for c in first)
-    assert warm.capacity() == len(GROUP) and "batch=6" in warm.fingerprint()
+    assert warm.capacity() == len(GROUP) and "batch" not in warm.fingerprint()  # the width changes no output
 
 
 @pytest.mark.model
@@ -121,3 +114,101 @@ def test_a_conversation_continues_on_resident_blocks_with_the_same_floats(smollm
     fresh = LlamaBackend(smollm2, 640, 1, "t", batch=4).generate_batch(second)
     assert [c.text for c in again] == [c.text for c in fresh]
     assert sum(c.evaluated_tokens for c in again) < sum(c.evaluated_tokens for c in fresh)
+
+
+# -- continuous batching --------------------------------------------------------------------------
+
+def _text_row(i: int, max_tokens: int, pattern: str = "") -> Request:
+    """A row of `max_tokens` tokens exactly when `pattern` is a long regex (no end before the cap)."""
+    constraint = Constraint(kind="regex", pattern=pattern) if pattern else Constraint()
+    return Request(messages=(("system", "You are a helpful writer."),
+                             ("user", f"Write about topic number {i}. " + "More words here. " * (i * 5 % 11))),
+                   mode="chat", constraint=constraint, max_tokens=max_tokens, temperature=0.8, top_p=0.95,
+                   stop=(), seed=100 + i, shared=1)
+
+
+def _output(c: Completion) -> tuple[object, ...]:
+    """What a row produced (not how many prompt tokens were found resident)."""
+    return c.text, c.completion_tokens, c.finish, c.logprob
+
+
+@pytest.mark.model
+def test_decoding_is_batch_invariant_bit_for_bit(smollm2: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The promise continuous batching rests on (runtime/backends/llama_loop.py): a row decoded
+    alone, beside 1, 3 or 7 rows of other lengths, or admitted mid-loop into a slot another row
+    freed (beside rows at other steps), sees bitwise the same logits at every step."""
+    import numpy as np
+
+    from synthc.runtime.backends.llama import LlamaBackend
+    from synthc.runtime.backends.llama_batch import BatchDecoder
+
+    seen: dict[int, list[bytes]] = {}
+    sample = BatchDecoder._sample
+
+    def spy(self: BatchDecoder, rows: list, ptr: object, first_index: int) -> None:
+        logits = np.ctypeslib.as_array(ptr, shape=(len(rows), self.n_vocab))
+        for j, r in enumerate(rows):
+            seen.setdefault(r.request.seed, []).append(logits[j].tobytes())
+        sample(self, rows, ptr, first_index)
+
+    monkeypatch.setattr(BatchDecoder, "_sample", spy)
+    be = LlamaBackend(smollm2, 512, 2, "t", batch=8)
+    target = _text_row(0, 12)
+    alone = be.generate_batch([target])
+    reference = seen.pop(target.seed)
+    assert len(reference) == alone[0].completion_tokens
+    for k in (1, 3, 7):  # same start step, neighbours ending at other steps
+        others = [_text_row(i, 2 + 2 * i) for i in range(1, k + 1)]
+        out = be.generate_batch(others[:k // 2] + [target] + others[k // 2:])
+        assert _output(out[k // 2]) == _output(alone[0])
+        assert seen.pop(target.seed) == reference, f"logits differ beside {k} rows"
+        seen.clear()
+    # a full loop: the target waits for a slot, then joins rows that are mid-decode
+    busy = [be.submit([_text_row(i, 2 + 2 * i)]) for i in range(1, 9)]
+    late = be.submit([target])
+    assert _output(late.result()[0]) == _output(alone[0]) and seen[target.seed] == reference
+    assert all(f.result() for f in busy)
+
+
+@pytest.mark.model
+def test_a_long_row_does_not_hold_the_slots_of_short_rows(smollm2: str) -> None:
+    """Width 2: one 40-token row and five 3-token rows. Static groups of two decode 39 + 2 + 2
+    steps (the long row's group waits for it); the loop refills the second slot as each short row
+    ends, so every short row decodes beside the long one: 39 steps. Same completions either way."""
+    from synthc.runtime.backends.llama import LlamaBackend
+
+    letters = "[a-z ]{400}"  # never complete within the cap: each row runs to exactly max_tokens
+    rows = [_text_row(0, 40, letters)] + [_text_row(i, 3, letters) for i in range(1, 6)]
+    be = LlamaBackend(smollm2, 512, 2, "t", batch=2)
+    groups = [rows[g:g + 2] for g in range(0, len(rows), 2)]
+    static = [c for g in groups for c in be.generate_batch(g)]  # one group at a time
+    assert [c.completion_tokens for c in static] == [40, 3, 3, 3, 3, 3]
+    static_steps, be.decoder.steps = be.decoder.steps, 0
+    futures = [be.submit(g) for g in groups]  # every group at once, as the dispatcher hands them
+    continuous = [c for f in futures for c in f.result()]
+    assert static_steps == 39 + 2 + 2 and be.decoder.steps == 39
+    assert [_output(c) for c in continuous] == [_output(c) for c in static]
+
+
+@pytest.mark.model
+def test_streams_grow_to_what_rows_need_and_outputs_do_not_change(smollm2: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """KV streams start at FIRST_STREAM cells, not the model's `context`; a row that needs more
+    (prompt + max_tokens) reopens the context with longer streams once the running rows end. Its
+    output is the one a backend with long streams from the start gives."""
+    from synthc.runtime.backends import llama
+    from synthc.runtime.backends.llama import LlamaBackend
+
+    long_row = Request(messages=(("system", SYSTEM), ("user", "Summarise: " + "The plot thickens. " * 120)),
+                       mode="chat", constraint=Constraint(), max_tokens=6, temperature=0.8, top_p=0.95, stop=(),
+                       seed=9, shared=1)
+    be = LlamaBackend(smollm2, 2048, 2, "t", batch=2)
+    small = be.kv_bytes()
+    assert be.stream_tokens == llama.FIRST_STREAM
+    short = be.submit([_text_row(1, 8)])
+    grown = be.submit([long_row, _text_row(2, 4)])  # waits for the short row, then reopens the context
+    assert short.result() and grown.result()
+    assert be.stream_tokens == 1024 and be.kv_bytes() == 2 * small
+    monkeypatch.setattr(llama, "FIRST_STREAM", 2048)
+    wide = LlamaBackend(smollm2, 2048, 2, "t", batch=2)
+    assert [_output(c) for c in grown.result()] == [_output(c) for c in wide.generate_batch([long_row, _text_row(2, 4)])]

@@ -127,3 +127,22 @@ def test_quickstart_plan_counts_real_prompt_tokens(checkout_copy: str) -> None:
                          cwd=checkout_copy, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "prompt tokens" in out.stdout
+
+
+def test_the_batch_width_changes_no_byte(tmp_path: str) -> None:
+    """Continuous batching at the automatic width (rows of both tasks share the decode loop, slots
+    refilled as rows end) and `batch = 1` (every row alone) write the same dataset bytes: decoding
+    is batch-invariant (docs/design.md), so neither the schedule nor the width is in the output."""
+    wide, alone = os.path.join(str(tmp_path), "wide"), os.path.join(str(tmp_path), "alone")
+    os.makedirs(wide)
+    os.makedirs(alone)
+    spec_wide = _write(wide)
+    spec_alone = os.path.join(alone, "tiny.synth")
+    with open(spec_alone, "w") as fh:
+        fh.write(SPEC.replace("  threads     = 2\n", "  threads     = 2\n  batch       = 1\n"))
+    for spec in (spec_wide, spec_alone):
+        done = _build(spec)
+        assert done.returncode == 0, done.stderr
+        assert "8 generated" in done.stdout
+    for name in ("reviews/reviews.jsonl", "verdicts/verdicts.jsonl"):
+        assert _sha(os.path.join(wide, "out", name)) == _sha(os.path.join(alone, "out", name))

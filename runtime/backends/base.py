@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, Sequence
 
-__all__ = ["Constraint", "Request", "Completion", "Backend", "ContextOverflow", "request_key"]
+__all__ = ["Constraint", "Request", "Completion", "Backend", "ContextOverflow", "request_key", "kv_bytes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +64,10 @@ class ContextOverflow(Exception):
 
 class Backend(Protocol):
     """A model the scheduler drives. `generate_batch` is the unit of work: the scheduler hands it a
-    group of at most `capacity()` requests whose composition is a pure function of the plan (so
-    batched floating point is reproducible) and commits the group's results to the cache as one.
-    A backend answers with one Completion per request, in order, or raises for the whole group."""
+    group of at most `capacity()` requests (a pure function of the plan) and commits the group's
+    results to the cache as one. A backend answers with one Completion per request, in order, or
+    raises for the whole group, and a request's completion must not depend on the other requests
+    decoded beside it (the llama backend's decoding is batch-invariant: llama_loop.py)."""
 
     name: str
 
@@ -100,3 +101,11 @@ def request_key(request: Request, fingerprint: str, version: str) -> str:
     """Content address of one generation: everything that can change its output, nothing else."""
     blob = json.dumps({"r": request.data(), "m": fingerprint, "v": version}, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def kv_bytes(backend: object) -> int:
+    """Bytes of KV cache a backend holds in this process now (the llama backend's streams; 0 for
+    the fake backend and for a model served elsewhere): a fact of the run, for the progress
+    display and .synthc/last-build.json, never for the byte-stable manifest."""
+    measure = getattr(backend, "kv_bytes", None)
+    return int(measure()) if callable(measure) else 0

@@ -2,8 +2,9 @@
 
 - The model and one context are loaded through llama-cpp-python's low-level bindings. The context
   has one KV stream per sequence (`batch` working streams + a few prefix streams), each as long
-  as the model block's `context`; a group of up to `capacity()` requests decodes together
-  (llama_batch.BatchDecoder), free text and constrained rows (llguidance masks) alike.
+  as its rows need (prompt + max_tokens, grown on demand); one decode loop (llama_loop) keeps up
+  to `capacity()` rows decoding together and refills a finished row's slot with the next queued
+  row, free text and constrained rows (llguidance masks) alike.
 - Prompts are evaluated in canonical blocks (llama_kv): shared prefixes (system prompt, demos,
   documents, the conversation so far) are evaluated once and stay resident across calls, and a
   resident block gives the same floats as a fresh one, so outputs never depend on what was cached.
@@ -18,6 +19,7 @@ import ctypes
 import importlib.util
 import os
 import threading
+from concurrent.futures import Future
 from typing import Any, Sequence
 
 from synthc.runtime.backends.base import Completion, ContextOverflow, Request
@@ -30,6 +32,10 @@ _LOG_CALLBACK: Any = None
 MAX_WIDTH_CPU = 16  # measured on 2 cores: 16 sequences ≈ 1.7x (SmolLM2) to 2.7x (Gemma) one stream
 MAX_WIDTH_GPU = 64
 KV_BUDGET = 2 << 30  # bytes of KV cache the automatic width may use (at most 1/8 of the RAM)
+# Cells per KV stream at load. Streams are sized from what rows need (prompt + max_tokens), not
+# from the model's `context`: a row that needs more reopens the context with streams twice as
+# long (llama_loop), so a recipe of 300-token rows never holds `context`-token streams.
+FIRST_STREAM = 512
 
 
 class ModelLoadError(Exception):
@@ -101,7 +107,10 @@ class LlamaBackend:
         _silence(L)
         L.llama_backend_init()
         mp = L.llama_model_default_params()
-        mp.use_extra_bufts = not _has_amx()
+        # No extra buffer types (repacked weights, AMX tiles): repacked kernels compute activation
+        # columns in blocks of four, so a row's floats could depend on its batch, and continuous
+        # batching relies on batch-invariant decoding (llama_loop). AMX repacking also crashed.
+        mp.use_extra_bufts = False
         mp.vocab_only = vocab_only
         self.model = L.llama_model_load_from_file(path.encode(), mp)
         if not self.model:
@@ -116,24 +125,12 @@ class LlamaBackend:
         self._formatter = self._chat_formatter()
         if vocab_only:
             return
-        streams = self.width + prefix_streams(self.width)
-        n_threads = threads or max(1, os.cpu_count() or 1)
-        cp = L.llama_context_default_params()
-        cp.n_ctx = streams * _round_up(context, 256)
-        cp.n_seq_max = streams
-        cp.kv_unified = False  # one stream per sequence: canonical cell layout (llama_kv)
-        cp.swa_full = True  # sliding-window layers keep every cell, so a prefix can be cut back
-        cp.n_batch = cp.n_ubatch = 512
-        cp.n_outputs_max = streams  # logits rows: one per sequence, never one per prompt token
-        cp.n_threads = cp.n_threads_batch = n_threads
-        self.ctx = L.llama_init_from_model(self.model, cp)
-        if not self.ctx:
-            raise ModelLoadError(f"llama.cpp could not create a context of {cp.n_ctx} tokens for {path}")
-        from synthc.runtime.backends.llama_batch import BatchDecoder
+        self._threads = threads or max(1, os.cpu_count() or 1)
+        self.stream_tokens = 0
+        self._open(min(FIRST_STREAM, _round_up(context, 256)))
+        from synthc.runtime.backends.llama_loop import DecodeLoop
 
-        self.decoder = BatchDecoder(L, self.model, self.ctx, self.vocab, self.width, prefix_streams(self.width),
-                                    cp.n_batch)
-        self._lock = threading.Lock()
+        self.loop = DecodeLoop(self.decoder, self.width, self.stream_tokens, self._grow)
         self.stats = {"prompt_tokens": 0, "evaluated_tokens": 0, "completion_tokens": 0}
 
     def __del__(self) -> None:
@@ -142,9 +139,50 @@ class LlamaBackend:
             return
         with contextlib.suppress(Exception):
             if getattr(self, "ctx", None) is not None:
+                self.loop.close()  # the loop's thread stops decoding before the context is freed
                 self.decoder.close()
                 L.llama_free(self.ctx)
             L.llama_model_free(self.model)
+
+    def _open(self, stream_tokens: int) -> None:
+        """A context of `width` working + a few prefix KV streams of `stream_tokens` cells each."""
+        L = self.L
+        streams = self.width + prefix_streams(self.width)
+        cp = L.llama_context_default_params()
+        cp.n_ctx = streams * stream_tokens
+        cp.n_seq_max = streams
+        cp.kv_unified = False  # one stream per sequence: canonical cell layout (llama_kv)
+        cp.swa_full = True  # sliding-window layers keep every cell, so a prefix can be cut back
+        cp.n_batch = cp.n_ubatch = 512
+        cp.n_outputs_max = streams  # logits rows: one per sequence, never one per prompt token
+        cp.n_threads = cp.n_threads_batch = self._threads
+        self.ctx = L.llama_init_from_model(self.model, cp)
+        if not self.ctx:
+            raise ModelLoadError(f"llama.cpp could not create a context of {cp.n_ctx} tokens for {self.path}")
+        from synthc.runtime.backends.llama_batch import BatchDecoder
+
+        self.decoder = BatchDecoder(L, self.model, self.ctx, self.vocab, self.width, prefix_streams(self.width),
+                                    cp.n_batch)
+        self.stream_tokens = stream_tokens
+
+    def _grow(self, need: int) -> tuple[Any, int]:
+        """Reopen the context with streams of at least `need` tokens (doubling, at most the model's
+        `context`). The loop calls it with no row running; resident blocks are lost, never floats:
+        blocks are canonical and decoding is batch-invariant, so the outputs stay the same."""
+        size = self.stream_tokens
+        while size < need:
+            size *= 2
+        size = min(size, _round_up(self.context, 256))
+        self.decoder.close()
+        self.L.llama_free(self.ctx)
+        self.ctx = None
+        self._open(size)
+        return self.decoder, size
+
+    def kv_bytes(self) -> int:
+        """Bytes of KV cache the context holds now (f16 K and V over every stream's cells)."""
+        streams = self.width + prefix_streams(self.width)
+        return streams * self.stream_tokens * self._kv_bytes_per_token()
 
     def _kv_bytes_per_token(self) -> int:
         # From the GGUF metadata, not llama_model_n_*: a vocab-only load (synthc plan) has no layers,
@@ -161,8 +199,9 @@ class LlamaBackend:
 
     # -- identity and tokens ----------------------------------------------------------------
     def fingerprint(self) -> str:
-        # The batch width decides which rows share a decode step, so it is part of the identity.
-        return f"{self._fingerprint}|batch={self.width}"
+        # Not the batch width: decoding is batch-invariant (llama_loop), so which rows share a
+        # decode step changes no output, and a build at another width reuses the cache.
+        return self._fingerprint
 
     def tokenize(self, text: str, special: bool = True) -> list[int]:
         data = text.encode("utf-8")
@@ -263,12 +302,14 @@ class LlamaBackend:
         return self.generate_batch([request])[0]
 
     def generate_batch(self, requests: Sequence[Request]) -> list[Completion]:
-        """Decode a group together. Raises ContextOverflow (for the whole group) before any work
-        when a prompt plus its max_tokens does not fit the model's context."""
-        if not requests:
-            return []
-        if len(requests) > self.width:
-            raise ValueError(f"a group of {len(requests)} requests exceeds the batch width {self.width}")
+        """Decode a group and wait for it (rows of groups submitted meanwhile share its steps)."""
+        return self.submit(requests).result()
+
+    def submit(self, requests: Sequence[Request]) -> Future[list[Completion]]:
+        """Queue a group on the model's decode loop (llama_loop): its rows take the slots other
+        rows free, step by step; the future yields the group's completions in order. Raises
+        ContextOverflow (for the whole group) before queueing anything when a prompt plus its
+        max_tokens does not fit the model's context."""
         prompts = []
         for r in requests:
             tokens, shared_end = self.prompt_tokens(r)
@@ -277,13 +318,20 @@ class LlamaBackend:
             if len(tokens) + r.max_tokens > self.context:
                 raise ContextOverflow(len(tokens), r.max_tokens, self.context)
             prompts.append(make_prompt(tokens, shared_end))
-        with self._lock:
-            out = self.decoder.generate(requests, prompts)
-        for c in out:
-            self.stats["prompt_tokens"] += c.prompt_tokens
-            self.stats["evaluated_tokens"] += c.evaluated_tokens
-            self.stats["completion_tokens"] += c.completion_tokens
-        return out
+        future = self.loop.submit(requests, prompts)
+        future.add_done_callback(self._count)
+        return future
+
+    def cancel(self) -> None:
+        """Drop every group queued or decoding (their futures fail); returns once the loop is idle."""
+        self.loop.cancel()
+
+    def _count(self, future: Future[list[Completion]]) -> None:
+        if future.exception() is None:
+            for c in future.result():
+                self.stats["prompt_tokens"] += c.prompt_tokens
+                self.stats["evaluated_tokens"] += c.evaluated_tokens
+                self.stats["completion_tokens"] += c.completion_tokens
 
 
 def _total_ram() -> int:

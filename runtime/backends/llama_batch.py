@@ -1,22 +1,22 @@
-"""Batched decoding of one group through llama.cpp's batch API (low-level llama-cpp-python).
+"""The slots of one llama.cpp context (low-level llama-cpp-python): what the decode loop
+(llama_loop) does to them, one operation at a time.
 
-One `generate(requests)` call:
-1. shared prefixes: every block chain two requests of the group share is made resident in a
-   prefix stream (copied from the longest resident match, the missing blocks evaluated there);
-2. setup: request i gets working stream i: the longest resident match is copied in, its
-   remaining canonical blocks are evaluated one decode each, then its tail, alone; the first
-   token is sampled from the tail's last logits;
-3. decode: one `llama_batch` per step holding the next token of every running row (sequence ids
-   consecutive: a row that finishes leaves its stream to the last running row, moved by a stream
-   copy), each row sampled by its own seeded sampler, constrained rows under their llguidance mask;
-4. working streams are cut back to their canonical blocks, which stay resident for later calls.
+- `share(prompts)`: every block chain two prompts of a group share is made resident in a prefix
+  stream (copied from the longest resident match, the missing blocks evaluated there);
+- `admit(request, prompt, stream)`: a row takes a free working stream: the longest resident (or
+  spilled) match is copied in, its remaining canonical blocks are evaluated one decode each, then
+  its tail, alone; the first token is sampled from the tail's last logits;
+- `step(running)`: one `llama_batch` holding the next token of every running row (sequence ids
+  consecutive, see `compact`), each row sampled by its own seeded sampler, constrained rows under
+  their llguidance mask;
+- `retire(row)`: a finished row's stream is cut back to its canonical blocks, which stay resident
+  for later rows; `compact` moves the last running row into the hole (a stream copy).
 
-What the output is a pure function of: the request, the group it came in (its position and the
-other rows decide which rows share a decode step), and the backend settings (model file, batch
-width, context). Not of what was resident: blocks are canonical (see llama_kv). Not of the thread
-count: llama.cpp splits a matrix product across threads by rows, never inside a dot product.
-Not across machines: another CPU's kernels (AVX2 / AVX-512 / AMX, repacked weights) round
-differently.
+What a row's output is a pure function of: its request and the backend's model file. Not of
+what was resident: blocks are canonical (see llama_kv). Not of the rows beside it, nor of when it
+was admitted: decoding is batch-invariant (llama_loop). Not of the thread count: llama.cpp splits
+a matrix product across threads by rows, never inside a dot product. Not across machines:
+another CPU's kernels (AVX2 / AVX-512) round differently.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from collections import OrderedDict
 from typing import Any, Sequence
 
 from synthc.runtime.backends.base import Completion, Request
-from synthc.runtime.backends.llama_kv import Block, Prompt, StreamPool, setup_order, shared_targets
+from synthc.runtime.backends.llama_kv import Block, Prompt, StreamPool, shared_targets
 from synthc.runtime.backends.llama_rows import Grammars, Row, sampler_chain
 
 __all__ = ["BatchDecoder"]
@@ -53,6 +53,7 @@ class BatchDecoder:
         self._spilled: OrderedDict[bytes, tuple[list[Block], Any]] = OrderedDict()
         self._spilled_bytes = 0
         self._buf = ctypes.create_string_buffer(256)
+        self.steps = 0  # decode steps (llama_decode calls of step()): what refill saves
 
     def close(self) -> None:
         self.L.llama_batch_free(self.batch)
@@ -142,16 +143,14 @@ class BatchDecoder:
         self._copy(stream, stream, keep)
         return True
 
-    # -- one group ----------------------------------------------------------------------------
-    def generate(self, requests: Sequence[Request], prompts: Sequence[Prompt]) -> list[Completion]:
-        pool, n = self.pool, len(requests)
-        assert n <= pool.width
-        evaluated = [0] * n
-        # 1) shared prefixes into prefix streams (each evaluated once, by the first request using it)
+    # -- the slots: shared prefixes, admission, one decode step, retirement ---------------------
+    def share(self, prompts: Sequence[Prompt]) -> list[int]:
+        """Make every block chain two of `prompts` share resident in a prefix stream (each evaluated
+        once, by the first prompt using it). Returns the tokens evaluated, per prompt."""
+        pool, evaluated = self.pool, [0] * len(prompts)
         keep: set[int] = set()
         for chain in shared_targets(prompts):
-            everywhere = range(len(pool.chains))
-            src, depth = pool.best(chain, everywhere)
+            src, depth = pool.best(chain, range(len(pool.chains)))
             if depth == len(chain):
                 keep.add(src)
                 pool.touch(src)
@@ -159,82 +158,65 @@ class BatchDecoder:
             dst = pool.lru_prefix(keep)
             if dst is None:
                 break
-            if src >= 0:
-                self._copy(src, dst, depth)
-            else:
-                self._copy(dst, dst, 0)
+            self._copy(src if src >= 0 else dst, dst, depth if src >= 0 else 0)
             owner = next(i for i, p in enumerate(prompts) if p.blocks[:len(chain)] == chain)
             evaluated[owner] += self._extend(dst, Prompt(prompts[owner].tokens, chain), depth, len(chain))
             keep.add(dst)
             pool.touch(dst)
-        # 2) working streams: copy in the best resident match, evaluate the rest alone
-        sources: list[int | None] = []
-        depths: list[int] = []
-        spills: list[tuple[bytes | None, int]] = []
-        for i, p in enumerate(prompts):
-            among = [i] + [s for s in range(len(pool.chains)) if s != i]
-            src, depth = pool.best(p.blocks, among)
-            key, spill_depth = self._best_spill(p.blocks)
-            if spill_depth > depth:
-                src, depth = -1, 0
-            else:
-                key = None
-            spills.append((key, spill_depth))
-            sources.append(src if depth else None)
-            depths.append(depth)
-        order, sources = setup_order(sources, n)
-        rows: list[Row | None] = [None] * n
-        for i in order:
-            p, req = prompts[i], requests[i]
-            src = sources[i]
-            depth = depths[i] if src is not None else 0
-            key, spill_depth = spills[i]
-            if key is not None and self._restore(key, i, spill_depth):
-                depth = spill_depth
-            else:
-                self._copy(src if src is not None else i, i, depth)
-            if src is not None:
-                pool.touch(src)
-            evaluated[i] += self._extend(i, p, depth, len(p.blocks))
-            tail = p.tokens[p.tail_start:]
-            self._decode(i, tail, p.tail_start)
-            evaluated[i] += len(tail)
-            matcher = self.grammars.matcher(req.constraint) if req.constraint.kind != "text" else None
-            row = Row(i, req, i, len(p.tokens), sampler_chain(self.L, req), matcher, len(p.tokens), 0)
-            self._sample([row], self.L.llama_get_logits_ith(self.ctx, -1), first_index=-1)
-            rows[i] = row
-        for i in range(n):
-            rows[i].evaluated = evaluated[i]  # type: ignore[union-attr]
-        # 3) decode steps
-        done: list[Row] = [r for r in rows if r is not None and r.finish]
-        running = sorted((r for r in rows if r is not None and not r.finish), key=lambda r: r.stream)
-        running = self._compact(running)
-        while running:
-            b = self.batch
-            b.n_tokens = len(running)
-            for j, r in enumerate(running):
-                b.token[j] = r.last
-                b.pos[j] = r.pos
-                b.n_seq_id[j] = 1
-                b.seq_id[j][0] = r.stream
-                b.logits[j] = 1
-            if self.L.llama_decode(self.ctx, b) != 0:
-                raise RuntimeError("llama_decode failed (KV cache full?)")
-            for r in running:
-                r.pos += 1
-            self._sample(running, self.L.llama_get_logits(self.ctx), first_index=0)
-            done += [r for r in running if r.finish]
-            running = self._compact([r for r in running if not r.finish])
-        # 4) keep each working stream's canonical blocks; drop what decoding wrote after them
-        for s in range(n):
-            chain = pool.chains[s]
-            self.L.llama_memory_seq_rm(self.mem, s, chain[-1].end if chain else 0, -1)
-            pool.touch(s)
-        for r in rows:
-            self.L.llama_sampler_free(r.sampler)  # type: ignore[union-attr]
-        return [r.completion() for r in rows]  # type: ignore[union-attr]
+        return evaluated
 
-    def _compact(self, running: list[Row]) -> list[Row]:
+    def admit(self, request: Request, prompt: Prompt, stream: int, evaluated: int = 0, index: int = 0) -> Row:
+        """Set a row up in the free working stream `stream`: copy in the longest resident (or
+        spilled) match of its canonical blocks, evaluate the missing blocks and its tail alone,
+        and sample its first token from the tail's logits."""
+        pool = self.pool
+        among = [stream] + [s for s in range(len(pool.chains)) if s != stream]
+        src, depth = pool.best(prompt.blocks, among)
+        key, spill_depth = self._best_spill(prompt.blocks)
+        if pool.match(stream, prompt.blocks) < len(pool.chains[stream]):
+            self._spill(stream)  # its blocks (an earlier turn, say) may serve a later row
+        if spill_depth > depth and self._restore(key, stream, spill_depth):  # type: ignore[arg-type]
+            depth = spill_depth
+        else:
+            self._copy(src if depth else stream, stream, depth)
+            if depth:
+                pool.touch(src)
+        evaluated += self._extend(stream, prompt, depth, len(prompt.blocks))
+        tail = prompt.tokens[prompt.tail_start:]
+        self._decode(stream, tail, prompt.tail_start)
+        matcher = self.grammars.matcher(request.constraint) if request.constraint.kind != "text" else None
+        row = Row(index, request, stream, len(prompt.tokens), sampler_chain(self.L, request), matcher,
+                  len(prompt.tokens), evaluated + len(tail))
+        self._sample([row], self.L.llama_get_logits_ith(self.ctx, -1), first_index=-1)
+        return row
+
+    def step(self, running: Sequence[Row]) -> None:
+        """One `llama_decode` holding the next token of every running row (streams 0..k-1), each
+        row then sampled by its own seeded sampler (constrained rows under their mask)."""
+        b = self.batch
+        b.n_tokens = len(running)
+        for j, r in enumerate(running):
+            b.token[j] = r.last
+            b.pos[j] = r.pos
+            b.n_seq_id[j] = 1
+            b.seq_id[j][0] = r.stream
+            b.logits[j] = 1
+        if self.L.llama_decode(self.ctx, b) != 0:
+            raise RuntimeError("llama_decode failed (KV cache full?)")
+        self.steps += 1
+        for r in running:
+            r.pos += 1
+        self._sample(list(running), self.L.llama_get_logits(self.ctx), first_index=0)
+
+    def retire(self, row: Row) -> None:
+        """A finished row: its stream keeps only its canonical blocks (resident for later rows)."""
+        chain = self.pool.chains[row.stream]
+        self.L.llama_memory_seq_rm(self.mem, row.stream, chain[-1].end if chain else 0, -1)
+        self.pool.touch(row.stream)
+        self.L.llama_sampler_free(row.sampler)
+        row.sampler = None
+
+    def compact(self, running: list[Row]) -> list[Row]:
         """Keep running rows in streams 0..k-1: llama.cpp splits a step into one ubatch per run of
         consecutive sequence ids, so a gap would cost a whole extra forward pass per step."""
         running = sorted(running, key=lambda r: r.stream)

@@ -20,7 +20,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Sequence
 
-__all__ = ["BLOCK", "Block", "Prompt", "split_points", "make_prompt", "StreamPool", "setup_order"]
+__all__ = ["BLOCK", "Block", "Prompt", "split_points", "make_prompt", "StreamPool", "shared_targets"]
 
 # Tokens per canonical block. Smaller shares more (a prefix is reused up to its last full block);
 # larger evaluates faster per call. 64 keeps llama.cpp's CPU prompt eval near its 512-token speed.
@@ -127,32 +127,3 @@ def shared_targets(prompts: Sequence[Prompt]) -> list[list[Block]]:
             deepest[p.blocks[depth - 1].key] = p.blocks[:depth]
     inner = {b.key for chain in deepest.values() for b in chain[:-1]}
     return [chain for key, chain in deepest.items() if key not in inner]
-
-
-def setup_order(sources: list[int | None], n: int) -> tuple[list[int], list[int | None]]:
-    """Order in which working streams 0..n-1 are set up: a stream another request copies from is
-    overwritten only after that copy. Cycles are broken by dropping a source (that request then
-    evaluates its prefix itself: slower, same floats). Returns (order, sources)."""
-    sources = list(sources)
-    readers = [0] * n
-    for i, s in enumerate(sources):
-        if s is not None and s != i and s < n:
-            readers[s] += 1
-    order: list[int] = []
-    done = [False] * n
-    while len(order) < n:
-        ready = [i for i in range(n) if not done[i] and readers[i] == 0]
-        if not ready:  # a cycle: break it at the lowest pending index
-            i = min(i for i in range(n) if not done[i])
-            s = sources[i]
-            assert s is not None
-            sources[i] = None
-            readers[s] -= 1
-            continue
-        for i in ready:
-            done[i] = True
-            order.append(i)
-            s = sources[i]
-            if s is not None and s != i and s < n:
-                readers[s] -= 1
-    return order, sources

@@ -15,6 +15,7 @@ from synthc.compiler.plan import Plan
 from synthc.compiler.source import NO_SPAN, SourceMap
 from synthc.runtime import lock as lockfile
 from synthc.runtime import outputs
+from synthc.runtime.backends.base import kv_bytes
 from synthc.runtime.data import file_sha256
 from synthc.runtime.errors import fail
 from synthc.runtime.outputs import shown
@@ -345,6 +346,7 @@ def write_run_log(ctx: Context, seconds: float) -> None:
         "groups": ctx.groups,
         "variants": {vid: _token_facts(c) for vid, c in sorted(ctx.variant_stats.items())},
         "efficiency": run_efficiency(ctx),
+        "kv_bytes": {name: kv_bytes(be) for name, be in sorted(ctx.models.backends.items())},  # at the end
     }
     ctx.events.emit("build_done", **facts)
     write_atomic(os.path.join(ctx.root, ".synthc", "last-build.json"),
