@@ -11,6 +11,8 @@ import os
 import tempfile
 from typing import Any
 
+from synthc.compiler.filters import card_reasons
+
 __all__ = ["write_atomic", "write_temp", "clean_stale_temps", "TEMP_PREFIX", "encode_rows",
            "MANIFEST_SCHEMA_VERSION", "dataset_card"]
 
@@ -146,7 +148,7 @@ def dataset_card(name: str, spec: str, files: list[str], counts: dict[str, dict[
     if dropped and any(dropped.values()):
         lines += ["", "## Rows dropped per variant and label", "",
                   "Reasons: the parse step's (`empty`, `refusal`, `echo.template`, `token_cap`, …) and each filter's "
-                  "(`words`, `echo.label`, `near_copy`, `fluency`, `dedupe.*`, `oracle`, `cartography`).", "",
+                  f"({', '.join(f'`{r}`' for r in card_reasons())}).", "",
                   "| variant | label | kept | dropped | reasons |", "|---|---|---|---|---|"]
         for variant, by_label in sorted(dropped.items()):
             for label, reasons in sorted(by_label.items()):
