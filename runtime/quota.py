@@ -69,9 +69,23 @@ def stages(plan: Plan, generate: str) -> tuple[str, str] | None:
     """The parse and filter nodes that read generate node `generate`'s rows."""
     parse = next((n for n in plan.order() if plan.step(n).kind == "parse"
                   and any(u == generate for _, u in plan.inputs(n))), None)
+    feeds = parse  # a judge node sits between parse and filter when the filter has a judge
+    while feeds and (judge := next((n for n in plan.order() if plan.step(n).kind == "judge"
+                                    and any(u == feeds for _, u in plan.inputs(n))), None)):
+        feeds = judge
     filt = next((n for n in plan.order() if plan.step(n).kind == "filter"
-                 and any(u == parse for _, u in plan.inputs(n))), None) if parse else None
+                 and any(u == feeds for _, u in plan.inputs(n))), None) if feeds else None
     return (parse, filt) if parse and filt else None
+
+
+def between(plan: Plan, parse: str, filt: str) -> list[str]:
+    """The nodes on the rows' way from parse to filter (a judge's), nearest parse first."""
+    path: list[str] = []
+    node = next(u for role, u in plan.inputs(filt) if role == "candidates")
+    while node != parse:
+        path.append(node)
+        node = next(u for role, u in plan.inputs(node) if role == "candidates")
+    return path[::-1]
 
 
 @dataclass(slots=True)
@@ -99,7 +113,8 @@ class Quota:
     def needs(self, plan: Plan) -> list[str]:
         """Nodes (other than this generate node and its parse) the count needs: the filter's
         other inputs, e.g. the label oracle."""
-        return [u for n in (self.parse, self.filter) for _, u in plan.inputs(n) if u not in (self.node, self.parse)]
+        skip = (self.node, self.parse, *between(plan, self.parse, self.filter))
+        return [u for n in (self.parse, self.filter) for _, u in plan.inputs(n) if u not in skip]
 
     def count(self, ctx: Any, values: dict[str, Any], generations: list[Any]) -> Counter[str]:
         """Kept rows per label if the variant's rows were `generations`: the build's own parse
@@ -112,6 +127,10 @@ class Quota:
         overlay[self.node] = generations
         try:
             overlay[self.parse] = run_step(scratch, self.parse, overlay)
+            # A judge scores rows once, after the last round: the count passes them on unscored
+            # (kept, as judge.unknown), so rows the judge drops can leave a label short.
+            for node in between(ctx.plan, self.parse, self.filter):
+                overlay[node] = overlay[self.parse]
             kept = run_step(scratch, self.filter, overlay)
         except RunFailed:  # no row survived (E525 in the real step): nothing kept yet
             return Counter()

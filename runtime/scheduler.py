@@ -19,6 +19,7 @@ import sys
 import time
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from synthc.compiler import ir
@@ -121,6 +122,7 @@ class _Scheduler:
         self.quotas: dict[str, Quota] = {}  # generate node -> its quota loop
         self.by_filter: dict[str, Quota] = {}  # filter node -> the same loop, for the cut
         self.parked: list[GenerateJob] = []  # rounds done, waiting for the filter's other inputs
+        self.finishers: dict[str, Callable[[list[Any]], Any]] = {}  # judge node -> its value from the scores
 
     def run(self) -> dict[str, Any]:
         plan = self.ctx.plan
@@ -139,6 +141,8 @@ class _Scheduler:
             self.started[node] = time.time()
             if plan.step(node).kind == "generate":
                 self._start_job(node)
+            elif plan.step(node).kind == "judge":
+                self._start_judge(node)
             else:
                 self.values[node] = self._after(node, run_step(self.ctx, node, self.values))
                 self._finish(node)
@@ -167,6 +171,33 @@ class _Scheduler:
         ctx.events.emit("generate_start", node=node, total=len(planned), width=job.width, groups=len(job.groups))
         self._launch(job)
 
+    def _start_judge(self, node: str) -> None:
+        """The judge's scores of a variant's parsed rows: a generation job on the judge's model
+        (batched, dispatched and cached like any), whose value is the rows with their scores."""
+        from synthc.runtime.judge import judge_request, judge_rows, record_scores
+
+        ctx = self.ctx
+        v: ir.Variant = ctx.plan.step(node).target
+        j = v.filter.judge
+        assert j is not None
+        candidates = inputs_of(ctx.plan, node, self.values).one("candidates")
+        by_key = {c.key: c for c in candidates}
+        job = GenerateJob(node, v, ctx.program, judge_rows(v, candidates), self.dispatcher.capacity(j.model),
+                          ctx.models.get(j.model).fingerprint(), model=j.model,
+                          build=lambda r: judge_request(j, v, ctx.program, by_key[r.key], r.seed_value))
+        self.jobs[node] = job
+
+        def finish(judged: list[Any]) -> list[Any]:
+            dist = record_scores(j, candidates, judged)
+            ctx.judged[v.id] = dist
+            ctx.note(node, f"{len(judged)} rows scored by `{j.model}`: " + "; ".join(
+                f"{label or '-'} " + " ".join(f"{s}:{n}" for s, n in sorted(c.items())) for label, c in sorted(dist.items())))
+            return candidates
+
+        self.finishers[node] = finish
+        ctx.events.emit("generate_start", node=node, total=len(job.rows), width=job.width, groups=len(job.groups))
+        self._launch(job)
+
     def _launch(self, job: GenerateJob) -> None:
         """Send every ready group: from the cache when all of it is there, else to the dispatcher."""
         while True:
@@ -185,7 +216,7 @@ class _Scheduler:
                     progressed = True
                 else:
                     job.state[g] = "running"
-                    self.inflight[self.dispatcher.submit(job.variant.model, requests)] = (job, g)
+                    self.inflight[self.dispatcher.submit(job.model, requests)] = (job, g)
             if not progressed:
                 break
         if job.finished:
@@ -275,6 +306,8 @@ class _Scheduler:
         if job.node in self.jobs:
             del self.jobs[job.node]
             self.values[job.node] = job.result()
+            if job.node in self.finishers:  # a judge: its value is the rows it scored
+                self.values[job.node] = self.finishers.pop(job.node)(self.values[job.node])
             rows, turns = job.trimmed()
             if rows:  # conversation histories trimmed to the context (runtime/history.py)
                 v = job.variant

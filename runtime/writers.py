@@ -124,7 +124,8 @@ def encode_rows(rows: list[dict[str, Any]], fmt: str) -> bytes:
 def dataset_card(name: str, spec: str, files: list[str], counts: dict[str, dict[str, int]],
                  model: dict[str, Any], hashes: dict[str, str], description: str,
                  header: dict[str, Any] | None = None, kind: str = "classification",
-                 dropped: dict[str, dict[str, dict[str, int]]] | None = None) -> str:
+                 dropped: dict[str, dict[str, dict[str, int]]] | None = None,
+                 judged: dict[str, dict[str, dict[str, int]]] | None = None) -> str:
     """A Hugging Face dataset card: YAML front matter (licence, task categories, configs with their
     data files; `header` replaces it for a Hugging Face dataset folder, adding dataset_info with the
     features), then prose."""
@@ -155,6 +156,13 @@ def dataset_card(name: str, spec: str, files: list[str], counts: dict[str, dict[
                 why = ", ".join(f"{k} {n}" for k, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
                 kept = counts.get(variant, {}).get(label, 0)
                 lines.append(f"| {variant} | {label or '-'} | {kept} | {sum(reasons.values())} | {why} |")
+    if judged:
+        lines += ["", "## Judge scores per variant and label", "",
+                  "Rows the `judge` filter scored (before it dropped any), by score.", "",
+                  "| variant | label | scores |", "|---|---|---|"]
+        for variant, by_label in sorted(judged.items()):
+            for label, scores in sorted(by_label.items()):
+                lines.append(f"| {variant} | {label or '-'} | {', '.join(f'{s}: {n}' for s, n in scores.items())} |")
     lines += ["", "## Model", "", f"- {model.get('name')}: `{model.get('path')}`",
               f"- sha256 `{model.get('sha256')}`", "", "## File hashes (sha256)", ""]
     lines += [f"- `{k}`: `{v}`" for k, v in sorted(hashes.items())]

@@ -49,6 +49,7 @@ class Context:
     groups: dict[str, dict[str, int]] = field(default_factory=dict)  # variant id -> group width, groups
     history: dict[str, dict[str, int]] = field(default_factory=dict)  # variant id -> rows trimmed, turns left out
     quota: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # variant id -> label -> quota
+    judged: dict[str, dict[str, Counter[int]]] = field(default_factory=dict)  # variant id -> label -> judge score -> rows
 
     @property
     def program(self) -> ir.Program:
