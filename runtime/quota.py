@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any, Sequence
 
 from synthc.compiler import ir
@@ -116,25 +117,45 @@ class Quota:
         skip = (self.node, self.parse, *between(plan, self.parse, self.filter))
         return [u for n in (self.parse, self.filter) for _, u in plan.inputs(n) if u not in skip]
 
-    def count(self, ctx: Any, values: dict[str, Any], generations: list[Any]) -> Counter[str]:
-        """Kept rows per label if the variant's rows were `generations`: the build's own parse
-        and filter steps on a scratch context (their bookkeeping and events go nowhere)."""
+    def parsed(self, ctx: Any, values: dict[str, Any], generations: list[Any]) -> list[Any]:
+        """The variant's candidate rows if its rows were `generations` (the parse step on a scratch
+        context): what a judge between parse and filter scores before a count."""
         from synthc.runtime.errors import RunFailed
-        from synthc.runtime.steps import Context, run_step
+        from synthc.runtime.steps import run_step
 
-        scratch = Context(ctx.plan, ctx.cache, _Silent(), ctx.models, ctx.force, recipe=ctx.recipe)
+        overlay = dict(values)
+        overlay[self.node] = generations
+        try:
+            return list(run_step(self._scratch(ctx), self.parse, overlay))
+        except RunFailed:
+            return []
+
+    def count(self, ctx: Any, values: dict[str, Any], generations: list[Any],
+              judged: Callable[[list[Any]], list[Any]] | None = None) -> Counter[str]:
+        """Kept rows per label if the variant's rows were `generations`: the build's own parse
+        and filter steps on a scratch context (their bookkeeping and events go nowhere). `judged`
+        puts the judge's scores on the parsed rows (the scheduler has them scored first); without
+        it a judge's rows pass on unscored (kept, as judge.unknown)."""
+        from synthc.runtime.errors import RunFailed
+        from synthc.runtime.steps import run_step
+
+        scratch = self._scratch(ctx)
         overlay = dict(values)
         overlay[self.node] = generations
         try:
             overlay[self.parse] = run_step(scratch, self.parse, overlay)
-            # A judge scores rows once, after the last round: the count passes them on unscored
-            # (kept, as judge.unknown), so rows the judge drops can leave a label short.
             for node in between(ctx.plan, self.parse, self.filter):
-                overlay[node] = overlay[self.parse]
+                overlay[node] = judged(overlay[self.parse]) if judged else overlay[self.parse]
             kept = run_step(scratch, self.filter, overlay)
         except RunFailed:  # no row survived (E525 in the real step): nothing kept yet
             return Counter()
         return Counter(intended(c) for c in kept)
+
+    @staticmethod
+    def _scratch(ctx: Any) -> Any:
+        from synthc.runtime.steps import Context
+
+        return Context(ctx.plan, ctx.cache, _Silent(), ctx.models, ctx.force, recipe=ctx.recipe)
 
     def next_round(self, kept: Counter[str]) -> list[Planned]:
         """The rows of the next round (labels in label order), or [] when every label is met,

@@ -34,7 +34,7 @@ from synthc.runtime.errors import RunFailed, fail
 from synthc.runtime.history import fitter
 from synthc.runtime.models import ModelPool
 from synthc.runtime.progress import Events
-from synthc.runtime.quota import Quota, intended, stages
+from synthc.runtime.quota import Quota, between, intended, stages
 from synthc.runtime.rows import RowPlan
 from synthc.runtime.steps import Context, inputs_of, run_step
 from synthc.runtime.outputs import shown
@@ -123,6 +123,8 @@ class _Scheduler:
         self.by_filter: dict[str, Quota] = {}  # filter node -> the same loop, for the cut
         self.parked: list[GenerateJob] = []  # rounds done, waiting for the filter's other inputs
         self.finishers: dict[str, Callable[[list[Any]], Any]] = {}  # judge node -> its value from the scores
+        self.side: dict[GenerateJob, Callable[[list[Any]], None]] = {}  # a quota round's judge job -> what follows
+        self.judge_memo: dict[str, dict[str, int | None]] = {}  # judge node -> row key -> score (quota counts)
 
     def run(self) -> dict[str, Any]:
         plan = self.ctx.plan
@@ -173,18 +175,16 @@ class _Scheduler:
 
     def _start_judge(self, node: str) -> None:
         """The judge's scores of a variant's parsed rows: a generation job on the judge's model
-        (batched, dispatched and cached like any), whose value is the rows with their scores."""
-        from synthc.runtime.judge import judge_request, judge_rows, record_scores
+        (batched, dispatched and cached like any), whose value is the rows with their scores.
+        Rows a quota round had scored already come from the cache."""
+        from synthc.runtime.judge import record_scores
 
         ctx = self.ctx
         v: ir.Variant = ctx.plan.step(node).target
         j = v.filter.judge
         assert j is not None
         candidates = inputs_of(ctx.plan, node, self.values).one("candidates")
-        by_key = {c.key: c for c in candidates}
-        job = GenerateJob(node, v, ctx.program, judge_rows(v, candidates), self.dispatcher.capacity(j.model),
-                          ctx.models.get(j.model).fingerprint(), model=j.model,
-                          build=lambda r: judge_request(j, v, ctx.program, by_key[r.key], r.seed_value))
+        job = self._judge_job(node, v, candidates)
         self.jobs[node] = job
 
         def finish(judged: list[Any]) -> list[Any]:
@@ -197,6 +197,50 @@ class _Scheduler:
         self.finishers[node] = finish
         ctx.events.emit("generate_start", node=node, total=len(job.rows), width=job.width, groups=len(job.groups))
         self._launch(job)
+
+    def _judge_job(self, node: str, v: ir.Variant, candidates: list[Any]) -> GenerateJob:
+        from synthc.runtime.judge import judge_request, judge_rows
+
+        ctx, j = self.ctx, v.filter.judge
+        assert j is not None
+        by_key = {c.key: c for c in candidates}
+        return GenerateJob(node, v, ctx.program, judge_rows(v, candidates), self.dispatcher.capacity(j.model),
+                           ctx.models.get(j.model).fingerprint(), model=j.model,
+                           build=lambda r: judge_request(j, v, ctx.program, by_key[r.key], r.seed_value))
+
+    def _judged_count(self, job: GenerateJob, q: Quota) -> Counter[str] | None:
+        """A quota count that sees the judge's drops: the round's parsed rows the judge has not
+        scored yet go to it first (a side job on the judge node, cached like the node's own, so the
+        node later finds them in the cache); None while it scores them (the round is done again
+        when it has)."""
+        from synthc.runtime.judge import score_of
+
+        ctx, v = self.ctx, q.variant
+        judge = next((n for n in between(ctx.plan, q.parse, q.filter) if n in self.position), None)
+        j = v.filter.judge
+        if judge is None or j is None:
+            return q.count(ctx, self.values, job.result())
+        memo = self.judge_memo.setdefault(judge, {})
+        missing = [c for c in q.parsed(ctx, self.values, job.result()) if c.dropped is None and c.key not in memo]
+        if missing:
+            side = self._judge_job(judge, v, missing)
+
+            def back(judged: list[Any]) -> None:
+                for g in judged:
+                    memo[g.row.key] = score_of(j, g.completion.text) if g.completion.finish != "error" else None
+                self._round_done(job)
+
+            self.side[side] = back
+            self._launch(side)
+            return None
+
+        def scored(rows: list[Any]) -> list[Any]:
+            for c in rows:
+                if memo.get(c.key) is not None:
+                    c.scores["judge"] = float(memo[c.key])  # type: ignore[arg-type]
+            return rows
+
+        return q.count(ctx, self.values, job.result(), judged=scored)
 
     def _launch(self, job: GenerateJob) -> None:
         """Send every ready group: from the cache when all of it is there, else to the dispatcher."""
@@ -225,6 +269,10 @@ class _Scheduler:
     def _round_done(self, job: GenerateJob) -> None:
         """Every planned row is done: count what the filters keep and plan another round for the
         labels that are short, or finish the node."""
+        back = self.side.pop(job, None)
+        if back is not None:  # a quota round's judge scores: count that round now
+            back(job.result())
+            return
         q = self.quotas.get(job.node)
         if q is None:
             self._job_done(job)
@@ -235,7 +283,10 @@ class _Scheduler:
             return
         if job in self.parked:
             self.parked.remove(job)
-        more = q.next_round(q.count(self.ctx, self.values, job.result()))
+        kept = self._judged_count(job, q)
+        if kept is None:  # the judge is scoring this round's rows first
+            return
+        more = q.next_round(kept)
         if not more:
             self._job_done(job)
             return

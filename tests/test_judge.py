@@ -120,6 +120,21 @@ def test_rebuild_is_fully_cached_and_byte_identical(tmp_path: str) -> None:
     assert "generated" in first and " 0 generated," not in first
 
 
+def test_quota_rounds_count_the_judges_drops(tmp_path: str) -> None:
+    spec = _project(str(tmp_path), per_label=4)
+    with open(spec, encoding="utf-8") as fh:
+        text = fh.read().replace("attempts  = 1", "attempts  = 4")
+    with open(spec, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    _build(spec)
+    manifest, rows, _ = _out(spec)
+    quota = manifest["quota"]["default"]
+    assert manifest["dropped"]["default"]["judge"] > 0
+    assert all(q["met"] and q["requests"] > 4 for q in quota.values()), quota  # more rounds made up the drops
+    assert Counter(r["label"] for r in rows) == {"not_sarcastic": 4, "sarcastic": 4}
+    assert "judge.unknown" not in manifest.get("kept_unscored", {}).get("default", {})
+
+
 def test_judge_request_is_a_select_over_the_scale(tmp_path: str) -> None:
     from synthc.compiler import compile_file
     from synthc.runtime.judge import judge_request
