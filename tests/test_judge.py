@@ -161,3 +161,24 @@ def test_real_model_answers_on_the_scale(tmp_path: str) -> None:
     assert 2 <= sum(n for c in dist.values() for n in c.values()) <= 4
     assert all(1 <= int(s) <= 5 for c in dist.values() for s in c)
     assert "judge.unknown" not in manifest.get("kept_unscored", {}).get("default", {})
+
+
+def test_show_prints_the_judges_prompt(tmp_path: str) -> None:
+    import io
+
+    from synthc.cli import main
+
+    spec = _project(str(tmp_path))
+
+    def show(*extra: str) -> dict:
+        out, err = io.StringIO(), io.StringIO()
+        assert main(["show", spec, "--backend", "fake", "--json", *extra], out, err) == 0, err.getvalue()
+        return json.loads(out.getvalue())["rows"][0]
+
+    before = show()["judge"]
+    assert before["options"] == ["1", "2", "3", "4", "5"]
+    assert "[the row's text: not generated yet]" in before["messages"][-1]["content"]
+    _build(spec)
+    after = show()
+    text = after["judge"]["messages"][-1]["content"]
+    assert "not generated yet" not in text and "Text: " in text
