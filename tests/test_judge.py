@@ -154,13 +154,25 @@ def test_judge_request_is_a_select_over_the_scale(tmp_path: str) -> None:
 
 @pytest.mark.model
 def test_real_model_answers_on_the_scale(tmp_path: str) -> None:
-    spec = _project(str(tmp_path), per_label=1)
-    _build(spec, backend="llama")
-    manifest, rows, _ = _out(spec)
-    dist = manifest["judge_scores"]["default"]
-    assert 2 <= sum(n for c in dist.values() for n in c.values()) <= 4
-    assert all(1 <= int(s) <= 5 for c in dist.values() for s in c)
-    assert "judge.unknown" not in manifest.get("kept_unscored", {}).get("default", {})
+    """SmolLM2 scores three rows through the llama backend: every answer is one of the scale's."""
+    from synthc.compiler import compile_file
+    from synthc.runtime.judge import judge_request, score_of
+    from synthc.runtime.models import ModelPool
+    from synthc.runtime.postprocess import Candidate
+    from synthc.runtime.rows import Planned
+
+    result = compile_file(_project(str(tmp_path)))
+    (v,) = result.program.task("t").variants
+    j = v.filter.judge
+    rows = [("sarcastic", "Area man heroically finishes entire sandwich before noon."),
+            ("not_sarcastic", "Central bank raises interest rates by a quarter point."),
+            ("sarcastic", "Here is a headline for you: I hope this helps!")]
+    requests = [judge_request(j, v, result.program, Candidate(key=f"{lb}/{k}", text=text, label=lb, fields={},
+                                                             provenance={}, row=Planned(key=f"{lb}/{k}", label=lb)), k)[0]
+                for k, (lb, text) in enumerate(rows)]
+    backend = ModelPool(result.program, str(tmp_path), "llama").get("critic")
+    answers = backend.generate_batch(requests)
+    assert [score_of(j, a.text) is not None for a in answers] == [True] * 3, [a.text for a in answers]
 
 
 def test_show_prints_the_judges_prompt(tmp_path: str) -> None:
