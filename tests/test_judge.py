@@ -194,3 +194,22 @@ def test_show_prints_the_judges_prompt(tmp_path: str) -> None:
     after = show()
     text = after["judge"]["messages"][-1]["content"]
     assert "not generated yet" not in text and "Text: " in text
+
+
+def test_editor_offers_the_judge_block_from_the_registry() -> None:
+    from synthc.compiler.schema import SCHEMAS
+    from synthc.lsp.complete import _block_item
+
+    assert "judge" in SCHEMAS["filter"].blocks  # the filter kinds' registry fills the schema table
+    item = _block_item("judge", top=False)
+    assert item.insert_text == 'judge {\n\tmodel = ${1}\n\trubric = "${2}"\n\tkeep = "${3}"\n}'
+
+
+def test_every_filter_kind_has_a_runtime_hook_and_a_place() -> None:
+    from synthc.compiler.filters import KINDS, card_reasons, in_order
+    from synthc.runtime.filters.pipeline import HOOKS
+
+    assert set(HOOKS) == {k.name for k in KINDS}
+    assert len({k.order for k in KINDS}) == len(KINDS)
+    assert [k.name for k in in_order()][-3:] == ["dedupe", "label_oracle", "cartography"]
+    assert card_reasons() == ("words", "echo.label", "near_copy", "fluency", "judge", "dedupe.*", "oracle", "cartography")
