@@ -213,3 +213,13 @@ def test_every_filter_kind_has_a_runtime_hook_and_a_place() -> None:
     assert len({k.order for k in KINDS}) == len(KINDS)
     assert [k.name for k in in_order()][-3:] == ["dedupe", "label_oracle", "cartography"]
     assert card_reasons() == ("words", "echo.label", "near_copy", "fluency", "judge", "dedupe.*", "oracle", "cartography")
+
+
+def test_a_judge_on_a_server_that_cannot_select_is_refused(tmp_path: str) -> None:
+    from synthc.compiler import compile_text
+
+    src = RECIPE.format(per_label=1, mode="completion").replace(
+        'gguf = builtin("smollm2-135m")\n  mode = completion', 'endpoint = "http://127.0.0.1:9/v1"\n  mode = completion')
+    result = compile_text(src, os.path.join(str(tmp_path), "r.synth"))
+    codes = [d.code.id for d in result.diagnostics]
+    assert codes == ["E315"], result.diagnostics

@@ -60,6 +60,22 @@ def _e230_e231(v: Variant, r: Any) -> None:
                f"{what} passes", help=f'compare with a score inside {lo}..{hi}, e.g. `keep = ">= {hi - 1}"`')
 
 
+def _e315_served_judge(v: Variant, r: Any) -> None:
+    """A judge on a served model needs its dialect to enforce a `select` (compiler/endpoints.py)."""
+    from synthc.compiler.endpoints import HOW, SUPPORTED
+
+    filt = v.blocks.get("filter")
+    j = filt.children.get("judge") if filt is not None else None
+    m = r.decls["model"].get(j.values.get("model", "")) if j is not None else None
+    if m is None or "endpoint" not in m.values:
+        return
+    dialect, mode = str(m.values["dialect"]), str(m.values["mode"])
+    if "select" not in SUPPORTED[dialect][mode]:
+        r.once("E315", f"the `{dialect}` server dialect cannot constrain the judge's answer to the scale in {mode} "
+               f"mode (model `{m.name}`)", j.spans["model"], "needs a select constraint",  # type: ignore[union-attr]
+               help=HOW["select"])
+
+
 def compare(op: str, score: int, n: int) -> bool:
     return {">=": score >= n, ">": score > n, "<=": score <= n, "<": score < n, "==": score == n}[op]
 
@@ -75,7 +91,7 @@ class Judge(FilterKind):
     ))
     card_reasons = ("judge",)
     summary_rank = 35
-    rules = (_e230_e231,)
+    rules = (_e230_e231, _e315_served_judge)
     unscored = ("judge.unknown", "without a judge score")
 
     def lower_block(self, block: Values, seeds: str | None) -> Any:
