@@ -14,6 +14,11 @@ their true and with the wrong label: a label-blind judge keeps both alike. `--at
 shared 2-core machine writes about one row a minute); `--workdir` keeps the scratch project and
 its cache, so a rerun reuses every generation. `--smoke` (fake backend, 2 rows per label) is what
 tests/test_bench_smoke.py runs.
+
+Measured 2026-12-06 (`--per-label 6`, shared 2-core machine, load average 19-22): 6 rows kept of
+12 generated; SmolLM2-135M-Instruct as its own judge answered 1 to all 12 requests (own and wrong
+label): judge keeps 0 of 6, the oracle passes 6 of 6, agreement 0.000, kappa 0, no label
+sensitivity. The embedded model is no judge; the filter is for larger models.
 """
 
 from __future__ import annotations
