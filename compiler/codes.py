@@ -217,6 +217,17 @@ _ALL = [
        "A `near_copy` filter names `seeds`, but the task (or variant) has no seed source.",
        "task t {\n  filter {\n    near_copy { of = [seeds] }\n  }\n}",
        "Add `seeds = <source>` to the task, or name the source itself in `of`."),
+    _c("E230", "judge-bad-scale", "types",
+       "A `judge` filter's `scale` is not a scale the judge can answer on: it needs 2 to 11 integer scores "
+       "(each one is an answer the model is constrained to).",
+       "judge {\n  model  = critic\n  rubric = \"A fluent review.\"\n  scale  = 3..3\n  keep   = \">= 3\"\n}",
+       "Write a range of 2 to 11 integers, such as `scale = 1..5`."),
+    _c("E231", "judge-bad-keep", "types",
+       "A `judge` filter's `keep` is not one comparison with an integer (`>= N`, `> N`, `<= N`, `< N`, `== N`), "
+       "or it keeps every score of the scale, or none: a filter that keeps everything is no filter, and one "
+       "that keeps nothing empties the dataset.",
+       "judge {\n  model  = critic\n  rubric = \"A fluent review.\"\n  scale  = 1..5\n  keep   = \"at least 4\"\n}",
+       "Write a comparison with a score inside the scale, e.g. `keep = \">= 4\"` on `scale = 1..5`."),
     _c("E220", "unknown-extends-target", "types",
        "A variant's `extends` names no variant of its task. `default` is not a variant one can name: every "
        "variant already starts from the task's own settings.",

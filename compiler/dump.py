@@ -16,9 +16,11 @@ PLAN_SCHEMA_VERSION = 1  # bump on a breaking change to plan.json; adding keys i
 
 
 def to_data(obj: Any) -> Any:
-    """Plain JSON data for IR values; fields with compare=False (origins, roots) are left out."""
+    """Plain JSON data for IR values; fields with compare=False (origins, roots) are left out, and
+    so are optional fields marked `omit_none` while None (a newer setting absent from older dumps)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_data(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.compare}
+        return {f.name: to_data(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.compare
+                and not (f.metadata.get("omit_none") and getattr(obj, f.name) is None)}
     if isinstance(obj, (tuple, list)):
         return [to_data(x) for x in obj]
     if isinstance(obj, dict):

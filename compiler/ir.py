@@ -268,6 +268,23 @@ class Fluency:
 
 
 @dataclass(**_S)
+class Judge:
+    """A model's score of each row on `scale`; rows whose score fails `keep_op keep_score` are dropped."""
+
+    model: str  # the model block that scores
+    rubric: str
+    scale: tuple[int, int]  # inclusive: the answers the judge is constrained to
+    keep_op: str  # >= > <= < ==
+    keep_score: int
+    origin: Span = _origin()
+
+    def keeps(self, score: int) -> bool:
+        from synthc.compiler.filters.judge import compare
+
+        return compare(self.keep_op, score, self.keep_score)
+
+
+@dataclass(**_S)
 class Cartography:
     keep: float
     epochs: int
@@ -285,6 +302,8 @@ class Filter:
     cartography: Cartography | None
     near_copy: NearCopy | None = None
     fluency: Fluency | None = None
+    # Left out of IR dumps while unset (compiler/dump.py), so recipes without a judge dump as before.
+    judge: Judge | None = field(default=None, metadata={"omit_none": True})
     origin: Span = _origin()
 
 

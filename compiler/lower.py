@@ -7,12 +7,12 @@ from typing import Any
 
 from synthc.compiler import ast, ir
 from synthc.compiler.endpoints import split_userinfo
+from synthc.compiler.filters import lower_filter
+from synthc.compiler.filters.oracle import DEFAULT_CALIBRATE
 from synthc.compiler.values import Checked, Values, Variant
 from synthc.compiler.source import Span
 
 __all__ = ["lower", "data_format", "is_hf_folder", "HF_PREFIX", "DEFAULT_CALIBRATE"]
-
-DEFAULT_CALIBRATE = 0.1  # a label oracle with neither `keep` nor `calibrate`
 
 
 def lower(checked: Checked) -> ir.Program:
@@ -248,34 +248,8 @@ class _Lower:
                         origin=v.origin if v is not None else origin)
 
     def filter(self, v: Values | None, origin: Span, seeds: str | None = None) -> ir.Filter:
-        if v is None:
-            return ir.Filter(words=None, chars=None, dedupe="exact", near_threshold=1.0, labels=None,
-                             oracle=None, cartography=None, origin=origin)
-        x = v.values
-        o, c = v.children.get("label_oracle"), v.children.get("cartography")
-        nc, fl = v.children.get("near_copy"), v.children.get("fluency")
-        carto = None if c is None else ir.Cartography(keep=float(c.values["keep"]), epochs=c.values["epochs"],
-                                                      origin=c.origin)
-        near_copy = None
-        if nc is not None:  # `seeds` is the task's seed source (E218 when it has none)
-            names = (seeds if n == "seeds" else n for n in nc.values["of"])
-            near_copy = ir.NearCopy(of=tuple(dict.fromkeys(n for n in names if n)), ngram=nc.values["ngram"],
-                                    origin=nc.origin)
-        fluency = None if fl is None else ir.Fluency(min_logprob=float(fl.values["min_logprob"]), origin=fl.origin)
-        dedupe, threshold = x["dedupe"] if isinstance(x["dedupe"], tuple) else (x["dedupe"], 1.0)
-        return ir.Filter(words=x.get("words"), chars=x.get("chars"), dedupe=dedupe, near_threshold=float(threshold),
-                         labels=tuple(x["labels"]) if "labels" in x else None, oracle=self.oracle(o),
-                         cartography=carto, near_copy=near_copy, fluency=fluency, origin=v.origin)
-
-    def oracle(self, o: Values | None) -> ir.Oracle | None:
-        if o is None:
-            return None
-        x = o.values
-        keep = float(x["keep"]) if "keep" in x else None
-        # Neither given: calibrated at the 10th percentile (docs/language.md has the measurements).
-        calibrate = float(x["calibrate"]) if "calibrate" in x else (None if keep is not None else DEFAULT_CALIBRATE)
-        return ir.Oracle(trained_on=x["trained_on"], keep=keep, calibrate=calibrate,
-                         min_kept=float(x["min_kept"]), drop=x["drop"], origin=o.origin)
+        """Each registered filter kind lowers its own settings (compiler/filters/)."""
+        return ir.Filter(**lower_filter(v, seeds), origin=v.origin if v is not None else origin)
 
     def pairs(self, v: Values | None) -> ir.Pairs | None:
         if v is None:

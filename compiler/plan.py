@@ -21,6 +21,7 @@ import networkx as nx
 
 from synthc.compiler import ir
 from synthc.compiler.diagnostics import Sink
+from synthc.compiler.filters import KINDS as FILTER_KINDS
 from synthc.compiler.paths import FileUse
 from synthc.compiler.source import NO_SPAN, Span
 
@@ -219,29 +220,14 @@ class _Builder:
                                f"split={str(v.parse.split).lower()}{prefix} reject={len(v.parse.reject)} phrases"
                                + (f" truncated={v.parse.truncated}" if v.parse.truncated != "drop" else ""),
                                variant=v.id, origin=v.parse.origin, target=v), ("generations", gen))
-        deps = [("candidates", parsed)]
+        # Each filter kind adds what it needs: a node of its own between parse and filter (the
+        # judge), inputs of the filter step (the oracle, near_copy's sources), its summary part.
+        candidates = parsed
+        for k in FILTER_KINDS:
+            candidates = k.plan_stage(v, self, candidates)
         f = v.filter
-        if f.oracle is not None:
-            trained_on = self.p.source(f.oracle.trained_on)
-            deps.append(("oracle", self.add(Step(node_id("oracle", "source", trained_on.name), "oracle",
-                                                 "tf-idf + logistic regression, 5-fold held-out scores",
-                                                 origin=f.oracle.origin,
-                                                 target=trained_on), ("rows", self.load_source(trained_on.name)))))
-        if f.near_copy is not None:
-            deps += [("copy_of", self.load_source(name)) for name in f.near_copy.of]
-        parts = [f"dedupe={f.dedupe}" + (f"({f.near_threshold})" if f.dedupe == "near" else "")]
-        if f.words:
-            parts.append(f"words={f.words[0]}..{f.words[1]}")
-        if f.fluency:
-            parts.append(f"fluency logprob>={f.fluency.min_logprob}")
-        if f.near_copy:
-            parts.append(f"near_copy {f.near_copy.ngram}-grams of {','.join(f.near_copy.of)}")
-        if f.oracle:
-            o = f.oracle
-            parts.append(f"oracle {'keep>=' + str(o.keep) if o.keep is not None else 'calibrate=' + str(o.calibrate)}"
-                         f" min_kept={o.min_kept}")
-        if f.cartography:
-            parts.append(f"cartography keep={f.cartography.keep}")
+        deps = [("candidates", candidates)] + [d for k in FILTER_KINDS for d in k.plan_inputs(f, self)]
+        parts = [p for k in sorted(FILTER_KINDS, key=lambda k: k.summary_rank) if (p := k.summary(f))]
         last = self.add(Step(node_id("filter", task, name), "filter", " ".join(parts), variant=v.id, origin=f.origin,
                              target=v), *deps)
         if v.pairs is not None and v.pairs.negatives_from:

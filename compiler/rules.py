@@ -14,6 +14,7 @@ from typing import Any
 
 from synthc.compiler.diagnostics import Sink
 from synthc.compiler.endpoints import check_endpoints
+from synthc.compiler.filters import variant_rules
 from synthc.compiler.source import Span
 from synthc.compiler.symbols import did_you_mean
 from synthc.compiler.values import Values, Variant
@@ -225,7 +226,7 @@ def e107_filter_labels(v: Variant, r: Report) -> None:
 VARIANT_RULES: tuple[VariantRule, ...] = (
     e202_prompt, e306_labels, e305_counts, e310_qa_seeds, e307_pairs, e302_seeds, e303_retricl,
     e309_ranks, e304_chat, e225_conversation_reach, e313_persona, e312_oracle, e107_filter_labels,
-    e215_oracle_threshold, e218_near_copy_seeds,
+    e215_oracle_threshold, e218_near_copy_seeds, *variant_rules(),  # the filter kinds' own (compiler/filters/)
 )
 
 

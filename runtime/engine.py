@@ -27,6 +27,7 @@ same way, so the cache keys agree). The turns left out are counted per row (`dro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -70,10 +71,15 @@ class GenerateJob:
     """The rows of one generate node and the state of its groups (waiting, running, done)."""
 
     def __init__(self, node: str, v: ir.Variant, program: ir.Program, rows: list[Planned], width: int,
-                 fingerprint: str, fit: Fit | None = None) -> None:
+                 fingerprint: str, fit: Fit | None = None, *, model: str | None = None,
+                 build: Callable[[Planned], tuple[Request, str]] | None = None) -> None:
         """`fit`: trims a conversation turn's history to the model's context (runtime/history.py);
-        None sends every earlier turn."""
+        None sends every earlier turn. `model` and `build`: a job whose rows are not the variant's
+        own generations (the judge's scores, runtime/judge.py): the model they go to and each
+        row's request (default: the variant's model, `rows.build_request`)."""
         self.node, self.variant, self.program = node, v, program
+        self.model = model or v.model
+        self.build = build
         self.width = max(1, width)
         self.fingerprint = fingerprint
         self.fit = fit
@@ -138,7 +144,10 @@ class GenerateJob:
         out = []
         for i in self.groups[g]:
             history = self._history(i)
-            req, user = build_request(self.variant, self.program, self.rows[i], history)
+            if self.build is not None:
+                req, user = self.build(self.rows[i])
+            else:
+                req, user = build_request(self.variant, self.program, self.rows[i], history)
             if history and self.fit is not None:
                 fitted = self.fit(req)
                 req, self.dropped[i] = fitted.request, fitted.dropped

@@ -32,6 +32,7 @@ import hashlib
 import json
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Sequence
 
@@ -153,9 +154,23 @@ def stages(plan: Plan, generate: str) -> tuple[str, str] | None:
     """The parse and filter nodes that read generate node `generate`'s rows."""
     parse = next((n for n in plan.order() if plan.step(n).kind == "parse"
                   and any(u == generate for _, u in plan.inputs(n))), None)
+    feeds = parse  # a judge node sits between parse and filter when the filter has a judge
+    while feeds and (judge := next((n for n in plan.order() if plan.step(n).kind == "judge"
+                                    and any(u == feeds for _, u in plan.inputs(n))), None)):
+        feeds = judge
     filt = next((n for n in plan.order() if plan.step(n).kind == "filter"
-                 and any(u == parse for _, u in plan.inputs(n))), None) if parse else None
+                 and any(u == feeds for _, u in plan.inputs(n))), None) if feeds else None
     return (parse, filt) if parse and filt else None
+
+
+def between(plan: Plan, parse: str, filt: str) -> list[str]:
+    """The nodes on the rows' way from parse to filter (a judge's), nearest parse first."""
+    path: list[str] = []
+    node = next(u for role, u in plan.inputs(filt) if role == "candidates")
+    while node != parse:
+        path.append(node)
+        node = next(u for role, u in plan.inputs(node) if role == "candidates")
+    return path[::-1]
 
 
 @dataclass(slots=True)
@@ -204,19 +219,38 @@ class Quota:
     def needs(self, plan: Plan) -> list[str]:
         """Nodes (other than this generate node and its parse) the count needs: the filter's
         other inputs, e.g. the label oracle."""
-        return [u for n in (self.parse, self.filter) for _, u in plan.inputs(n) if u not in (self.node, self.parse)]
+        skip = (self.node, self.parse, *between(plan, self.parse, self.filter))
+        return [u for n in (self.parse, self.filter) for _, u in plan.inputs(n) if u not in skip]
 
-    def count(self, ctx: Any, values: dict[str, Any], generations: list[Any]) -> Counter[str]:
-        """Kept rows per label if the variant's rows were `generations`: the build's own parse
-        and filter steps on a scratch context (their bookkeeping and events go nowhere)."""
+    def parsed(self, ctx: Any, values: dict[str, Any], generations: list[Any]) -> list[Any]:
+        """The variant's candidate rows if its rows were `generations` (the parse step on a scratch
+        context): what a judge between parse and filter scores before a count."""
         from synthc.runtime.errors import RunFailed
-        from synthc.runtime.steps import Context, run_step
+        from synthc.runtime.steps import run_step
 
-        scratch = Context(ctx.plan, ctx.cache, _Silent(), ctx.models, ctx.force, recipe=ctx.recipe)
+        overlay = dict(values)
+        overlay[self.node] = generations
+        try:
+            return list(run_step(self._scratch(ctx), self.parse, overlay))
+        except RunFailed:
+            return []
+
+    def count(self, ctx: Any, values: dict[str, Any], generations: list[Any],
+              judged: Callable[[list[Any]], list[Any]] | None = None) -> Counter[str]:
+        """Kept rows per label if the variant's rows were `generations`: the build's own parse
+        and filter steps on a scratch context (their bookkeeping and events go nowhere). `judged`
+        puts the judge's scores on the parsed rows (the scheduler has them scored first); without
+        it a judge's rows pass on unscored (kept, as judge.unknown)."""
+        from synthc.runtime.errors import RunFailed
+        from synthc.runtime.steps import run_step
+
+        scratch = self._scratch(ctx)
         overlay = dict(values)
         overlay[self.node] = self.ordered(generations)
         try:
             overlay[self.parse] = run_step(scratch, self.parse, overlay)
+            for node in between(ctx.plan, self.parse, self.filter):
+                overlay[node] = judged(overlay[self.parse]) if judged else overlay[self.parse]
             kept = run_step(scratch, self.filter, overlay)
         except RunFailed:  # no row survived (E525 in the real step): nothing kept yet
             return Counter()
@@ -240,6 +274,12 @@ class Quota:
     @property
     def settled(self) -> bool:
         return not any(q.open for q in self.labels.values())
+
+    @staticmethod
+    def _scratch(ctx: Any) -> Any:
+        from synthc.runtime.steps import Context
+
+        return Context(ctx.plan, ctx.cache, _Silent(), ctx.models, ctx.force, recipe=ctx.recipe)
 
     def next_round(self, kept: Counter[str]) -> list[Planned]:
         """Every label settled and the whole set counted: the rows of a further round for the

@@ -20,6 +20,7 @@ import sys
 import time
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from synthc.compiler import ir
@@ -38,7 +39,7 @@ from synthc.runtime.history import fitter
 from synthc.runtime.ledger import Spend, new_build, recipe_key
 from synthc.runtime.models import ModelPool
 from synthc.runtime.progress import Events
-from synthc.runtime.quota import Quota, intended, stages, variant_basis
+from synthc.runtime.quota import Quota, between, intended, stages, variant_basis
 from synthc.runtime.rows import RowPlan
 from synthc.runtime.steps import Context, inputs_of, run_step
 from synthc.runtime.outputs import shown
@@ -196,6 +197,9 @@ class _Scheduler:
         self.quotas: dict[str, Quota] = {}  # generate node -> its quota loop
         self.by_filter: dict[str, Quota] = {}  # filter node -> the same loop, for the cut
         self.parked: list[GenerateJob] = []  # rounds done, waiting for the filter's other inputs
+        self.finishers: dict[str, Callable[[list[Any]], Any]] = {}  # judge node -> its value from the scores
+        self.side: dict[GenerateJob, Callable[[list[Any]], None]] = {}  # a quota round's judge job -> what follows
+        self.judge_memo: dict[str, dict[str, int | None]] = {}  # judge node -> row key -> score (quota counts)
 
     def run(self) -> dict[str, Any]:
         plan = self.ctx.plan
@@ -214,6 +218,8 @@ class _Scheduler:
             self.started[node] = time.time()
             if plan.step(node).kind == "generate":
                 self._start_job(node)
+            elif plan.step(node).kind == "judge":
+                self._start_judge(node)
             else:
                 self.values[node] = self._after(node, run_step(self.ctx, node, self.values))
                 self._finish(node)
@@ -247,6 +253,75 @@ class _Scheduler:
                         kv_bytes=kv_bytes(be))
         self._launch(job)
 
+    def _start_judge(self, node: str) -> None:
+        """The judge's scores of a variant's parsed rows: a generation job on the judge's model
+        (batched, dispatched and cached like any), whose value is the rows with their scores.
+        Rows a quota round had scored already come from the cache."""
+        from synthc.runtime.judge import record_scores
+
+        ctx = self.ctx
+        v: ir.Variant = ctx.plan.step(node).target
+        j = v.filter.judge
+        assert j is not None
+        candidates = inputs_of(ctx.plan, node, self.values).one("candidates")
+        job = self._judge_job(node, v, candidates)
+        self.jobs[node] = job
+
+        def finish(judged: list[Any]) -> list[Any]:
+            dist = record_scores(j, candidates, judged)
+            ctx.judged[v.id] = dist
+            ctx.note(node, f"{len(judged)} rows scored by `{j.model}`: " + "; ".join(
+                f"{label or '-'} " + " ".join(f"{s}:{n}" for s, n in sorted(c.items())) for label, c in sorted(dist.items())))
+            return candidates
+
+        self.finishers[node] = finish
+        ctx.events.emit("generate_start", node=node, total=len(job.rows), width=job.width, groups=len(job.groups))
+        self._launch(job)
+
+    def _judge_job(self, node: str, v: ir.Variant, candidates: list[Any]) -> GenerateJob:
+        from synthc.runtime.judge import judge_request, judge_rows
+
+        ctx, j = self.ctx, v.filter.judge
+        assert j is not None
+        by_key = {c.key: c for c in candidates}
+        return GenerateJob(node, v, ctx.program, judge_rows(v, candidates), self.dispatcher.capacity(j.model),
+                           ctx.models.get(j.model).fingerprint(), model=j.model,
+                           build=lambda r: judge_request(j, v, ctx.program, by_key[r.key], r.seed_value))
+
+    def _judged_count(self, job: GenerateJob, q: Quota) -> Counter[str] | None:
+        """A quota count that sees the judge's drops: the round's parsed rows the judge has not
+        scored yet go to it first (a side job on the judge node, cached like the node's own, so the
+        node later finds them in the cache); None while it scores them (the round is done again
+        when it has)."""
+        from synthc.runtime.judge import score_of
+
+        ctx, v = self.ctx, q.variant
+        judge = next((n for n in between(ctx.plan, q.parse, q.filter) if n in self.position), None)
+        j = v.filter.judge
+        if judge is None or j is None:
+            return q.count(ctx, self.values, job.result())
+        memo = self.judge_memo.setdefault(judge, {})
+        missing = [c for c in q.parsed(ctx, self.values, job.result()) if c.dropped is None and c.key not in memo]
+        if missing:
+            side = self._judge_job(judge, v, missing)
+
+            def back(judged: list[Any]) -> None:
+                for g in judged:
+                    memo[g.row.key] = score_of(j, g.completion.text) if g.completion.finish != "error" else None
+                self._round_done(job)
+
+            self.side[side] = back
+            self._launch(side)
+            return None
+
+        def scored(rows: list[Any]) -> list[Any]:
+            for c in rows:
+                if memo.get(c.key) is not None:
+                    c.scores["judge"] = float(memo[c.key])  # type: ignore[arg-type]
+            return rows
+
+        return q.count(ctx, self.values, job.result(), judged=scored)
+
     def _launch(self, job: GenerateJob) -> None:
         """Send every ready group: from the cache when all of it is there, else to the dispatcher."""
         while True:
@@ -266,7 +341,7 @@ class _Scheduler:
                 else:
                     job.state[g] = "running"
                     self.sent[(job.node, g)] = time.time()
-                    self.inflight[self.dispatcher.submit(job.variant.model, requests)] = (job, g)
+                    self.inflight[self.dispatcher.submit(job.model, requests)] = (job, g)
             if not progressed:
                 break
         self._round_done(job)
@@ -275,7 +350,13 @@ class _Scheduler:
         """After any progress of a job: a label whose rows are all done is counted alone and, if
         short, gets its next round at once (other labels may still be generating); when every
         label is settled and every row done, the whole set is counted and short labels get one more
-        round, else the node is done (runtime/quota.py). Each decision reads only completions."""
+        round, else the node is done (runtime/quota.py). A variant with a judge counts whole rounds
+        only, once the judge has scored them (a side job whose scores come back here). Each
+        decision reads only completions."""
+        if job in self.side:  # a quota round's judge scores: count that round now
+            if job.finished:
+                self.side.pop(job)(job.result())
+            return
         if job.node not in self.jobs:
             return
         q = self.quotas.get(job.node)
@@ -283,9 +364,10 @@ class _Scheduler:
             if job.finished:
                 self._job_done(job)
             return
+        judged = q.variant.filter is not None and q.variant.filter.judge is not None
         pending = Counter(r.label or "" for r, c in zip(job.rows, job.completions) if c is None)
-        ripe = [lb for lb, lq in q.labels.items() if lq.open and not pending[lb]]
-        if not ripe and not (job.finished and q.settled):
+        ripe = [] if judged else [lb for lb, lq in q.labels.items() if lq.open and not pending[lb]]
+        if not ripe and not (job.finished and (judged or q.settled)):
             return
         if any(u not in self.values for u in q.needs(self.ctx.plan)):
             if job not in self.parked:
@@ -302,7 +384,10 @@ class _Scheduler:
             if not (job.finished and q.settled):
                 self._launch(job)
                 return
-        more = q.next_round(q.count(self.ctx, self.values, job.result()))
+        kept = self._judged_count(job, q)
+        if kept is None:  # the judge is scoring this round's rows first
+            return
+        more = q.next_round(kept)
         if not more:
             self._job_done(job)
             return
@@ -395,6 +480,8 @@ class _Scheduler:
             del self.jobs[job.node]
             q = self.quotas.get(job.node)
             self.values[job.node] = q.ordered(job.result()) if q is not None else job.result()
+            if job.node in self.finishers:  # a judge: its value is the rows it scored
+                self.values[job.node] = self.finishers.pop(job.node)(self.values[job.node])
             rows, turns = job.trimmed()
             if rows:  # conversation histories trimmed to the context (runtime/history.py)
                 v = job.variant

@@ -20,6 +20,7 @@ from synthc.compiler import ir
 from synthc.compiler.plan import Plan
 from synthc.compiler.source import NO_SPAN
 from synthc.compiler.symbols import did_you_mean
+from synthc.runtime.backends.base import Request
 from synthc.runtime.cached import RowRequest, lookup, row_key
 from synthc.runtime.errors import fail
 
@@ -50,6 +51,10 @@ class Shown:
     templated: str | None  # the prompt with the model's chat template applied (what the model reads)
     prompt_tokens: int | None  # counted by the model's tokenizer (None with the fake backend's stand-in)
     cache: str  # "cached" | "new" | "unknown" (no cache yet)
+    judge: Request | None = None  # the judge's request scoring this row (a `judge` filter), its text as cached
+
+
+_NOT_YET = "[the row's text: not generated yet]"
 
 
 def show(plan: Plan, selection: Selection, *, backend: str = "llama",
@@ -88,7 +93,7 @@ def show(plan: Plan, selection: Selection, *, backend: str = "llama",
                 bare = tuple((role, text or "") for role, text in messages)
                 tokens = be.count_tokens(templated if bare == filled else be.render(replace(rr.request, messages=bare)))
             cache = "unknown" if not lk.cache_found else "cached" if rr.completion is not None else "new"
-            out.append(Shown(v, model, rr, messages, templated, tokens, cache))
+            out.append(Shown(v, model, rr, messages, templated, tokens, cache, _judge(plan.program, v, rr)))
     unmatched = [k for k in selection.keys if k not in matched]
     if unmatched:
         sample = next((r.row.key for reqs in lk.requests.values() for r in reqs), None)
@@ -99,6 +104,21 @@ def show(plan: Plan, selection: Selection, *, backend: str = "llama",
         raise fail("E535", f"no row `{'`, `'.join(unmatched)}` in {_names(plan, nodes)}", NO_SPAN,
                    help="; ".join(reasons) if reasons else generic)
     return out
+
+
+def _judge(program: ir.Program, v: ir.Variant, rr: RowRequest) -> Request | None:
+    """The request the variant's judge sends for this row: its cached completion as the text (the
+    build's judge reads the parsed row, the same text for a plain free-text output), else a placeholder."""
+    j = v.filter.judge
+    if j is None:
+        return None
+    from synthc.runtime.judge import judge_request
+    from synthc.runtime.postprocess import Candidate
+    from synthc.runtime.rows import row_seed
+
+    text = rr.completion.strip() if rr.completion is not None else _NOT_YET
+    c = Candidate(key=rr.row.key, text=text, label=rr.row.label, fields={}, provenance={}, row=rr.row)
+    return judge_request(j, v, program, c, row_seed("judge", v.id, rr.row.key))[0]
 
 
 def _messages(rr: RowRequest, requests: list[RowRequest]) -> tuple[tuple[str, str | None], ...]:
@@ -247,6 +267,13 @@ def as_text(shown: list[Shown], templated: bool = False) -> str:
             for k, (role, content) in enumerate(s.messages):
                 out += ["", f"── {'prompt' if role == 'text' else role} ──",
                         _placeholder(k) if content is None else content]
+        if s.judge is not None:
+            j = s.variant.filter.judge
+            assert j is not None
+            out += ["", f"── judge: model {j.model}, answers one of {json.dumps(list(s.judge.constraint.options))}, "
+                        f"keeps {j.keep_op} {j.keep_score} ──"]
+            for role, content in s.judge.messages:
+                out += [f"[{'prompt' if role == 'text' else role}]", content]
         out.append("")
     return "\n".join(out)
 
@@ -272,5 +299,8 @@ def as_json(shown: list[Shown]) -> str:
                                              "pattern": req.constraint.pattern,
                                              "schema": json.loads(req.constraint.schema) if req.constraint.schema else None},
             "cache": s.cache,
+            "judge": None if s.judge is None else {
+                "messages": [{"role": role, "content": content} for role, content in s.judge.messages],
+                "options": list(s.judge.constraint.options)},
         })
     return json.dumps({"schema_version": 1, "rows": rows}, indent=2, ensure_ascii=False) + "\n"

@@ -11,6 +11,8 @@ import os
 import tempfile
 from typing import Any
 
+from synthc.compiler.filters import card_reasons
+
 __all__ = ["write_atomic", "write_temp", "clean_stale_temps", "TEMP_PREFIX", "encode_rows",
            "MANIFEST_SCHEMA_VERSION", "dataset_card"]
 
@@ -123,7 +125,8 @@ def dataset_card(name: str, spec: str, files: list[str], counts: dict[str, dict[
                  model: dict[str, Any], hashes: dict[str, str], description: str,
                  header: dict[str, Any] | None = None, kind: str = "classification",
                  dropped: dict[str, dict[str, dict[str, int]]] | None = None,
-                 cost: dict[str, dict[str, int]] | None = None) -> str:
+                 cost: dict[str, dict[str, int]] | None = None,
+                 judged: dict[str, dict[str, dict[str, int]]] | None = None) -> str:
     """A Hugging Face dataset card: YAML front matter (licence, task categories, configs with their
     data files; `header` replaces it for a Hugging Face dataset folder, adding dataset_info with the
     features), then prose."""
@@ -147,7 +150,7 @@ def dataset_card(name: str, spec: str, files: list[str], counts: dict[str, dict[
     if dropped and any(dropped.values()):
         lines += ["", "## Rows dropped per variant and label", "",
                   "Reasons: the parse step's (`empty`, `refusal`, `echo.template`, `token_cap`, …) and each filter's "
-                  "(`words`, `echo.label`, `near_copy`, `fluency`, `dedupe.*`, `oracle`, `cartography`).", "",
+                  f"({', '.join(f'`{r}`' for r in card_reasons())}).", "",
                   "| variant | label | kept | dropped | reasons |", "|---|---|---|---|---|"]
         for variant, by_label in sorted(dropped.items()):
             for label, reasons in sorted(by_label.items()):
@@ -156,6 +159,13 @@ def dataset_card(name: str, spec: str, files: list[str], counts: dict[str, dict[
                 lines.append(f"| {variant} | {label or '-'} | {kept} | {sum(reasons.values())} | {why} |")
     if cost:
         lines += _cost(cost)
+    if judged:
+        lines += ["", "## Judge scores per variant and label", "",
+                  "Rows the `judge` filter scored (before it dropped any), by score.", "",
+                  "| variant | label | scores |", "|---|---|---|"]
+        for variant, by_label in sorted(judged.items()):
+            for label, scores in sorted(by_label.items()):
+                lines.append(f"| {variant} | {label or '-'} | {', '.join(f'{s}: {n}' for s, n in scores.items())} |")
     lines += ["", "## Model", "", f"- {model.get('name')}: `{model.get('path')}`",
               f"- sha256 `{model.get('sha256')}`", "", "## File hashes (sha256)", ""]
     lines += [f"- `{k}`: `{v}`" for k, v in sorted(hashes.items())]

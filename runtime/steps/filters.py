@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 
 from synthc.compiler import ir
+from synthc.compiler.filters import in_order
 from synthc.runtime.data import Row
 from synthc.runtime.errors import fail
 from synthc.runtime.filters.pipeline import FilterInputs, Texts, apply_filters
@@ -68,6 +69,10 @@ def _copy_sources(inputs: Inputs) -> tuple[Texts, ...]:
     return tuple(out)
 
 
+# (reason key, what such a row lacks) of the kinds that keep rows they could not score.
+_UNSCORED = tuple(k.unscored for k in in_order() if k.unscored is not None)
+
+
 def _note(rows: list[Candidate], kept: list[Candidate], fin: FilterInputs) -> str:
     """`kept 12 of 30; positive 6 kept, 4 dropped (oracle 3, near_copy 1); negative …`"""
     per: dict[str, Counter[str]] = {}
@@ -78,5 +83,5 @@ def _note(rows: list[Candidate], kept: list[Candidate], fin: FilterInputs) -> st
         reasons = ", ".join(f"{k} {n}" for k, n in sorted(c.items(), key=lambda kv: (-kv[1], kv[0])) if k != "kept")
         parts.append(f"{label or '-'} {c['kept']} kept" + (f", {sum(c.values()) - c['kept']} dropped ({reasons})"
                                                           if reasons else ""))
-    unknown = f"; {sum(fin.unscored.values())} without a log-prob kept (fluency.unknown)" if fin.unscored else ""
+    unknown = "".join(f"; {fin.unscored[key]} {what} kept ({key})" for key, what in _UNSCORED if fin.unscored[key])
     return f"kept {len(kept)} of {len(rows)}" + ("; " + "; ".join(parts) if parts else "") + unknown

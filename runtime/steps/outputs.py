@@ -20,6 +20,7 @@ from synthc.runtime.data import file_sha256
 from synthc.runtime.errors import fail
 from synthc.runtime.outputs import shown
 from synthc.runtime.postprocess import Candidate
+from synthc.runtime.judge import distribution
 from synthc.runtime.scope import pairs_scope, render
 from synthc.runtime.steps import Context, Inputs
 from synthc.runtime.writers import MANIFEST_SCHEMA_VERSION, dataset_card, encode_rows, write_atomic
@@ -204,6 +205,7 @@ def _manifest(ctx: Context, e: ir.Export, variants: list[ir.Variant], hashes: di
         "dropped": {v.name: dict(sorted(ctx.dropped.get(v.id, Counter()).items())) for v in variants},
         "dropped_by_label": {v.name: _by_label(ctx.dropped_by_label.get(v.id, {})) for v in variants},
         "kept_unscored": {v.name: dict(sorted(ctx.unscored[v.id].items())) for v in variants if v.id in ctx.unscored},
+        "judge_scores": {v.name: distribution(ctx.judged[v.id]) for v in variants if v.id in ctx.judged},
         "cut": {v.name: dict(sorted(ctx.cut.get(v.id, Counter()).items())) for v in variants},
         "stops": {v.name: ctx.stops[v.id] for v in variants if v.id in ctx.stops},
         "groups": {v.name: ctx.groups[v.id] for v in variants if v.id in ctx.groups},
@@ -225,7 +227,7 @@ def _manifest(ctx: Context, e: ir.Export, variants: list[ir.Variant], hashes: di
                    f"(variants: {', '.join(v.name for v in variants)}).")
     card = dataset_card(e.name, os.path.basename(ctx.recipe), list(hashes), counts, model, hashes, description,
                         header=header, kind=ctx.program.task(e.task).kind, dropped=manifest["dropped_by_label"],
-                        cost=manifest["usage"])
+                        cost=manifest["usage"], judged=manifest["judge_scores"])
     return manifest, card
 
 
@@ -253,6 +255,8 @@ def _lock_inputs(ctx: Context, nodes: list[str]) -> None:
                            help="check the path and the file's permissions") from None
         elif step.kind == "generate":
             ctx.models.identify(step.target.model)
+        elif step.kind == "judge":  # the judge's model is an input of the build too
+            ctx.models.identify(step.target.filter.judge.model)
 
 
 def _lock_now(ctx: Context) -> dict[str, Any]:

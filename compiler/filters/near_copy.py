@@ -1,0 +1,41 @@
+"""`near_copy { of = [seeds, SOURCE]  ngram = 8 }`: drop rows sharing a span of `ngram` normalised
+words with the named texts (reason `near_copy`; E217 unknown source, E218 `seeds` without seeds)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from synthc.compiler.fields import INT, LIST, BlockSchema, Field, T
+from synthc.compiler.filters.base import FilterKind, PlanBuilder
+
+if TYPE_CHECKING:
+    from synthc.compiler import ir
+    from synthc.compiler.values import Values
+
+__all__ = ["NearCopy"]
+
+
+class NearCopy(FilterKind):
+    name = ir_field = "near_copy"
+    order = 50
+    block = BlockSchema("near_copy", False, (
+        Field("of", LIST(T("textsource", ref="source")), required=True,
+              doc="`seeds` (the task's seed source) and/or source names whose texts rows must not copy"),
+        Field("ngram", INT(3, 64), 8, doc="drop a row sharing a span of this many normalised words"),
+    ))
+    card_reasons = ("near_copy",)
+    summary_rank = 40
+
+    def lower_block(self, block: Values, seeds: str | None) -> Any:
+        from synthc.compiler import ir
+
+        names = (seeds if n == "seeds" else n for n in block.values["of"])  # `seeds`: the task's (E218 if none)
+        return ir.NearCopy(of=tuple(dict.fromkeys(n for n in names if n)), ngram=block.values["ngram"],
+                           origin=block.origin)
+
+    def summary(self, f: ir.Filter) -> str | None:
+        nc = f.near_copy
+        return f"near_copy {nc.ngram}-grams of {','.join(nc.of)}" if nc else None
+
+    def plan_inputs(self, f: ir.Filter, b: PlanBuilder) -> list[tuple[str, str]]:
+        return [("copy_of", b.load_source(name)) for name in f.near_copy.of] if f.near_copy else []
