@@ -47,6 +47,14 @@ def chunks(text: str) -> list[tuple[int, int]]:
 
 _Parsed = tuple[tuple[ast.Item, ...] | None, tuple[ast.Comment, ...], tuple[Diagnostic, ...]]
 _EOF_CODES = ("E003", "E010")  # a chunk that ends early may continue in the next one
+_LEAD = re.compile(r"(?:\s|#[^\n]*)*")  # blank lines and comments before a chunk's first token
+
+
+def _at_first_token(text: str, diags: tuple[Diagnostic, ...]) -> bool:
+    """Whether a chunk's error is at its first token: the parser is then in the state "nothing
+    parsed yet", whose expected tokens differ from the whole file's "after the items before"."""
+    first = _LEAD.match(text).end()  # type: ignore[union-attr]  (the pattern matches empty text)
+    return any(lb.span.start <= first for d in diags for lb in d.labels)
 
 
 class ChunkedParser:
@@ -54,8 +62,8 @@ class ChunkedParser:
 
     With one broken chunk, its own diagnostics are the file's: the other chunks parse cleanly, so
     the compiler's recovery over the whole file meets the same errors in the same parser states.
-    Otherwise (several broken chunks, or a chunk that ends too early and is not the last) the
-    compiler parses the whole file itself."""
+    Otherwise (several broken chunks, a chunk that ends too early and is not the last, or an
+    error at a later chunk's first token) the compiler parses the whole file itself."""
 
     def __init__(self, size: int = 20000) -> None:
         self._cache: OrderedDict[tuple[int, str], _Parsed] = OrderedDict()
@@ -70,7 +78,8 @@ class ChunkedParser:
             parsed, notes, diags = self._chunk(source.path, source.text[start:end], file)
             if diags:
                 last = n == len(parts) - 1
-                if broken or (not last and any(d.code.id in _EOF_CODES for d in diags)):
+                if (broken or (not last and any(d.code.id in _EOF_CODES for d in diags))
+                        or (n > 0 and _at_first_token(source.text[start:end], diags))):
                     return parse(source, file, sink)  # the compiler's own recovery over the file
                 broken.append((start, diags))
             elif parsed is not None:
