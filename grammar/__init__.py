@@ -10,8 +10,10 @@ __all__ = ["parser"]
 
 
 @functools.cache
-def parser() -> Lark:
+def parser(cache: bool = True) -> Lark:
     """The LALR parser; `strict=True` turns any shift/reduce conflict into a load-time error.
+    `cache=False` builds it from the grammar file: only such a parser carries `.grammar` (what
+    hypothesis's `from_lark` walks); one loaded from lark's cache does not.
 
     >>> parser().parse('a = 1').data
     'start'
@@ -25,5 +27,5 @@ def parser() -> Lark:
         strict=True,
         # the LALR tables from lark's cache in the temp dir (keyed by grammar, options and lark's
         # version; rebuilt when absent or damaged): a second of every `synthc` start otherwise
-        cache=True,
+        cache=cache,
     )

@@ -59,7 +59,7 @@ def _grammar_texts() -> st.SearchStrategy[str]:
 
     from synthc.grammar import parser
 
-    return from_lark(parser())
+    return from_lark(parser(cache=False))
 
 
 @bounded(80)
