@@ -15,8 +15,9 @@ from synthc.compiler.diagnostics import Diagnostic, Sink
 from synthc.compiler.resolve import Resolved
 from synthc.compiler.rules import PROGRAM_RULES, VARIANT_RULES, Decls, Report
 from synthc.compiler.schema import SCHEMAS, TOP
-from synthc.compiler.scopes import TEMPLATE_FIELDS, Context, RowShape, Scope, shape, visible
+from synthc.compiler.scopes import TEMPLATE_FIELDS, Context, RowShape, Scope, once_keys, shape, visible
 from synthc.compiler.source import SourceFile, SourceMap, Span
+from synthc.compiler.symbols import did_you_mean
 from synthc.compiler.templates import check_template
 from synthc.compiler.typed import Typer
 from synthc.compiler.values import Checked, TemplateUse, Values, Variant
@@ -78,6 +79,7 @@ def context(v: Variant, decls: Decls, params: tuple[str, ...]) -> Context:
         fewshot=few is not None and few.values.get("shots", 0) > 0,
         demo_docs=few is not None and few.values.get("from") == "retrieved" and ret is not None,
         persona=persona, conversation="conversation" in v.blocks, output=output,
+        once=tuple(k.split(":", 1)[1] for k in v.blocks if k.startswith("once:")),
     )
 
 
@@ -95,13 +97,35 @@ class _Templates:
         where = f"task `{v.task}`" + (f" (variant `{v.name}`)" if v.name != "default" else "")
         ctx = context(v, self.decls, tuple(self.res.params))
         for kind, key, site in TEMPLATE_FIELDS:
-            holder = v.values if kind == "task" else v.blocks.get(kind)
-            if holder is None or site == "corpus" or not isinstance(holder.values.get(key), ast.Str):
+            # Named blocks (`once NAME`) are keyed `kind:NAME`; each is checked on its own.
+            holders = ([(k.split(":", 1)[1], b) for k, b in v.blocks.items() if k.startswith("once:")]
+                       if kind == "once" else [(None, v.values if kind == "task" else v.blocks.get(kind))])
+            for block_name, holder in holders:
+                if holder is None or site == "corpus" or not isinstance(holder.values.get(key), ast.Str):
+                    continue
+                lit = holder.values[key]
+                self.uses.append(TemplateUse(lit, site, ctx, v.task, v.name))
+                name = (f"pairs.{key}" if kind == "pairs"  # `pairs.query` vs `retrieve`'s `query`
+                        else f"once {block_name}`'s `{key}" if kind == "once" else key)
+                self._one(lit, _scope(site, ctx), f"`{name}` of {where}")
+        self._once_keys(v, ctx)
+
+    def _once_keys(self, v: Variant, ctx: Context) -> None:
+        """E232: a `once` block's `per` must name a field every row of the variant carries."""
+        keys = once_keys(ctx)
+        for k, block in v.blocks.items():
+            per = block.values.get("per") if k.startswith("once:") else None
+            if per is None or ".".join(per) in keys:
                 continue
-            lit = holder.values[key]
-            self.uses.append(TemplateUse(lit, site, ctx, v.task, v.name))
-            name = f"pairs.{key}" if kind == "pairs" else key  # `pairs.query` vs `retrieve`'s `query`
-            self._one(lit, _scope(site, ctx), f"`{name}` of {where}")
+            span = block.spans["per"]
+            if (span.file, span.start, "E232") in self._reported:
+                continue
+            self._reported.add((span.file, span.start, "E232"))
+            dotted = ".".join(per)
+            self.sink.error("E232", f"`per` = `{dotted}` names no field of the rows of task `{v.task}`", span,
+                            "not a row field", help=did_you_mean(dotted, keys) or
+                            (f"row fields: {', '.join(keys)}" if keys else
+                             "the rows carry no field: add seeds, a persona or a `vary` attribute"))
 
     def _one(self, lit: ast.Str, scope: _SiteScope, where: str) -> None:
         key = (lit.span.file, lit.span.start, scope.names)

@@ -228,6 +228,14 @@ _ALL = [
        "that keeps nothing empties the dataset.",
        "judge {\n  model  = critic\n  rubric = \"A fluent review.\"\n  scale  = 1..5\n  keep   = \"at least 4\"\n}",
        "Write a comparison with a score inside the scale, e.g. `keep = \">= 4\"` on `scale = 1..5`."),
+    _c("E232", "once-unknown-key", "types",
+       "A `once` block's `per` names a field the task's rows do not carry, so there is no key to generate "
+       "the value once per. `per` reads like a template variable: `seed.FIELD` (a column the seed source "
+       "lists in `fields`, or `id`, `text`, `label`), `persona.FIELD` (`user` or a derived attribute), "
+       "`doc.FIELD` (a retrieved document), `label`, or an attribute of the `vary` block.",
+       "task t {\n  once profile {\n    per    = persona.usr\n    prompt = \"Describe user {{ key }}.\"\n  }\n}",
+       "Name a field the rows carry (the help line lists them), or declare what it needs (a persona, "
+       "seeds with that column, a `vary` attribute)."),
     _c("E220", "unknown-extends-target", "types",
        "A variant's `extends` names no variant of its task. `default` is not a variant one can name: every "
        "variant already starts from the task's own settings.",

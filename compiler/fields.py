@@ -14,8 +14,8 @@ __all__ = ["T", "Field", "BlockSchema", "INT", "FLOAT", "STR", "BOOL", "REGEX", 
 @dataclass(frozen=True, slots=True)
 class T:
     """A value type: `kind` is one of int float str bool enum ref list range template gguf
-    fieldtype dedupe derive literal regex textsource (`seeds` or a source name) variant; the other
-    attributes refine it."""
+    fieldtype dedupe derive literal regex textsource (`seeds` or a source name) variant per (a row
+    field); the other attributes refine it."""
 
     kind: str
     lo: float | None = None  # numeric bound (inclusive) for int/float and range ends

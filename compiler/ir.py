@@ -318,6 +318,18 @@ class Pairs:
 
 
 @dataclass(**_S)
+class Once:
+    """A value generated once per distinct value of a row field (`per`) and shared by every row with
+    that value; prompts read it as `{{ once.NAME }}` (runtime/engine.py)."""
+
+    name: str
+    per: tuple[str, ...]  # the row field, as in templates: ("persona", "user"), ("label",)
+    prompt: Template  # rendered with `key` (the field's value) and `param` only
+    max_tokens: int
+    origin: Span = _origin()
+
+
+@dataclass(**_S)
 class Variant:
     task: str
     name: str
@@ -342,6 +354,8 @@ class Variant:
     pairs: Pairs | None
     attempts: int = 4  # request budget per label: attempts × the label's wanted rows
     origin: Span = _origin()
+    # None without `once` blocks, so dumps of recipes without them stay as they were.
+    once: tuple[Once, ...] | None = field(default=None, metadata={"omit_none": True})
 
     @property
     def id(self) -> str:

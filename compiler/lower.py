@@ -192,7 +192,17 @@ class _Lower:
             retrieve_shared="retrieve" not in v.own, conversation=self.conversation(b.get("conversation")),
             output=self.output(b.get("output"), v.values.origin), parse=self.parse(b.get("parse"), v.values.origin),
             filter=self.filter(b.get("filter"), v.values.origin, x.get("seeds")), pairs=self.pairs(b.get("pairs")),
-            attempts=x["attempts"], origin=v.origin)
+            attempts=x["attempts"], origin=v.origin, once=self.once(b))
+
+    def once(self, blocks: dict[str, Values]) -> tuple[ir.Once, ...] | None:
+        out = []
+        for key, v in blocks.items():
+            if key.startswith("once:"):
+                prompt = self.template(v.values["prompt"])
+                assert prompt is not None
+                out.append(ir.Once(name=key.split(":", 1)[1], per=tuple(v.values["per"]), prompt=prompt,
+                                   max_tokens=v.values["max_tokens"], origin=v.origin))
+        return tuple(out) or None
 
     def fewshot(self, v: Values | None) -> ir.FewShot | None:
         if v is None or v.values["shots"] == 0:

@@ -212,7 +212,9 @@ class _Builder:
         render = self.add(Step(node_id("render", task, name), "render", f"prompts{shots}{conv}{vary}", n, bound, v.id,
                                v.prompt.origin, v), *upstream)
         gen_summary = (f"model {m.name} ({m.where}, {m.mode}) T={m.temperature} top_p={m.top_p} "
-                       f"max_tokens={m.max_tokens}" + (" json" if v.output.structured else ""))
+                       f"max_tokens={m.max_tokens}" + (" json" if v.output.structured else "")
+                       # A `once` block adds one request per distinct key: unknown until the data is read.
+                       + "".join(f" + once {o.name} per {'.'.join(o.per)}" for o in v.once or ()))
         gen = self.add(Step(node_id("generate", task, name), "generate", gen_summary, n, bound, v.id, v.origin, v),
                        ("rows", render))
         prefix = f" prefix={v.parse.prefix!r}" if v.parse.prefix else ""

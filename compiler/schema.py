@@ -73,7 +73,7 @@ _TASK_COMMON = (
     Field("prompt", TEMPLATE("prompt"), doc="the generation prompt"),
     Field("seed", INT(0), 42, doc="seed for label order, attribute sampling and demo selection"),
 )
-TASK_BLOCKS = ("vary", "fewshot", "retrieve", "conversation", "output", "parse", "filter", "pairs")
+TASK_BLOCKS = ("vary", "fewshot", "retrieve", "conversation", "output", "parse", "filter", "pairs", "once")
 # What a variant's `without = [...]` can take away: any task block, and the optional task settings a
 # twin may need to unset (a persona, a system prompt, the seed source, one of the two counts).
 REMOVABLE = TASK_BLOCKS + ("persona", "system", "seeds", "per_label", "total")
@@ -136,6 +136,15 @@ SCHEMAS: dict[str, BlockSchema] = {
         Field("without", LIST(ENUM(*REMOVABLE)), (),
               doc="blocks (and optional settings) this variant leaves out"),
     ), blocks=TASK_BLOCKS),
+    # A value generated once per distinct value of a row field and shared by every row with that
+    # value (runtime/engine.py): read in prompts as `{{ once.NAME }}`.
+    "once": BlockSchema("once", True, (
+        Field("per", T("per"), required=True,
+              doc="the row field whose distinct values each get one generation: `seed.FIELD`, `persona.FIELD`, "
+                  "`doc.FIELD`, `label` or a `vary` attribute"),
+        Field("prompt", TEMPLATE("once"), required=True, doc="the prompt generated once per key (sees `key`)"),
+        Field("max_tokens", INT(1, 131072), 64, doc="cap on the generated value's tokens"),
+    )),
     "vary": BlockSchema("vary", False, open_attrs=LIST(T("literal")), doc="attribute = [values]"),
     "fewshot": BlockSchema("fewshot", False, (
         Field("shots", INT(0, 512), 0),

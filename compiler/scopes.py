@@ -17,7 +17,7 @@ from synthc.compiler.schema import SCHEMAS
 
 __all__ = [
     "Member", "Var", "Site", "RowShape", "Context", "SITES", "TEMPLATE_FIELDS",
-    "visible", "shape", "context_of", "LEAF", "ANY", "Scope",
+    "visible", "shape", "context_of", "once_keys", "LEAF", "ANY", "Scope",
 ]
 
 # Shapes the template checker walks: a dict of fields, LEAF (a scalar: only string methods may
@@ -83,6 +83,7 @@ class Context:
     conversation: bool = False
     output: tuple[str, ...] = ("text",)  # the declared output fields
     corpus: tuple[str, ...] = ()  # corpus `render` site: the corpus's extra fields
+    once: tuple[str, ...] = ()  # names of the `once` blocks
 
 
 _ROW = (Member("id", "str", "the row's stable id"), Member("text", "str", "the row's text"))
@@ -108,11 +109,17 @@ _DEMOS = Var("demos", "str", "the few-shot demos, rendered and joined by `separa
 _EXAMPLES = Var("examples", "list", "the few-shot demo rows (each like `seed`)", when="fewshot")
 _PERSONA = Var("persona", "object", "the persona derived for the seed row's user", when="persona",
                fields=(Member("user", "str", "the user id"),), more="persona")
+_ONCE = Var("once", "object", "the values generated once per key (`once NAME` blocks)", when="once", more="once")
 _TURN = Var("turn", "int", "0-based turn number within the conversation", when="conversation")
 
 SITES: dict[str, Site] = {
     "prompt": Site("prompt", "a task's `prompt` and `system`", (
-        _PARAM, _VARIANT, *_LABEL_VARS, _LABELS, _VARY, _SEED, _DOC_VAR, _DEMOS, _EXAMPLES, _PERSONA, _TURN,
+        _PARAM, _VARIANT, *_LABEL_VARS, _LABELS, _VARY, _SEED, _DOC_VAR, _DEMOS, _EXAMPLES, _PERSONA, _TURN, _ONCE,
+    )),
+    # Only what the key determines: the value is shared by every row with that key.
+    "once": Site("once", "a `once` block's `prompt`, rendered once per distinct key", (
+        _PARAM,
+        Var("key", "str", "the value of the block's `per` field shared by the rows it serves"),
     )),
     "demo": Site("demo", "one few-shot demo (`fewshot.demo`), rendered once per demo", (
         _PARAM,
@@ -154,6 +161,7 @@ def _when(name: str, ctx: Context) -> bool:
         "demo_docs": ctx.demo_docs,
         "persona": ctx.persona is not None,
         "conversation": ctx.conversation,
+        "once": bool(ctx.once),
     }
     return facts[name]
 
@@ -175,6 +183,8 @@ def _more(var: Var, ctx: Context) -> tuple[Member, ...]:
         return any_of(ctx.persona or (), "a derived persona attribute")
     if var.more == "output":
         return any_of(ctx.output, "a declared output field")
+    if var.more == "once":
+        return tuple(Member(n, "str", "the value its `once` block generated for this row's key") for n in ctx.once)
     if var.more == "corpus":
         return any_of(ctx.corpus, "a column listed in the corpus's `fields`")
     return ()
@@ -226,5 +236,20 @@ def context_of(v: ir.Variant, program: ir.Program) -> Context:
         fewshot=v.fewshot is not None and v.fewshot.shots > 0,
         demo_docs=v.fewshot is not None and v.fewshot.source == "retrieved" and v.retrieve is not None,
         persona=persona, conversation=v.conversation is not None,
-        output=tuple(f.name for f in v.output.fields),
+        output=tuple(f.name for f in v.output.fields), once=tuple(o.name for o in v.once or ()),
     )
+
+
+ONCE_VARS = ("seed", "persona", "doc")  # object variables whose fields can key a `once` block
+
+
+def once_keys(ctx: Context) -> tuple[str, ...]:
+    """What a `once` block's `per` may name: a prompt variable every row carries — a field of
+    `seed`, `persona` or `doc`, the `label`, or a `vary` attribute — spelled as in templates."""
+    out: list[str] = []
+    for var in visible("prompt", ctx):
+        if var.name in ONCE_VARS:
+            out += [f"{var.name}.{m.name}" for m in var.fields]
+        elif var.name == "label" or var.name in ctx.vary:
+            out.append(var.name)
+    return tuple(out)

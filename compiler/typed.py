@@ -127,7 +127,7 @@ class Typer:
     # -- values -----------------------------------------------------------------------------
     def value(self, e: ast.Expr, t: T, key: str) -> Any:
         if isinstance(e, ast.Ref) and len(e.parts) == 1 and e.parts[0] in self.res.params:
-            if not (t.kind == "enum" and e.parts[0] in t.choices) and t.kind not in ("ref", "variant"):
+            if not (t.kind == "enum" and e.parts[0] in t.choices) and t.kind not in ("ref", "variant", "per"):
                 return self.value(_respan(self.res.params[e.parts[0]], e.span), t, key)
         method = getattr(self, f"_v_{t.kind}")
         return method(e, t, key)
@@ -209,6 +209,13 @@ class Typer:
         if isinstance(e, ast.Ref) and len(e.parts) in (1, 2):
             return e.parts
         return self._wrong(e, "a variant name (`extends = base`)", key)
+
+    def _v_per(self, e: ast.Expr, t: T, key: str) -> Any:
+        """A row field named as in templates (`persona.user`, `label`); compiler/rules.py checks it
+        against what the variant's rows carry."""
+        if isinstance(e, ast.Ref) and len(e.parts) in (1, 2):
+            return e.parts
+        return self._wrong(e, "a row field such as `persona.user` or `label`", key)
 
     def _v_list(self, e: ast.Expr, t: T, key: str) -> Any:
         if not isinstance(e, ast.ListExpr):

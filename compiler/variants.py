@@ -78,6 +78,8 @@ def merge(task: str, name: str, base: Values, *layers: Values | None) -> Variant
         for k in own.values.get("without", ()):
             if k in TASK_BLOCKS:
                 blocks.pop(k, None)
+                for named in [b for b in blocks if b.startswith(f"{k}:")]:  # `once NAME` blocks
+                    blocks.pop(named)
             else:  # an optional setting
                 values.values.pop(k, None)
                 values.spans.pop(k, None)

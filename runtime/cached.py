@@ -35,7 +35,8 @@ from synthc.runtime.cache import CACHE_VERSION, Cache
 from synthc.runtime.errors import RunFailed, fail
 from synthc.runtime.history import Fit, fitter, prompt_size
 from synthc.runtime.progress import Events
-from synthc.runtime.rows import Planned, Planner, RowPlan, build_request
+from synthc.runtime.rows import Planned, Planner, RowPlan, build_once_request, build_request
+from synthc.runtime.scope import once_key
 
 __all__ = ["Row", "NodeRows", "Lookup", "RowRequest", "lookup", "row_requests", "later_rows", "keyed_rows",
            "row_key", "cache_path"]
@@ -164,8 +165,10 @@ def row_requests(v: ir.Variant, program: ir.Program, rows: list[Planned], fp: st
     history: dict[str, list[tuple[str, str]]] = {}  # conversation -> turns so far (cached ones)
     chains: dict[str, str] = {}  # conversation -> chain of the turn before
     broken: set[str] = set()  # conversations past their first uncached turn
+    once_values: dict[tuple[str, str], str] = {}  # (block, key) -> its cached value
     for r in rows:
-        own, user_msg = build_request(v, program, r, [])
+        once = _once(v, program, r, fp, cache, once_values)
+        own, user_msg = build_request(v, program, r, [], once)
         own_key = request_key(own, fp, CACHE_VERSION)
         conv = r.conversation
         chain = _chain(chains.get(conv, ""), own_key) if conv else own_key
@@ -173,7 +176,7 @@ def row_requests(v: ir.Variant, program: ir.Program, rows: list[Planned], fp: st
         if conv:
             chains[conv] = chain
             if conv not in broken:
-                req = build_request(v, program, r, list(history.get(conv, [])))[0]
+                req = build_request(v, program, r, list(history.get(conv, [])), once)[0]
                 if fit is not None and history.get(conv):
                     req = fit(req).request
         missing = r.turn if conv and conv in broken else 0  # sent without its history
@@ -185,6 +188,22 @@ def row_requests(v: ir.Variant, program: ir.Program, rows: list[Planned], fp: st
             else:
                 history.setdefault(conv, []).extend([("user", user_msg), ("assistant", completion)])
         out.append(RowRequest(r, req, user_msg, chain, completion, missing))
+    return out
+
+
+def _once(v: ir.Variant, program: ir.Program, r: Planned, fp: str, cache: Cache | None,
+          memo: dict[tuple[str, str], str]) -> dict[str, str]:
+    """The row's `once` values that the cache holds (the others render as placeholders:
+    `rows.once_placeholder`), looked up once per (block, key)."""
+    out: dict[str, str] = {}
+    for o in v.once or ():
+        key = once_key(v, program, r, o)
+        if (o.name, key) not in memo and cache is not None:
+            text = _peek(cache, request_key(build_once_request(v, program, o, key), fp, CACHE_VERSION))
+            if text is not None:
+                memo[(o.name, key)] = text
+        if (o.name, key) in memo:
+            out[o.name] = memo[(o.name, key)]
     return out
 
 

@@ -20,6 +20,12 @@ when it finishes, and a group with any row missing from the cache is generated a
 A `kill -9` at any moment therefore loses at most the groups in flight, and the rerun regenerates
 exactly those, in the same composition.
 
+Once values. A `once NAME { per = … }` block adds one row per distinct key (the value of the
+`per` field) the first time a round's rows bring that key; the rows with that key are ready only
+after it, and their prompts read its completion as `{{ once.NAME }}`. Its request is a function of
+the block and the key alone, so it is cached once and shared by every row and round with the key.
+The key rows come first in their round's groups (turn -1) and are not rows of the result.
+
 History. A conversation turn is sent with its conversation's earlier turns, the oldest left out
 where they would overflow the model's context (runtime/history.py; `synthc plan` fits them the
 same way, so the cache keys agree). The turns left out are counted per row (`dropped`).
@@ -27,6 +33,7 @@ same way, so the cache keys agree). The turns left out are counted per row (`dro
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Sequence
@@ -36,7 +43,8 @@ from synthc.runtime.backends.base import Completion, ContextOverflow, Request, r
 from synthc.runtime.cache import CACHE_VERSION, Cache
 from synthc.runtime.errors import RunFailed, fail
 from synthc.runtime.history import Fit
-from synthc.runtime.rows import Planned, build_request
+from synthc.runtime.rows import Planned, build_once_request, build_request
+from synthc.runtime.scope import once_key
 
 __all__ = ["Generation", "GenerateJob", "group_rows"]
 
@@ -50,6 +58,7 @@ class Generation:
     completion: Completion
     key: str
     dropped: int = 0  # earlier conversation turns left out of `request` to fit the context
+    once: tuple[tuple[str, str, str], ...] = ()  # (block, key, cache key) of each `once` value it read
 
 
 def group_rows(rows: Sequence[Planned], width: int) -> list[list[int]]:
@@ -95,6 +104,9 @@ class GenerateJob:
         # The previous turn of each conversation row (its history must exist before it is sent).
         self.previous: dict[int, int] = {}
         self._last: dict[str, int] = {}  # conversation -> its latest row so far
+        # `once` blocks: each data row's key rows by block name, and the key row of each (block, key).
+        self.once_of: dict[int, dict[str, int]] = {}
+        self._once_rows: dict[tuple[str, str], int] = {}
         self.extend(rows)
 
     def extend(self, rows: Sequence[Planned]) -> None:
@@ -102,6 +114,7 @@ class GenerateJob:
         chunked from its own rows alone, so earlier groups keep their composition; a conversation
         turn of the new round follows the latest turn of the same conversation."""
         base = len(self.rows)
+        rows = list(rows) + self._once_rows_for(rows, base)
         self.rows += rows
         self.groups += [[base + i for i in g] for g in group_rows(rows, self.width)]
         self.state += ["waiting"] * (len(self.groups) - len(self.state))
@@ -116,6 +129,29 @@ class GenerateJob:
                     self.previous[i] = self._last[r.conversation]
                 self._last[r.conversation] = i
 
+    def _once_rows_for(self, rows: Sequence[Planned], base: int) -> list[Planned]:
+        """The key rows a round needs that earlier rounds did not add (in first-use order), and
+        each of its data rows' dependencies on them. A judge's job has no `once` values."""
+        v = self.variant
+        if self.build is not None or not v.once:
+            return []
+        new: list[Planned] = []
+        for i, r in enumerate(rows, start=base):
+            for o in v.once:
+                key = once_key(v, self.program, r, o)
+                if (o.name, key) not in self._once_rows:
+                    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+                    new.append(Planned(key=f"once/{o.name}/{digest}", label=None, turn=-1, once=o.name,
+                                       attrs={"key": key}))
+                    self._once_rows[(o.name, key)] = base + len(rows) + len(new) - 1
+                self.once_of.setdefault(i, {})[o.name] = self._once_rows[(o.name, key)]
+        return new
+
+    def _inputs(self, i: int) -> list[int]:
+        """The rows whose completions row `i`'s request needs."""
+        prev = self.previous.get(i)
+        return ([] if prev is None else [prev]) + list(self.once_of.get(i, {}).values())
+
     @property
     def finished(self) -> bool:
         return all(s == "done" for s in self.state)
@@ -123,8 +159,7 @@ class GenerateJob:
     def ready(self) -> list[int]:
         """Waiting groups whose rows' inputs all exist, in group order."""
         return [g for g, s in enumerate(self.state) if s == "waiting"
-                and all(self.previous.get(i) is None or self.completions[self.previous[i]] is not None
-                        for i in self.groups[g])]
+                and all(self.completions[j] is not None for i in self.groups[g] for j in self._inputs(i))]
 
     def _history(self, i: int) -> list[tuple[str, str]]:
         chain: list[int] = []
@@ -143,11 +178,19 @@ class GenerateJob:
         """Build the group's requests (and cache keys) now that their inputs exist."""
         out = []
         for i in self.groups[g]:
+            row = self.rows[i]
+            if row.once is not None:
+                o = next(o for o in self.variant.once or () if o.name == row.once)
+                req = build_once_request(self.variant, self.program, o, row.attrs["key"])
+                self.requests[i], self.user_messages[i] = req, req.messages[-1][1]
+                self.keys[i] = request_key(req, self.fingerprint, CACHE_VERSION)
+                out.append(req)
+                continue
             history = self._history(i)
             if self.build is not None:
                 req, user = self.build(self.rows[i])
             else:
-                req, user = build_request(self.variant, self.program, self.rows[i], history)
+                req, user = build_request(self.variant, self.program, self.rows[i], history, self._once_values(i))
             if history and self.fit is not None:
                 fitted = self.fit(req)
                 req, self.dropped[i] = fitted.request, fitted.dropped
@@ -155,6 +198,25 @@ class GenerateJob:
             self.keys[i] = request_key(req, self.fingerprint, CACHE_VERSION)
             out.append(req)
         return out
+
+    def _once_values(self, i: int) -> dict[str, str]:
+        out = {}
+        for name, j in self.once_of.get(i, {}).items():
+            done = self.completions[j]
+            assert done is not None
+            out[name] = done.text
+        return out
+
+    def generation(self, i: int) -> Generation:
+        """Row `i`'s generation (done), with the `once` values it read."""
+        req, comp = self.requests[i], self.completions[i]
+        assert req is not None and comp is not None
+        once = tuple((name, self.rows[j].attrs["key"], self.keys[j]) for name, j in self.once_of.get(i, {}).items())
+        return Generation(self.rows[i], req, comp, self.keys[i], self.dropped[i], once)
+
+    def data_rows(self) -> list[int]:
+        """Indices of the rows that are the node's generations (not `once` key rows)."""
+        return [i for i, r in enumerate(self.rows) if r.once is None]
 
     def trimmed(self) -> tuple[int, int]:
         """(rows sent with earlier turns left out, turns left out in all), over every round."""
@@ -206,10 +268,5 @@ class GenerateJob:
                     "in this task", help="loosen the output constraint or raise `max_tokens`")
 
     def result(self) -> list[Generation]:
-        """Every row's generation, in plan order."""
-        out = []
-        for i, r in enumerate(self.rows):
-            req, comp = self.requests[i], self.completions[i]
-            assert req is not None and comp is not None
-            out.append(Generation(r, req, comp, self.keys[i], self.dropped[i]))
-        return out
+        """Every row's generation, in plan order (`once` key rows are inputs, not rows)."""
+        return [self.generation(i) for i in self.data_rows()]

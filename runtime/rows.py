@@ -18,9 +18,10 @@ from synthc.runtime.backends.base import Constraint, Request
 from synthc.runtime.data import Row
 from synthc.runtime.retrieval import Doc, Hit
 from synthc.runtime.prompts import example_stops
-from synthc.runtime.scope import prompt_scope, render, render_demos
+from synthc.runtime.scope import once_scope, prompt_scope, render, render_demos
 
 __all__ = ["Planned", "Pair", "Planner", "RowPlan", "plan_rows", "label_counts", "build_request", "json_schema",
+           "build_once_request", "once_placeholder",
            "variant_constraint", "row_seed", "conversation_id", "diversity_turn"]
 
 
@@ -45,6 +46,7 @@ class Planned:
     turn: int = 0
     seed_value: int = 0
     index: int = 0  # position among its label's rows, counted on across quota rounds
+    once: str | None = None  # a `once` block's row (runtime/engine.py): the block's name; `key` is its key
 
 
 def row_seed(*parts: object) -> int:
@@ -346,11 +348,32 @@ def _constraint(output: ir.Output, labels: tuple[str, ...]) -> Constraint:
     return Constraint(kind="json", schema=json.dumps(json_schema(output, labels), sort_keys=True))
 
 
-def build_request(v: ir.Variant, program: ir.Program, r: Planned,
-                  history: list[tuple[str, str]]) -> tuple[Request, str]:
-    """The request for one row, and the user message it sends (kept for later turns' history)."""
+def once_placeholder(name: str) -> str:
+    """What `{{ once.NAME }}` reads where its value is not generated yet (`synthc show` / `plan
+    --tokens` before a build): marked, so nobody takes it for a generation."""
+    return f"<once.{name}: not generated yet>"
+
+
+def build_once_request(v: ir.Variant, program: ir.Program, o: ir.Once, key: str) -> Request:
+    """The request generating `once` block `o`'s value for `key`: free text under the variant's
+    model and sampling, seeded from names (task, block, key), so every row — of any round — with
+    that key shares one request and one cache entry."""
     model = program.model(v.model)
-    s = prompt_scope(v, program, r, render_demos(v, program, r))
+    prompt = render(o.prompt, once_scope(v, program, key))
+    messages = (("user", prompt),) if model.mode == "chat" else (("text", prompt),)
+    return Request(messages=messages, mode=model.mode, constraint=Constraint(), max_tokens=o.max_tokens,
+                   temperature=model.temperature, top_p=model.top_p, stop=model.stop,
+                   seed=row_seed(model.seed, v.seed, v.task, "once", o.name, key))
+
+
+def build_request(v: ir.Variant, program: ir.Program, r: Planned, history: list[tuple[str, str]],
+                  once: dict[str, str] | None = None) -> tuple[Request, str]:
+    """The request for one row, and the user message it sends (kept for later turns' history).
+    `once`: the row's `once` values by block name (placeholders where absent)."""
+    model = program.model(v.model)
+    if v.once:
+        once = {o.name: (once or {}).get(o.name, once_placeholder(o.name)) for o in v.once}
+    s = prompt_scope(v, program, r, render_demos(v, program, r), once)
     prompt = render(v.prompt, s)
     system = render(v.system, s) if v.system is not None else None
     if v.conversation is not None and diversity_turn(v.conversation, r.turn):

@@ -142,12 +142,7 @@ def _previous_lock(recipe: str) -> dict[str, Any] | None:
 
 def _generations(job: GenerateJob, rows: list[int]) -> list[Generation]:
     """The generations of rows `rows` of a job, all done."""
-    out = []
-    for i in rows:
-        req, comp = job.requests[i], job.completions[i]
-        assert req is not None and comp is not None
-        out.append(Generation(job.rows[i], req, comp, job.keys[i], job.dropped[i]))
-    return out
+    return [job.generation(i) for i in rows]
 
 
 def _efficiency(q: Quota, generations: list[Generation], kept: int) -> dict[str, Any]:
@@ -365,7 +360,7 @@ class _Scheduler:
                 self._job_done(job)
             return
         judged = q.variant.filter is not None and q.variant.filter.judge is not None
-        pending = Counter(r.label or "" for r, c in zip(job.rows, job.completions) if c is None)
+        pending = Counter(job.rows[i].label or "" for i in job.data_rows() if job.completions[i] is None)
         ripe = [] if judged else [lb for lb, lq in q.labels.items() if lq.open and not pending[lb]]
         if not ripe and not (job.finished and (judged or q.settled)):
             return
@@ -377,7 +372,7 @@ class _Scheduler:
             self.parked.remove(job)
         if ripe:
             for lb in ripe:
-                mine = _generations(job, [i for i, r in enumerate(job.rows) if (r.label or "") == lb])
+                mine = _generations(job, [i for i in job.data_rows() if (job.rows[i].label or "") == lb])
                 more = q.label_round(lb, q.count(self.ctx, self.values, mine).get(lb, 0))
                 if more:
                     self._extend(job, q, more, lb)

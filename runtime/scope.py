@@ -10,6 +10,7 @@ the checker accepts is always there at run time, and nothing the checker rejects
 from __future__ import annotations
 
 import functools
+import json
 from typing import TYPE_CHECKING, Any
 
 from synthc.compiler import ir, scopes
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from synthc.runtime.retrieval import Doc
     from synthc.runtime.rows import Planned
 
-__all__ = ["render", "prompt_scope", "demo_scope", "query_scope", "pairs_scope", "corpus_scope", "render_demos"]
+__all__ = ["render", "prompt_scope", "once_key", "once_scope", "demo_scope", "query_scope", "pairs_scope", "corpus_scope", "render_demos"]
 
 Scope = dict[str, Any]
 
@@ -64,9 +65,26 @@ def _row_values(v: ir.Variant, program: ir.Program, r: Planned) -> dict[str, Any
     return values
 
 
-def prompt_scope(v: ir.Variant, program: ir.Program, r: Planned, demos_text: str | None = None) -> Scope:
-    """The scope of a row's `prompt` and `system`."""
-    return _build("prompt", v, program, _row_values(v, program, r) | {"demos": demos_text})
+def prompt_scope(v: ir.Variant, program: ir.Program, r: Planned, demos_text: str | None = None,
+                 once: dict[str, str] | None = None) -> Scope:
+    """The scope of a row's `prompt` and `system`; `once`: the values of its `once` blocks."""
+    return _build("prompt", v, program, _row_values(v, program, r) | {"demos": demos_text, "once": once})
+
+
+def once_key(v: ir.Variant, program: ir.Program, r: Planned, o: ir.Once) -> str:
+    """The row's key for `once` block `o`: the value of its `per` field, as text (JSON for lists
+    and numbers, so `1` and `"1"` stay apart; "" where the row lacks the value)."""
+    value: Any = _row_values(v, program, r)
+    for part in o.per:
+        value = value.get(part) if isinstance(value, dict) else None
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def once_scope(v: ir.Variant, program: ir.Program, key: str) -> Scope:
+    """The scope of a `once` block's prompt: its key and the params, nothing a single row owns."""
+    return _build("once", v, program, {"param": dict(program.params), "key": key})
 
 
 def demo_scope(v: ir.Variant, program: ir.Program, example: Row, doc: Doc | None) -> Scope:

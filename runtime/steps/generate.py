@@ -180,4 +180,6 @@ def provenance(v: ir.Variant, model: ir.Model, model_info: dict[str, Any], g: Ge
             prov["conversation"]["history_turns"] = history_turns(req)
     if r.persona is not None:
         prov["persona"] = r.persona
+    if g.once:  # the `once` values its prompt read: each block's key and the key row's cache entry
+        prov["once"] = {name: {"key": key, "cache_key": ck} for name, key, ck in g.once}
     return prov

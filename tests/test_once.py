@@ -1,0 +1,120 @@
+"""`once NAME { per = … }`: a value generated once per distinct key and shared by every row with
+that key (runtime/engine.py), on the fake backend: K keys cost exactly K extra generations, a
+rebuild is all cache, every row's prompt carries its key's value, provenance names it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+
+from synthc.compiler import compile_file
+from test_runtime import _build, _copy_example, _sha
+
+EXAMPLE = "once_per_community.synth"
+
+
+def _rows(tmp: str) -> list[dict]:
+    with open(os.path.join(tmp, "out", "once_per_community", "answers.jsonl"), encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
+
+
+def _show(spec: str) -> list[dict]:
+    out = subprocess.run([sys.executable, "-m", "synthc", "show", spec, "--backend", "fake", "--rows", "8", "--json"],
+                         capture_output=True, text=True, cwd=os.path.dirname(spec), check=True).stdout
+    return json.loads(out)["rows"]
+
+
+def _style(row: dict) -> str:
+    content = row["messages"][-1]["content"]
+    return content.split("House style: ", 1)[1].split("\nTitle:", 1)[0]
+
+
+def test_one_generation_per_key_shared_and_cached(tmp_path: str) -> None:
+    tmp = str(tmp_path)
+    spec = _copy_example(tmp, EXAMPLE)
+    before = _show(spec)
+    assert {_style(r) for r in before} == {"<once.style: not generated yet>"}  # show before a build: marked
+
+    first = _build(spec)
+    rows = _rows(tmp)
+    community = _communities(spec)
+    keys = {r["provenance"]["once"]["style"]["key"] for r in rows}
+    assert len(rows) == 8 and 1 < len(keys) < len(rows)  # the example's sample shares keys
+    assert f"{len(rows) + len(keys)} generated, 0 from cache" in first  # exactly one extra per key
+
+    by_key: dict[str, set[str]] = defaultdict(set)
+    for r in rows:
+        once = r["provenance"]["once"]["style"]
+        assert once["key"] == community[r["provenance"]["seed_id"]]
+        by_key[once["key"]].add(once["cache_key"])
+    assert all(len(ck) == 1 for ck in by_key.values())  # one cache entry per key
+
+    # `synthc show` after the build: every row's prompt reads its key's generated value.
+    shown = _show(spec)
+    styles: dict[str, set[str]] = defaultdict(set)
+    for r in shown:
+        styles[community[r["seed_id"]]].add(_style(r))
+    assert all(len(s) == 1 and "not generated yet" not in next(iter(s)) for s in styles.values())
+    assert len({next(iter(s)) for s in styles.values()}) == len(styles)  # each key its own value
+
+    sha = _sha(os.path.join(tmp, "out", "once_per_community", "answers.jsonl"))
+    again = _build(spec)
+    assert f"0 generated, {len(rows) + len(keys)} from cache" in again
+    assert _sha(os.path.join(tmp, "out", "once_per_community", "answers.jsonl")) == sha
+
+
+def test_rebuild_from_scratch_is_byte_identical(tmp_path: str) -> None:
+    shas = []
+    for run in ("a", "b"):
+        tmp = os.path.join(str(tmp_path), run)
+        _build(_copy_example(tmp, EXAMPLE))
+        shas.append(_sha(os.path.join(tmp, "out", "once_per_community", "answers.jsonl")))
+    assert shas[0] == shas[1]
+
+
+def test_without_once_drops_the_block(tmp_path: str) -> None:
+    """A variant's `without = [once]` removes every named `once` block (and its reads must go too)."""
+    spec = os.path.join(str(tmp_path), "t.synth")
+    with open(spec, "w", encoding="utf-8") as fh:
+        fh.write('model m {\n  gguf = builtin("smollm2-135m")\n}\nlabels l {\n  a = "A"\n}\n'
+                 'task t {\n  labels = l\n  model = m\n  per_label = 2\n  vary {\n    topic = ["x", "y"]\n  }\n'
+                 '  once hint {\n    per = topic\n    prompt = "About {{ key }}."\n  }\n'
+                 '  prompt = "{{ label }} {{ topic }} {{ once.hint }}"\n'
+                 '  variant keyed {}\n  variant plain {\n    without = [once]\n    prompt = "{{ label }} {{ topic }}"\n  }\n}\n')
+    result = compile_file(spec)
+    assert result.diagnostics == [] and result.program is not None
+    by_name = {v.name: v for v in result.program.task("t").variants}
+    assert [o.name for o in by_name["keyed"].once or ()] == ["hint"] and by_name["keyed"].once[0].per == ("topic",)
+    assert by_name["plain"].once is None
+
+
+def _communities(spec: str) -> dict[str, str]:
+    """Each question's community, read from the data file itself (the key the rows should carry)."""
+    from synthc.runtime.data import read_records
+
+    result = compile_file(spec)
+    assert result.program is not None
+    return {r["id"]: r["community"] for r in read_records(result.program.source("questions"), result.program.root)}
+
+
+def test_quota_rounds_reuse_the_keys(tmp_path: str) -> None:
+    """A classification task's quota rounds add rows; a key a later round brings again costs
+    nothing more: generations = every round's requests + one per distinct key."""
+    tmp = str(tmp_path)
+    spec = os.path.join(tmp, "t.synth")
+    with open(spec, "w", encoding="utf-8") as fh:
+        fh.write('model m {\n  gguf = builtin("smollm2-135m")\n}\nlabels l {\n  pos = "positive"\n  neg = "negative"\n}\n'
+                 'task t {\n  labels = l\n  model = m\n  per_label = 3\n  vary {\n    product = ["phone", "laptop"]\n  }\n'
+                 '  once brand {\n    per = product\n    prompt = "Invent a brand for a {{ key }}."\n  }\n'
+                 '  prompt = "A {{ verbalization }} review of a {{ product }} by {{ once.brand }}."\n}\n'
+                 'export t {\n  task = t\n  path = "out/t.jsonl"\n}\n')
+    summary = _build(spec)
+    manifest = json.load(open(os.path.join(tmp, "out", "manifest.json")))
+    requests = sum(e["requests"] for e in manifest["quota"]["default"].values())
+    assert f"{requests + 2} generated, 0 from cache" in summary
+    with open(os.path.join(tmp, "out", "t.jsonl"), encoding="utf-8") as fh:
+        rows = [json.loads(line)["provenance"] for line in fh]
+    assert {(p["attributes"]["product"], p["once"]["brand"]["key"]) for p in rows} == {("phone", "phone"), ("laptop", "laptop")}
