@@ -90,6 +90,13 @@ def _spec(tmp: str, url: str, dialect: str = "llama_cpp", context: int = 1024) -
     return path
 
 
+@pytest.fixture(autouse=True)
+def _elsewhere(tmp_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`synthc doctor MODEL` (no recipe) keeps its fingerprint memo under the working directory's
+    .synthc/: run from a scratch folder, never the checkout."""
+    monkeypatch.chdir(tmp_path)
+
+
 def _doctor(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     code = main(["doctor", *argv], out, err)
