@@ -98,10 +98,10 @@ def requests(recipe: str, overrides: dict[str, str], per_kept: float = 0.0,
     as rendered, or — with `per_kept` — each label's first ceil(per_kept × kept rows of that
     variant / labels) rows (`kept`: variant name -> rows its build kept)."""
     from synthc.compiler import compile_or_raise
-    from synthc.runtime.cache import Cache
-    from synthc.runtime.models import ModelPool
-    from synthc.runtime.progress import Events
-    from synthc.runtime.rows import RowPlan, build_request
+    from synthc.runtime.store.cache import Cache
+    from synthc.runtime.models.load import ModelPool
+    from synthc.runtime.engine.progress import Events
+    from synthc.runtime.prompting.rows import RowPlan, build_request
     from synthc.runtime.steps import Context, run_until
 
     tmp, spec = _workspace(recipe)
@@ -142,7 +142,7 @@ def raw_loop(work: list[tuple[Any, Any]], backend: str) -> tuple[float, int]:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from throughput import raw_llama  # bench/throughput.py: the raw `Llama` with synthc's weight layout
 
-    from synthc.runtime.models import model_path
+    from synthc.runtime.models.load import model_path
 
     model = work[0][0]
     llm = raw_llama(model_path(model, ROOT), model.context, model.threads or os.cpu_count() or 1)

@@ -3,7 +3,7 @@
 For every data/*/corpus.jsonl: its length in the generating model's tokens (SmolLM2-135M's tokenizer,
 loaded vocab-only) as percentiles, and, for each bound compared, the documents kept, of them the
 ones truncated, and the ones dropped as too short, counted by the runtime's own corpus loader
-(runtime/retrieval.py `load_corpus`: render, drop below LOW, truncate above HIGH at the last
+(runtime/retrieval/corpora.py `load_corpus`: render, drop below LOW, truncate above HIGH at the last
 `truncate_at`, drop a cut that fell below LOW). The figures in docs/language.md (`corpus`) come
 from a full run.
 
@@ -39,8 +39,8 @@ def _percentiles(values: list[int], qs: tuple[int, ...]) -> list[int]:
 def main(argv: list[str] | None = None) -> int:
     from synthc.compiler.schema import SCHEMAS
     from synthc.runtime.backends.llama import LlamaBackend, builtin_model_path
-    from synthc.runtime.data import load_source
-    from synthc.runtime.retrieval import load_corpus
+    from synthc.runtime.io.data import load_source
+    from synthc.runtime.retrieval.corpora import load_corpus
 
     field = SCHEMAS["corpus"].field("tokens")
     assert field is not None

@@ -4,7 +4,7 @@
 
 Builds a scratch copy of examples/quickstart.synth (its label oracle set to `drop = false`, so
 every row the other filters keep carries its oracle score), then asks the judge — the build's own
-request (runtime/judge.py: the rubric below, a `select` over 1..5, greedy) on the recipe's model —
+request (runtime/prompting/judge.py: the rubric below, a `select` over 1..5, greedy) on the recipe's model —
 to score each row twice: with its intended label and with the other label. It prints the score
 distribution, the agreement of "judge keeps (>= 4)" with "the oracle passes it" (and Cohen's
 kappa), the Spearman correlation of judge score and oracle probability, and how often the judge
@@ -107,10 +107,10 @@ def main() -> None:
 
     from synthc.compiler import compile_file, ir
     from synthc.runtime import execute
-    from synthc.runtime.judge import judge_request, score_of
-    from synthc.runtime.models import ModelPool
-    from synthc.runtime.postprocess import Candidate
-    from synthc.runtime.rows import Planned
+    from synthc.runtime.prompting.judge import judge_request, score_of
+    from synthc.runtime.models.load import ModelPool
+    from synthc.runtime.prompting.postprocess import Candidate
+    from synthc.runtime.prompting.rows import Planned
 
     with tempfile.TemporaryDirectory() as scratch:
         tmp = args.workdir or scratch

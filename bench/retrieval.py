@@ -33,8 +33,8 @@ import time
 from synthc.compiler import ir
 from synthc.compiler.schema import SCHEMAS
 from synthc.compiler.source import NO_SPAN
-from synthc.runtime.embeddings import EmbeddingStore
-from synthc.runtime.retrieval import Doc, build_index
+from synthc.runtime.retrieval.embeddings import EmbeddingStore
+from synthc.runtime.retrieval.corpora import Doc, build_index
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "data", "ag_news")

@@ -320,7 +320,7 @@ class Pairs:
 @dataclass(**_S)
 class Once:
     """A value generated once per distinct value of a row field (`per`) and shared by every row with
-    that value; prompts read it as `{{ once.NAME }}` (runtime/engine.py)."""
+    that value; prompts read it as `{{ once.NAME }}` (runtime/engine/groups.py)."""
 
     name: str
     per: tuple[str, ...]  # the row field, as in templates: ("persona", "user"), ("label",)

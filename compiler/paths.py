@@ -250,10 +250,10 @@ class FileUse:
     what: str
 
 
-# What the runtime writes beside the declared outputs (runtime/steps/outputs.py, runtime/lock.py).
+# What the runtime writes beside the declared outputs (runtime/steps/outputs.py, runtime/store/lock.py).
 EXPORT_SIDECARS = ("manifest.json", "README.md")
 REPORT_FILES = ("metrics.json", "report.html", "report.md", "figures/")
-LOCK_SUFFIX = ".lock"  # a lock belongs to one recipe: quickstart.synth.lock (runtime/lock.py)
+LOCK_SUFFIX = ".lock"  # a lock belongs to one recipe: quickstart.synth.lock (runtime/store/lock.py)
 
 
 def touched(program: ir.Program, recipe_files: list[str]) -> tuple[FileUse, ...]:

@@ -136,7 +136,7 @@ def e304_chat(v: Variant, r: Report) -> None:
 def e225_conversation_reach(v: Variant, r: Report) -> None:
     """Li et al.'s diversity prompt goes with every `every`-th request of a conversation after the
     first; a conversation holds at most `reset_after` requests and a label's first round
-    `per_label` (runtime/rows.py): when neither exceeds `every`, the prompt is never sent."""
+    `per_label` (runtime/prompting/rows.py): when neither exceeds `every`, the prompt is never sent."""
     conv = v.blocks.get("conversation")
     if conv is None or _kind(v) != "classification":
         return

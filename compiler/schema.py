@@ -66,7 +66,7 @@ _TASK_COMMON = (
     Field("per_label", INT(0, MAX_ROWS), doc="rows to generate per label"),
     Field("total", INT(0, MAX_ROWS), doc="rows to generate in all (split evenly over labels)"),
     # Rows are counted after parsing and filters; generation goes on in rounds for a label that is
-    # short, up to attempts × its wanted rows in requests (runtime/quota.py).
+    # short, up to attempts × its wanted rows in requests (runtime/engine/quota.py).
     Field("attempts", INT(1, 100), 4, doc="request budget: at most attempts × per_label requests per label"),
     Field("persona", REF("persona"), doc="per-row persona derived from data"),
     Field("system", TEMPLATE("prompt"), doc="system / context prompt (chat mode)"),
@@ -137,7 +137,7 @@ SCHEMAS: dict[str, BlockSchema] = {
               doc="blocks (and optional settings) this variant leaves out"),
     ), blocks=TASK_BLOCKS),
     # A value generated once per distinct value of a row field and shared by every row with that
-    # value (runtime/engine.py): read in prompts as `{{ once.NAME }}`.
+    # value (runtime/engine/groups.py): read in prompts as `{{ once.NAME }}`.
     "once": BlockSchema("once", True, (
         Field("per", T("per"), required=True,
               doc="the row field whose distinct values each get one generation: `seed.FIELD`, `persona.FIELD`, "

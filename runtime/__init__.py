@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from synthc.runtime.errors import RunFailed
-from synthc.runtime.scheduler import execute
+from synthc.runtime.engine.scheduler import execute
 
 __all__ = ["execute", "RunFailed", "build"]
 

@@ -23,7 +23,7 @@ from synthc.compiler.source import NO_SPAN, SourceMap
 
 if TYPE_CHECKING:
     from synthc.compiler import ir
-    from synthc.runtime.show import Selection
+    from synthc.runtime.preview.show import Selection
 
 __all__ = ["main", "entry"]
 
@@ -339,7 +339,7 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     cache = os.path.join(result.plan.program.root, ".synthc", "cache.sqlite")
     # Cached/new rows need the data; look them up when asked (--tokens) or when a cache exists.
     if args.tokens or (not args.no_lookup and os.path.exists(cache)):
-        from synthc.runtime.estimate import annotate
+        from synthc.runtime.preview.estimate import annotate
 
         notes = annotate(result.plan, err, count=args.tokens, backend=args.backend, recipe=args.spec)
     if args.json:
@@ -352,7 +352,7 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"cache: none at {os.path.relpath(os.path.dirname(cache))} yet: every request is new "
               "(--tokens counts their prompt tokens and time)", file=out)
     if args.prompts:
-        from synthc.runtime.show import Selection
+        from synthc.runtime.preview.show import Selection
 
         print(file=out)
         return _show(result, Selection(rows=1), args, out, err)
@@ -360,7 +360,7 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from synthc.runtime.show import Selection
+    from synthc.runtime.preview.show import Selection
 
     if args.rows is not None and args.rows < 1:
         raise _UsageError(f"--rows must be at least 1, got {args.rows}", "or name rows with --row KEY")
@@ -373,9 +373,9 @@ def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _show(result: CompileResult, selection: Selection, args: argparse.Namespace, out: TextIO, err: TextIO,
           templated: bool = False, as_json: bool = False) -> int:
-    """Print the rows `selection` picks (runtime/show.py): the requests a build would send."""
+    """Print the rows `selection` picks (runtime/preview/show.py): the requests a build would send."""
     from synthc.runtime import RunFailed
-    from synthc.runtime.show import as_json as json_text, as_text, show
+    from synthc.runtime.preview.show import as_json as json_text, as_text, show
 
     assert result.plan is not None
     try:
@@ -391,7 +391,7 @@ def _show(result: CompileResult, selection: Selection, args: argparse.Namespace,
 
 
 def cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from synthc.runtime import changes
+    from synthc.runtime.preview import changes
 
     if (args.new is None) == (args.against is None):
         raise _UsageError("give OLD NEW, or SPEC --against REV", "`synthc diff --help` shows both forms")
@@ -489,7 +489,7 @@ def _unified_diff(name: str, old: str, new: str) -> list[str]:
 
 
 def _write_atomic(path: str, text: str) -> None:
-    from synthc.runtime.writers import write_atomic  # the one home of atomic writing (keeps the file's mode)
+    from synthc.runtime.io.writers import write_atomic  # the one home of atomic writing (keeps the file's mode)
 
     write_atomic(path, text.encode("utf-8"))
 
@@ -529,7 +529,7 @@ def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         dispatcher = None
         if args.executor == "ray":
-            from synthc.runtime.dispatch_ray import RayDispatcher
+            from synthc.runtime.engine.dispatch_ray import RayDispatcher
 
             dispatcher = RayDispatcher(result.plan.program, result.plan.program.root, kind=args.backend,
                                        address=args.address, workers=args.workers)
@@ -546,7 +546,7 @@ def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def cmd_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Coded findings go to stderr as diagnostics (at the model's line for a recipe), the table
     (or --json) to stdout; exit 1 when any finding is an error."""
-    from synthc.runtime.doctor import doctor, doctor_model
+    from synthc.runtime.models.doctor import doctor, doctor_model
 
     target = args.target
     if target.endswith(".synth"):

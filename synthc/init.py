@@ -66,12 +66,12 @@ def _pick(columns: list[str], wanted: str | None, candidates: tuple[str, ...], w
 
 def summarize(path: str, task: str = "classification", text: str | None = None, label: str | None = None) -> DataSummary:
     """Read the data file and find its text and label columns, label counts and a held-out split."""
-    from synthc.runtime.data import read_table
+    from synthc.runtime.io.data import read_table
 
     fmt = data_format(path, root=".")
     hf_test = None
     if fmt == "hf":
-        from synthc.runtime.hf import hf_splits, read_hf
+        from synthc.runtime.io.hf import hf_splits, read_hf
 
         splits_ = hf_splits(path, None, NO_SPAN)
         hf_test = next((s for s in HELDOUT if s in splits_), None)

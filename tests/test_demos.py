@@ -1,4 +1,4 @@
-"""Few-shot demos drawn per row with a shared prefix (runtime/rows.py): rows of a block share their
+"""Few-shot demos drawn per row with a shared prefix (runtime/prompting/rows.py): rows of a block share their
 first `shared` demos, and each row's demos are still a uniform sample of its own pool."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from collections import Counter
 
 from conftest import DATA
 from synthc.compiler import compile_file, ir
-from synthc.runtime.data import Row
-from synthc.runtime.rows import Planned, Planner, _assign_demos, row_seed
-from synthc.runtime.scope import render_demos
+from synthc.runtime.io.data import Row
+from synthc.runtime.prompting.rows import Planned, Planner, _assign_demos, row_seed
+from synthc.runtime.prompting.scope import render_demos
 
 SPEC = """
 model m {{

@@ -18,8 +18,8 @@ from synthc.cli import main
 from synthc.compiler import compile_file, compile_text
 from synthc.compiler.irdiff import diff_plans, word_diff
 from synthc.runtime import execute
-from synthc.runtime.cached import lookup
-from synthc.runtime.changes import diff_recipes
+from synthc.runtime.preview.cached import lookup
+from synthc.runtime.preview.changes import diff_recipes
 
 AG = os.path.join(ROOT, "specs", "synthesizrr_ag_news.synth")
 SMALL = {"seeds_per_label": "4", "per_label": "2"}

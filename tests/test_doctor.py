@@ -1,4 +1,4 @@
-"""`synthc doctor` (runtime/doctor.py): a recipe's served model probed on llama.cpp's real server
+"""`synthc doctor` (runtime/models/doctor.py): a recipe's served model probed on llama.cpp's real server
 (context, version, each constraint kind sent and checked here), a server that ignores
 constraints (E516), a dead one (E511), a local model loaded and timed; and the cheap check
 `synthc build` runs first (E515 before any generation, skipped with --no-doctor)."""
@@ -18,7 +18,7 @@ from synthc.cli import main
 from synthc.compiler import compile_file
 from synthc.runtime import RunFailed, execute
 from synthc.runtime.backends.base import Constraint
-from synthc.runtime.doctor import first_round, violation
+from synthc.runtime.models.doctor import first_round, violation
 
 RECIPE = """\
 model served {{

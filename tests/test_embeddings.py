@@ -11,9 +11,9 @@ import pytest
 
 from synthc.compiler import ir
 from synthc.compiler.source import NO_SPAN
-from synthc.runtime.embeddings import Embeddings, EmbeddingStore
+from synthc.runtime.retrieval.embeddings import Embeddings, EmbeddingStore
 from synthc.runtime.eval.embed import installed, minilm_available
-from synthc.runtime.retrieval import Doc, build_index
+from synthc.runtime.retrieval.corpora import Doc, build_index
 
 from conftest import DATA
 
@@ -77,7 +77,7 @@ def test_store_embeds_each_text_once_and_keys_by_encoder(tmp_path: str) -> None:
 
 @needs_minilm
 def test_second_index_reuses_the_stored_document_embeddings(tmp_path: str) -> None:
-    from synthc.runtime import retrieval
+    from synthc.runtime.retrieval import corpora as retrieval
 
     docs = [Doc(f"d{i}", t, {}) for i, t in enumerate(_texts("corpus.jsonl", 120))]
     queries = _texts("train.jsonl", 6)

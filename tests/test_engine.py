@@ -19,11 +19,11 @@ from conftest import DATA
 from synthc.compiler import compile_file
 from synthc.runtime import execute
 from synthc.runtime.backends.base import Completion, Request
-from synthc.runtime.cache import Cache
-from synthc.runtime.engine import group_rows
-from synthc.runtime.models import ModelPool
-from synthc.runtime.progress import Events
-from synthc.runtime.prompts import Echo, cut_echo
+from synthc.runtime.store.cache import Cache
+from synthc.runtime.engine.groups import group_rows
+from synthc.runtime.models.load import ModelPool
+from synthc.runtime.engine.progress import Events
+from synthc.runtime.prompting.prompts import Echo, cut_echo
 from synthc.runtime.steps import Context, run_until
 from test_runtime import _build, _conversation, _copy_example, _sha
 

@@ -200,7 +200,7 @@ def test_a_killed_commit_is_completed_and_stale_temps_removed(tmp_path: str) -> 
     # A build killed after its journal and the first rename: new a.jsonl, no b.jsonl, no manifest.
     script = f"""
 import os, sys
-from synthc.runtime import outputs
+from synthc.runtime.io import outputs
 real = os.replace
 calls = []
 def replace(src, dst):
@@ -271,7 +271,7 @@ def test_a_build_says_when_it_updates_the_lock(tmp_path: str) -> None:
     import io
 
     from synthc.compiler import compile_file
-    from synthc.runtime.progress import Events
+    from synthc.runtime.engine.progress import Events
     from synthc.runtime.steps import Context
     from synthc.runtime.steps.outputs import write_lock
 
@@ -279,7 +279,7 @@ def test_a_build_says_when_it_updates_the_lock(tmp_path: str) -> None:
     result = compile_file(spec)
     assert result.plan is not None
     err = io.StringIO()
-    from synthc.runtime.models import ModelPool
+    from synthc.runtime.models.load import ModelPool
 
     models = ModelPool(result.plan.program, str(tmp_path), "llama")
     models.info["writer"] = {"name": "writer", "path": "builtin:smollm2-135m", "size": 1, "sha256": "a" * 64}

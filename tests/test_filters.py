@@ -15,8 +15,8 @@ from synthc.compiler import ir
 from synthc.runtime.filters.oracle import Oracle
 from synthc.runtime.filters.pipeline import FilterInputs, Texts, apply_filters, by_label
 from synthc.runtime.filters.shingles import ShingleIndex
-from synthc.runtime.postprocess import Candidate
-from synthc.runtime.prompts import find_value_echo, prompt_echo, value_echo
+from synthc.runtime.prompting.postprocess import Candidate
+from synthc.runtime.prompting.prompts import find_value_echo, prompt_echo, value_echo
 
 CASES = os.path.join(ROOT, "tests", "filters")
 

@@ -18,7 +18,7 @@ from conftest import DATA
 from synthc.cli import main
 from synthc.compiler import compile_file
 from synthc.runtime import execute
-from synthc.runtime.data import load_source, source_sha256
+from synthc.runtime.io.data import load_source, source_sha256
 
 datasets = pytest.importorskip("datasets")
 

@@ -1,4 +1,4 @@
-"""A conversation's history trimmed to the model's context (runtime/history.py): the pure fit, a
+"""A conversation's history trimmed to the model's context (runtime/prompting/history.py): the pure fit, a
 long conversation that used to fail with E506 built on the fake backend (a token is a word), the
 build and `synthc plan` agreeing on every cache key, and a turn too long by itself still E506."""
 
@@ -18,9 +18,9 @@ from conftest import ROOT
 from synthc.compiler import compile_file
 from synthc.runtime import RunFailed, execute
 from synthc.runtime.backends.base import Completion, Constraint, Request
-from synthc.runtime.cached import lookup
-from synthc.runtime.history import Fitted, fit_history, history_turns
-from synthc.runtime.models import ModelPool
+from synthc.runtime.preview.cached import lookup
+from synthc.runtime.prompting.history import Fitted, fit_history, history_turns
+from synthc.runtime.models.load import ModelPool
 from test_runtime import _copy_example, _sha
 
 CONTEXT = 260  # tests/recipes/conversation_long.synth
@@ -117,7 +117,7 @@ def _execute(spec: str, dispatcher: _Recording | None = None) -> str:
 
 def test_untrimmed_the_long_conversation_overflows(tmp_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # What the recipe did before histories were trimmed: E506 at the first turn that outgrew the context.
-    monkeypatch.setattr("synthc.runtime.scheduler.fitter", lambda be, context: lambda req: Fitted(req))
+    monkeypatch.setattr("synthc.runtime.engine.scheduler.fitter", lambda be, context: lambda req: Fitted(req))
     with pytest.raises(RunFailed) as info:
         _execute(_long(str(tmp_path)))
     assert info.value.diagnostics[0].code.id == "E506"
@@ -199,7 +199,7 @@ def test_a_turn_too_long_by_itself_is_still_e506(tmp_path: str) -> None:
         execute(result.plan, result.sources, quiet=True, backend="fake", events=log)
     assert info.value.diagnostics[0].code.id == "E506"
     done = [e["row"] for e in map(json.loads, open(log, encoding="utf-8")) if e["event"] == "row_done"]
-    # the first round has 4 rows at the prior keep rate (runtime/quota.py): 000003 opens the second
+    # the first round has 4 rows at the prior keep rate (runtime/engine/quota.py): 000003 opens the second
     # conversation (reset_after = 3), so its turn 0 is generated beside the first conversation's
     assert sorted(done) == ["positive/000000", "positive/000001", "positive/000003"]
 

@@ -9,7 +9,7 @@ import pytest
 
 from synthc.compiler import compile_file
 from synthc.runtime import execute
-from synthc.runtime.ranking import fuse, ir_metrics, tune_fusion
+from synthc.runtime.retrieval.ranking import fuse, ir_metrics, tune_fusion
 from synthc_tests_conftest import DATA
 
 SPEC = '''

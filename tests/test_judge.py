@@ -137,9 +137,9 @@ def test_quota_rounds_count_the_judges_drops(tmp_path: str) -> None:
 
 def test_judge_request_is_a_select_over_the_scale(tmp_path: str) -> None:
     from synthc.compiler import compile_file
-    from synthc.runtime.judge import judge_request
-    from synthc.runtime.postprocess import Candidate
-    from synthc.runtime.rows import Planned
+    from synthc.runtime.prompting.judge import judge_request
+    from synthc.runtime.prompting.postprocess import Candidate
+    from synthc.runtime.prompting.rows import Planned
 
     result = compile_file(_project(str(tmp_path), mode="completion"))
     (v,) = result.program.task("t").variants
@@ -156,10 +156,10 @@ def test_judge_request_is_a_select_over_the_scale(tmp_path: str) -> None:
 def test_real_model_answers_on_the_scale(tmp_path: str) -> None:
     """SmolLM2 scores three rows through the llama backend: every answer is one of the scale's."""
     from synthc.compiler import compile_file
-    from synthc.runtime.judge import judge_request, score_of
-    from synthc.runtime.models import ModelPool
-    from synthc.runtime.postprocess import Candidate
-    from synthc.runtime.rows import Planned
+    from synthc.runtime.prompting.judge import judge_request, score_of
+    from synthc.runtime.models.load import ModelPool
+    from synthc.runtime.prompting.postprocess import Candidate
+    from synthc.runtime.prompting.rows import Planned
 
     result = compile_file(_project(str(tmp_path)))
     (v,) = result.program.task("t").variants

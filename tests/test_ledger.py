@@ -1,4 +1,4 @@
-"""The usage ledger (runtime/ledger.py) on the fake backend: a build killed with kill -9 and
+"""The usage ledger (runtime/store/ledger.py) on the fake backend: a build killed with kill -9 and
 resumed spends exactly what a clean build spends, a rebuild from the cache spends nothing, the
 dataset card states the cost, and `synthc plan --tokens` sets the estimate against the spend."""
 
@@ -20,7 +20,7 @@ from test_runtime import _build, _copy_example
 from synthc.cli import main
 from synthc.compiler import compile_file
 from synthc.runtime import execute
-from synthc.runtime.ledger import spent
+from synthc.runtime.store.ledger import spent
 
 NODE = "generate:reviews.default"
 

@@ -1,5 +1,5 @@
 """`once NAME { per = … }`: a value generated once per distinct key and shared by every row with
-that key (runtime/engine.py), on the fake backend: K keys cost exactly K extra generations, a
+that key (runtime/engine/groups.py), on the fake backend: K keys cost exactly K extra generations, a
 rebuild is all cache, every row's prompt carries its key's value, provenance names it."""
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def test_without_once_drops_the_block(tmp_path: str) -> None:
 
 def _communities(spec: str) -> dict[str, str]:
     """Each question's community, read from the data file itself (the key the rows should carry)."""
-    from synthc.runtime.data import read_records
+    from synthc.runtime.io.data import read_records
 
     result = compile_file(spec)
     assert result.program is not None

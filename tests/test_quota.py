@@ -22,8 +22,8 @@ from typing import Any, Sequence
 from synthc.compiler import compile_file
 from synthc.runtime import execute
 from synthc.runtime.backends.base import Completion, Request
-from synthc.runtime.models import ModelPool
-from synthc.runtime.quota import PRIOR, LabelQuota, cut, first_size, next_size
+from synthc.runtime.models.load import ModelPool
+from synthc.runtime.engine.quota import PRIOR, LabelQuota, cut, first_size, next_size
 from test_runtime import _copy_example, _sha
 
 SPEC = """
@@ -285,8 +285,8 @@ def test_li2023_zero_shot_is_no_longer_its_no_diversity_twin(tmp_path: str) -> N
 
 def _variant_basis(spec: str) -> str:
     """The basis a build of `spec` on the fake backend records its keep rates under."""
-    from synthc.runtime.quota import _Silent, variant_basis
-    from synthc.runtime.rows import RowPlan
+    from synthc.runtime.engine.quota import _Silent, variant_basis
+    from synthc.runtime.prompting.rows import RowPlan
     from synthc.runtime.steps import Context, run_step
 
     plan = compile_file(spec).plan
@@ -385,7 +385,7 @@ def test_the_manifest_and_summary_carry_requests_and_prompt_tokens_per_kept_row(
 
 
 def test_the_lock_keeps_a_measured_keep_rate_until_its_basis_changes() -> None:
-    from synthc.runtime.lock import keep_rates, merge_keep_rates, without_keep_rates
+    from synthc.runtime.store.lock import keep_rates, merge_keep_rates, without_keep_rates
 
     old = {"lock_version": 1, "keep_rates": {"t.a": {"basis": "b1", "labels": {"x": {"kept": 9, "requests": 10}}},
                                              "t.gone": {"basis": "b", "labels": {}}}}

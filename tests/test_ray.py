@@ -61,7 +61,7 @@ def _groups(requests: list[Request], width: int) -> list[list[Request]]:
 
 
 def test_groups_on_ray_workers_equal_the_local_backend(cluster: object) -> None:
-    from synthc.runtime.dispatch_ray import RayDispatcher
+    from synthc.runtime.engine.dispatch_ray import RayDispatcher
 
     d = RayDispatcher(_program(), "/tmp", kind="fake", workers=2)
     try:
@@ -79,7 +79,7 @@ def test_groups_on_ray_workers_equal_the_local_backend(cluster: object) -> None:
 
 
 def test_a_killed_workers_groups_are_retried_on_another(cluster: object) -> None:
-    from synthc.runtime.dispatch_ray import RayDispatcher
+    from synthc.runtime.engine.dispatch_ray import RayDispatcher
 
     d = RayDispatcher(_program(), "/tmp", kind="fake", workers=2)
     try:
@@ -98,7 +98,7 @@ def test_a_killed_workers_groups_are_retried_on_another(cluster: object) -> None
 
 
 def test_worker_failures_come_back_as_the_drivers_exceptions(cluster: object) -> None:
-    from synthc.runtime.dispatch_ray import RayDispatcher
+    from synthc.runtime.engine.dispatch_ray import RayDispatcher
 
     d = RayDispatcher(_program(), "/tmp", kind="fake", workers=1)
     try:
@@ -158,7 +158,7 @@ def _build_in(directory: str, dispatcher: object = None) -> bytes:
 
 
 def test_a_build_on_ray_writes_the_same_bytes_as_a_local_build(cluster: object, tmp_path: str) -> None:
-    from synthc.runtime.dispatch_ray import RayDispatcher
+    from synthc.runtime.engine.dispatch_ray import RayDispatcher
 
     local = _build_in(os.path.join(str(tmp_path), "local"))
     root = os.path.join(str(tmp_path), "ray")

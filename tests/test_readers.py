@@ -11,7 +11,7 @@ import pytest
 from synthc.compiler.lower import data_format
 from synthc.compiler.source import NO_SPAN
 from synthc.runtime import RunFailed
-from synthc.runtime.data import read_table
+from synthc.runtime.io.data import read_table
 from synthc.runtime.eval import read_dataset
 
 ROWS = [{"id": "1", "text": "a good film", "label": "positive"}, {"id": "2", "text": "dull", "label": "negative"}]

@@ -17,7 +17,7 @@ from conftest import ROOT
 from synthc.compiler import compile_text
 from synthc.compiler.limits import MAX_SOURCE_CHARS
 from synthc.runtime import RunFailed
-from synthc.runtime.render import render_template
+from synthc.runtime.prompting.render import render_template
 
 PAYLOADS = os.path.join(ROOT, "tests", "robustness", "template_payloads.txt")
 

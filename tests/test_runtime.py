@@ -84,7 +84,7 @@ def test_build_outputs_and_rerun_is_a_noop(tmp_path: str) -> None:
 
 
 def test_diversity_prompt_every_n_turns(tmp_path: str) -> None:
-    from synthc.runtime.cache import Cache
+    from synthc.runtime.store.cache import Cache
 
     spec = _conversation(str(tmp_path))
     _build(spec)
@@ -275,7 +275,7 @@ def test_event_log_write_failure_is_e505_and_writes_no_output(tmp_path: str) -> 
 
 def test_lone_label_field_is_a_select(tmp_path: str) -> None:
     from synthc.compiler import compile_text
-    from synthc.runtime.rows import Planned, build_request
+    from synthc.runtime.prompting.rows import Planned, build_request
 
     text = ('model m {\n  gguf = builtin("smollm2-135m")\n}\nlabels l {\n  a = "A"\n  b = "B"\n}\n'
             'task t {\n  labels = l\n  model = m\n  total = 1\n  prompt = "Pick."\n  output {\n    label = label()\n  }\n}\n')

@@ -20,12 +20,12 @@ import pytest
 from conftest import ROOT
 from synthc.compiler import compile_file, ir
 from synthc.compiler.irdiff import diff_plans
-from synthc.runtime.quota import PRIOR, first_size
+from synthc.runtime.engine.quota import PRIOR, first_size
 from synthc.runtime import execute
 from synthc.runtime.backends.base import Constraint, Request
 from synthc.runtime.backends.fake import FakeBackend
 from synthc.runtime.errors import RunFailed
-from synthc.runtime.postprocess import TOKEN_CAP, parse_completion
+from synthc.runtime.prompting.postprocess import TOKEN_CAP, parse_completion
 
 CASES = json.load(open(os.path.join(ROOT, "tests", "filters", "token_cap.json"), encoding="utf-8"))["cases"]
 

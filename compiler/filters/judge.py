@@ -2,7 +2,7 @@
 parsed row on the scale with a constrained answer (a `select` over the scale's values), through
 the same scheduler, dispatcher and cache as generation; rows whose score fails `keep` are dropped
 (reason `judge`). The scoring is its own plan node, `judge:TASK.VARIANT`, between parse and filter
-(runtime/judge.py builds its requests); the filter step only compares the recorded scores.
+(runtime/prompting/judge.py builds its requests); the filter step only compares the recorded scores.
 E230: a scale that is no scale; E231: a `keep` that is no comparison on it."""
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ def read_dataset(path: str, name: str, text_field: str = "text", label_field: st
     (compiler/lower.data_format); E503/E504/E601 diagnostics on bad input."""
     from synthc.compiler.lower import data_format
     from synthc.compiler.source import NO_SPAN
-    from synthc.runtime.data import read_table
+    from synthc.runtime.io.data import read_table
     from synthc.runtime.errors import fail
 
     if not os.path.isfile(path):

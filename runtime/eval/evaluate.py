@@ -375,7 +375,7 @@ class _Run:
     def retrieval(self, d: Dataset, out: dict[str, Any]) -> None:
         if not d.queries:
             return
-        from synthc.runtime.ranking import bm25_run, ir_metrics
+        from synthc.runtime.retrieval.ranking import bm25_run, ir_metrics
 
         ids = [f"d{i}" for i in range(len(d.texts))]
         run = bm25_run([(f"q{i}", q) for i, q in enumerate(d.queries)], list(zip(ids, d.texts)), k=100)

@@ -19,7 +19,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from synthc.runtime.ranking import Run, bm25_run, compare, fuse, ir_metrics, tune_fusion
+from synthc.runtime.retrieval.ranking import Run, bm25_run, compare, fuse, ir_metrics, tune_fusion
 
 __all__ = ["Query", "IRSetup", "evaluate_ir", "train_biencoder", "rerank"]
 

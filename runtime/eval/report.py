@@ -17,7 +17,7 @@ import os
 from typing import Any, Callable
 
 from synthc.runtime.eval.evaluate import Evaluation
-from synthc.runtime.writers import write_atomic
+from synthc.runtime.io.writers import write_atomic
 
 __all__ = ["write_report", "table_text", "WIDTH", "REPORT_FILES", "NotOwned", "check_report_targets",
            "is_synthc_report"]

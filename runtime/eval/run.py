@@ -74,7 +74,7 @@ def check_report(out_dir: str, origin: Span = NO_SPAN) -> None:
 
 
 def not_owned(path: str, origin: Span) -> RunFailed:
-    from synthc.runtime.outputs import shown
+    from synthc.runtime.io.outputs import shown
 
     return fail("E524", f"{shown(path)} exists and was not written by synthc; the report will not replace it",
                 origin, "evaluate declared here" if origin != NO_SPAN else "",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from synthc.compiler import ir
-from synthc.runtime.postprocess import Candidate
+from synthc.runtime.prompting.postprocess import Candidate
 
 __all__ = ["cartography"]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from synthc.runtime.filters.shingles import normalize
-from synthc.runtime.postprocess import Candidate
+from synthc.runtime.prompting.postprocess import Candidate
 
 __all__ = ["dedupe"]
 

@@ -20,8 +20,8 @@ from synthc.runtime.filters.cartography import cartography
 from synthc.runtime.filters.dedupe import dedupe
 from synthc.runtime.filters.oracle import Oracle
 from synthc.runtime.filters.shingles import ShingleIndex
-from synthc.runtime.postprocess import Candidate
-from synthc.runtime.prompts import ValueEcho, find_value_echo
+from synthc.runtime.prompting.postprocess import Candidate
+from synthc.runtime.prompting.prompts import ValueEcho, find_value_echo
 
 __all__ = ["Texts", "FilterInputs", "apply_filters", "by_label", "HOOKS", "UNKNOWN_LOGPROB", "UNKNOWN_JUDGE"]
 
@@ -152,7 +152,7 @@ def _oracle(rows: list[Candidate], o: ir.Oracle, f: ir.Filter, inputs: FilterInp
 
 
 def _judge(rows: list[Candidate], j: ir.Judge, f: ir.Filter, inputs: FilterInputs) -> None:
-    """The scores are the judge node's (runtime/judge.py); a row it did not score (a quota round's
+    """The scores are the judge node's (runtime/prompting/judge.py); a row it did not score (a quota round's
     count, which runs before the judge) is kept and counted."""
     for r in rows:
         score = r.scores.get("judge")

@@ -5,7 +5,7 @@ A step is `fn(ctx, target, inputs, node) -> value`: `target` is the node's typed
 them ("seeds", "index", "candidates", ...), `node` its id (for events only). A step never reads
 another node's value any other way, so the plan's edges are the whole data flow.
 
-`generate` is not here: generation is the engine's (runtime/engine.py), which runs a node's rows
+`generate` is not here: generation is the engine's (runtime/engine/groups.py), which runs a node's rows
 in groups while the scheduler goes on with other nodes.
 """
 
@@ -19,9 +19,9 @@ from synthc.compiler import ir
 from synthc.compiler.diagnostics import Diagnostic, Sink
 from synthc.compiler.plan import Plan, Step
 from synthc.compiler.source import Span
-from synthc.runtime.cache import Cache
-from synthc.runtime.models import ModelPool
-from synthc.runtime.progress import Events
+from synthc.runtime.store.cache import Cache
+from synthc.runtime.models.load import ModelPool
+from synthc.runtime.engine.progress import Events
 
 __all__ = ["Context", "Inputs", "StepFn", "STEPS", "run_step", "run_until", "inputs_of"]
 
@@ -55,7 +55,7 @@ class Context:
     # variant id -> requests, prompt and generated tokens of every completion its rows came from, new
     # or cached alike: a fact of the data (the card's cost), the same whichever build generated them
     usage: dict[str, Counter[str]] = field(default_factory=dict)
-    build: str = ""  # this build's id in the usage ledger (runtime/ledger.py)
+    build: str = ""  # this build's id in the usage ledger (runtime/store/ledger.py)
     keep_rates: dict[str, dict[str, Any]] = field(default_factory=dict)  # variant id -> measured keep rates (lock)
     efficiency: dict[str, dict[str, Any]] = field(default_factory=dict)  # variant id -> requests, tokens per kept row
 

@@ -6,11 +6,11 @@ from collections import Counter
 from typing import Any, Callable
 
 from synthc.compiler import ir
-from synthc.runtime import memo
-from synthc.runtime.data import Row, load_source, read_records, sample_rows
+from synthc.runtime.store import memo
+from synthc.runtime.io.data import Row, load_source, read_records, sample_rows
 from synthc.runtime.errors import fail
 from synthc.runtime.filters.oracle import Oracle
-from synthc.runtime.retrieval import load_corpus
+from synthc.runtime.retrieval.corpora import load_corpus
 from synthc.runtime.steps import Context, Inputs
 
 __all__ = ["load", "sample", "persona", "oracle"]

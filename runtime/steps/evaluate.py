@@ -17,10 +17,10 @@ import random
 from typing import Any
 
 from synthc.compiler import ir
-from synthc.runtime.data import Row
+from synthc.runtime.io.data import Row
 from synthc.runtime.errors import RunFailed, fail
-from synthc.runtime.rows import Planned
-from synthc.runtime.scope import pairs_scope, render
+from synthc.runtime.prompting.rows import Planned
+from synthc.runtime.prompting.scope import pairs_scope, render
 from synthc.runtime.steps import Context, Inputs
 from synthc.runtime.steps.outputs import final_rows, record
 

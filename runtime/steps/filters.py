@@ -9,13 +9,13 @@ from collections import Counter
 
 from synthc.compiler import ir
 from synthc.compiler.filters import in_order
-from synthc.runtime.data import Row
+from synthc.runtime.io.data import Row
 from synthc.runtime.errors import fail
 from synthc.runtime.filters.pipeline import FilterInputs, Texts, apply_filters
 from synthc.runtime.filters.shingles import ShingleIndex
-from synthc.runtime.postprocess import TOKEN_CAP, Candidate
-from synthc.runtime.prompts import forbidden_values, is_free_text, prompt_echo, value_echo
-from synthc.runtime.rows import build_request
+from synthc.runtime.prompting.postprocess import TOKEN_CAP, Candidate
+from synthc.runtime.prompting.prompts import forbidden_values, is_free_text, prompt_echo, value_echo
+from synthc.runtime.prompting.rows import build_request
 from synthc.runtime.steps import Context, Inputs
 
 __all__ = ["filter_rows"]

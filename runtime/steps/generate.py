@@ -1,6 +1,6 @@
 """The steps either side of generation: `render` plans a variant's rows (labels, seeds,
 retrieved documents, demos, attributes, conversations); `parse` turns each completion into
-candidate rows with provenance. Generation itself is the engine's (runtime/engine.py)."""
+candidate rows with provenance. Generation itself is the engine's (runtime/engine/groups.py)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from collections import Counter
 from typing import Any
 
 from synthc.compiler import ir
-from synthc.runtime.data import Row
-from synthc.runtime.engine import Generation
+from synthc.runtime.io.data import Row
+from synthc.runtime.engine.groups import Generation
 from synthc.runtime.errors import fail
-from synthc.runtime.history import history_turns
-from synthc.runtime.postprocess import TOKEN_CAP, Candidate, parse_completion
-from synthc.runtime.prompts import cut_echo, echo_markers, example_stops, is_free_text
-from synthc.runtime.rows import Planned, plan_rows
+from synthc.runtime.prompting.history import history_turns
+from synthc.runtime.prompting.postprocess import TOKEN_CAP, Candidate, parse_completion
+from synthc.runtime.prompting.prompts import cut_echo, echo_markers, example_stops, is_free_text
+from synthc.runtime.prompting.rows import Planned, plan_rows
 from synthc.runtime.steps import Context, Inputs
 
 __all__ = ["render", "parse", "provenance"]
@@ -131,7 +131,7 @@ def _drop(ctx: Context, v: ir.Variant, node: str, key: str, label: str | None, r
 
 def _warn_token_cap(ctx: Context, v: ir.Variant, model: ir.Model, node: str, caps: Counter[int], rows: int) -> None:
     """Rows dropped at the token cap are a setting to change, not the model's fault: say which one.
-    A free-text output's word bound caps a request below the model's `max_tokens` (runtime/rows.py)."""
+    A free-text output's word bound caps a request below the model's `max_tokens` (runtime/prompting/rows.py)."""
     n = sum(caps.values())
     at = ", ".join(str(c) for c in sorted(caps))
     if max(caps) < model.max_tokens:

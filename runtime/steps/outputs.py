@@ -1,6 +1,6 @@
 """Output steps and writers: dataset records, the export step, its manifest and dataset card, the
 recipe's lock and the run log. Plain functions over the build's Context. An export's files are
-committed as one set and only over files it owns (runtime/outputs.py); everything that can refuse
+committed as one set and only over files it owns (runtime/io/outputs.py); everything that can refuse
 (`preflight`) runs before the first node."""
 
 from __future__ import annotations
@@ -13,17 +13,17 @@ from typing import Any
 from synthc.compiler import ir
 from synthc.compiler.plan import Plan
 from synthc.compiler.source import NO_SPAN, SourceMap
-from synthc.runtime import lock as lockfile
-from synthc.runtime import outputs
+from synthc.runtime.store import lock as lockfile
+from synthc.runtime.io import outputs
 from synthc.runtime.backends.base import kv_bytes
-from synthc.runtime.data import file_sha256
+from synthc.runtime.io.data import file_sha256
 from synthc.runtime.errors import fail
-from synthc.runtime.outputs import shown
-from synthc.runtime.postprocess import Candidate
-from synthc.runtime.judge import distribution
-from synthc.runtime.scope import pairs_scope, render
+from synthc.runtime.io.outputs import shown
+from synthc.runtime.prompting.postprocess import Candidate
+from synthc.runtime.prompting.judge import distribution
+from synthc.runtime.prompting.scope import pairs_scope, render
 from synthc.runtime.steps import Context, Inputs
-from synthc.runtime.writers import MANIFEST_SCHEMA_VERSION, dataset_card, encode_rows, write_atomic
+from synthc.runtime.io.writers import MANIFEST_SCHEMA_VERSION, dataset_card, encode_rows, write_atomic
 
 __all__ = ["record", "final_rows", "export", "check_writable", "preflight", "write_lock", "write_run_log",
            "export_targets"]
@@ -130,7 +130,7 @@ def export(ctx: Context, e: ir.Export, inputs: Inputs, node: str) -> list[str]:
     directory, targets = export_targets(ctx.program, e)
     header: dict[str, Any] | None = None
     if e.format == "hf":  # a Hugging Face dataset folder: one Parquet shard per variant (a configuration each)
-        from synthc.runtime.hf import hf_export
+        from synthc.runtime.io.hf import hf_export
 
         labels = ctx.program.label_set(variants[0].labels).names if variants and variants[0].labels else None
         configs = {v.name: [record(v, c, ctx.program) for c in finals[v.id]] for v in variants}
@@ -221,7 +221,7 @@ def _manifest(ctx: Context, e: ir.Export, variants: list[ir.Variant], hashes: di
         "usage": {v.name: dict(sorted(ctx.usage.get(v.id, Counter()).items())) for v in variants},
     }
     trimmed = {v.name: ctx.history[v.id] for v in variants if v.id in ctx.history}
-    if trimmed:  # only where a conversation outgrew the context (runtime/history.py)
+    if trimmed:  # only where a conversation outgrew the context (runtime/prompting/history.py)
         manifest["history"] = trimmed
     description = (f"Synthetic `{ctx.program.task(e.task).kind}` data from task `{e.task}` "
                    f"(variants: {', '.join(v.name for v in variants)}).")
@@ -239,7 +239,7 @@ def _by_label(drops: dict[str, Counter[str]]) -> dict[str, dict[str, int]]:
 
 def _lock_inputs(ctx: Context, nodes: list[str]) -> None:
     """Hash, while planning, every data file and model the selected nodes will read."""
-    from synthc.runtime.data import HF_PREFIX, source_sha256
+    from synthc.runtime.io.data import HF_PREFIX, source_sha256
 
     for node in nodes:
         step = ctx.plan.step(node)
@@ -276,7 +276,7 @@ def _check_lock(ctx: Context, locked: bool) -> dict[str, Any]:
     new = _lock_now(ctx)
     if not locked:
         return new
-    from synthc.runtime.endpoints import locked_notes
+    from synthc.runtime.models.served import locked_notes
 
     path = lockfile.lock_path(ctx.recipe)
     old = _read_lock(path)

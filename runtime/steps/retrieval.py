@@ -8,14 +8,14 @@ import random
 from typing import Any, Callable
 
 from synthc.compiler import ir
-from synthc.runtime import memo
-from synthc.runtime.data import Row
+from synthc.runtime.store import memo
+from synthc.runtime.io.data import Row
 from synthc.runtime.errors import fail
-from synthc.runtime.postprocess import Candidate
-from synthc.runtime.embeddings import EmbeddingStore
-from synthc.runtime.retrieval import Doc, Index, build_index, dense_similarity, index_key
-from synthc.runtime.rows import Pair
-from synthc.runtime.scope import query_scope, render
+from synthc.runtime.prompting.postprocess import Candidate
+from synthc.runtime.retrieval.embeddings import EmbeddingStore
+from synthc.runtime.retrieval.corpora import Doc, Index, build_index, dense_similarity, index_key
+from synthc.runtime.prompting.rows import Pair
+from synthc.runtime.prompting.scope import query_scope, render
 from synthc.runtime.steps import Context, Inputs
 
 __all__ = ["index", "retrieve", "remembered", "search", "negatives"]
@@ -45,7 +45,7 @@ def retrieve(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> tuple[li
 
 def remembered(ctx: Context, v: ir.Variant, docs: list[Doc], seeds: list[Row],
                compute: Callable[[], tuple[list[Pair], list[Pair]]]) -> tuple[list[Pair], list[Pair]]:
-    """The retrieval from its on-disk memo (runtime/memo.py) when nothing it depends on changed:
+    """The retrieval from its on-disk memo (runtime/store/memo.py) when nothing it depends on changed:
     the similarity bands embed every retrieved document. `compute()` runs on a miss."""
     assert v.retrieve is not None
     r = ctx.program.retriever(v.retrieve.retriever)

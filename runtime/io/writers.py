@@ -1,6 +1,6 @@
 """Files written atomically (temp file in the same directory, fsync, os.replace): a reader sees
 the old file or the new one, never half of one. The one home of atomic writing; an export *set*
-(several files committed as a unit) builds on it in runtime/outputs.py."""
+(several files committed as a unit) builds on it in runtime/io/outputs.py."""
 
 from __future__ import annotations
 

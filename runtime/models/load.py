@@ -17,9 +17,9 @@ from typing import Any
 from synthc.compiler import ir
 from synthc.compiler.schema import BUILTIN_MODELS
 from synthc.runtime.backends.base import Backend
-from synthc.runtime.data import file_sha256
+from synthc.runtime.io.data import file_sha256
 from synthc.runtime.errors import fail
-from synthc.runtime.writers import write_atomic
+from synthc.runtime.io.writers import write_atomic
 
 __all__ = ["load_backend", "model_path", "model_file", "fingerprint", "describe", "ModelPool"]
 
@@ -88,7 +88,7 @@ def load_backend(model: ir.Model, root: str, kind: str = "llama") -> Backend:
 
         return FakeBackend(model.context)
     if model.endpoint is not None:
-        from synthc.runtime.endpoints import open_endpoint
+        from synthc.runtime.models.served import open_endpoint
 
         return open_endpoint(model)
     from synthc.runtime.backends.llama import LlamaBackend, ModelLoadError
@@ -112,7 +112,7 @@ def describe(model: ir.Model, root: str, kind: str = "llama", backend: Backend |
 
         return {"name": model.name, "path": "fake", "size": 0, "sha256": FakeBackend(model.context).fingerprint()}
     if model.endpoint is not None:
-        from synthc.runtime.endpoints import model_info
+        from synthc.runtime.models.served import model_info
 
         assert backend is not None, "a served model is described by its backend"
         return model_info(model.name, backend)  # type: ignore[arg-type]

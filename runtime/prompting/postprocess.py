@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from synthc.compiler import ir
-from synthc.runtime.rows import Planned
+from synthc.runtime.prompting.rows import Planned
 
 __all__ = ["Candidate", "Parsed", "parse_completion", "TOKEN_CAP"]
 

@@ -2,12 +2,12 @@
 
 One thread (this one) owns the plan, the cache and the events. It starts every node whose inputs
 exist, in the plan's stable order. Synchronous steps (load, retrieve, render, parse, filter,
-export, ...; runtime/steps/) run here. A generate node becomes a GenerateJob (runtime/engine.py)
+export, ...; runtime/steps/) run here. A generate node becomes a GenerateJob (runtime/engine/groups.py)
 whose ready groups go to the Dispatcher at once — across variants and tasks, so a backend always
 has many requests queued — while this thread goes on: parse, filter and export of a finished
 variant run while other variants still generate. Finished groups are committed to the cache one
-transaction each, with what they spent (the usage ledger, runtime/ledger.py). Before any of it, a
-served model's context is checked against its server's (runtime/doctor.py; `doctor=False` skips). When a generate node's rows are all done, its quota loop (runtime/quota.py)
+transaction each, with what they spent (the usage ledger, runtime/store/ledger.py). Before any of it, a
+served model's context is checked against its server's (runtime/models/doctor.py; `doctor=False` skips). When a generate node's rows are all done, its quota loop (runtime/engine/quota.py)
 counts the rows its parse and filter keep per label and may append another round of rows to the
 same job; the node is done when every label is met or its attempt budget spent. After a filter
 step, each label's kept rows beyond its quota are cut in plan order (equal N across variants). Outputs are written only after every node they depend on succeeded, each file
@@ -29,20 +29,20 @@ from synthc.compiler.paths import recheck
 from synthc.compiler.plan import Plan
 from synthc.compiler.source import NO_SPAN, SourceMap
 from synthc.runtime.backends.base import Completion, kv_bytes
-from synthc.runtime.cache import CacheError, open_cache
-from synthc.runtime.dispatch import Dispatcher, LocalDispatcher
-from synthc.runtime import lock as lockfile
-from synthc.runtime.doctor import check_served_context
-from synthc.runtime.engine import GenerateJob, Generation
+from synthc.runtime.store.cache import CacheError, open_cache
+from synthc.runtime.engine.dispatch import Dispatcher, LocalDispatcher
+from synthc.runtime.store import lock as lockfile
+from synthc.runtime.models.doctor import check_served_context
+from synthc.runtime.engine.groups import GenerateJob, Generation
 from synthc.runtime.errors import RunFailed, fail
-from synthc.runtime.history import fitter
-from synthc.runtime.ledger import Spend, new_build, recipe_key
-from synthc.runtime.models import ModelPool
-from synthc.runtime.progress import Events
-from synthc.runtime.quota import Quota, between, intended, stages, variant_basis
-from synthc.runtime.rows import RowPlan
+from synthc.runtime.prompting.history import fitter
+from synthc.runtime.store.ledger import Spend, new_build, recipe_key
+from synthc.runtime.models.load import ModelPool
+from synthc.runtime.engine.progress import Events
+from synthc.runtime.engine.quota import Quota, between, intended, stages, variant_basis
+from synthc.runtime.prompting.rows import RowPlan
 from synthc.runtime.steps import Context, inputs_of, run_step
-from synthc.runtime.outputs import shown
+from synthc.runtime.io.outputs import shown
 from synthc.runtime.steps.outputs import preflight, write_lock, write_run_log
 
 __all__ = ["execute", "RunFailed"]
@@ -53,7 +53,7 @@ def execute(plan: Plan, sources: SourceMap, *, force: bool = False, select: list
             err: TextIO | None = None, dispatcher: Dispatcher | None = None, doctor: bool = True) -> str:
     """Run the plan; returns a one-paragraph summary. Raises RunFailed with E5xx diagnostics.
     `dispatcher` runs the generation groups (default: this process's backends, LocalDispatcher).
-    `doctor`: before generating, check what can be checked without generating (runtime/doctor.py:
+    `doctor`: before generating, check what can be checked without generating (runtime/models/doctor.py:
     a served model's context against its server's, over the connection the preflight opened)."""
     import os
 
@@ -88,7 +88,7 @@ def execute(plan: Plan, sources: SourceMap, *, force: bool = False, select: list
         values = _Scheduler(ctx, dispatch, nodes, _previous_lock(recipe)).run()
         write_lock(ctx, new_lock, bool(exports))
         if locked:  # a served model's weights are out of reach: say what --locked could check
-            from synthc.runtime.endpoints import locked_notes
+            from synthc.runtime.models.served import locked_notes
 
             for note in locked_notes(ctx.models.info):
                 ctx.note("lock", note)
@@ -252,7 +252,7 @@ class _Scheduler:
         """The judge's scores of a variant's parsed rows: a generation job on the judge's model
         (batched, dispatched and cached like any), whose value is the rows with their scores.
         Rows a quota round had scored already come from the cache."""
-        from synthc.runtime.judge import record_scores
+        from synthc.runtime.prompting.judge import record_scores
 
         ctx = self.ctx
         v: ir.Variant = ctx.plan.step(node).target
@@ -274,7 +274,7 @@ class _Scheduler:
         self._launch(job)
 
     def _judge_job(self, node: str, v: ir.Variant, candidates: list[Any]) -> GenerateJob:
-        from synthc.runtime.judge import judge_request, judge_rows
+        from synthc.runtime.prompting.judge import judge_request, judge_rows
 
         ctx, j = self.ctx, v.filter.judge
         assert j is not None
@@ -288,7 +288,7 @@ class _Scheduler:
         scored yet go to it first (a side job on the judge node, cached like the node's own, so the
         node later finds them in the cache); None while it scores them (the round is done again
         when it has)."""
-        from synthc.runtime.judge import score_of
+        from synthc.runtime.prompting.judge import score_of
 
         ctx, v = self.ctx, q.variant
         judge = next((n for n in between(ctx.plan, q.parse, q.filter) if n in self.position), None)
@@ -345,7 +345,7 @@ class _Scheduler:
         """After any progress of a job: a label whose rows are all done is counted alone and, if
         short, gets its next round at once (other labels may still be generating); when every
         label is settled and every row done, the whole set is counted and short labels get one more
-        round, else the node is done (runtime/quota.py). A variant with a judge counts whole rounds
+        round, else the node is done (runtime/engine/quota.py). A variant with a judge counts whole rounds
         only, once the judge has scored them (a side job whose scores come back here). Each
         decision reads only completions."""
         if job in self.side:  # a quota round's judge scores: count that round now
@@ -478,7 +478,7 @@ class _Scheduler:
             if job.node in self.finishers:  # a judge: its value is the rows it scored
                 self.values[job.node] = self.finishers.pop(job.node)(self.values[job.node])
             rows, turns = job.trimmed()
-            if rows:  # conversation histories trimmed to the context (runtime/history.py)
+            if rows:  # conversation histories trimmed to the context (runtime/prompting/history.py)
                 v = job.variant
                 self.ctx.history[v.id] = {"rows": rows, "turns_left_out": turns}
                 self.ctx.note(job.node, f"{rows} conversation turn(s) sent without their oldest {turns} earlier "

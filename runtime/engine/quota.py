@@ -38,7 +38,7 @@ from typing import Any, Sequence
 
 from synthc.compiler import ir
 from synthc.compiler.plan import Plan
-from synthc.runtime.rows import Planned, Planner, label_counts
+from synthc.runtime.prompting.rows import Planned, Planner, label_counts
 
 __all__ = ["Quota", "LabelQuota", "stages", "next_size", "first_size", "cut", "budget", "intended",
            "PRIOR", "prior_rate", "filter_basis",
@@ -113,8 +113,8 @@ def variant_basis(v: ir.Variant, program: ir.Program, planned: Sequence[Planned]
     """filter_basis of a variant whose first round is `planned`, on a model of `fingerprint`: the
     key its job computes for the first request (no history yet)."""
     from synthc.runtime.backends.base import request_key
-    from synthc.runtime.cache import CACHE_VERSION
-    from synthc.runtime.rows import build_request
+    from synthc.runtime.store.cache import CACHE_VERSION
+    from synthc.runtime.prompting.rows import build_request
 
     key = ""
     if planned:

@@ -21,10 +21,10 @@ from typing import Any, Callable
 
 from synthc.compiler import ir
 from synthc.compiler.dump import to_data
-from synthc.runtime.cache import Cache
-from synthc.runtime.data import Row, file_sha256
-from synthc.runtime.retrieval import Doc, Hit, index_key
-from synthc.runtime.rows import Pair
+from synthc.runtime.store.cache import Cache
+from synthc.runtime.io.data import Row, file_sha256
+from synthc.runtime.retrieval.corpora import Doc, Hit, index_key
+from synthc.runtime.prompting.rows import Pair
 
 __all__ = ["corpus", "retrieval"]
 

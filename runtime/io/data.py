@@ -88,7 +88,7 @@ def source_sha256(src: ir.Source | ir.Corpus, root: str) -> str:
     """The content hash the recipe's lock records for a source or corpus."""
     path = location(root, src.path)
     if src.format == "hf":
-        from synthc.runtime.hf import hf_sha256
+        from synthc.runtime.io.hf import hf_sha256
 
         return hf_sha256(path, src.config)
     return file_sha256(path)
@@ -98,7 +98,7 @@ def read_records(src: ir.Source | ir.Corpus, root: str) -> list[dict[str, Any]]:
     """A source's or corpus's raw records with its `split` applied (an HF split, else a column)."""
     path = location(root, src.path)
     if src.format == "hf":
-        from synthc.runtime.hf import read_hf
+        from synthc.runtime.io.hf import read_hf
 
         return read_hf(path, src.split, src.config, src.origin)
     records = read_table(path, src.format, src.origin)
@@ -108,7 +108,7 @@ def read_records(src: ir.Source | ir.Corpus, root: str) -> list[dict[str, Any]]:
 def read_table(path: str, fmt: str, origin: Span) -> list[dict[str, Any]]:
     """All records of a data file as dicts; E503 if missing or unreadable, E504 on a malformed line."""
     if fmt == "hf":
-        from synthc.runtime.hf import read_hf
+        from synthc.runtime.io.hf import read_hf
 
         return read_hf(path, None, None, origin)
     path = os.path.normpath(path)  # messages name it as the user can paste it: `../data/x`, not `./../data/x`

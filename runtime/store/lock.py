@@ -68,7 +68,7 @@ def diff_lock(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> lis
     return lines
 
 
-# -- keep rates: what the quota loop plans a label's first round with (runtime/quota.py) ---------
+# -- keep rates: what the quota loop plans a label's first round with (runtime/engine/quota.py) ---------
 #
 # `keep_rates` maps a variant id to {"basis": ..., "labels": {label: {"kept": k, "requests": r}}}:
 # rows the filters kept and requests one build measured. The next build plans each label's first

@@ -4,7 +4,7 @@ generating anything: `synthc plan` (cached/new per node, time for the new rows o
 
 `lookup` runs the data steps a generating node needs (load, sample, index, retrieve, persona,
 render — on demand, so a variant without retrieval never touches the retriever, and the corpus
-and retrieval memos of runtime/memo.py make a second look nearly free), builds every row's request
+and retrieval memos of runtime/store/memo.py make a second look nearly free), builds every row's request
 exactly as `synthc build` does and looks its key up in `.synthc/cache.sqlite`.
 
 Rows of a conversation carry their earlier turns' completions in the request. A turn is looked up
@@ -31,12 +31,12 @@ from synthc.compiler import ir
 from synthc.compiler.plan import Plan
 from synthc.compiler.symbols import did_you_mean
 from synthc.runtime.backends.base import Backend, Request, request_key
-from synthc.runtime.cache import CACHE_VERSION, Cache
+from synthc.runtime.store.cache import CACHE_VERSION, Cache
 from synthc.runtime.errors import RunFailed, fail
-from synthc.runtime.history import Fit, fitter, prompt_size
-from synthc.runtime.progress import Events
-from synthc.runtime.rows import Planned, Planner, RowPlan, build_once_request, build_request
-from synthc.runtime.scope import once_key
+from synthc.runtime.prompting.history import Fit, fitter, prompt_size
+from synthc.runtime.engine.progress import Events
+from synthc.runtime.prompting.rows import Planned, Planner, RowPlan, build_once_request, build_request
+from synthc.runtime.prompting.scope import once_key
 
 __all__ = ["Row", "NodeRows", "Lookup", "RowRequest", "lookup", "row_requests", "later_rows", "keyed_rows",
            "row_key", "cache_path"]
@@ -97,7 +97,7 @@ def lookup(plan: Plan, *, backend: str = "llama", count: bool = False, nodes: li
     when neither has them (`keyed_rows`; the reasons a key cannot be planned go to `unplanned`).
     `count_cached`: count the cached rows' prompt tokens too (`plan --tokens` comparing its estimate
     of a whole build with what builds spent)."""
-    from synthc.runtime.models import ModelPool
+    from synthc.runtime.models.load import ModelPool
     from synthc.runtime.steps import Context
 
     found = os.path.exists(cache_path(plan))
@@ -152,14 +152,14 @@ class RowRequest:
     chain: str  # identity across recipes (see the module doc)
     completion: str | None  # the cached completion, if any
     missing: int = 0  # earlier turns of its conversation that are not generated yet (left out of `request`)
-    later: bool = False  # planned by a quota round (runtime/quota.py), beyond its label's first round
+    later: bool = False  # planned by a quota round (runtime/engine/quota.py), beyond its label's first round
 
 
 def row_requests(v: ir.Variant, program: ir.Program, rows: list[Planned], fp: str,
                  cache: Cache | None, fit: Fit | None = None) -> list[RowRequest]:
     """Every row's request in plan order, built by `build_request` exactly as a build does: a
     conversation turn carries the cached completions of the turns before it, trimmed by `fit` to
-    the context as the build trims them (runtime/history.py); after the first uncached turn the
+    the context as the build trims them (runtime/prompting/history.py); after the first uncached turn the
     rest of that conversation is sent without its (unknown) history."""
     out: list[RowRequest] = []
     history: dict[str, list[tuple[str, str]]] = {}  # conversation -> turns so far (cached ones)
@@ -209,9 +209,9 @@ def _once(v: ir.Variant, program: ir.Program, r: Planned, fp: str, cache: Cache 
 
 # -- rows beyond the first round: what later quota rounds of a build added -------------------------
 #
-# A quota round (runtime/quota.py) plans rows `<label>/<index>` counting on from the label's rows so
+# A quota round (runtime/engine/quota.py) plans rows `<label>/<index>` counting on from the label's rows so
 # far, with `Planner.more` — the same rows whatever was planned before, since every choice is seeded
-# from names — and the engine appends them after the earlier rounds (runtime/engine.py
+# from names — and the engine appends them after the earlier rounds (runtime/engine/groups.py
 # GenerateJob.extend). Within a label the indices are therefore contiguous and increasing across
 # rounds, and a conversation turn's history is the turns of its conversation (label, index //
 # reset_after) at the indices before it. Rows given to `row_requests` per label in index order, a
@@ -372,7 +372,7 @@ def _value(ctx: Any, values: dict[str, Any], node: str, say: Callable[[str], Non
 
 def _vocab_only(pool: Any) -> None:
     from synthc.runtime.backends.llama import LlamaBackend, ModelLoadError
-    from synthc.runtime.models import describe, fingerprint, model_path
+    from synthc.runtime.models.load import describe, fingerprint, model_path
 
     loaded: dict[tuple[str, int, int | None, int | None], Any] = {}
     for m in pool.program.models:

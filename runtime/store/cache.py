@@ -2,10 +2,10 @@
 
 Key = sha256 of the rendered request (messages, constraint, sampling parameters, the row's seed;
 all of them functions of the node's IR and the row key), the model fingerprint (file sha256) and
-CACHE_VERSION. The engine commits each group of requests (runtime/engine.py) in one transaction
+CACHE_VERSION. The engine commits each group of requests (runtime/engine/groups.py) in one transaction
 as soon as it finishes, so a `kill -9` loses at most the groups in flight, never part of one, and
 a rerun picks up where the last one stopped. The same transaction records the group's spend in
-the usage ledger (runtime/ledger.py), so what builds spent is exact across kills and resumes.
+the usage ledger (runtime/store/ledger.py), so what builds spent is exact across kills and resumes.
 
 Excluded from identity, on purpose (editing these must not regenerate anything):
 - the spec's comments and formatting, names of exports and evaluations, output paths;
@@ -21,7 +21,7 @@ import sqlite3
 import time
 from typing import Any
 
-from synthc.runtime import ledger
+from synthc.runtime.store import ledger
 from synthc.runtime.backends.base import Completion
 
 __all__ = ["Cache", "CACHE_VERSION", "CacheError", "open_cache"]
@@ -74,7 +74,7 @@ class Cache:
             "completion TEXT, created REAL)"
         )
         self.db.execute("CREATE TABLE IF NOT EXISTS artifacts (key TEXT PRIMARY KEY, value TEXT)")
-        for statement in ledger.SCHEMA:  # the usage ledger (runtime/ledger.py)
+        for statement in ledger.SCHEMA:  # the usage ledger (runtime/store/ledger.py)
             self.db.execute(statement)
         self.hits = 0
         self.misses = 0

@@ -15,10 +15,10 @@ from typing import Any
 
 from synthc.compiler import ir
 from synthc.runtime.backends.base import Constraint, Request
-from synthc.runtime.data import Row
-from synthc.runtime.retrieval import Doc, Hit
-from synthc.runtime.prompts import example_stops
-from synthc.runtime.scope import once_scope, prompt_scope, render, render_demos
+from synthc.runtime.io.data import Row
+from synthc.runtime.retrieval.corpora import Doc, Hit
+from synthc.runtime.prompting.prompts import example_stops
+from synthc.runtime.prompting.scope import once_scope, prompt_scope, render, render_demos
 
 __all__ = ["Planned", "Pair", "Planner", "RowPlan", "plan_rows", "label_counts", "build_request", "json_schema",
            "build_once_request", "once_placeholder",
@@ -46,7 +46,7 @@ class Planned:
     turn: int = 0
     seed_value: int = 0
     index: int = 0  # position among its label's rows, counted on across quota rounds
-    once: str | None = None  # a `once` block's row (runtime/engine.py): the block's name; `key` is its key
+    once: str | None = None  # a `once` block's row (runtime/engine/groups.py): the block's name; `key` is its key
 
 
 def row_seed(*parts: object) -> int:
@@ -64,7 +64,7 @@ def label_counts(v: ir.Variant, labels: tuple[str, ...]) -> dict[str, int]:
 
 class RowPlan(list[Planned]):
     """A variant's planned rows — the first round, in generation order — and the `Planner` that
-    plans more of them (quota rounds, runtime/quota.py). A list, so every consumer of the render
+    plans more of them (quota rounds, runtime/engine/quota.py). A list, so every consumer of the render
     step's value (generation, `plan --tokens`, `show`) sees the rows it always saw."""
 
     def __init__(self, rows: list[Planned], planner: Planner) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 
 from synthc.compiler.source import Span
 from synthc.runtime.errors import fail
-from synthc.runtime.writers import clean_stale_temps, write_atomic, write_temp
+from synthc.runtime.io.writers import clean_stale_temps, write_atomic, write_temp
 
 __all__ = ["Owner", "ExportSet", "recover", "check_targets", "read_manifest", "owned_files", "shown", "MANIFEST", "CARD"]
 

@@ -1,6 +1,6 @@
 """Corpora, retrievers (BM25 via bm25s, dense via sentence-transformers, random) and the
 similarity used for SynthesizRR's bands (TF-IDF cosine unless a dense embedder is installed).
-Dense vectors come from the project's embedding store (runtime/embeddings.py)."""
+Dense vectors come from the project's embedding store (runtime/retrieval/embeddings.py)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from synthc.compiler import ir
-from synthc.runtime.data import Row, load_source, source_sha256
-from synthc.runtime.embeddings import Embeddings, EmbeddingStore
+from synthc.runtime.io.data import Row, load_source, source_sha256
+from synthc.runtime.retrieval.embeddings import Embeddings, EmbeddingStore
 from synthc.runtime.errors import fail
-from synthc.runtime.scope import corpus_scope, render
+from synthc.runtime.prompting.scope import corpus_scope, render
 
 __all__ = ["Doc", "load_corpus", "Index", "build_index", "index_key", "Hit"]
 
@@ -111,7 +111,7 @@ class Index:
     With `cache_dir`, the BM25 index / dense embeddings are loaded from there when present and
     saved there (atomically, by directory rename) when built; `self.cached` says which happened.
     Dense vectors (the bands' and dense retrieval's) come from `store`, the project's embedding
-    store (runtime/embeddings.py): a document retrieved in an earlier build or `plan` is not
+    store (runtime/retrieval/embeddings.py): a document retrieved in an earlier build or `plan` is not
     embedded again."""
 
     def __init__(self, retriever: ir.Retriever, docs: list[Doc], origin: Any, cache_dir: str | None = None,

@@ -1,9 +1,9 @@
 """`synthc plan`'s per-node cache status and, with `--tokens`, exact prompt-token counts and a time
 estimate for the rows a build would generate — the new ones, never the cached ones.
 
-Rows come from `runtime/cached.py` (the real requests, looked up in the real cache); tokens from
+Rows come from `runtime/preview/cached.py` (the real requests, looked up in the real cache); tokens from
 the model's own tokenizer. Conversation turns are counted without their (not yet generated)
-history, so those counts are lower bounds and say so. Quota rounds (runtime/quota.py) depend on
+history, so those counts are lower bounds and say so. Quota rounds (runtime/engine/quota.py) depend on
 what the filters keep, so only the first round is counted; each node says how many more requests
 its attempt budget allows. When a data step must run (a first index or
 retrieval), a progress line says so on stderr.
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Sequence, TextIO
 from synthc.compiler.plan import Plan
 
 if TYPE_CHECKING:
-    from synthc.runtime.cached import Row
+    from synthc.runtime.preview.cached import Row
 
 __all__ = ["Annotations", "annotate", "speeds", "duration"]
 
@@ -33,9 +33,9 @@ class Annotations:
 
 def annotate(plan: Plan, err: TextIO, *, count: bool, backend: str = "llama", recipe: str | None = None) -> Annotations:
     """`recipe` (the spec's path): with `count`, compare each node's estimate of a whole build with
-    what the recipe's builds spent on it (the usage ledger, runtime/ledger.py)."""
-    from synthc.runtime.cached import cache_path, lookup
-    from synthc.runtime.ledger import recipe_key, spent
+    what the recipe's builds spent on it (the usage ledger, runtime/store/ledger.py)."""
+    from synthc.runtime.preview.cached import cache_path, lookup
+    from synthc.runtime.store.ledger import recipe_key, spent
 
     started = time.time()
     say = _Progress(err, started)
@@ -133,8 +133,8 @@ def _over_line(over: dict[str, Any]) -> str:
 
 
 def _quota_budget(plan: Plan, node: str, first: int) -> int:
-    """Requests quota rounds may add to a generate node beyond its first round (runtime/quota.py)."""
-    from synthc.runtime.quota import budget
+    """Requests quota rounds may add to a generate node beyond its first round (runtime/engine/quota.py)."""
+    from synthc.runtime.engine.quota import budget
 
     found = budget(plan.step(node).target, plan.program)
     return max(0, found[1] - first) if found else 0

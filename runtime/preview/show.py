@@ -1,7 +1,7 @@
 """`synthc show` and `synthc plan --prompts`: the exact requests chosen rows send, without generating.
 
 Nothing is rendered here: the rows are the build's own planned rows and their requests are built by
-the build's own `build_request`, through `runtime/cached.py` (which runs the data and retrieval steps
+the build's own `build_request`, through `runtime/preview/cached.py` (which runs the data and retrieval steps
 a generating node needs, and puts each conversation turn's cached history in its request as a build
 would). What this module adds is the choice of rows and the way they are printed: every message
 (system, user, assistant turns, the diversity prompt where it falls) or the completion prompt, with
@@ -21,7 +21,7 @@ from synthc.compiler.plan import Plan
 from synthc.compiler.source import NO_SPAN
 from synthc.compiler.symbols import did_you_mean
 from synthc.runtime.backends.base import Request
-from synthc.runtime.cached import RowRequest, lookup, row_key
+from synthc.runtime.preview.cached import RowRequest, lookup, row_key
 from synthc.runtime.errors import fail
 
 __all__ = ["Shown", "Selection", "show", "as_text", "as_json"]
@@ -112,9 +112,9 @@ def _judge(program: ir.Program, v: ir.Variant, rr: RowRequest) -> Request | None
     j = v.filter.judge
     if j is None:
         return None
-    from synthc.runtime.judge import judge_request
-    from synthc.runtime.postprocess import Candidate
-    from synthc.runtime.rows import row_seed
+    from synthc.runtime.prompting.judge import judge_request
+    from synthc.runtime.prompting.postprocess import Candidate
+    from synthc.runtime.prompting.rows import row_seed
 
     text = rr.completion.strip() if rr.completion is not None else _NOT_YET
     c = Candidate(key=rr.row.key, text=text, label=rr.row.label, fields={}, provenance={}, row=rr.row)

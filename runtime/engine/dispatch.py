@@ -1,6 +1,6 @@
 """The seam between the scheduler and whatever runs the models.
 
-The scheduler forms groups of requests (runtime/engine.py) and hands each to a Dispatcher:
+The scheduler forms groups of requests (runtime/engine/groups.py) and hands each to a Dispatcher:
 
     submit(model, requests) -> Future[list[Completion]]   # one Completion per request, in order
     capacity(model) -> int                                 # the most requests one group may hold
@@ -28,7 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol, Sequence, runtime_checkable
 
 from synthc.runtime.backends.base import Completion, Request
-from synthc.runtime.models import ModelPool
+from synthc.runtime.models.load import ModelPool
 
 __all__ = ["Dispatcher", "LocalDispatcher"]
 

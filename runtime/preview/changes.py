@@ -2,7 +2,7 @@
 
 The why comes from the compiler (`compiler/irdiff.py`: which node's config changed — which
 attribute, which template — and what it feeds). The how-many comes from rendering both recipes'
-requests (`runtime/cached.py`): a row *regenerates* when its request chain is not among the old
+requests (`runtime/preview/cached.py`): a row *regenerates* when its request chain is not among the old
 recipe's, and *is cached* when the new request's key is in `.synthc/cache.sqlite`. The cost — prompt
 tokens and time — is that of the rows a build would actually generate: the uncached ones when a
 cache exists, else the regenerated ones.
@@ -21,8 +21,8 @@ from typing import Any, Callable
 from synthc.compiler.irdiff import IRDiff, diff_plans
 from synthc.compiler.plan import Plan, request_count
 from synthc.compiler.resolve import Loader
-from synthc.runtime.cached import Lookup, NodeRows, lookup
-from synthc.runtime.estimate import duration, speeds
+from synthc.runtime.preview.cached import Lookup, NodeRows, lookup
+from synthc.runtime.preview.estimate import duration, speeds
 
 __all__ = ["VariantRows", "RecipeDiff", "diff_recipes", "git_loader", "GitError", "text", "markdown", "as_json",
            "DIFF_SCHEMA_VERSION"]

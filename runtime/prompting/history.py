@@ -1,7 +1,7 @@
 """Fitting a conversation turn's history to the model's context.
 
 A Li et al. conversation sends each turn with every earlier turn of its conversation (prompts and
-answers; runtime/rows.py build_request), so a long one — `reset_after` turns of up to `max_tokens`
+answers; runtime/prompting/rows.py build_request), so a long one — `reset_after` turns of up to `max_tokens`
 each — can outgrow the model's `context`. `fit_history` leaves out the oldest whole turns
 (user + assistant pairs) until the prompt plus `max_tokens` fits, keeping the system message, the
 current user message and the most recent turns.
@@ -13,7 +13,7 @@ nothing the later ones lack; the diversity prompt asks for "something more diver
 previously generated data", and the model can only avoid what it still sees — the latest answers.
 
 Determinism. The result is a pure function of the request (with its full history), the measure
-and the context: the build (runtime/engine.py) and `plan`/`diff`/`show` (runtime/cached.py
+and the context: the build (runtime/engine/groups.py) and `plan`/`diff`/`show` (runtime/preview/cached.py
 row_requests) both call it on the same full history, so their requests and cache keys agree.
 
 Cost. A request without history is returned as is, unmeasured (no earlier turn to leave out); one

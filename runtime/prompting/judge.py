@@ -2,7 +2,7 @@
 request that asks a model for one row's score, and the scores written back onto the rows.
 
 The judge node's rows are the parsed candidates; the scheduler runs them as a generation job
-(runtime/engine.py) on the judge's model, so they are batched, dispatched and cached per row by
+(runtime/engine/groups.py) on the judge's model, so they are batched, dispatched and cached per row by
 request key like any generation. The answer is a `select` over the scale's values, decoded
 greedily: it is always one of them.
 """
@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections import Counter
 from synthc.compiler import ir
 from synthc.runtime.backends.base import Constraint, Request
-from synthc.runtime.engine import Generation
-from synthc.runtime.postprocess import Candidate
-from synthc.runtime.rows import Planned, row_seed
+from synthc.runtime.engine.groups import Generation
+from synthc.runtime.prompting.postprocess import Candidate
+from synthc.runtime.prompting.rows import Planned, row_seed
 
 __all__ = ["judge_rows", "judge_request", "record_scores", "score_of", "distribution", "ANSWER_TOKENS"]
 

@@ -73,7 +73,7 @@ class _Worker:
         self.backend = None
         self.error: _Failure | None = None
         try:
-            from synthc.runtime.models import load_backend
+            from synthc.runtime.models.load import load_backend
 
             self.backend = load_backend(model, root, kind)
         except BaseException as exc:  # noqa: BLE001 - reported to the driver on first use
@@ -97,7 +97,7 @@ class _Worker:
 
 
 class RayDispatcher:
-    """The Dispatcher protocol (runtime/dispatch.py) over Ray actors: `workers` actors per model."""
+    """The Dispatcher protocol (runtime/engine/dispatch.py) over Ray actors: `workers` actors per model."""
 
     def __init__(self, program: ir.Program, root: str, *, kind: str = "llama", address: str | None = None,
                  workers: int = 2, retries: int = 3, init: dict[str, Any] | None = None) -> None:

@@ -170,7 +170,7 @@ def check_served_context(models: Any, names: list[str]) -> None:
 
 def _served(m: ir.Model, program: ir.Program | None, uses: list[ir.Variant],
             compare_context: bool = True) -> ModelCheck:
-    from synthc.runtime.endpoints import open_endpoint
+    from synthc.runtime.models.served import open_endpoint
 
     assert m.endpoint is not None
     check = ModelCheck(m.name, "endpoint", m.endpoint.url, {"dialect": m.endpoint.dialect})
@@ -231,7 +231,7 @@ def _constraints(m: ir.Model, program: ir.Program | None, uses: list[ir.Variant]
     """One constraint per kind the model's variants use (the first variant's, sent as a build
     sends it); a bare model (no variants) gets a sample of every kind its dialect supports."""
     from synthc.compiler.endpoints import SUPPORTED
-    from synthc.runtime.rows import variant_constraint
+    from synthc.runtime.prompting.rows import variant_constraint
 
     out: dict[str, Constraint] = {}
     for v in uses:
@@ -297,7 +297,7 @@ def violation(c: Constraint, text: str) -> str | None:
 
 
 def _schema_errors(schema: dict[str, Any], value: Any, at: str) -> list[str]:
-    """The JSON-schema keywords synthc's output schemas use (runtime/rows.py json_schema): type,
+    """The JSON-schema keywords synthc's output schemas use (runtime/prompting/rows.py json_schema): type,
     enum, properties/required/additionalProperties, items/maxItems, pattern, min/maxLength,
     minimum/maximum. Enough to tell an enforced answer from free text, not a general validator."""
     kinds = {"object": dict, "array": list, "string": str, "boolean": bool, "integer": int, "number": (int, float)}
@@ -334,7 +334,7 @@ def _schema_errors(schema: dict[str, Any], value: Any, at: str) -> list[str]:
 # -- local models ------------------------------------------------------------------------------
 
 def _local(m: ir.Model, root: str, program: ir.Program | None, uses: list[ir.Variant]) -> ModelCheck:
-    from synthc.runtime.models import load_backend, model_path
+    from synthc.runtime.models.load import load_backend, model_path
 
     try:
         where = model_path(m, root)
@@ -399,8 +399,8 @@ def _speed(m: ir.Model, be: Backend, width: int) -> dict[str, Any]:
 
 def first_round(m: ir.Model, program: ir.Program, uses: list[ir.Variant], rate: float) -> Finding:
     """An upper bound on the first round's generation time: every row at `max_tokens`."""
-    from synthc.runtime.estimate import duration
-    from synthc.runtime.quota import budget
+    from synthc.runtime.preview.estimate import duration
+    from synthc.runtime.engine.quota import budget
 
     tokens = 0
     for v in uses:

@@ -14,12 +14,12 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from synthc.compiler import ir, scopes
-from synthc.runtime.data import Row
-from synthc.runtime.render import render_template
+from synthc.runtime.io.data import Row
+from synthc.runtime.prompting.render import render_template
 
 if TYPE_CHECKING:
-    from synthc.runtime.retrieval import Doc
-    from synthc.runtime.rows import Planned
+    from synthc.runtime.retrieval.corpora import Doc
+    from synthc.runtime.prompting.rows import Planned
 
 __all__ = ["render", "prompt_scope", "once_key", "once_scope", "demo_scope", "query_scope", "pairs_scope", "corpus_scope", "render_demos"]
 
@@ -28,7 +28,7 @@ Scope = dict[str, Any]
 
 def render(template: ir.Template, scope: Scope, row: str | None = None) -> str:
     """`template` rendered in the sandbox with its limits; any failure is a coded diagnostic at the
-    template (runtime/render.py)."""
+    template (runtime/prompting/render.py)."""
     return render_template(template, scope, row)
 
 

@@ -8,7 +8,7 @@ regroup identically, so a kill -9 loses and regenerates the same groups. Which r
 step is not fixed: the llama backend's loop refills slots across groups (continuous batching),
 and its decoding is batch-invariant, so a row's completion depends on its request alone.
 
-Rounds. A node's first round is its planned rows; a quota round (runtime/quota.py) appends more
+Rounds. A node's first round is its planned rows; a quota round (runtime/engine/quota.py) appends more
 rows, grouped the same way among themselves, after the node's earlier groups.
 
 Readiness. A group is ready when each of its rows' own inputs exist: for a conversation turn,
@@ -27,7 +27,7 @@ the block and the key alone, so it is cached once and shared by every row and ro
 The key rows come first in their round's groups (turn -1) and are not rows of the result.
 
 History. A conversation turn is sent with its conversation's earlier turns, the oldest left out
-where they would overflow the model's context (runtime/history.py; `synthc plan` fits them the
+where they would overflow the model's context (runtime/prompting/history.py; `synthc plan` fits them the
 same way, so the cache keys agree). The turns left out are counted per row (`dropped`).
 """
 
@@ -40,11 +40,11 @@ from typing import Sequence
 
 from synthc.compiler import ir
 from synthc.runtime.backends.base import Completion, ContextOverflow, Request, request_key
-from synthc.runtime.cache import CACHE_VERSION, Cache
+from synthc.runtime.store.cache import CACHE_VERSION, Cache
 from synthc.runtime.errors import RunFailed, fail
-from synthc.runtime.history import Fit
-from synthc.runtime.rows import Planned, build_once_request, build_request
-from synthc.runtime.scope import once_key
+from synthc.runtime.prompting.history import Fit
+from synthc.runtime.prompting.rows import Planned, build_once_request, build_request
+from synthc.runtime.prompting.scope import once_key
 
 __all__ = ["Generation", "GenerateJob", "group_rows"]
 
@@ -82,9 +82,9 @@ class GenerateJob:
     def __init__(self, node: str, v: ir.Variant, program: ir.Program, rows: list[Planned], width: int,
                  fingerprint: str, fit: Fit | None = None, *, model: str | None = None,
                  build: Callable[[Planned], tuple[Request, str]] | None = None) -> None:
-        """`fit`: trims a conversation turn's history to the model's context (runtime/history.py);
+        """`fit`: trims a conversation turn's history to the model's context (runtime/prompting/history.py);
         None sends every earlier turn. `model` and `build`: a job whose rows are not the variant's
-        own generations (the judge's scores, runtime/judge.py): the model they go to and each
+        own generations (the judge's scores, runtime/prompting/judge.py): the model they go to and each
         row's request (default: the variant's model, `rows.build_request`)."""
         self.node, self.variant, self.program = node, v, program
         self.model = model or v.model
@@ -110,7 +110,7 @@ class GenerateJob:
         self.extend(rows)
 
     def extend(self, rows: Sequence[Planned]) -> None:
-        """Append a round of rows (the first, or a quota round: runtime/quota.py). Its groups are
+        """Append a round of rows (the first, or a quota round: runtime/engine/quota.py). Its groups are
         chunked from its own rows alone, so earlier groups keep their composition; a conversation
         turn of the new round follows the latest turn of the same conversation."""
         base = len(self.rows)
@@ -254,7 +254,7 @@ class GenerateJob:
 
     def failure(self, exc: BaseException, saved: int = 0) -> RunFailed:
         """The diagnostic for a group that raised (`saved`: rows already committed to the cache)."""
-        from synthc.runtime.endpoints import endpoint_failure, is_endpoint_error
+        from synthc.runtime.models.served import endpoint_failure, is_endpoint_error
 
         v = self.variant
         if isinstance(exc, RunFailed):

@@ -1,0 +1,1 @@
+"""Reading data (files, Hugging Face) and writing datasets: atomic files and export sets."""

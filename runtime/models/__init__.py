@@ -1,0 +1,1 @@
+"""Models a recipe names: loading backends, served endpoints' failures as diagnostics, `synthc doctor`."""

@@ -1,0 +1,1 @@
+"""Answers without generating: `synthc plan` (cache status, tokens), `show`, `diff`."""

@@ -1,0 +1,1 @@
+"""Corpora and retrievers (BM25, dense, random), the embedding store, ranked retrieval for IR evaluation."""
