@@ -39,6 +39,7 @@ from typing import Any, Sequence
 from synthc.compiler import ir
 from synthc.compiler.plan import Plan
 from synthc.runtime.prompting.rows import Planned, Planner, label_counts
+from synthc.runtime.steps.state import QuotaReport
 
 __all__ = ["Quota", "LabelQuota", "stages", "next_size", "first_size", "cut", "budget", "intended",
            "PRIOR", "prior_rate", "filter_basis",
@@ -318,11 +319,10 @@ class Quota:
         number cut per label."""
         return cut(kept, {lb: q.wanted for lb, q in self.labels.items()})
 
-    def report(self, kept: Counter[str], surplus: Counter[str]) -> dict[str, dict[str, Any]]:
+    def report(self, kept: Counter[str], surplus: Counter[str]) -> dict[str, QuotaReport]:
         """The manifest's `quota` entry of this variant: per label wanted, kept (after the cut),
         requests (over every round), met, and the rows cut beyond the quota."""
-        return {lb: {"wanted": q.wanted, "kept": kept.get(lb, 0), "requests": q.requests,
-                     "met": kept.get(lb, 0) >= q.wanted, "surplus": surplus.get(lb, 0)}
+        return {lb: QuotaReport(wanted=q.wanted, kept=kept.get(lb, 0), requests=q.requests, surplus=surplus.get(lb, 0))
                 for lb, q in self.labels.items()}
 
     def measured(self, kept: Counter[str], surplus: Counter[str]) -> dict[str, dict[str, int]]:

@@ -17,6 +17,7 @@ from synthc.runtime.retrieval.corpora import Doc, Index, build_index, dense_simi
 from synthc.runtime.prompting.rows import Pair
 from synthc.runtime.prompting.scope import query_scope, render
 from synthc.runtime.steps import Context, Inputs
+from synthc.runtime.steps.state import Retrieval
 
 __all__ = ["index", "retrieve", "remembered", "search", "negatives"]
 
@@ -29,10 +30,8 @@ def index(ctx: Context, r: ir.Retriever, inputs: Inputs, node: str) -> Index:
         if r.method == "dense" or dense_similarity(r) else None
     built = build_index(r, docs, cache_dir, store)
     how = "loaded from .synthc/index" if built.cached else "built"
-    ctx.retrieval[r.name] = {"method": r.method, "k1": r.k1, "b": r.b, "similarity": built.similarity_space,
-                             "documents": len(docs), "corpus_sha256": digest}
-    if built.encoder:  # model and backend of the stored vectors: the index key and retrieval memo carry it too
-        ctx.retrieval[r.name]["encoder"] = built.encoder
+    # the encoder (model and backend of the stored vectors): the index key and retrieval memo carry it too
+    ctx.retrieval[r.name] = Retrieval(r.method, r.k1, r.b, built.similarity_space, len(docs), digest, built.encoder)
     ctx.note(node, f"{r.method} over {len(docs)} documents ({how})")
     return built
 
