@@ -113,14 +113,13 @@ def _aim(v: ir.Variant, wanted: int) -> int:
 def variant_basis(v: ir.Variant, program: ir.Program, planned: Sequence[Planned], fingerprint: str) -> str:
     """filter_basis of a variant whose first round is `planned`, on a model of `fingerprint`: the
     key its job computes for the first request (no history yet)."""
-    from synthc.runtime.backends.base import request_key
-    from synthc.runtime.store.cache import CACHE_VERSION
     from synthc.runtime.prompting.rows import build_request
+    from synthc.runtime.store.keys import generation_key
 
     key = ""
     if planned:
         req, _ = build_request(v, program, planned[0], [])
-        key = request_key(req, fingerprint, CACHE_VERSION)
+        key = generation_key(req, fingerprint)
     return filter_basis(v, key)
 
 

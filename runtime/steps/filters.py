@@ -9,7 +9,7 @@ from collections import Counter
 
 from synthc.compiler import ir
 from synthc.compiler.filters import in_order
-from synthc.runtime.io.data import Row
+from synthc.runtime.io.data import Record
 from synthc.runtime.errors import fail
 from synthc.runtime.filters.pipeline import FilterInputs, Texts, apply_filters
 from synthc.runtime.filters.shingles import ShingleIndex
@@ -65,7 +65,7 @@ def _instruction(program: ir.Program, v: ir.Variant, c: Candidate) -> ShingleInd
 def _copy_sources(inputs: Inputs) -> tuple[Texts, ...]:
     out = []
     for step, loaded in inputs.each("copy_of"):
-        src: list[Row] = loaded
+        src: list[Record] = loaded
         out.append(Texts(step.target.name, tuple(r.id for r in src), tuple(r.text for r in src)))
     return tuple(out)
 

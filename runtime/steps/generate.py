@@ -10,7 +10,7 @@ from collections import Counter
 from typing import Any
 
 from synthc.compiler import ir
-from synthc.runtime.io.data import Row
+from synthc.runtime.io.data import Record
 from synthc.runtime.engine.groups import Generation
 from synthc.runtime.errors import fail
 from synthc.runtime.prompting.history import history_turns
@@ -35,7 +35,7 @@ def render(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[Plann
     return rows
 
 
-def _check_seeds(ctx: Context, v: ir.Variant, seeds: list[Row] | None, rows: list[Planned]) -> None:
+def _check_seeds(ctx: Context, v: ir.Variant, seeds: list[Record] | None, rows: list[Planned]) -> None:
     """A prompt that reads `seed` needs a seed row for every planned row (E509, not a Jinja error)."""
     from synthc.compiler.templates import variables
 

@@ -9,11 +9,12 @@ from typing import Any, Callable
 
 from synthc.compiler import ir
 from synthc.runtime.store import memo
-from synthc.runtime.io.data import Row
+from synthc.runtime.io.data import Record
 from synthc.runtime.errors import fail
 from synthc.runtime.prompting.postprocess import Candidate
 from synthc.runtime.retrieval.embeddings import EmbeddingStore
-from synthc.runtime.retrieval.corpora import Doc, Index, build_index, dense_similarity, index_key
+from synthc.runtime.retrieval.corpora import Doc, Index, build_index, dense_similarity, encoder_identity
+from synthc.runtime.store.keys import index_key
 from synthc.runtime.prompting.rows import Pair
 from synthc.runtime.prompting.scope import query_scope, render
 from synthc.runtime.steps import Context, Inputs
@@ -24,7 +25,8 @@ __all__ = ["index", "retrieve", "remembered", "search", "negatives"]
 
 def index(ctx: Context, r: ir.Retriever, inputs: Inputs, node: str) -> Index:
     docs, digest = inputs.one("corpus")
-    cache_dir = None if r.method == "random" else os.path.join(ctx.root, ".synthc", "index", index_key(r, digest))
+    key = index_key(r, digest, encoder_identity(r))
+    cache_dir = None if r.method == "random" else os.path.join(ctx.root, ".synthc", "index", key)
     # dense vectors are shared by every index, build and `synthc plan` of the project
     store = EmbeddingStore(os.path.join(ctx.root, ".synthc", "embeddings.sqlite")) \
         if r.method == "dense" or dense_similarity(r) else None
@@ -42,7 +44,7 @@ def retrieve(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> tuple[li
     return remembered(ctx, v, idx.docs, inputs.one("seeds"), lambda: search(ctx, v, inputs, node))
 
 
-def remembered(ctx: Context, v: ir.Variant, docs: list[Doc], seeds: list[Row],
+def remembered(ctx: Context, v: ir.Variant, docs: list[Doc], seeds: list[Record],
                compute: Callable[[], tuple[list[Pair], list[Pair]]]) -> tuple[list[Pair], list[Pair]]:
     """The retrieval from its on-disk memo (runtime/store/memo.py) when nothing it depends on changed:
     the similarity bands embed every retrieved document. `compute()` runs on a miss."""
@@ -58,7 +60,7 @@ def search(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> tuple[list
     be = ctx.models.get(v.model)
     pairs: list[Pair] = []
     demos: list[Pair] = []
-    seeds: list[Row] = inputs.one("seeds")
+    seeds: list[Record] = inputs.one("seeds")
     step = max(1, -(-len(seeds) // 10))
     for start in range(0, len(seeds), step):  # ten batches: BM25 and the encoder work on many queries at once,
         batch = seeds[start: start + step]  # and a first retrieval (minutes of embedding) says how far it got
