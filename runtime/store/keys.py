@@ -13,6 +13,8 @@ the IR invalidates old artifacts without anyone listing it — plus the inputs o
 | retrieval memo      | the cache's `artifacts` table    | ir.Retrieve, the index key, params, seed rows  |
 | retrieval index     | `.synthc/index/<key>/`           | ir.Retriever, corpus digest, encoder identity  |
 | evaluation report   | `metrics.json`'s `input_digest`  | ir.Evaluate, metric code, rows, real data      |
+| keep-rate basis     | the lock's `keep_rates`          | the first request's generation key, ir.Output, |
+|                     |                                  | ir.Parse, ir.Filter (see keep_rate_basis)      |
 
 The generation key hashes the Request as before: keys of generated rows never change, so every
 cache and lockfile stays valid. The judge's scores are generations (judge_request) and use it too.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import fields, is_dataclass
 from typing import Any
 
 from synthc.compiler import ir
@@ -29,7 +32,7 @@ from synthc.compiler.dump import to_data
 from synthc.runtime.backends.base import Request, request_key
 
 __all__ = ["CACHE_VERSION", "MEMO_VERSION", "INDEX_VERSION", "generation_key", "corpus_key", "retrieval_key",
-           "index_key", "evaluation_key"]
+           "index_key", "evaluation_key", "keep_rate_basis"]
 
 CACHE_VERSION = "1"  # generations
 MEMO_VERSION = 1  # corpus and retrieval memos
@@ -76,3 +79,24 @@ def evaluation_key(ev: ir.Evaluate, version: int, code: str, encoder: bool, reco
     dense encoder is available, the synthetic rows, the real (and train) data and the collection."""
     return _sha256(json.dumps([version, code, encoder, records, real, train, to_data(ev), collection],
                               sort_keys=True, default=repr))
+
+
+def keep_rate_basis(v: ir.Variant, first_key: str) -> str:
+    """What a measured keep rate holds for (the lock records it with the rates): the generation key
+    of the variant's first request (model, prompt, sampling, the row's data) and its output, parse
+    and filter settings, `origin` spans left out so moving a line does not count. Its own walk,
+    not to_data: to_data also leaves out other compare=False fields and unset `omit_none` ones,
+    which would change the basis of every keep rate already committed in a lock."""
+    text = json.dumps([first_key, _without_origin(v.output), _without_origin(v.parse), _without_origin(v.filter)],
+                      sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _without_origin(x: Any) -> Any:
+    if is_dataclass(x) and not isinstance(x, type):
+        return {f.name: _without_origin(getattr(x, f.name)) for f in fields(x) if f.name != "origin"}
+    if isinstance(x, (list, tuple)):
+        return [_without_origin(i) for i in x]
+    if isinstance(x, dict):
+        return {str(k): _without_origin(i) for k, i in x.items()}
+    return x
