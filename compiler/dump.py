@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from typing import Any
 
 from synthc.compiler import ir
@@ -15,16 +16,20 @@ __all__ = ["PLAN_SCHEMA_VERSION", "to_data", "ir_json", "plan_data", "plan_json"
 PLAN_SCHEMA_VERSION = 1  # bump on a breaking change to plan.json; adding keys is not breaking
 
 
-def to_data(obj: Any) -> Any:
-    """Plain JSON data for IR values; fields with compare=False (origins, roots) are left out, and
-    so are optional fields marked `omit_none` while None (a newer setting absent from older dumps)."""
+def to_data(obj: Any, drop: tuple[str, ...] = (), template: Callable[[ir.Template], Any] | None = None) -> Any:
+    """Plain JSON data for IR values, the one IR -> data function (dumps, `diff`, cache keys): fields
+    with compare=False (origins, roots) are left out, and so are optional fields marked `omit_none`
+    while None (a newer setting absent from older dumps). `drop`: top-level fields to leave out too;
+    `template`: what a template becomes (by default its fields, like any IR value)."""
+    if template is not None and isinstance(obj, ir.Template):
+        return template(obj)
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_data(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.compare
-                and not (f.metadata.get("omit_none") and getattr(obj, f.name) is None)}
+        return {f.name: to_data(getattr(obj, f.name), template=template) for f in dataclasses.fields(obj)
+                if f.compare and f.name not in drop and not (f.metadata.get("omit_none") and getattr(obj, f.name) is None)}
     if isinstance(obj, (tuple, list)):
-        return [to_data(x) for x in obj]
+        return [to_data(x, template=template) for x in obj]
     if isinstance(obj, dict):
-        return {str(k): to_data(v) for k, v in obj.items()}
+        return {str(k): to_data(v, template=template) for k, v in obj.items()}
     return obj
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import networkx as nx
 
 from synthc.compiler import ir
+from synthc.compiler.dump import to_data
 from synthc.compiler.plan import Plan
 from synthc.compiler.templates import variables
 
@@ -150,17 +151,8 @@ def _templates(v: ir.Variant) -> list[str]:
 
 
 def _data(obj: Any, drop: tuple[str, ...] = ()) -> Any:
-    """Plain data; origins (compare=False) left out; templates marked as TemplateText."""
-    if isinstance(obj, ir.Template):
-        return TemplateText(obj.text)
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: _data(getattr(obj, f.name)) for f in dataclasses.fields(obj)
-                if f.compare and f.name not in drop}
-    if isinstance(obj, (tuple, list)):
-        return [_data(x) for x in obj]
-    if isinstance(obj, dict):
-        return {str(k): _data(x) for k, x in obj.items()}
-    return obj
+    """The IR's data (compiler/dump.py: to_data), templates marked as TemplateText."""
+    return to_data(obj, drop, template=lambda t: TemplateText(t.text))
 
 
 def _compare(old: Any, new: Any, path: str = "") -> tuple[FieldChange, ...]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -50,15 +50,9 @@ class Policy:
     why: str  # how the root was found, in words: the folder of synth.toml, of .git, or the recipe's
     allowed: tuple[Path, ...] = ()
     settings: Path | None = None  # the synth.toml that was read, if any
-    unrestricted: bool = field(default=False)  # the API's escape hatch (`Policy.anything()`)
-
-    @staticmethod
-    def anything() -> Policy:
-        """No restriction (trusted callers, e.g. tests of other features); regular-file checks stay."""
-        return Policy(Path("/"), "unrestricted", unrestricted=True)
 
     def permits(self, path: Path) -> bool:
-        return self.unrestricted or any(_inside(path, d) for d in (self.root, *self.allowed))
+        return any(_inside(path, d) for d in (self.root, *self.allowed))
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -4,7 +4,8 @@ Node ids are `<kind>:<what>`: `load:source.imdb`, `sample:source.imdb`, `index:r
 `retrieve:ag.RR` (or `retrieve:ag` when variants share the task's retrieve block),
 `render:reviews.zero_shot`, `generate:…`, `parse:…`, `filter:…`, `oracle:source.gold`,
 `persona:asker`, `negatives:…`, `export:…`, `evaluate:…`. Variants share every upstream node
-whose inputs they share. `node_id` is the one place ids are formatted.
+whose inputs they share. `node_id` (`variant_node` for per-variant nodes) is the one place ids are
+formatted and `node_kind` the one place one is read back.
 
 Each Step carries its typed IR `target` (the Source, Corpus, Retriever, Persona, Variant, Export
 or Evaluate it works on) and each edge the `roles` its output plays for the consumer ("seeds",
@@ -15,7 +16,6 @@ parsing or formatting ids.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import networkx as nx
 
@@ -25,7 +25,7 @@ from synthc.compiler.filters import KINDS as FILTER_KINDS
 from synthc.compiler.paths import FileUse
 from synthc.compiler.source import NO_SPAN, Span
 
-__all__ = ["Step", "Plan", "plan", "request_count", "node_id"]
+__all__ = ["Step", "Plan", "Target", "plan", "request_count", "node_id", "variant_node", "node_kind"]
 
 
 def node_id(kind: str, *parts: str) -> str:
@@ -37,8 +37,29 @@ def node_id(kind: str, *parts: str) -> str:
     return f"{kind}:{'.'.join(parts)}"
 
 
-# What each node kind works on; `Step.target` holds one of these IR objects.
-Target = Any  # ir.Source | ir.Corpus | ir.Retriever | ir.Persona | ir.Variant | ir.Export | ir.Evaluate
+def variant_node(kind: str, variant: str) -> str:
+    """The id of a per-variant node of variant id `variant` (`task.name`): `generate:ag.FewGen_0`.
+
+    >>> variant_node("generate", "ag.FewGen_0")
+    'generate:ag.FewGen_0'
+    """
+    return node_id(kind, variant)
+
+
+def node_kind(node: str) -> str:
+    """The kind a node id names, the part before its colon; an id without one (an event's
+    `recover`, `lock`) is its own kind.
+
+    >>> node_kind("load:corpus.news"), node_kind("lock")
+    ('load', 'lock')
+    """
+    return node.split(":", 1)[0]
+
+
+# What each node kind works on: load (Source, Corpus), sample and oracle (Source), index
+# (Retriever), persona (Persona), retrieve render generate parse judge filter negatives (Variant),
+# export (Export), evaluate (Evaluate).
+Target = ir.Source | ir.Corpus | ir.Retriever | ir.Persona | ir.Variant | ir.Export | ir.Evaluate
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +72,7 @@ class Step:
     variant: str | None = None  # "task.variant" for per-variant nodes
     origin: Span = field(default=NO_SPAN, compare=False)
     # The IR object the step works on (for `retrieve` shared by a task's variants: the first of them).
-    target: Target = field(default=None, compare=False, repr=False)
+    target: Target = field(compare=False, repr=False, kw_only=True)
 
 
 @dataclass(slots=True)
@@ -187,7 +208,7 @@ class _Builder:
             upstream.append(("seeds", seeds))
         if v.retrieve is not None and seeds:
             r = v.retrieve
-            rid = node_id("retrieve", v.task) if v.retrieve_shared else node_id("retrieve", v.task, v.name)
+            rid = node_id("retrieve", v.task) if v.retrieve_shared else variant_node("retrieve", v.id)
             demos = f" demos ranks {r.demo_ranks[0]}..{r.demo_ranks[1]}" if r.demo_ranks else ""
             size = f" per_label={r.per_label}" if r.per_label else (f" total={r.total}" if r.total else "")
             summary = (f"{r.retriever} k={r.k} inputs ranks {r.ranks[0]}..{r.ranks[1]} "
@@ -208,17 +229,16 @@ class _Builder:
         conv = (f" conversation(every={v.conversation.every}, reset_after={v.conversation.reset_after})"
                 if v.conversation else "")
         vary = "".join(f" vary {k}×{len(vals)}" for k, vals in v.vary)
-        task, name = v.task, v.name
-        render = self.add(Step(node_id("render", task, name), "render", f"prompts{shots}{conv}{vary}", n, bound, v.id,
-                               v.prompt.origin, v), *upstream)
+        render = self.add(Step(variant_node("render", v.id), "render", f"prompts{shots}{conv}{vary}", n, bound, v.id,
+                               v.prompt.origin, target=v), *upstream)
         gen_summary = (f"model {m.name} ({m.where}, {m.mode}) T={m.temperature} top_p={m.top_p} "
                        f"max_tokens={m.max_tokens}" + (" json" if v.output.structured else "")
                        # A `once` block adds one request per distinct key: unknown until the data is read.
                        + "".join(f" + once {o.name} per {'.'.join(o.per)}" for o in v.once or ()))
-        gen = self.add(Step(node_id("generate", task, name), "generate", gen_summary, n, bound, v.id, v.origin, v),
+        gen = self.add(Step(variant_node("generate", v.id), "generate", gen_summary, n, bound, v.id, v.origin, target=v),
                        ("rows", render))
         prefix = f" prefix={v.parse.prefix!r}" if v.parse.prefix else ""
-        parsed = self.add(Step(node_id("parse", task, name), "parse",
+        parsed = self.add(Step(variant_node("parse", v.id), "parse",
                                f"split={str(v.parse.split).lower()}{prefix} reject={len(v.parse.reject)} phrases"
                                + (f" truncated={v.parse.truncated}" if v.parse.truncated != "drop" else ""),
                                variant=v.id, origin=v.parse.origin, target=v), ("generations", gen))
@@ -230,10 +250,10 @@ class _Builder:
         f = v.filter
         deps = [("candidates", candidates)] + [d for k in FILTER_KINDS for d in k.plan_inputs(f, self)]
         parts = [p for k in sorted(FILTER_KINDS, key=lambda k: k.summary_rank) if (p := k.summary(f))]
-        last = self.add(Step(node_id("filter", task, name), "filter", " ".join(parts), variant=v.id, origin=f.origin,
+        last = self.add(Step(variant_node("filter", v.id), "filter", " ".join(parts), variant=v.id, origin=f.origin,
                              target=v), *deps)
         if v.pairs is not None and v.pairs.negatives_from:
-            last = self.add(Step(node_id("negatives", task, name), "negatives",
+            last = self.add(Step(variant_node("negatives", v.id), "negatives",
                                  f"{v.pairs.negatives} from top-{v.pairs.negatives_k} of {v.pairs.negatives_from}",
                                  variant=v.id, origin=v.pairs.origin, target=v),
                             ("candidates", last), ("index", self.index(v.pairs.negatives_from)))

@@ -8,7 +8,7 @@ import re
 from lsprotocol import types as lsp
 from pygls.uris import from_fs_path
 
-from synthc.compiler.plan import request_count
+from synthc.compiler.plan import request_count, variant_node
 
 from synthc.lsp.diagnostics import code_of
 from synthc.lsp.workspace import Analysis
@@ -50,5 +50,5 @@ def inlay_hints(a: Analysis, start: int, end: int) -> list[lsp.InlayHint]:
         line_end = src.text.find("\n", v.origin.start)
         at = a.text(0).position(len(src.text) if line_end == -1 else line_end)
         out.append(lsp.InlayHint(at, label, kind=lsp.InlayHintKind.Type, padding_left=True,
-                                 tooltip=f"generate:{v.id} (synthc plan)"))
+                                 tooltip=f"{variant_node('generate', v.id)} (synthc plan)"))
     return out

@@ -11,7 +11,7 @@ from collections import Counter
 
 from conftest import DATA
 from synthc.compiler import compile_file, ir
-from synthc.runtime.io.data import Row
+from synthc.runtime.io.data import Record
 from synthc.runtime.prompting.rows import Planned, Planner, _assign_demos, row_seed
 from synthc.runtime.prompting.scope import render_demos
 
@@ -56,8 +56,8 @@ def _variant(tmp_path: str, extra: str = "") -> tuple[ir.Variant, ir.Program]:
     return program.tasks[0].variants[0], program
 
 
-def _seeds(per_label: int) -> list[Row]:
-    return [Row(f"{lb}-{i}", f"{lb} text {i}", lb, {}) for lb in ("Sports", "World") for i in range(per_label)]
+def _seeds(per_label: int) -> list[Record]:
+    return [Record(f"{lb}-{i}", f"{lb} text {i}", lb, {}) for lb in ("Sports", "World") for i in range(per_label)]
 
 
 def _ids(r: Planned) -> list[str]:
@@ -120,7 +120,7 @@ def test_each_row_is_a_uniform_ordered_sample(tmp_path: str) -> None:
     v, program = _variant(str(tmp_path), "shared = 2")
     assert v.fewshot is not None
     fs = dataclasses.replace(v.fewshot, shots=3, shared=2, block=4)
-    seeds = [Row(f"s{i}", f"text {i}", "Sports", {}) for i in range(5)]
+    seeds = [Record(f"s{i}", f"text {i}", "Sports", {}) for i in range(5)]
     counts: Counter[tuple[str, ...]] = Counter()
     n = 4800
     for trial in range(n):

@@ -110,10 +110,10 @@ class Judge(FilterKind):
         j = v.filter.judge
         if j is None:
             return candidates
-        from synthc.compiler.plan import Step, node_id
+        from synthc.compiler.plan import Step, variant_node
 
         m = b.p.model(j.model)
         summary = (f"model {m.name} ({m.where}, {m.mode}) scores each row {j.scale[0]}..{j.scale[1]}, "
                    f"keeps {j.keep_op} {j.keep_score}")
-        return b.add(Step(node_id("judge", v.task, v.name), "judge", summary, variant=v.id, origin=j.origin,
+        return b.add(Step(variant_node("judge", v.id), "judge", summary, variant=v.id, origin=j.origin,
                           target=v), ("candidates", candidates))

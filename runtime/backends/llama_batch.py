@@ -27,7 +27,7 @@ from typing import Any, Sequence
 
 from synthc.runtime.backends.base import Completion, Request
 from synthc.runtime.backends.llama_kv import Block, Prompt, StreamPool, shared_targets
-from synthc.runtime.backends.llama_rows import Grammars, Row, sampler_chain
+from synthc.runtime.backends.llama_rows import Grammars, DecodeSlot, sampler_chain
 
 __all__ = ["BatchDecoder"]
 
@@ -165,7 +165,7 @@ class BatchDecoder:
             pool.touch(dst)
         return evaluated
 
-    def admit(self, request: Request, prompt: Prompt, stream: int, evaluated: int = 0, index: int = 0) -> Row:
+    def admit(self, request: Request, prompt: Prompt, stream: int, evaluated: int = 0, index: int = 0) -> DecodeSlot:
         """Set a row up in the free working stream `stream`: copy in the longest resident (or
         spilled) match of its canonical blocks, evaluate the missing blocks and its tail alone,
         and sample its first token from the tail's logits."""
@@ -185,12 +185,12 @@ class BatchDecoder:
         tail = prompt.tokens[prompt.tail_start:]
         self._decode(stream, tail, prompt.tail_start)
         matcher = self.grammars.matcher(request.constraint) if request.constraint.kind != "text" else None
-        row = Row(index, request, stream, len(prompt.tokens), sampler_chain(self.L, request), matcher,
+        row = DecodeSlot(index, request, stream, len(prompt.tokens), sampler_chain(self.L, request), matcher,
                   len(prompt.tokens), evaluated + len(tail))
         self._sample([row], self.L.llama_get_logits_ith(self.ctx, -1), first_index=-1)
         return row
 
-    def step(self, running: Sequence[Row]) -> None:
+    def step(self, running: Sequence[DecodeSlot]) -> None:
         """One `llama_decode` holding the next token of every running row (streams 0..k-1), each
         row then sampled by its own seeded sampler (constrained rows under their mask)."""
         b = self.batch
@@ -208,7 +208,7 @@ class BatchDecoder:
             r.pos += 1
         self._sample(list(running), self.L.llama_get_logits(self.ctx), first_index=0)
 
-    def retire(self, row: Row) -> None:
+    def retire(self, row: DecodeSlot) -> None:
         """A finished row: its stream keeps only its canonical blocks (resident for later rows)."""
         chain = self.pool.chains[row.stream]
         self.L.llama_memory_seq_rm(self.mem, row.stream, chain[-1].end if chain else 0, -1)
@@ -216,7 +216,7 @@ class BatchDecoder:
         self.L.llama_sampler_free(row.sampler)
         row.sampler = None
 
-    def compact(self, running: list[Row]) -> list[Row]:
+    def compact(self, running: list[DecodeSlot]) -> list[DecodeSlot]:
         """Keep running rows in streams 0..k-1: llama.cpp splits a step into one ubatch per run of
         consecutive sequence ids, so a gap would cost a whole extra forward pass per step."""
         running = sorted(running, key=lambda r: r.stream)
@@ -233,7 +233,7 @@ class BatchDecoder:
                 running = sorted(running, key=lambda r: r.stream)
         return running
 
-    def _sample(self, rows: list[Row], logits_ptr: Any, first_index: int) -> None:
+    def _sample(self, rows: list[DecodeSlot], logits_ptr: Any, first_index: int) -> None:
         """Sample the next token of each row from its logits row (row j of the step's outputs)."""
         np, L = self.np, self.L
         logits = np.ctypeslib.as_array(logits_ptr, shape=(len(rows), self.n_vocab))

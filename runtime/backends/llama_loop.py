@@ -32,7 +32,7 @@ from typing import Callable, Sequence
 from synthc.runtime.backends.base import Completion, Request
 from synthc.runtime.backends.llama_batch import BatchDecoder
 from synthc.runtime.backends.llama_kv import Prompt
-from synthc.runtime.backends.llama_rows import Row
+from synthc.runtime.backends.llama_rows import DecodeSlot
 
 __all__ = ["DecodeLoop"]
 
@@ -47,7 +47,7 @@ class _Group:
     need: int  # KV cells its longest row needs: prompt + max_tokens
     shared: list[int] | None = None  # tokens each prompt evaluated into prefix streams (first admission)
     failed: bool = False
-    rows: list[Row] = field(default_factory=list)
+    rows: list[DecodeSlot] = field(default_factory=list)
 
 
 class DecodeLoop:
@@ -129,7 +129,7 @@ class DecodeLoop:
             self._queue.appendleft(item)
 
     def _run(self) -> None:
-        running: list[Row] = []
+        running: list[DecodeSlot] = []
         owner: dict[int, tuple[_Group, int]] = {}  # id(row) -> (its group, its index there)
         while True:
             if self._cancel:
@@ -179,7 +179,7 @@ class DecodeLoop:
                 self._end(row, owner)
             running = self.decoder.compact([r for r in running if not r.finish])
 
-    def _end(self, row: Row, owner: dict[int, tuple[_Group, int]]) -> None:
+    def _end(self, row: DecodeSlot, owner: dict[int, tuple[_Group, int]]) -> None:
         group, i = owner.pop(id(row))
         self.decoder.retire(row)
         group.completions[i] = row.completion()
@@ -187,8 +187,8 @@ class DecodeLoop:
         if group.left == 0:
             group.future.set_result(list(group.completions))  # type: ignore[arg-type]
 
-    def _fail(self, group: _Group, exc: BaseException, running: list[Row],
-              owner: dict[int, tuple[_Group, int]]) -> list[Row]:
+    def _fail(self, group: _Group, exc: BaseException, running: list[DecodeSlot],
+              owner: dict[int, tuple[_Group, int]]) -> list[DecodeSlot]:
         """Fail the group whole: its running rows leave their slots; its queued rows are skipped."""
         group.failed = True
         for row in group.rows:

@@ -15,7 +15,7 @@ from typing import Any
 
 from synthc.runtime.backends.base import Completion, Constraint, Request
 
-__all__ = ["Row", "Grammars", "sampler_chain"]
+__all__ = ["DecodeSlot", "Grammars", "sampler_chain"]
 
 _JSON_FORMAT = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
 
@@ -71,7 +71,7 @@ def sampler_chain(L: Any, request: Request) -> Any:
 
 
 @dataclass(slots=True)
-class Row:
+class DecodeSlot:
     """A request being decoded in one KV stream."""
 
     index: int  # position in the group

@@ -39,8 +39,9 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from synthc.compiler import ir
-from synthc.runtime.backends.base import Completion, ContextOverflow, Request, request_key
-from synthc.runtime.store.cache import CACHE_VERSION, Cache
+from synthc.runtime.backends.base import Completion, ContextOverflow, Request
+from synthc.runtime.store.cache import Cache
+from synthc.runtime.store.keys import generation_key
 from synthc.runtime.errors import RunFailed, fail
 from synthc.runtime.prompting.history import Fit
 from synthc.runtime.prompting.rows import Planned, build_once_request, build_request
@@ -183,7 +184,7 @@ class GenerateJob:
                 o = next(o for o in self.variant.once or () if o.name == row.once)
                 req = build_once_request(self.variant, self.program, o, row.attrs["key"])
                 self.requests[i], self.user_messages[i] = req, req.messages[-1][1]
-                self.keys[i] = request_key(req, self.fingerprint, CACHE_VERSION)
+                self.keys[i] = generation_key(req, self.fingerprint)
                 out.append(req)
                 continue
             history = self._history(i)
@@ -195,7 +196,7 @@ class GenerateJob:
                 fitted = self.fit(req)
                 req, self.dropped[i] = fitted.request, fitted.dropped
             self.requests[i], self.user_messages[i] = req, user
-            self.keys[i] = request_key(req, self.fingerprint, CACHE_VERSION)
+            self.keys[i] = generation_key(req, self.fingerprint)
             out.append(req)
         return out
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from synthc.compiler.paths import check_readable
+from synthc.compiler.plan import node_kind
 from synthc.compiler.source import NO_SPAN
 from synthc.runtime.errors import fail
 
@@ -78,7 +79,7 @@ class Events:
                 elapsed = max(1e-6, time.time() - self._start[key])
                 rate = f"{done / elapsed:.2f} rows/s {self._tokens[key] / elapsed:.0f} tok/s"
                 self._progress.update(self._tasks[key], completed=done, rate=rate)
-        elif event == "step" and not node.startswith("generate:"):
+        elif event == "step" and node_kind(node) != "generate":
             self._progress.console.print(f"[dim]{node}[/dim] {data.get('note', '')}")
 
     def notice(self, text: str) -> None:

@@ -28,20 +28,19 @@ reached and regenerates only what was lost.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from synthc.compiler import ir
 from synthc.compiler.plan import Plan
 from synthc.runtime.prompting.rows import Planned, Planner, label_counts
+from synthc.runtime.steps.state import QuotaReport
 
 __all__ = ["Quota", "LabelQuota", "stages", "next_size", "first_size", "cut", "budget", "intended",
-           "PRIOR", "prior_rate", "filter_basis",
+           "PRIOR", "prior_rate",
            "variant_basis"]
 
 # Kept rows per request expected of a label no build of this recipe has measured: what a 135M
@@ -112,33 +111,14 @@ def _aim(v: ir.Variant, wanted: int) -> int:
 def variant_basis(v: ir.Variant, program: ir.Program, planned: Sequence[Planned], fingerprint: str) -> str:
     """filter_basis of a variant whose first round is `planned`, on a model of `fingerprint`: the
     key its job computes for the first request (no history yet)."""
-    from synthc.runtime.backends.base import request_key
-    from synthc.runtime.store.cache import CACHE_VERSION
     from synthc.runtime.prompting.rows import build_request
+    from synthc.runtime.store.keys import generation_key, keep_rate_basis
 
     key = ""
     if planned:
         req, _ = build_request(v, program, planned[0], [])
-        key = request_key(req, fingerprint, CACHE_VERSION)
-    return filter_basis(v, key)
-
-
-def filter_basis(v: ir.Variant, first_key: str) -> str:
-    """What a measured keep rate holds for: the cache key of the variant's first request (model,
-    prompt, sampling, the row's data) and its output, parse and filter settings (spans left out,
-    so moving a line does not count)."""
-    text = json.dumps([first_key, _plain(v.output), _plain(v.parse), _plain(v.filter)], sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _plain(x: Any) -> Any:
-    if is_dataclass(x) and not isinstance(x, type):
-        return {f.name: _plain(getattr(x, f.name)) for f in fields(x) if f.name != "origin"}
-    if isinstance(x, (list, tuple)):
-        return [_plain(i) for i in x]
-    if isinstance(x, dict):
-        return {str(k): _plain(i) for k, i in x.items()}
-    return x
+        key = generation_key(req, fingerprint)
+    return keep_rate_basis(v, key)
 
 
 def budget(v: ir.Variant, program: ir.Program) -> tuple[int, int] | None:
@@ -185,7 +165,7 @@ class Quota:
     labels: dict[str, LabelQuota] = field(default_factory=dict)
     first: dict[str, int] = field(default_factory=dict)  # row key -> position in the rendered first round
     source: str = "prior"  # where the first round's keep rates came from: `lock` or `prior`
-    basis: str = ""  # what its measured keep rates hold for (filter_basis), recorded with them in the lock
+    basis: str = ""  # what its measured keep rates hold for (keys.keep_rate_basis), recorded with them in the lock
 
     @classmethod
     def start(cls, node: str, v: ir.Variant, planner: Planner, first: Sequence[Planned],
@@ -318,11 +298,10 @@ class Quota:
         number cut per label."""
         return cut(kept, {lb: q.wanted for lb, q in self.labels.items()})
 
-    def report(self, kept: Counter[str], surplus: Counter[str]) -> dict[str, dict[str, Any]]:
+    def report(self, kept: Counter[str], surplus: Counter[str]) -> dict[str, QuotaReport]:
         """The manifest's `quota` entry of this variant: per label wanted, kept (after the cut),
         requests (over every round), met, and the rows cut beyond the quota."""
-        return {lb: {"wanted": q.wanted, "kept": kept.get(lb, 0), "requests": q.requests,
-                     "met": kept.get(lb, 0) >= q.wanted, "surplus": surplus.get(lb, 0)}
+        return {lb: QuotaReport(wanted=q.wanted, kept=kept.get(lb, 0), requests=q.requests, surplus=surplus.get(lb, 0))
                 for lb, q in self.labels.items()}
 
     def measured(self, kept: Counter[str], surplus: Counter[str]) -> dict[str, dict[str, int]]:

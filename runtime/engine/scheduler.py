@@ -42,6 +42,7 @@ from synthc.runtime.engine.progress import Events
 from synthc.runtime.engine.quota import Quota, between, intended, stages, variant_basis
 from synthc.runtime.prompting.rows import RowPlan
 from synthc.runtime.steps import Context, inputs_of, run_step
+from synthc.runtime.steps.state import Efficiency, Groups, KeepRates, Trimmed
 from synthc.runtime.io.outputs import shown
 from synthc.runtime.steps.outputs import preflight, write_lock, write_run_log
 
@@ -145,16 +146,12 @@ def _generations(job: GenerateJob, rows: list[int]) -> list[Generation]:
     return [job.generation(i) for i in rows]
 
 
-def _efficiency(q: Quota, generations: list[Generation], kept: int) -> dict[str, Any]:
+def _efficiency(q: Quota, generations: list[Generation], kept: int) -> Efficiency:
     """A variant's cost per kept row, for the manifest: facts of the data (requests planned over
     every round, prompt tokens of those requests), the same whatever the cache held; the prompt
     tokens a run actually evaluated depend on the backend's prefix cache: .synthc/last-build.json."""
-    requests = sum(lq.requests for lq in q.labels.values())
-    prompt = sum(g.completion.prompt_tokens for g in generations)
-    return {"requests": requests, "kept": kept, "prompt_tokens": prompt,
-            "requests_per_kept": round(requests / kept, 3) if kept else None,
-            "prompt_tokens_per_kept": round(prompt / kept, 1) if kept else None,
-            **q.plan_report()}
+    return Efficiency(requests=sum(lq.requests for lq in q.labels.values()), kept=kept,
+                      prompt_tokens=sum(g.completion.prompt_tokens for g in generations), **q.plan_report())
 
 
 def _kept(ctx: Context, nodes: list[str]) -> dict[str, int]:
@@ -162,8 +159,9 @@ def _kept(ctx: Context, nodes: list[str]) -> dict[str, int]:
     out = {}
     for n in nodes:
         step = ctx.plan.step(n)
-        if step.kind == "generate" and step.target.id in ctx.counts:
-            out[n] = sum(ctx.counts[step.target.id].values())
+        state = ctx.variants.get(step.target.id) if step.kind == "generate" else None
+        if state is not None and state.kept is not None:
+            out[n] = sum(state.kept.values())
     return out
 
 
@@ -171,9 +169,9 @@ def _evaluated(ctx: Context) -> str:
     """Prompt tokens evaluated ÷ sent, per variant that sent any (the rest came from the backend's
     KV cache or a server's slot cache); omitted where a backend evaluates everything it is sent
     (the fake one)."""
+    tallies = [(vid, s.stats) for vid, s in sorted(ctx.variants.items()) if s.stats is not None]
     parts = [f"{vid} {c['evaluated_tokens'] / c['prompt_tokens']:.2f}"
-             for vid, c in sorted(ctx.variant_stats.items())
-             if c["prompt_tokens"] and c["evaluated_tokens"] < c["prompt_tokens"]]
+             for vid, c in tallies if c["prompt_tokens"] and c["evaluated_tokens"] < c["prompt_tokens"]]
     return f"; prompt tokens evaluated ÷ sent: {', '.join(parts)}" if parts else ""
 
 
@@ -243,7 +241,7 @@ class _Scheduler:
             self.quotas[node] = self.by_filter[after[1]] = q
         job = GenerateJob(node, v, ctx.program, rows, width, be.fingerprint(), fit)
         self.jobs[node] = job
-        ctx.groups[v.id] = {"width": job.width, "groups": len(job.groups)}
+        ctx.variant(v).groups = Groups(job.width, len(job.groups))
         ctx.events.emit("generate_start", node=node, total=len(job.rows), width=job.width, groups=len(job.groups),
                         kv_bytes=kv_bytes(be))
         self._launch(job)
@@ -264,7 +262,7 @@ class _Scheduler:
 
         def finish(judged: list[Any]) -> list[Any]:
             dist = record_scores(j, candidates, judged)
-            ctx.judged[v.id] = dist
+            ctx.variant(v).judged = dist
             ctx.note(node, f"{len(judged)} rows scored by `{j.model}`: " + "; ".join(
                 f"{label or '-'} " + " ".join(f"{s}:{n}" for s, n in sorted(c.items())) for label, c in sorted(dist.items())))
             return candidates
@@ -391,7 +389,7 @@ class _Scheduler:
 
     def _extend(self, job: GenerateJob, q: Quota, more: list[Any], label: str | None) -> None:
         job.extend(more)
-        self.ctx.groups[job.variant.id] = {"width": job.width, "groups": len(job.groups)}
+        self.ctx.variant(job.variant).groups = Groups(job.width, len(job.groups))
         self.ctx.events.emit("generate_round", node=job.node, label=label, rows=len(more), total=len(job.rows),
                              round=max(lq.rounds for lq in q.labels.values()))
 
@@ -402,16 +400,17 @@ class _Scheduler:
             return value
         ctx, v = self.ctx, q.variant
         kept, surplus = q.cut(value)
-        ctx.counts[v.id] = dict(Counter(c.label or "" for c in kept))
+        state = ctx.variant(v)
+        state.keep([c.label for c in kept])
         by_label = Counter(intended(c) for c in kept)
-        ctx.quota[v.id] = q.report(by_label, surplus)
-        ctx.keep_rates[v.id] = {"basis": q.basis, "labels": q.measured(by_label, surplus)}
-        ctx.efficiency[v.id] = _efficiency(q, self.values.get(q.node, []), len(kept))
+        state.quota = q.report(by_label, surplus)
+        state.keep_rates = KeepRates(q.basis, q.measured(by_label, surplus))
+        state.efficiency = _efficiency(q, self.values.get(q.node, []), len(kept))
         if surplus:
             ctx.note(node, f"cut {sum(surplus.values())} row(s) beyond the quota: kept {len(kept)}")
-        short = {lb: e for lb, e in ctx.quota[v.id].items() if not e["met"]}
+        short = {lb: e for lb, e in state.quota.items() if not e.met}
         if short:
-            what = ", ".join(f"{lb or '(unlabelled)'} {e['kept']} of {e['wanted']} after {e['requests']} requests"
+            what = ", ".join(f"{lb or '(unlabelled)'} {e.kept} of {e.wanted} after {e.requests} requests"
                              for lb, e in short.items())
             ctx.events.notice(f"warning: quota not met for `{v.id}` (attempts = {v.attempts}): {what}; "
                               "loosen its filters or raise `attempts`")
@@ -439,8 +438,8 @@ class _Scheduler:
         members = job.commit(g, completions)
         if fresh:
             ctx.cache.put_group(job.node, job.entries(g), self._spend(job, g, completions))
-        stats = ctx.variant_stats.setdefault(job.variant.id, Counter())
-        usage = ctx.usage.setdefault(job.variant.id, Counter())
+        state = ctx.variant(job.variant)
+        stats, usage = state.tally(), state.usage
         for c in completions:  # what the rows cost, whichever build generated them (the card's cost)
             usage["requests"] += 1
             usage["prompt_tokens"] += c.prompt_tokens
@@ -480,7 +479,7 @@ class _Scheduler:
             rows, turns = job.trimmed()
             if rows:  # conversation histories trimmed to the context (runtime/prompting/history.py)
                 v = job.variant
-                self.ctx.history[v.id] = {"rows": rows, "turns_left_out": turns}
+                self.ctx.variant(v).history = Trimmed(rows, turns)
                 self.ctx.note(job.node, f"{rows} conversation turn(s) sent without their oldest {turns} earlier "
                                         f"turn(s) in all, to fit the context of {self.ctx.program.model(v.model).context}")
             self._finish(job.node)

@@ -16,11 +16,11 @@ from synthc.compiler.lower import HF_PREFIX
 from synthc.compiler.source import Span
 from synthc.runtime.errors import fail
 
-__all__ = ["Row", "read_table", "read_records", "load_source", "sample_rows", "file_sha256", "source_sha256", "location"]
+__all__ = ["Record", "read_table", "read_records", "load_source", "sample_rows", "file_sha256", "source_sha256", "location"]
 
 
 @dataclass(frozen=True, slots=True)
-class Row:
+class Record:
     """One record: the mapped standard columns plus the declared extra fields."""
 
     id: str
@@ -214,7 +214,7 @@ def _read_json_array(text: str, path: str, origin: Span) -> list[dict[str, Any]]
 
 
 def _rows(records: list[dict[str, Any]], path: str, id_col: str, text_col: str, label_col: str | None,
-          fields: tuple[str, ...], split: str | None, origin: Span) -> list[Row]:
+          fields: tuple[str, ...], split: str | None, origin: Span) -> list[Record]:
     out = []
     seen: dict[str, int] = {}  # id -> the record that has it: provenance names a row by its id
     for n, rec in enumerate(records, 1):
@@ -236,7 +236,7 @@ def _rows(records: list[dict[str, Any]], path: str, id_col: str, text_col: str, 
                        "id), or map another column with `id = \"…\"`")
         seen[rid] = n
         label = None if not label_col or rec[label_col] is None else str(rec[label_col])
-        out.append(Row(rid, str(text), label, {f: rec[f] for f in fields}))
+        out.append(Record(rid, str(text), label, {f: rec[f] for f in fields}))
     return out
 
 
@@ -255,23 +255,23 @@ def _columns_help(record: dict[str, Any]) -> str:
     return f"columns in that record: {', '.join(shown)}" + (f" and {rest} more" if rest else "")
 
 
-def load_source(src: ir.Source | ir.Corpus, root: str) -> list[Row]:
+def load_source(src: ir.Source | ir.Corpus, root: str) -> list[Record]:
     label = src.label if isinstance(src, ir.Source) else None
     return _rows(read_records(src, root), location(root, src.path), src.id, src.text, label, src.fields,
                  None, src.origin)
 
 
-def sample_rows(rows: list[Row], sample: ir.Sample, labels: tuple[str, ...] | None, origin: Span) -> list[Row]:
+def sample_rows(rows: list[Record], sample: ir.Sample, labels: tuple[str, ...] | None, origin: Span) -> list[Record]:
     """Seeded sampling: `balanced` takes per_label rows of every label (or total split evenly);
     `stratified` keeps the source's label proportions (largest remainder). Output is in a stable
     order: by label (label-set order, else sorted), then by the seeded draw."""
     rng = random.Random(sample.seed)
-    by_label: dict[str, list[Row]] = {}
+    by_label: dict[str, list[Record]] = {}
     for r in rows:
         by_label.setdefault(r.label or "", []).append(r)
     order = [lb for lb in (labels or sorted(by_label)) if lb in by_label] or sorted(by_label)
     quotas = _quotas(sample, order, by_label)
-    out: list[Row] = []
+    out: list[Record] = []
     for lb in order:
         pool = by_label[lb]
         want = quotas[lb]
@@ -282,7 +282,7 @@ def sample_rows(rows: list[Row], sample: ir.Sample, labels: tuple[str, ...] | No
     return out
 
 
-def _quotas(sample: ir.Sample, order: list[str], by_label: dict[str, list[Row]]) -> dict[str, int]:
+def _quotas(sample: ir.Sample, order: list[str], by_label: dict[str, list[Record]]) -> dict[str, int]:
     if sample.per_label is not None:
         return {lb: sample.per_label for lb in order}
     total = sample.total or 0

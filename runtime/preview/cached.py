@@ -364,7 +364,7 @@ def _value(ctx: Any, values: dict[str, Any], node: str, say: Callable[[str], Non
         return values[node]
     for u in plan.deps(node):
         _value(ctx, values, u, say)
-    if step.kind == "index" or node.startswith("load:corpus"):
+    if step.kind == "index" or isinstance(step.target, ir.Corpus):
         say(f"{node}: loading")
     values[node] = run_step(ctx, node, values)
     return values[node]

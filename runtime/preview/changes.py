@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from synthc.compiler.irdiff import IRDiff, diff_plans
-from synthc.compiler.plan import Plan, request_count
+from synthc.compiler.plan import Plan, request_count, variant_node
 from synthc.compiler.resolve import Loader
 from synthc.runtime.preview.cached import Lookup, NodeRows, lookup
 from synthc.runtime.preview.estimate import duration, speeds
@@ -73,7 +73,7 @@ def diff_recipes(old: Plan, new: Plan, old_name: str, new_name: str, *, backend:
     old_v = {v.id: v for v in old.program.variants()}
     new_v = {v.id: v for v in new.program.variants()}
     for vid in list(new_v) + [x for x in old_v if x not in new_v]:
-        node = f"generate:{vid}"
+        node = variant_node("generate", vid)
         n_old = request_count(old_v[vid], old.program)[0] if vid in old_v else None
         n_new = request_count(new_v[vid], new.program)[0] if vid in new_v else None
         if vid not in new_v:

@@ -15,7 +15,7 @@ from typing import Any
 
 from synthc.compiler import ir
 from synthc.runtime.backends.base import Constraint, Request
-from synthc.runtime.io.data import Row
+from synthc.runtime.io.data import Record
 from synthc.runtime.retrieval.corpora import Doc, Hit
 from synthc.runtime.prompting.prompts import example_stops
 from synthc.runtime.prompting.scope import once_scope, prompt_scope, render, render_demos
@@ -29,7 +29,7 @@ __all__ = ["Planned", "Pair", "Planner", "RowPlan", "plan_rows", "label_counts",
 class Pair:
     """A retrieved (seed, document) pair: a synthesis input, or a RETRICL demo."""
 
-    seed: Row
+    seed: Record
     hit: Hit
 
 
@@ -37,10 +37,10 @@ class Pair:
 class Planned:
     key: str  # unique within the variant, sortable: "<label>/<index>"
     label: str | None
-    seed: Row | None = None
+    seed: Record | None = None
     hit: Hit | None = None
     attrs: dict[str, Any] = field(default_factory=dict)
-    demos: list[tuple[Row, Doc | None]] = field(default_factory=list)
+    demos: list[tuple[Record, Doc | None]] = field(default_factory=list)
     persona: dict[str, Any] | None = None
     conversation: str | None = None  # conversation id; turns run in key order
     turn: int = 0
@@ -80,7 +80,7 @@ class Planner:
 
     v: ir.Variant
     program: ir.Program
-    seeds: list[Row] | None
+    seeds: list[Record] | None
     inputs: list[Pair] | None
     demo_pairs: list[Pair] | None
     personas: dict[str, dict[str, Any]] | None
@@ -159,13 +159,13 @@ class Planner:
         return rows
 
 
-def plan_rows(v: ir.Variant, program: ir.Program, seeds: list[Row] | None, inputs: list[Pair] | None,
+def plan_rows(v: ir.Variant, program: ir.Program, seeds: list[Record] | None, inputs: list[Pair] | None,
               demo_pairs: list[Pair] | None, personas: dict[str, dict[str, Any]] | None) -> RowPlan:
     """All rows of one variant's first round, in generation order."""
     return Planner(v, program, seeds, inputs, demo_pairs, personas).first()
 
 
-def _assign_demos(v: ir.Variant, rows: list[Planned], seeds: list[Row], pairs: list[Pair], model_seed: int) -> None:
+def _assign_demos(v: ir.Variant, rows: list[Planned], seeds: list[Record], pairs: list[Pair], model_seed: int) -> None:
     """Each row's demos: a uniform sample of its pool (with or without replacement), in a uniformly
     random order. With `shared > 0` the rows of a block (`block` consecutive rows of a label)
     take their first `shared` demos from one stream drawn per block, so their prompts share that
@@ -173,10 +173,10 @@ def _assign_demos(v: ir.Variant, rows: list[Planned], seeds: list[Row], pairs: l
     fs = v.fewshot
     assert fs is not None
     if fs.source == "retrieved":
-        everything: list[tuple[Row, Doc | None]] = [(p.seed, p.hit.doc) for p in pairs]
+        everything: list[tuple[Record, Doc | None]] = [(p.seed, p.hit.doc) for p in pairs]
     else:
         everything = [(s, None) for s in seeds]
-    pools: dict[str | None, list[tuple[Row, Doc | None]]] = {}
+    pools: dict[str | None, list[tuple[Record, Doc | None]]] = {}
     streams: dict[tuple[str | None, int], _DemoStream] = {}
     for r in rows:
         group = r.label if fs.same_label and r.label is not None else None  # None: the whole pool

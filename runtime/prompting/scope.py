@@ -14,7 +14,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from synthc.compiler import ir, scopes
-from synthc.runtime.io.data import Row
+from synthc.runtime.io.data import Record
 from synthc.runtime.prompting.render import render_template
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ def once_scope(v: ir.Variant, program: ir.Program, key: str) -> Scope:
     return _build("once", v, program, {"param": dict(program.params), "key": key})
 
 
-def demo_scope(v: ir.Variant, program: ir.Program, example: Row, doc: Doc | None) -> Scope:
+def demo_scope(v: ir.Variant, program: ir.Program, example: Record, doc: Doc | None) -> Scope:
     """The scope of one few-shot demo: its example row (and document, for RETRICL)."""
     values: dict[str, Any] = {"param": dict(program.params), "example": example.scope()}
     if example.label is not None and v.labels:
@@ -97,7 +97,7 @@ def demo_scope(v: ir.Variant, program: ir.Program, example: Row, doc: Doc | None
     return _build("demo", v, program, values)
 
 
-def query_scope(v: ir.Variant, program: ir.Program, seed: Row) -> Scope:
+def query_scope(v: ir.Variant, program: ir.Program, seed: Record) -> Scope:
     """The scope of the retrieval query for one seed row."""
     return _build("query", v, program, {"param": dict(program.params), "seed": seed.scope()})
 
@@ -107,7 +107,7 @@ def pairs_scope(v: ir.Variant, program: ir.Program, output: dict[str, Any], r: P
     return _build("pairs", v, program, _row_values(v, program, r) | {"output": output})
 
 
-def corpus_scope(corpus: ir.Corpus, row: Row) -> Scope:
+def corpus_scope(corpus: ir.Corpus, row: Record) -> Scope:
     """The scope of a corpus's `render` template for one of its rows."""
     names = _corpus_names(corpus.fields)
     return {name: value for name, value in {"row": row.scope()}.items() if name in names}

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from synthc.compiler import ir
-from synthc.runtime.io.data import Row, load_source, source_sha256
+from synthc.runtime.io.data import Record, load_source, source_sha256
 from synthc.runtime.retrieval.embeddings import Embeddings, EmbeddingStore
 from synthc.runtime.errors import fail
 from synthc.runtime.prompting.scope import corpus_scope, render
 
-__all__ = ["Doc", "load_corpus", "Index", "build_index", "index_key", "Hit"]
+__all__ = ["Doc", "load_corpus", "Index", "build_index", "encoder_identity", "Hit"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +44,7 @@ def load_corpus(corpus: ir.Corpus, root: str, count: Callable[[str], int],
     """Render, drop documents under `min_tokens`, truncate above `max_tokens` at the last
     `truncate_at` boundary. Returns the documents and a content hash for cache keys/lockfile;
     `tally` counts the documents `read`, dropped as `short` and `truncated` (the build says them)."""
-    rows: list[Row] = load_source(corpus, root)
+    rows: list[Record] = load_source(corpus, root)
     if corpus.limit:
         rows = rows[: corpus.limit]
     tally = Counter() if tally is None else tally
@@ -80,9 +80,6 @@ def _bound(text: str, corpus: ir.Corpus, count: Callable[[str], int], truncate: 
 _TOKEN = re.compile(r"\w+")
 
 
-INDEX_VERSION = 2  # 2: dense vectors from the project's embedding store, keyed by encoder identity
-
-
 def dense_similarity(retriever: ir.Retriever) -> bool:
     """Whether the similarity bands use the dense embedder (else TF-IDF cosine)."""
     from synthc.runtime.eval.embed import minilm_available
@@ -92,17 +89,12 @@ def dense_similarity(retriever: ir.Retriever) -> bool:
     return retriever.similarity == "auto" and minilm_available()
 
 
-def index_key(retriever: ir.Retriever, corpus_digest: str) -> str:
-    """What an index depends on: the corpus content (documents after rendering and bounds), the
-    retriever's parameters and, when vectors are involved, the encoder's identity (model and
-    backend: an ONNX-built index is never reused by torch or the other way round); the on-disk
-    index under `.synthc/index/<key>` is reused on a match. The retrieval memo keys on it too."""
+def encoder_identity(retriever: ir.Retriever) -> str | None:
+    """The dense encoder's identity (model and backend) when the retriever's index or similarity
+    bands use vectors, else None: part of the index key (runtime/store/keys.py: index_key)."""
     from synthc.runtime.eval.embed import dense_identity
 
-    dense = dense_similarity(retriever)
-    params = [INDEX_VERSION, corpus_digest, retriever.method, retriever.k1, retriever.b, retriever.embedder,
-              dense, dense_identity() if dense else None]
-    return hashlib.sha256(json.dumps(params).encode()).hexdigest()[:32]
+    return dense_identity() if dense_similarity(retriever) else None
 
 
 class Index:

@@ -22,8 +22,9 @@ from synthc.compiler.source import Span
 from synthc.runtime.store.cache import Cache
 from synthc.runtime.models.load import ModelPool
 from synthc.runtime.engine.progress import Events
+from synthc.runtime.steps.state import Retrieval, VariantState
 
-__all__ = ["Context", "Inputs", "StepFn", "STEPS", "run_step", "run_until", "inputs_of"]
+__all__ = ["Context", "VariantState", "Inputs", "StepFn", "STEPS", "run_step", "run_until", "inputs_of"]
 
 
 @dataclass(slots=True)
@@ -38,28 +39,13 @@ class Context:
     force: bool = False
     recipe: str = ""  # the main spec, absolute, symlinks resolved: it names the lock and owns the outputs
     stats: Counter[str] = field(default_factory=Counter)  # the whole build: generated, cached, tokens, ...
-    variant_stats: dict[str, Counter[str]] = field(default_factory=dict)  # the same, per variant id
     data_hashes: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
-    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # variant id -> label -> kept rows
-    dropped: dict[str, Counter[str]] = field(default_factory=dict)  # variant id -> reason -> rows
-    dropped_by_label: dict[str, dict[str, Counter[str]]] = field(default_factory=dict)  # variant -> label -> reason
-    unscored: dict[str, Counter[str]] = field(default_factory=dict)  # variant id -> `fluency.unknown` -> rows kept
-    cut: dict[str, Counter[str]] = field(default_factory=dict)  # variant id -> reason -> rows cut short, kept
-    stops: dict[str, dict[str, int]] = field(default_factory=dict)  # variant id -> rows ended by a stop, tokens saved
-    retrieval: dict[str, dict[str, Any]] = field(default_factory=dict)  # retriever -> method, similarity space
-    groups: dict[str, dict[str, int]] = field(default_factory=dict)  # variant id -> group width, groups
-    history: dict[str, dict[str, int]] = field(default_factory=dict)  # variant id -> rows trimmed, turns left out
-    quota: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # variant id -> label -> quota
+    # variant id -> what the build recorded of it (runtime/steps/state.py), in the order first met
+    variants: dict[str, VariantState] = field(default_factory=dict)
+    retrieval: dict[str, Retrieval] = field(default_factory=dict)  # retriever name -> how its index was built
     warnings: list[Diagnostic] = field(default_factory=list)  # coded warnings (`warn`), in the order met
-    # variant id -> requests, prompt and generated tokens of every completion its rows came from, new
-    # or cached alike: a fact of the data (the card's cost), the same whichever build generated them
-    usage: dict[str, Counter[str]] = field(default_factory=dict)
     build: str = ""  # this build's id in the usage ledger (runtime/store/ledger.py)
-    keep_rates: dict[str, dict[str, Any]] = field(default_factory=dict)  # variant id -> measured keep rates (lock)
-    efficiency: dict[str, dict[str, Any]] = field(default_factory=dict)  # variant id -> requests, tokens per kept row
-
-    judged: dict[str, dict[str, Counter[int]]] = field(default_factory=dict)  # variant id -> label -> judge score -> rows
 
     @property
     def program(self) -> ir.Program:
@@ -80,10 +66,13 @@ class Context:
         self.warnings += sink.items
         self.events.emit("warning", code=code, message=message)
 
-    def drop(self, variant: str, label: str | None, reason: str, n: int = 1) -> None:
-        """Count `n` rows of `variant` dropped for `reason` (a short stable key), in all and per label."""
-        self.dropped.setdefault(variant, Counter())[reason] += n
-        self.dropped_by_label.setdefault(variant, {}).setdefault(label or "", Counter())[reason] += n
+    def variant(self, v: ir.Variant) -> VariantState:
+        """The build's record of variant `v` (created when first met)."""
+        return self.variants.setdefault(v.id, VariantState())
+
+    def recorded(self, variants: list[ir.Variant]) -> list[tuple[ir.Variant, VariantState]]:
+        """`variants` with their records, a variant the build never met with an empty one."""
+        return [(v, self.variants.get(v.id) or VariantState()) for v in variants]
 
 
 class Inputs:

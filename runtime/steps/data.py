@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from synthc.compiler import ir
 from synthc.runtime.store import memo
-from synthc.runtime.io.data import Row, load_source, read_records, sample_rows
+from synthc.runtime.io.data import Record, load_source, read_records, sample_rows
 from synthc.runtime.errors import fail
 from synthc.runtime.filters.oracle import Oracle
 from synthc.runtime.retrieval.corpora import load_corpus
@@ -36,7 +36,7 @@ def load(ctx: Context, target: ir.Source | ir.Corpus, inputs: Inputs, node: str)
     return docs, digest
 
 
-def _undeclared_labels(ctx: Context, src: ir.Source, rows: list[Row]) -> None:
+def _undeclared_labels(ctx: Context, src: ir.Source, rows: list[Record]) -> None:
     """E526 (a warning) for each label the data carries that a label set seeded from it does not
     declare: those rows are never used as seeds, and silence would hide a typo or a missing label."""
     program = ctx.program
@@ -64,9 +64,9 @@ def _token_fns(ctx: Context, corpus: ir.Corpus) -> tuple[Callable[[str], int], C
     return (lambda t: len(t.split())), (lambda t, n: " ".join(t.split()[:n])), "words"
 
 
-def sample(ctx: Context, src: ir.Source, inputs: Inputs, node: str) -> list[Row]:
+def sample(ctx: Context, src: ir.Source, inputs: Inputs, node: str) -> list[Record]:
     assert src.sample is not None
-    rows: list[Row] = inputs.one("rows")
+    rows: list[Record] = inputs.one("rows")
     labels = next((ctx.program.label_set(v.labels).names for v in ctx.program.variants()
                    if v.seeds == src.name and v.labels), None)
     out = sample_rows(rows, src.sample, labels, src.origin)
@@ -118,7 +118,7 @@ def _derive(d: ir.Derived, rec: dict[str, Any], earlier: list[dict[str, Any]]) -
 
 
 def oracle(ctx: Context, src: ir.Source, inputs: Inputs, node: str) -> Oracle:
-    rows: list[Row] = inputs.one("rows")
+    rows: list[Record] = inputs.one("rows")
     labelled = [r for r in rows if r.label is not None]
     classes = sorted({str(r.label) for r in labelled})
     if len(classes) < 2:  # scikit-learn would raise ValueError

@@ -17,12 +17,13 @@ import random
 from typing import Any
 
 from synthc.compiler import ir
-from synthc.runtime.io.data import Row
+from synthc.runtime.io.data import Record
 from synthc.runtime.errors import RunFailed, fail
 from synthc.runtime.prompting.rows import Planned
 from synthc.runtime.prompting.scope import pairs_scope, render
 from synthc.runtime.steps import Context, Inputs
 from synthc.runtime.steps.outputs import final_rows, record
+from synthc.runtime.store.keys import evaluation_key
 
 __all__ = ["evaluate", "code_digest"]
 
@@ -31,7 +32,7 @@ def evaluate(ctx: Context, ev: ir.Evaluate, inputs: Inputs, node: str) -> dict[s
     from synthc.runtime.eval import METRICS_SCHEMA_VERSION, Dataset, Options, dataset_from_records, run_eval
     from synthc.runtime.eval.embed import minilm_available
 
-    def as_dataset(name: str, rows: list[Row]) -> Dataset:
+    def as_dataset(name: str, rows: list[Record]) -> Dataset:
         return Dataset(name, tuple(r.text for r in rows), tuple(r.label for r in rows))
 
     task = ctx.program.task(ev.task)
@@ -42,11 +43,9 @@ def evaluate(ctx: Context, ev: ir.Evaluate, inputs: Inputs, node: str) -> dict[s
     train = as_dataset(ev.train, inputs.one("train")) if ev.train else None
     opts = Options(metrics=ev.metrics, students=ev.students, seeds=ev.seeds, embedder=ev.embedder,
                    self_bleu_sample=ev.self_bleu_sample, gold_plus_synthetic=ev.gold_plus_synthetic, gold_k=ev.gold_k)
-    settings = {k: v for k, v in dataclasses.asdict(ev).items() if k != "origin"}
     collection = inputs.one("collection") if ev.collection else None
-    digest = hashlib.sha256(json.dumps([METRICS_SCHEMA_VERSION, code_digest(), minilm_available(), records, real,
-                                        train, settings, collection[1] if collection else None],
-                                       sort_keys=True, default=repr).encode()).hexdigest()
+    digest = evaluation_key(ev, METRICS_SCHEMA_VERSION, code_digest(), minilm_available(), records, real, train,
+                            collection[1] if collection else None)
     directory = os.path.join(ctx.root, ev.path)
     previous = _read_json(os.path.join(directory, "metrics.json"))
     if (previous and previous.get("input_digest") == digest and not ctx.force
@@ -100,7 +99,7 @@ def _ir_job(ctx: Context, ev: ir.Evaluate, inputs: Inputs, records: dict[str, li
     assert v0.pairs is not None and ev.relevant is not None
     query_template = v0.pairs.query
 
-    def query(row: Row) -> str:
+    def query(row: Record) -> str:
         try:
             return render(query_template, pairs_scope(v0, ctx.program, {}, Planned(key=row.id, label=None, seed=row, persona={})))
         except RunFailed:  # a template limit or sandbox refusal, already coded
@@ -110,7 +109,7 @@ def _ir_job(ctx: Context, ev: ir.Evaluate, inputs: Inputs, records: dict[str, li
                        query_template.origin, "query template",
                        help="retrieval evaluation renders the query from the real row alone (no output or persona)") from None
 
-    real_rows: list[Row] = [r for r in inputs.one("real") if str(r.fields.get(ev.relevant)) in text]
+    real_rows: list[Record] = [r for r in inputs.one("real") if str(r.fields.get(ev.relevant)) in text]
     if ev.queries and len(real_rows) > ev.queries:
         real_rows = random.Random(42).sample(real_rows, ev.queries)
     queries = tuple(Query(r.id, query(r), str(r.fields[ev.relevant]), str(r.fields.get(ev.time or "", "")))

@@ -9,7 +9,7 @@ from collections import Counter
 
 from synthc.compiler import ir
 from synthc.compiler.filters import in_order
-from synthc.runtime.io.data import Row
+from synthc.runtime.io.data import Record
 from synthc.runtime.errors import fail
 from synthc.runtime.filters.pipeline import FilterInputs, Texts, apply_filters
 from synthc.runtime.filters.shingles import ShingleIndex
@@ -27,15 +27,16 @@ def filter_rows(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[
                        echo=value_echo(forbidden_values(v, ctx.program)),
                        prompt=(lambda c: _instruction(ctx.program, v, c)) if is_free_text(v) else None)
     kept = apply_filters(rows, v.filter, fin)
+    state = ctx.variant(v)
     for r in rows:
         if r.dropped:
-            ctx.drop(v.id, r.label, r.dropped)
+            state.drop(r.label, r.dropped)
             ctx.events.emit("row_dropped", node=node, row=r.key, label=r.label, reason=r.dropped, detail=r.detail)
     for r in kept:
         r.provenance["scores"] = r.scores
     if fin.unscored:
-        ctx.unscored.setdefault(v.id, Counter()).update(fin.unscored)
-    drops = ctx.dropped.setdefault(v.id, Counter())
+        state.add_unscored(fin.unscored)
+    drops = state.dropped
     if not kept and (rows or sum(drops.values())):
         why = ", ".join(f"{k} {n}" for k, n in drops.most_common()) or "no completion parsed into a row"
         fix = "loosen the filter that dropped the most rows; generations are cached, so a rebuild is quick"
@@ -44,7 +45,7 @@ def filter_rows(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[
                    "the rows it cut with `parse { truncated = sentence }` (or all of them: `keep`)")
         raise fail("E525", f"no row of `{v.id}` survived parsing and filters (dropped: {why})",
                    v.filter.origin if v.filter.origin.file >= 0 else v.origin, "filters of this task", help=fix)
-    ctx.counts[v.id] = dict(Counter(r.label or "" for r in kept))
+    state.keep([r.label for r in kept])
     ctx.note(node, _note(rows, kept, fin))
     return kept
 
@@ -64,7 +65,7 @@ def _instruction(program: ir.Program, v: ir.Variant, c: Candidate) -> ShingleInd
 def _copy_sources(inputs: Inputs) -> tuple[Texts, ...]:
     out = []
     for step, loaded in inputs.each("copy_of"):
-        src: list[Row] = loaded
+        src: list[Record] = loaded
         out.append(Texts(step.target.name, tuple(r.id for r in src), tuple(r.text for r in src)))
     return tuple(out)
 

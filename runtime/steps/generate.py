@@ -10,7 +10,7 @@ from collections import Counter
 from typing import Any
 
 from synthc.compiler import ir
-from synthc.runtime.io.data import Row
+from synthc.runtime.io.data import Record
 from synthc.runtime.engine.groups import Generation
 from synthc.runtime.errors import fail
 from synthc.runtime.prompting.history import history_turns
@@ -18,6 +18,7 @@ from synthc.runtime.prompting.postprocess import TOKEN_CAP, Candidate, parse_com
 from synthc.runtime.prompting.prompts import cut_echo, echo_markers, example_stops, is_free_text
 from synthc.runtime.prompting.rows import Planned, plan_rows
 from synthc.runtime.steps import Context, Inputs
+from synthc.runtime.steps.state import Stops
 
 __all__ = ["render", "parse", "provenance"]
 
@@ -34,7 +35,7 @@ def render(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[Plann
     return rows
 
 
-def _check_seeds(ctx: Context, v: ir.Variant, seeds: list[Row] | None, rows: list[Planned]) -> None:
+def _check_seeds(ctx: Context, v: ir.Variant, seeds: list[Record] | None, rows: list[Planned]) -> None:
     """A prompt that reads `seed` needs a seed row for every planned row (E509, not a Jinja error)."""
     from synthc.compiler.templates import variables
 
@@ -56,8 +57,8 @@ def _check_seeds(ctx: Context, v: ir.Variant, seeds: list[Row] | None, rows: lis
 def parse(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[Candidate]:
     model = ctx.program.model(v.model)
     out: list[Candidate] = []
-    drops: Counter[str] = ctx.dropped.setdefault(v.id, Counter())
-    cut: Counter[str] = ctx.cut.setdefault(v.id, Counter())
+    state = ctx.variant(v)
+    drops, cut = state.dropped, state.cut
     echo = echo_markers(v) if is_free_text(v) else None
     derived = bool(example_stops(v, model))
     stopped = saved = 0
@@ -69,7 +70,7 @@ def parse(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[Candid
         if g.completion.finish == "error":  # the server's answer was malformed; the reason goes to the event log
             # `server_error`, or `unenforced`: a constrained answer that breaks its constraint
             reason = g.completion.extra.get("drop", "server_error")
-            ctx.drop(v.id, r.label, reason)
+            state.drop(r.label, reason)
             ctx.events.emit("row_rejected", node=node, row=r.key, reason=g.completion.extra.get("error", ""))
             if reason == "unenforced":
                 unenforced.append(g.completion.extra.get("error", ""))
@@ -107,7 +108,7 @@ def parse(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[Candid
                 provenance=provenance(v, model, ctx.models.info.get(v.model, {}), g), row=r,
             ))
     if derived:
-        ctx.stops[v.id] = {"rows": stopped, "tokens_saved": saved}
+        state.stops = Stops(stopped, saved)
         ctx.note(node, f"{stopped} of {len(generations)} rows ended by an example stop "
                        f"(≤ {saved} tokens not generated)")
     if cut.get("echo") or drops.get("echo.template"):
@@ -125,7 +126,7 @@ def parse(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[Candid
 
 def _drop(ctx: Context, v: ir.Variant, node: str, key: str, label: str | None, reason: str, detail: str) -> None:
     """A row the parse step drops: counted (manifest, card) and logged with its detail, as the filters' are."""
-    ctx.drop(v.id, label, reason)
+    ctx.variant(v).drop(label, reason)
     ctx.events.emit("row_dropped", node=node, row=key, label=label, reason=reason, detail=detail)
 
 

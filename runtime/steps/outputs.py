@@ -196,31 +196,32 @@ def _manifest(ctx: Context, e: ir.Export, variants: list[ir.Variant], hashes: di
     event log, the build summary and .synthc/last-build.json."""
     directory = export_targets(ctx.program, e)[0]
     model = _public(ctx.models.info.get(variants[0].model, {}) if variants else {})
-    counts = {v.name: ctx.counts.get(v.id, {}) for v in variants}
+    recorded = ctx.recorded(variants)
+    counts = {v.name: s.kept or {} for v, s in recorded}
     manifest = {
         "schema_version": MANIFEST_SCHEMA_VERSION,
         **_owner(ctx, e).record(directory), "task": e.task, "format": e.format,
         "files": {name: {"sha256": sha, "rows": rows[name]} for name, sha in sorted(hashes.items())},
         "counts": {name: {"total": sum(c.values()), "per_label": dict(sorted(c.items()))} for name, c in counts.items()},
-        "dropped": {v.name: dict(sorted(ctx.dropped.get(v.id, Counter()).items())) for v in variants},
-        "dropped_by_label": {v.name: _by_label(ctx.dropped_by_label.get(v.id, {})) for v in variants},
-        "kept_unscored": {v.name: dict(sorted(ctx.unscored[v.id].items())) for v in variants if v.id in ctx.unscored},
-        "judge_scores": {v.name: distribution(ctx.judged[v.id]) for v in variants if v.id in ctx.judged},
-        "cut": {v.name: dict(sorted(ctx.cut.get(v.id, Counter()).items())) for v in variants},
-        "stops": {v.name: ctx.stops[v.id] for v in variants if v.id in ctx.stops},
-        "groups": {v.name: ctx.groups[v.id] for v in variants if v.id in ctx.groups},
-        "quota": {v.name: ctx.quota[v.id] for v in variants if v.id in ctx.quota},
-        "efficiency": {v.name: ctx.efficiency[v.id] for v in variants if v.id in ctx.efficiency},
-        "retrieval": {n: ctx.retrieval[n] for n in sorted({v.retrieve.retriever for v in variants if v.retrieve})
+        "dropped": {v.name: dict(sorted(s.dropped.items())) for v, s in recorded},
+        "dropped_by_label": {v.name: _by_label(s.dropped_by_label) for v, s in recorded},
+        "kept_unscored": {v.name: dict(sorted(s.unscored.items())) for v, s in recorded if s.unscored is not None},
+        "judge_scores": {v.name: distribution(s.judged) for v, s in recorded if s.judged is not None},
+        "cut": {v.name: dict(sorted(s.cut.items())) for v, s in recorded},
+        "stops": {v.name: s.stops.data() for v, s in recorded if s.stops is not None},
+        "groups": {v.name: s.groups.data() for v, s in recorded if s.groups is not None},
+        "quota": {v.name: {lb: q.data() for lb, q in s.quota.items()} for v, s in recorded if s.quota is not None},
+        "efficiency": {v.name: s.efficiency.data() for v, s in recorded if s.efficiency is not None},
+        "retrieval": {n: ctx.retrieval[n].data() for n in sorted({v.retrieve.retriever for v in variants if v.retrieve})
                       if n in ctx.retrieval},
         "tokens": {"completion": sum(c.provenance.get("tokens", {}).get("completion", 0) for c in kept),
                    "prompt": sum(c.provenance.get("tokens", {}).get("prompt", 0) for c in kept)},
         "model": model, "versions": lockfile.versions(),
         # What the rows cost: every request of each variant (kept, dropped or cut rows alike) summed over
         # its completions, new or cached; deterministic, unlike wall time (the ledger, .synthc/).
-        "usage": {v.name: dict(sorted(ctx.usage.get(v.id, Counter()).items())) for v in variants},
+        "usage": {v.name: dict(sorted(s.usage.items())) for v, s in recorded},
     }
-    trimmed = {v.name: ctx.history[v.id] for v in variants if v.id in ctx.history}
+    trimmed = {v.name: s.history.data() for v, s in recorded if s.history is not None}
     if trimmed:  # only where a conversation outgrew the context (runtime/prompting/history.py)
         manifest["history"] = trimmed
     description = (f"Synthetic `{ctx.program.task(e.task).kind}` data from task `{e.task}` "
@@ -301,7 +302,8 @@ def write_lock(ctx: Context, new: dict[str, Any], any_export: bool) -> None:
     new = _lock_now(ctx) | {"data": new["data"]}  # models loaded late (a corpus's tokenizer) count too
     path = lockfile.lock_path(ctx.recipe)
     old = _read_lock(path)
-    rates = lockfile.merge_keep_rates(old, ctx.keep_rates, {v.id for v in ctx.program.variants()})
+    measured = {vid: s.keep_rates.data() for vid, s in ctx.variants.items() if s.keep_rates is not None}
+    rates = lockfile.merge_keep_rates(old, measured, {v.id for v in ctx.program.variants()})
     if rates:
         new[lockfile.KEEP_RATES] = rates
     if old == new:
@@ -330,12 +332,13 @@ def run_efficiency(ctx: Context) -> dict[str, dict[str, Any]]:
     """Per variant of this run: requests and prompt tokens per kept row, with the prompt tokens the
     backend evaluated (not served from its prefix cache) per kept row — a fact of this run only."""
     out = {}
-    for vid, e in sorted(ctx.efficiency.items()):
-        kept = e["kept"]
-        evaluated = ctx.variant_stats.get(vid, Counter())["evaluated_tokens"]
-        out[vid] = {"requests_per_kept": e["requests_per_kept"], "prompt_tokens_per_kept": e["prompt_tokens_per_kept"],
-                    "prompt_evaluated_per_kept": round(evaluated / kept, 1) if kept else None,
-                    "new_requests": ctx.variant_stats.get(vid, Counter())["generated"]}
+    for vid, s in sorted(ctx.variants.items()):
+        e, stats = s.efficiency, s.stats or Counter()
+        if e is None:
+            continue
+        out[vid] = {"requests_per_kept": e.requests_per_kept, "prompt_tokens_per_kept": e.prompt_tokens_per_kept,
+                    "prompt_evaluated_per_kept": round(stats["evaluated_tokens"] / e.kept, 1) if e.kept else None,
+                    "new_requests": stats["generated"]}
     return out
 
 
@@ -347,8 +350,8 @@ def write_run_log(ctx: Context, seconds: float) -> None:
         "generations": {"new": ctx.stats["generated"], "cached": ctx.stats["cached"]},
         "tokens": {"generated": ctx.stats["tokens"], "prompt": ctx.stats["prompt_tokens"],
                    "prompt_evaluated": ctx.stats["evaluated_tokens"]},
-        "groups": ctx.groups,
-        "variants": {vid: _token_facts(c) for vid, c in sorted(ctx.variant_stats.items())},
+        "groups": {vid: s.groups.data() for vid, s in ctx.variants.items() if s.groups is not None},
+        "variants": {vid: _token_facts(s.stats) for vid, s in sorted(ctx.variants.items()) if s.stats is not None},
         "efficiency": run_efficiency(ctx),
         "kv_bytes": {name: kv_bytes(be) for name, be in sorted(ctx.models.backends.items())},  # at the end
     }

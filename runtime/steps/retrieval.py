@@ -5,34 +5,35 @@ from __future__ import annotations
 
 import os
 import random
-from typing import Any, Callable
+from typing import Callable
 
 from synthc.compiler import ir
 from synthc.runtime.store import memo
-from synthc.runtime.io.data import Row
+from synthc.runtime.io.data import Record
 from synthc.runtime.errors import fail
 from synthc.runtime.prompting.postprocess import Candidate
 from synthc.runtime.retrieval.embeddings import EmbeddingStore
-from synthc.runtime.retrieval.corpora import Doc, Index, build_index, dense_similarity, index_key
+from synthc.runtime.retrieval.corpora import Doc, Index, build_index, dense_similarity, encoder_identity
+from synthc.runtime.store.keys import index_key
 from synthc.runtime.prompting.rows import Pair
 from synthc.runtime.prompting.scope import query_scope, render
 from synthc.runtime.steps import Context, Inputs
+from synthc.runtime.steps.state import Retrieval
 
 __all__ = ["index", "retrieve", "remembered", "search", "negatives"]
 
 
 def index(ctx: Context, r: ir.Retriever, inputs: Inputs, node: str) -> Index:
     docs, digest = inputs.one("corpus")
-    cache_dir = None if r.method == "random" else os.path.join(ctx.root, ".synthc", "index", index_key(r, digest))
+    key = index_key(r, digest, encoder_identity(r))
+    cache_dir = None if r.method == "random" else os.path.join(ctx.root, ".synthc", "index", key)
     # dense vectors are shared by every index, build and `synthc plan` of the project
     store = EmbeddingStore(os.path.join(ctx.root, ".synthc", "embeddings.sqlite")) \
         if r.method == "dense" or dense_similarity(r) else None
     built = build_index(r, docs, cache_dir, store)
     how = "loaded from .synthc/index" if built.cached else "built"
-    ctx.retrieval[r.name] = {"method": r.method, "k1": r.k1, "b": r.b, "similarity": built.similarity_space,
-                             "documents": len(docs), "corpus_sha256": digest}
-    if built.encoder:  # model and backend of the stored vectors: the index key and retrieval memo carry it too
-        ctx.retrieval[r.name]["encoder"] = built.encoder
+    # the encoder (model and backend of the stored vectors): the index key and retrieval memo carry it too
+    ctx.retrieval[r.name] = Retrieval(r.method, r.k1, r.b, built.similarity_space, len(docs), digest, built.encoder)
     ctx.note(node, f"{r.method} over {len(docs)} documents ({how})")
     return built
 
@@ -43,7 +44,7 @@ def retrieve(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> tuple[li
     return remembered(ctx, v, idx.docs, inputs.one("seeds"), lambda: search(ctx, v, inputs, node))
 
 
-def remembered(ctx: Context, v: ir.Variant, docs: list[Doc], seeds: list[Row],
+def remembered(ctx: Context, v: ir.Variant, docs: list[Doc], seeds: list[Record],
                compute: Callable[[], tuple[list[Pair], list[Pair]]]) -> tuple[list[Pair], list[Pair]]:
     """The retrieval from its on-disk memo (runtime/store/memo.py) when nothing it depends on changed:
     the similarity bands embed every retrieved document. `compute()` runs on a miss."""
@@ -59,7 +60,7 @@ def search(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> tuple[list
     be = ctx.models.get(v.model)
     pairs: list[Pair] = []
     demos: list[Pair] = []
-    seeds: list[Row] = inputs.one("seeds")
+    seeds: list[Record] = inputs.one("seeds")
     step = max(1, -(-len(seeds) // 10))
     for start in range(0, len(seeds), step):  # ten batches: BM25 and the encoder work on many queries at once,
         batch = seeds[start: start + step]  # and a first retrieval (minutes of embedding) says how far it got

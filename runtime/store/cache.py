@@ -1,6 +1,6 @@
 """The per-row, content-addressed generation cache: SQLite under `.synthc/` beside the spec.
 
-Key = sha256 of the rendered request (messages, constraint, sampling parameters, the row's seed;
+Key (runtime/store/keys.py: generation_key) = sha256 of the rendered request (messages, constraint, sampling parameters, the row's seed;
 all of them functions of the node's IR and the row key), the model fingerprint (file sha256) and
 CACHE_VERSION. The engine commits each group of requests (runtime/engine/groups.py) in one transaction
 as soon as it finishes, so a `kill -9` loses at most the groups in flight, never part of one, and
@@ -22,11 +22,10 @@ import time
 from typing import Any
 
 from synthc.runtime.store import ledger
+from synthc.runtime.store.keys import CACHE_VERSION
 from synthc.runtime.backends.base import Completion
 
 __all__ = ["Cache", "CACHE_VERSION", "CacheError", "open_cache"]
-
-CACHE_VERSION = "1"
 
 
 class CacheError(Exception):

@@ -20,21 +20,15 @@ from collections import Counter
 from typing import Any, Callable
 
 from synthc.compiler import ir
-from synthc.compiler.dump import to_data
+from synthc.runtime.store import keys
 from synthc.runtime.store.cache import Cache
-from synthc.runtime.io.data import Row, file_sha256
-from synthc.runtime.retrieval.corpora import Doc, Hit, index_key
+from synthc.runtime.io.data import Record, file_sha256
+from synthc.runtime.retrieval.corpora import Doc, Hit, encoder_identity
 from synthc.runtime.prompting.rows import Pair
 
 __all__ = ["corpus", "retrieval"]
 
-MEMO_VERSION = 1
 Docs = tuple[list[Doc], str]  # documents and the corpus digest, as retrieval.load_corpus returns them
-
-
-def _key(*parts: Any) -> str:
-    blob = json.dumps([MEMO_VERSION, *parts], sort_keys=True, ensure_ascii=False, default=repr)
-    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def corpus(cache: Cache, c: ir.Corpus, root: str, tokenizer: str, compute: Callable[[], Docs],
@@ -44,7 +38,7 @@ def corpus(cache: Cache, c: ir.Corpus, root: str, tokenizer: str, compute: Calla
     path = os.path.join(root, c.path)
     if not os.path.isfile(path):  # a folder of text files, or missing: no cheap content address
         return compute()
-    key = "corpus:" + _key(file_sha256(path), to_data(c), tokenizer)
+    key = keys.corpus_key(c, file_sha256(path), tokenizer)
     hit = cache.artifact(key)
     if hit is not None:
         if tally is not None:
@@ -57,7 +51,7 @@ def corpus(cache: Cache, c: ir.Corpus, root: str, tokenizer: str, compute: Calla
 
 
 def retrieval(cache: Cache, v: ir.Variant, program: ir.Program, retriever: ir.Retriever, docs: list[Doc],
-              seeds: list[Row], tokenizer: str,
+              seeds: list[Record], tokenizer: str,
               compute: Callable[[], tuple[list[Pair], list[Pair]]]) -> tuple[list[Pair], list[Pair]]:
     """A retrieve node's (inputs, demos) for variant `v` over the corpus `docs`, from the memo when
     its inputs are unchanged. `compute()` runs on a miss (it may first build the index)."""
@@ -65,8 +59,8 @@ def retrieval(cache: Cache, v: ir.Variant, program: ir.Program, retriever: ir.Re
     corpus = hashlib.sha256()
     for d in docs:
         corpus.update(f"{d.id}\x1f{d.text}\x1e".encode())
-    key = "retrieve:" + _key(index_key(retriever, corpus.hexdigest()), to_data(v.retrieve), dict(program.params),
-                             tokenizer, [[s.id, s.text, s.label, s.fields] for s in seeds])
+    index = keys.index_key(retriever, corpus.hexdigest(), encoder_identity(retriever))
+    key = keys.retrieval_key(v.retrieve, program, index, tokenizer, [(s.id, s.text, s.label, s.fields) for s in seeds])
     hit = cache.artifact(key)
     if hit is not None:
         def pairs(rows: list[list[Any]]) -> list[Pair]:
