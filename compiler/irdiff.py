@@ -6,7 +6,7 @@ Each plan node reads a fixed part of the IR (its *config*: a variant's prompt fo
 model's sampling for `generate:`, a retriever's parameters for `index:` …). A node is `changed` when
 its own config differs, `upstream` when only something it consumes changed, `added`/`removed` when
 it exists on one side only. Row-level consequences (which requests regenerate, what is cached)
-need data and are the runtime's (`synthc.runtime.preview.cached`); this module is the why.
+need data and are the runtime's (`synthc.runtime.preview.run`); this module is the why.
 """
 
 from __future__ import annotations

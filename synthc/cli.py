@@ -379,7 +379,7 @@ def _show(result: CompileResult, selection: Selection, args: argparse.Namespace,
 
     assert result.plan is not None
     try:
-        shown = show(result.plan, selection, backend=args.backend,
+        shown = show(result.plan, selection, backend=args.backend, recipe=args.spec,
                      progress=lambda msg: print(f"… {msg}", file=err, flush=True))
     except RunFailed as failed:
         report(failed.diagnostics, result.sources, args, err)
@@ -422,6 +422,7 @@ def cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             return 1
     assert old.plan is not None and new.plan is not None
     d = changes.diff_recipes(old.plan, new.plan, old_name, spec, backend=args.backend, rows=not args.no_rows,
+                             recipe=spec,
                              progress=lambda msg: print(f"… {msg}", file=err, flush=True))
     out.write(changes.as_json(d) if args.json else changes.markdown(d) if args.markdown else changes.text(d))
     return 0

@@ -24,6 +24,7 @@ SMOKE: dict[str, tuple[list[str], str, tuple[str, ...], bool]] = {
     "judge.py": (["--smoke"], "agreement judge keep vs oracle pass", ("sklearn",), False),
     "lsp.py": (["--smoke"], "completion of attributes", ("pygls",), False),
     "metrics.py": (["60"], "Self-BLEU-1..5 exact, N=60", ("nltk",), False),
+    "preview.py": (["--smoke"], "warm / cold", (), False),
     "quality.py": (["--smoke"], "goal gold-10 + synthetic > gold-10", ("sklearn",), False),
     "retrieval.py": (["300", "5"], "ratios (synthc / rank-bm25)", ("rank_bm25",), False),
     "students.py": (["--smoke", "--students", "tfidf_lr"], "reference: word TF-IDF, C=10", ("sklearn",), False),

@@ -18,7 +18,7 @@ from conftest import ROOT
 from synthc.compiler import compile_file
 from synthc.runtime import RunFailed, execute
 from synthc.runtime.backends.base import Completion, Constraint, Request
-from synthc.runtime.preview.cached import lookup
+from synthc.runtime.preview.run import preview
 from synthc.runtime.prompting.history import Fitted, fit_history, history_turns
 from synthc.runtime.models.load import ModelPool
 from test_runtime import _copy_example, _sha
@@ -169,10 +169,10 @@ def test_a_rebuild_and_plan_find_every_trimmed_row_cached(tmp_path: str) -> None
     assert {name: _sha(os.path.join(out, name)) for name in before} == before
     plan = compile_file(spec).plan
     assert plan is not None
-    found = lookup(plan, backend="fake", keep=True)
+    found = preview(plan, backend="fake")
     (node,) = found.nodes
     assert found.nodes[node].new == 0 and found.nodes[node].cached > 0  # `synthc plan`: nothing new
-    looked = found.requests[node]
+    looked = found.nodes[node].rows
     assert any(history_turns(rr.request) < rr.row.turn for rr in looked)  # trimmed there too, the same way
 
 
@@ -206,7 +206,7 @@ def test_a_turn_too_long_by_itself_is_still_e506(tmp_path: str) -> None:
 
 def test_show_finds_the_later_rounds_of_a_trimmed_conversation(tmp_path: str) -> None:
     # A word bound that drops the fake's short answers: the quota loop plans later rounds, which
-    # continue the label's conversations (trimmed too). `lookup(keep=True)` — what `synthc show`
+    # continue the label's conversations (trimmed too). `preview` (runtime/preview/run.py) — what `synthc show`
     # prints — must carry every dataset row's request exactly as the build sent it.
     import hashlib
 
@@ -221,9 +221,9 @@ def test_show_finds_the_later_rounds_of_a_trimmed_conversation(tmp_path: str) ->
     assert any(q["requests"] > q["wanted"] for q in quota.values())  # later rounds happened
     plan = compile_file(spec).plan
     assert plan is not None
-    found = lookup(plan, backend="fake", keep=True)
+    found = preview(plan, backend="fake")
     (node,) = found.nodes
-    shown = {rr.row.key: rr for rr in found.requests[node]}
+    shown = {rr.row.key: rr for rr in found.nodes[node].rows}
     rows = [json.loads(line)["provenance"] for line in open(os.path.join(out, "reviews.jsonl"), encoding="utf-8")]
     later = [shown[p["row"]] for p in rows if shown[p["row"]].later]
     assert later and any(history_turns(rr.request) < rr.row.turn for rr in later)

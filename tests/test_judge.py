@@ -223,3 +223,32 @@ def test_a_judge_on_a_server_that_cannot_select_is_refused(tmp_path: str) -> Non
     result = compile_text(src, os.path.join(str(tmp_path), "r.synth"))
     codes = [d.code.id for d in result.diagnostics]
     assert codes == ["E315"], result.diagnostics
+
+
+def test_plan_counts_the_judges_requests(tmp_path: str) -> None:
+    """`synthc plan` runs the build against the cache (runtime/preview/run.py): the judge's scores
+    are requests of their own, counted on the judge node's line and in the totals — one per row
+    that reaches it before a build, all cached after one."""
+    import io
+
+    from synthc.cli import main
+
+    spec = _project(str(tmp_path), per_label=2)
+
+    def plan() -> dict:
+        out, err = io.StringIO(), io.StringIO()
+        assert main(["plan", spec, "--backend", "fake", "--tokens", "--json"], out, err) == 0, err.getvalue()
+        return {n["id"]: n.get("cache") for n in json.loads(out.getvalue())["nodes"]}
+
+    before = plan()
+    gen, judge = before["generate:t.default"], before["judge:t.default"]
+    assert gen["new"] == gen["rows"] >= 4 and judge["new"] == judge["rows"] == gen["rows"]  # one score per row
+    assert judge["prompt_tokens_new"] > 0
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["plan", spec, "--backend", "fake", "--tokens"], out, err) == 0
+    assert f"cache: 0 of {gen['rows'] + judge['rows']} requests cached" in out.getvalue()
+    assert not os.path.exists(os.path.join(str(tmp_path), "out"))  # a preview writes no output
+    _build(spec)
+    after = plan()
+    gen, judge = after["generate:t.default"], after["judge:t.default"]
+    assert gen["new"] == judge["new"] == 0 and 0 < judge["rows"] <= gen["rows"]  # the rows the parse kept, scored

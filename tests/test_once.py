@@ -118,3 +118,28 @@ def test_quota_rounds_reuse_the_keys(tmp_path: str) -> None:
     with open(os.path.join(tmp, "out", "t.jsonl"), encoding="utf-8") as fh:
         rows = [json.loads(line)["provenance"] for line in fh]
     assert {(p["attributes"]["product"], p["once"]["brand"]["key"]) for p in rows} == {("phone", "phone"), ("laptop", "laptop")}
+
+
+def test_plan_counts_the_once_requests(tmp_path: str) -> None:
+    """`synthc plan --tokens` counts a `once` block's requests (one per key its rows bring) with the
+    rows', before a build (all new) and after it (all cached): what the build generated."""
+    import io
+
+    from synthc.cli import main
+
+    tmp = str(tmp_path)
+    spec = _copy_example(tmp, EXAMPLE)
+
+    def plan() -> dict:
+        out, err = io.StringIO(), io.StringIO()
+        assert main(["plan", spec, "--backend", "fake", "--tokens", "--json"], out, err) == 0, err.getvalue()
+        (gen,) = [n["cache"] for n in json.loads(out.getvalue())["nodes"] if n["kind"] == "generate"]
+        return gen
+
+    before = plan()
+    assert before["once"] > 1 and before["new"] == before["rows"]
+    first = _build(spec)
+    keys = {r["provenance"]["once"]["style"]["key"] for r in _rows(tmp)}
+    assert before["once"] == len(keys) and f"{before['rows']} generated, 0 from cache" in first
+    after = plan()
+    assert after["rows"] == before["rows"] and after["new"] == 0 and after["once"] == len(keys)

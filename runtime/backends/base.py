@@ -7,7 +7,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, Sequence
 
-__all__ = ["Constraint", "Request", "Completion", "Backend", "ContextOverflow", "request_key", "kv_bytes"]
+__all__ = ["Constraint", "Request", "Completion", "Backend", "ContextOverflow", "request_key", "kv_bytes",
+           "PREVIEW", "NOT_GENERATED", "would_generate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,20 @@ class Completion:
     # Mean log-probability per generated token under the generating model (None where the backend
     # cannot report it): the fluency signal filters may threshold on.
     logprob: float | None = None
+
+
+# A preview (`synthc plan --tokens`, `show`, `diff`: runtime/engine/dispatch.py CacheOnlyDispatcher)
+# answers a request the cache does not hold with a Completion whose `finish` is PREVIEW and whose
+# text is NOT_GENERATED: the scheduler goes on with it, a later conversation turn carries it as the
+# earlier answer and a `once` value's readers as the value, so their requests are never found in
+# the cache either. Private-use characters: no model output is this text.
+PREVIEW = "preview"
+NOT_GENERATED = "\ue000not generated yet\ue000"
+
+
+def would_generate(completion: Completion) -> bool:
+    """A preview's stand-in for a completion a build would generate."""
+    return completion.finish == PREVIEW
 
 
 class ContextOverflow(Exception):

@@ -182,7 +182,7 @@ class LlamaBackend:
     def kv_bytes(self) -> int:
         """Bytes of KV cache the context holds now (f16 K and V over every stream's cells)."""
         streams = self.width + prefix_streams(self.width)
-        return streams * self.stream_tokens * self._kv_bytes_per_token()
+        return streams * getattr(self, "stream_tokens", 0) * self._kv_bytes_per_token()  # vocab-only: none
 
     def _kv_bytes_per_token(self) -> int:
         # From the GGUF metadata, not llama_model_n_*: a vocab-only load (synthc plan) has no layers,

@@ -20,6 +20,12 @@ other backend gets one worker thread that calls `generate_batch` a group at a ti
 releases the GIL while it decodes, so parse, filter and export steps run on the scheduler's
 thread meanwhile. Another executor — a Ray cluster, an HTTP endpoint — plugs in
 by implementing these three methods, loading models with `runtime.models.load_backend`.
+
+CacheOnlyDispatcher is the previews' (`synthc plan --tokens`, `show`, `diff`; runtime/preview/run.py):
+it generates nothing. A request whose completion is in the per-row cache gets it; any other gets
+a stand-in (`backends.base.would_generate`: finish PREVIEW, text NOT_GENERATED) whose
+`prompt_tokens` are the request's own, counted by the model's tokenizer when asked (a vocab-only
+load), with every not-yet-generated earlier answer it carries counted as empty — a lower bound.
 """
 
 from __future__ import annotations
@@ -27,10 +33,14 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol, Sequence, runtime_checkable
 
-from synthc.runtime.backends.base import Completion, Request
-from synthc.runtime.models.load import ModelPool
+from dataclasses import replace
 
-__all__ = ["Dispatcher", "LocalDispatcher"]
+from synthc.runtime.backends.base import NOT_GENERATED, PREVIEW, Completion, Request
+from synthc.runtime.models.load import ModelPool
+from synthc.runtime.store.cache import Cache
+from synthc.runtime.store.keys import generation_key
+
+__all__ = ["Dispatcher", "LocalDispatcher", "CacheOnlyDispatcher", "bare"]
 
 
 class Dispatcher(Protocol):
@@ -89,3 +99,41 @@ class LocalDispatcher:
         for worker in self._workers.values():
             worker.shutdown(wait=True, cancel_futures=True)
         self._workers.clear()
+
+
+class CacheOnlyDispatcher:
+    """Answers every group at once from `cache` (None: no cache yet), never generating: the cached
+    completions, and for the rest a would-generate stand-in (see the module doc). `count`: put each
+    stand-in's prompt tokens on it (the model's tokenizer; else 0)."""
+
+    def __init__(self, models: ModelPool, cache: Cache | None, count: bool = False) -> None:
+        self.models, self.cache, self.count = models, cache, count
+
+    def capacity(self, model: str) -> int:
+        return max(1, int(self.models.get(model).capacity()))
+
+    def submit(self, model: str, requests: Sequence[Request]) -> Future[list[Completion]]:
+        from synthc.runtime.prompting.history import prompt_size
+
+        backend = self.models.get(model)
+        measure = prompt_size(backend) if self.count else None
+        out: list[Completion] = []
+        for req in requests:
+            hit = None
+            if self.cache is not None and NOT_GENERATED not in str(req.messages):
+                hit = self.cache.get(generation_key(req, backend.fingerprint()))
+            out.append(hit if hit is not None else
+                       Completion(NOT_GENERATED, measure(bare(req)) if measure else 0, 0, 0, finish=PREVIEW))
+        done: Future[list[Completion]] = Future()
+        done.set_result(out)
+        return done
+
+    def close(self) -> None:
+        pass
+
+
+def bare(request: Request) -> Request:
+    """`request` with every not-yet-generated answer it carries left empty (what counts as known)."""
+    if NOT_GENERATED not in str(request.messages):
+        return request
+    return replace(request, messages=tuple((role, text.replace(NOT_GENERATED, "")) for role, text in request.messages))

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from synthc.compiler import ir
-from synthc.runtime.backends.base import Completion, ContextOverflow, Request
+from synthc.runtime.backends.base import Completion, ContextOverflow, Request, would_generate
 from synthc.runtime.store.cache import Cache
 from synthc.runtime.store.keys import generation_key
 from synthc.runtime.errors import RunFailed, fail
@@ -201,11 +201,14 @@ class GenerateJob:
         return out
 
     def _once_values(self, i: int) -> dict[str, str]:
+        """The values row `i` reads; one a preview has not generated is left out (the prompt marks
+        it: `rows.once_placeholder`)."""
         out = {}
         for name, j in self.once_of.get(i, {}).items():
             done = self.completions[j]
             assert done is not None
-            out[name] = done.text
+            if not would_generate(done):
+                out[name] = done.text
         return out
 
     def generation(self, i: int) -> Generation:

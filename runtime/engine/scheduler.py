@@ -12,6 +12,13 @@ counts the rows its parse and filter keep per label and may append another round
 same job; the node is done when every label is met or its attempt budget spent. After a filter
 step, each label's kept rows beyond its quota are cut in plan order (equal N across variants). Outputs are written only after every node they depend on succeeded, each file
 atomically (an export as one set); the recipe's lock last.
+
+`preview` runs this scheduler for `synthc plan`, `show` and `diff` (runtime/preview/run.py) with a
+dispatcher that only reads the cache (runtime/engine/dispatch.py CacheOnlyDispatcher) and commits
+nothing: no cache rows, ledger, outputs or lock. Its quota loops plan each label's first round
+(sized from the lock's keep rates) and count nothing — a count runs the filters, the label oracle
+among them, on text that may not exist yet; the preview's `more` hooks add rows after the rounds
+instead (what builds' later rounds left in the cache, a row `show` asks for).
 """
 
 from __future__ import annotations
@@ -46,7 +53,11 @@ from synthc.runtime.steps.state import Efficiency, Groups, KeepRates, Trimmed
 from synthc.runtime.io.outputs import shown
 from synthc.runtime.steps.outputs import preflight, write_lock, write_run_log
 
-__all__ = ["execute", "RunFailed"]
+__all__ = ["execute", "preview", "More", "RunFailed"]
+
+# (preview) A generate node's hook: the rows to add once its rows so far are done, given its job and
+# the values ([]: none, the node is done); asked again after the rows it added are done.
+More = Callable[[GenerateJob, dict[str, Any]], list[Any]]
 
 
 def execute(plan: Plan, sources: SourceMap, *, force: bool = False, select: list[str] | None = None,
@@ -175,10 +186,28 @@ def _evaluated(ctx: Context) -> str:
     return f"; prompt tokens evaluated ÷ sent: {', '.join(parts)}" if parts else ""
 
 
+def preview(ctx: Context, dispatcher: Dispatcher, nodes: list[str], run: set[str], *,
+            lock: dict[str, Any] | None = None, more: dict[str, More] | None = None,
+            hidden: dict[str, set[str]] | None = None) -> tuple[dict[str, Any], list[GenerateJob]]:
+    """Run the nodes of `run` (a subset of `nodes`, in their order; the others — a variant's
+    filter — only place its quota loop, whose first round they size) and commit nothing: the
+    values, and every finished generation job (generate and judge nodes). `more`: see More; a
+    node's hook is asked again after the rows it added are done. `hidden`: node -> row keys left
+    out of the node's value (the hooks fill it), so its parse and judge never see them."""
+    s = _Scheduler(ctx, dispatcher, nodes, lock)
+    s.preview, s.more, s.hidden = True, dict(more or {}), hidden if hidden is not None else {}
+    s.waiting = [n for n in nodes if n in run]
+    return s.run(), s.done
+
+
 class _Scheduler:
     def __init__(self, ctx: Context, dispatcher: Dispatcher, nodes: list[str],
                  lock: dict[str, Any] | None = None) -> None:
         self.ctx, self.dispatcher = ctx, dispatcher
+        self.preview = False  # (`preview`) commit nothing, count nothing; `more` adds rows
+        self.more: dict[str, More] = {}
+        self.hidden: dict[str, set[str]] = {}
+        self.done: list[GenerateJob] = []  # (preview) every finished job
         self.lock = lock  # the recipe's lock as it was before this build: its recorded keep rates
         self.waiting = list(nodes)  # not started, in plan order
         self.position = {n: k for k, n in enumerate(nodes)}
@@ -213,6 +242,11 @@ class _Scheduler:
                 self._start_job(node)
             elif plan.step(node).kind == "judge":
                 self._start_judge(node)
+            elif self.preview and plan.step(node).kind == "index":  # built only if a retrieval needs it
+                from synthc.runtime.steps.retrieval import deferred_index
+
+                self.values[node] = deferred_index(self.ctx, plan.step(node).target, inputs_of(plan, node, self.values), node)
+                self._finish(node)
             else:
                 self.values[node] = self._after(node, run_step(self.ctx, node, self.values))
                 self._finish(node)
@@ -353,7 +387,7 @@ class _Scheduler:
         if job.node not in self.jobs:
             return
         q = self.quotas.get(job.node)
-        if q is None:
+        if q is None or self.preview:
             if job.finished:
                 self._job_done(job)
             return
@@ -436,7 +470,7 @@ class _Scheduler:
     def _commit(self, job: GenerateJob, g: int, completions: list[Completion], fresh: bool) -> None:
         ctx = self.ctx
         members = job.commit(g, completions)
-        if fresh:
+        if fresh and not self.preview:
             ctx.cache.put_group(job.node, job.entries(g), self._spend(job, g, completions))
         state = ctx.variant(job.variant)
         stats, usage = state.tally(), state.usage
@@ -470,10 +504,19 @@ class _Scheduler:
                      started=self.sent.pop((job.node, g), time.time()), finished=time.time())
 
     def _job_done(self, job: GenerateJob) -> None:
+        if self.preview and job.node in self.jobs:
+            hook = self.more.get(job.node)
+            rows = hook(job, self.values) if hook is not None else []
+            if rows:
+                job.extend(rows)
+                self._launch(job)
+                return
+            self.done.append(job)
         if job.node in self.jobs:
             del self.jobs[job.node]
             q = self.quotas.get(job.node)
-            self.values[job.node] = q.ordered(job.result()) if q is not None else job.result()
+            result = [g for g in job.result() if g.row.key not in self.hidden.get(job.node, ())]
+            self.values[job.node] = q.ordered(result) if q is not None else result
             if job.node in self.finishers:  # a judge: its value is the rows it scored
                 self.values[job.node] = self.finishers.pop(job.node)(self.values[job.node])
             rows, turns = job.trimmed()

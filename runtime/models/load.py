@@ -1,7 +1,9 @@
 """Loading the models a recipe names, and what the lockfile and manifests say about them.
 
 `load_backend(model, root)` is the one way to turn an `ir.Model` into a running Backend; `build`,
-`plan --tokens` and other executors (a Ray worker, a server) all go through it. The GGUF's sha256
+the previews (`plan --tokens`, `show`, `diff`: `vocab_only`, the tokenizer, chat template and
+fingerprint without weights or a context, a tenth of a second) and other executors (a Ray worker,
+a server) all go through it. The GGUF's sha256
 is the model's identity in cache keys and in the recipe's lock; it is memoised by (path, size, mtime)
 in `.synthc/fingerprints.json` so a build does not rehash 100 MB each time.
 """
@@ -79,10 +81,10 @@ def model_file(model: ir.Model, root: str) -> str:
     return path
 
 
-def load_backend(model: ir.Model, root: str, kind: str = "llama") -> Backend:
+def load_backend(model: ir.Model, root: str, kind: str = "llama", *, vocab_only: bool = False) -> Backend:
     """A Backend for `model`: llama.cpp on the GGUF (E501 when missing or unloadable), the client
     of the server it names (E511-E513), or the deterministic fake (`kind="fake"`, for tests and
-    smoke runs)."""
+    smoke runs). `vocab_only`: a GGUF's tokenizer and chat template alone (it cannot generate)."""
     if kind == "fake":
         from synthc.runtime.backends.fake import FakeBackend
 
@@ -96,7 +98,8 @@ def load_backend(model: ir.Model, root: str, kind: str = "llama") -> Backend:
     path = model_file(model, root)
     sha = fingerprint(path, root)
     try:
-        return LlamaBackend(path, model.context, model.threads, f"gguf:{sha}", batch=model.batch)
+        return LlamaBackend(path, model.context, model.threads, f"gguf:{sha}", batch=model.batch,
+                            vocab_only=vocab_only)
     except ModelLoadError as exc:
         raise fail("E501", str(exc), model.origin, "model declared here",
                    help="check that the file is a complete GGUF model") from None
@@ -123,13 +126,15 @@ def describe(model: ir.Model, root: str, kind: str = "llama", backend: Backend |
 
 @dataclass(slots=True)
 class ModelPool:
-    """The backends of one build, loaded on first use, each once."""
+    """The backends of one build, loaded on first use, each once. `vocab_only`: a preview's pool
+    (tokenizers, no weights); model blocks on one GGUF with the same settings share one load."""
 
     program: ir.Program
     root: str
     kind: str = "llama"
     backends: dict[str, Backend] = field(default_factory=dict)
     info: dict[str, dict[str, Any]] = field(default_factory=dict)  # model name -> describe()
+    vocab_only: bool = False
 
     def identify(self, name: str) -> dict[str, Any]:
         """The model's describe() entry: a GGUF's without loading it (E501 for a missing file); a
@@ -148,8 +153,17 @@ class ModelPool:
             served = m.endpoint is not None and self.kind != "fake"
             if not served:
                 self.identify(name)  # E501 for a bad GGUF path before anything loads
-            be = load_backend(m, self.root, self.kind)
+            twin = self._twin(m) if self.vocab_only and not served else None
+            be = twin if twin is not None else load_backend(m, self.root, self.kind, vocab_only=self.vocab_only)
             self.backends[name] = be
             if served:
                 self.info[name] = describe(m, self.root, self.kind, be)
         return self.backends[name]
+
+    def _twin(self, m: ir.Model) -> Backend | None:
+        """A loaded vocab-only backend of another block on the same GGUF and settings (the chat and
+        completion roles of one model): the same tokenizer, template and fingerprint."""
+        same = (m.gguf_kind, m.gguf, m.context, m.threads, m.batch)
+        return next((be for other, be in self.backends.items()
+                     if (o := self.program.model(other)).endpoint is None
+                     and (o.gguf_kind, o.gguf, o.context, o.threads, o.batch) == same), None)

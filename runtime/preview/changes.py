@@ -1,9 +1,11 @@
 """`synthc diff`: what a recipe change will regenerate and cost, before building.
 
 The why comes from the compiler (`compiler/irdiff.py`: which node's config changed — which
-attribute, which template — and what it feeds). The how-many comes from rendering both recipes'
-requests (`runtime/preview/cached.py`): a row *regenerates* when its request chain is not among the old
-recipe's, and *is cached* when the new request's key is in `.synthc/cache.sqlite`. The cost — prompt
+attribute, which template — and what it feeds). The how-many comes from running both recipes'
+builds against the cache (`runtime/preview/run.py`): a row *regenerates* when its request — with
+the conversation history and `once` values it carries, as far as they are known — is not among the
+old recipe's, and *is cached* when the new request's key is in `.synthc/cache.sqlite`. Both recipes
+size their first rounds from the recipe's lock (the working tree's). The cost — prompt
 tokens and time — is that of the rows a build would actually generate: the uncached ones when a
 cache exists, else the regenerated ones.
 
@@ -21,7 +23,7 @@ from typing import Any, Callable
 from synthc.compiler.irdiff import IRDiff, diff_plans
 from synthc.compiler.plan import Plan, request_count, variant_node
 from synthc.compiler.resolve import Loader
-from synthc.runtime.preview.cached import Lookup, NodeRows, lookup
+from synthc.runtime.preview.run import NodeRows, Preview, preview
 from synthc.runtime.preview.estimate import duration, speeds
 
 __all__ = ["VariantRows", "RecipeDiff", "diff_recipes", "git_loader", "GitError", "text", "markdown", "as_json",
@@ -64,11 +66,14 @@ class RecipeDiff:
 
 
 def diff_recipes(old: Plan, new: Plan, old_name: str, new_name: str, *, backend: str = "llama",
-                 rows: bool = True, progress: Callable[[str], None] | None = None) -> RecipeDiff:
-    """Compare two compiled recipes; with `rows`, render both to count rows, cache hits and cost."""
+                 rows: bool = True, progress: Callable[[str], None] | None = None,
+                 recipe: str | None = None) -> RecipeDiff:
+    """Compare two compiled recipes; with `rows`, preview both builds to count rows, cache hits and
+    cost. `recipe`: the spec whose lock sizes both recipes' first rounds."""
     ird = diff_plans(old, new)
-    before = lookup(old, backend=backend, progress=progress) if rows else None
-    after = lookup(new, backend=backend, count=True, progress=progress) if rows else None
+    gens = lambda p: [n for n in p.order() if p.step(n).kind == "generate"]  # noqa: E731
+    before = preview(old, recipe=recipe, backend=backend, nodes=gens(old), progress=progress) if rows else None
+    after = preview(new, recipe=recipe, backend=backend, nodes=gens(new), count=True, progress=progress) if rows else None
     variants = []
     old_v = {v.id: v for v in old.program.variants()}
     new_v = {v.id: v for v in new.program.variants()}
@@ -87,17 +92,20 @@ def diff_recipes(old: Plan, new: Plan, old_name: str, new_name: str, *, backend:
                                         error=why or "rows not rendered (--no-rows)"))
             continue
         variants.append(_rows(vid, before.nodes.get(node), after.nodes[node], after))
-    sp = speeds(after.backend if after and after.backend else None)
+    sp = speeds(after.backend() if after else None)
     variants = [_priced(v, sp) for v in variants]
     return RecipeDiff(old_name, new_name, ird, tuple(variants), bool(after and after.cache_found), sp)
 
 
-def _rows(vid: str, old: NodeRows | None, new: NodeRows, after: Lookup) -> VariantRows:
-    known = {r.chain for r in old.rows} if old else set()
-    regen = [r for r in new.rows if r.chain not in known]
-    todo = new.new_rows() if after.cache_found else tuple(regen)
-    return VariantRows(vid, len(old.rows) if old else None, len(new.rows), len(regen), len(new.rows) - len(regen),
-                       new.cached if after.cache_found else None, len(todo),
+def _rows(vid: str, old: NodeRows | None, new: NodeRows, after: Preview) -> VariantRows:
+    """The variant's rows (its `once` value requests are counted in what a build generates)."""
+    known = {r.cache_key for r in old.rows} if old else set()
+    rows = new.data_rows()
+    regen = [r for r in rows if r.cache_key not in known]
+    todo = new.new_rows() if after.cache_found else tuple(r for r in new.rows if r.cache_key not in known)
+    cached = sum(r.cached for r in rows)
+    return VariantRows(vid, len(old.data_rows()) if old else None, len(rows), len(regen), len(rows) - len(regen),
+                       cached if after.cache_found else None, len(todo),
                        sum(r.prompt_tokens or 0 for r in todo), sum(r.max_tokens for r in todo))
 
 

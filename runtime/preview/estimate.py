@@ -1,12 +1,15 @@
 """`synthc plan`'s per-node cache status and, with `--tokens`, exact prompt-token counts and a time
 estimate for the rows a build would generate — the new ones, never the cached ones.
 
-Rows come from `runtime/preview/cached.py` (the real requests, looked up in the real cache); tokens from
-the model's own tokenizer. Conversation turns are counted without their (not yet generated)
-history, so those counts are lower bounds and say so. Quota rounds (runtime/engine/quota.py) depend on
-what the filters keep, so only the first round is counted; each node says how many more requests
-its attempt budget allows. When a data step must run (a first index or
-retrieval), a progress line says so on stderr.
+Rows come from running the build against the cache (`runtime/preview/run.py`: the real requests,
+looked up in the real cache); tokens from the model's own tokenizer. Every request a build sends is
+counted: a variant's rows, its `once` values and its judge's scores (a judge node gets its own
+line). A conversation turn after one not generated yet is counted without that answer, so its
+count is a lower bound and says so. Quota rounds (runtime/engine/quota.py) depend on what the
+filters keep: the first round is counted (sized from the lock's keep rates, as a build sizes it)
+with the later rounds builds already generated; each node says how many more requests its attempt
+budget allows. When a data step must run (a first index or retrieval), a progress line says so on
+stderr.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Sequence, TextIO
 from synthc.compiler.plan import Plan
 
 if TYPE_CHECKING:
-    from synthc.runtime.preview.cached import Row
+    from synthc.runtime.preview.run import NodeRows, PreviewRow
 
 __all__ = ["Annotations", "annotate", "speeds", "duration"]
 
@@ -34,14 +37,14 @@ class Annotations:
 def annotate(plan: Plan, err: TextIO, *, count: bool, backend: str = "llama", recipe: str | None = None) -> Annotations:
     """`recipe` (the spec's path): with `count`, compare each node's estimate of a whole build with
     what the recipe's builds spent on it (the usage ledger, runtime/store/ledger.py)."""
-    from synthc.runtime.preview.cached import cache_path, lookup
+    from synthc.runtime.preview.run import cache_path, preview
     from synthc.runtime.store.ledger import recipe_key, spent
 
     started = time.time()
     say = _Progress(err, started)
     history = spent(cache_path(plan), recipe_key(recipe, plan.program.root)) if count and recipe else {}
-    lk = lookup(plan, backend=backend, count=count, progress=say, count_cached=bool(history))
-    sp = speeds(lk.backend)
+    lk = preview(plan, recipe=recipe, backend=backend, count=count, progress=say, count_cached=bool(history))
+    sp = speeds(lk.backend())
     notes: dict[str, str] = {}
     data: dict[str, dict[str, Any]] = {}
     total_s = 0.0
@@ -50,6 +53,9 @@ def annotate(plan: Plan, err: TextIO, *, count: bool, backend: str = "llama", re
         status = (f"all {len(rows.rows)} cached" if rows.rows and not new else
                   f"{rows.cached} cached, {len(new)} new" if lk.cache_found else f"{len(new)} new (no cache yet)")
         entry: dict[str, Any] = {"rows": len(rows.rows), "cached": rows.cached, "new": len(new)}
+        if rows.once:
+            entry["once"] = rows.once
+            status += f" (of which {rows.once} `once` value request(s))"
         line = f"cache: {status}"
         if count:
             over = _over_context(plan, node, new)
@@ -60,14 +66,14 @@ def annotate(plan: Plan, err: TextIO, *, count: bool, backend: str = "llama", re
             cap = sum(r.max_tokens for r in new)
             seconds = tokens / sp[0] + cap / sp[1]
             total_s += seconds
-            bound = " (lower bound: conversation history not counted)" if rows.conversation else ""
+            bound = " (lower bound: earlier answers not generated yet not counted)" if rows.partial else ""
             entry.update(prompt_tokens_new=tokens, max_new_tokens=cap, seconds=round(seconds, 1))
             line += (f"; new rows: {tokens} prompt tokens{bound}, ≤ {cap} generated; ≈ {duration(seconds)} "
                      f"at {sp[0]:.0f}/{sp[1]:.0f} tok/s (prompt/decode)") if new else "; nothing to generate"
-        more = _quota_budget(plan, node, len(rows.rows))
+        more = _quota_budget(plan, node, len(rows.data_rows())) if node.startswith("generate:") else 0
         if more:
             entry["quota_budget"] = more
-            line += f"; the first round only: quota rounds may add ≤ {more} requests"
+            line += f"; quota rounds may add ≤ {more} requests"
         if node in history:
             whole = _estimate(rows.rows, sp)
             entry["estimate"], entry["spent"] = whole, _spent(history[node])
@@ -90,8 +96,9 @@ def annotate(plan: Plan, err: TextIO, *, count: bool, backend: str = "llama", re
     return Annotations(notes, summary + f" (looked up in {time.time() - started:.1f}s)", data)
 
 
-def _estimate(rows: Sequence[Row], sp: tuple[float, float]) -> dict[str, Any]:
-    """What this estimate says a whole build of the node's first round costs, cached rows included."""
+def _estimate(rows: Sequence[PreviewRow], sp: tuple[float, float]) -> dict[str, Any]:
+    """What this estimate says a whole build of the node costs, cached rows included: its first
+    round and the later rounds found in the cache."""
     prompt = sum(r.prompt_tokens or 0 for r in rows)
     cap = sum(r.max_tokens for r in rows)
     return {"requests": len(rows), "prompt_tokens": prompt, "max_new_tokens": cap,
@@ -105,14 +112,15 @@ def _spent(s: Any) -> dict[str, Any]:
 
 def _versus(est: dict[str, Any], s: Any) -> str:
     """One line: estimate vs actual. Generation stops before the cap, so generated tokens run under
-    it; quota rounds add requests the first round's estimate cannot know."""
+    it; the estimate's requests are the first round and the later rounds found in the cache, so
+    rounds no longer cached (a build since edited away) are the difference."""
     kept = f", kept {s.kept} row(s)" if s.kept is not None else ""
-    return (f"spent by {s.builds} build(s): {s.requests} requests (estimated {est['requests']} in the first round), "
+    return (f"spent by {s.builds} build(s): {s.requests} requests (estimated {est['requests']}), "
             f"{s.prompt} prompt tokens (estimated {est['prompt_tokens']}), {s.generated} generated "
             f"(cap {est['max_new_tokens']}), {duration(s.seconds)} (estimated {duration(est['seconds'])}){kept}")
 
 
-def _over_context(plan: Plan, node: str, rows: Sequence[Row]) -> dict[str, Any] | None:
+def _over_context(plan: Plan, node: str, rows: Sequence[PreviewRow]) -> dict[str, Any] | None:
     """The new rows whose prompt plus `max_tokens` exceeds the model's `context`: a build stops with
     E506 at the first of them, so `plan --tokens` says so before any generation (a conversation
     turn's count leaves out its history, which the build trims to fit, so it is never overcounted)."""

@@ -1,9 +1,10 @@
 """`synthc show` and `synthc plan --prompts`: the exact requests chosen rows send, without generating.
 
-Nothing is rendered here: the rows are the build's own planned rows and their requests are built by
-the build's own `build_request`, through `runtime/preview/cached.py` (which runs the data and retrieval steps
-a generating node needs, and puts each conversation turn's cached history in its request as a build
-would). What this module adds is the choice of rows and the way they are printed: every message
+Nothing is rendered here: the rows and their requests are the build's own — the build runs
+against the cache without generating (`runtime/preview/run.py`: the scheduler with a cache-only
+dispatcher), so each conversation turn carries its cached history, fitted to the context, and
+the rows of later quota rounds a build generated come with their label, exactly as sent. A row no
+build planned yet (`--row`) is planned as a quota round would plan it, after the node's rounds. What this module adds is the choice of rows and the way they are printed: every message
 (system, user, assistant turns, the diversity prompt where it falls) or the completion prompt, with
 the facts that decide how a row ends (stops, token cap, constraint) and where its inputs came from
 (seed row, retrieved document, demos).
@@ -20,13 +21,15 @@ from synthc.compiler import ir
 from synthc.compiler.plan import Plan
 from synthc.compiler.source import NO_SPAN
 from synthc.compiler.symbols import did_you_mean
-from synthc.runtime.backends.base import Request
-from synthc.runtime.preview.cached import RowRequest, lookup, row_key
+from synthc.runtime.backends.base import NOT_GENERATED, Request
 from synthc.runtime.errors import fail
+from synthc.runtime.preview.run import PreviewRow, preview
+from synthc.runtime.prompting.rows import Planned
 
 __all__ = ["Shown", "Selection", "show", "as_text", "as_json"]
 
 _PIECE = re.compile(r"#\d+\Z")  # a split completion's n-th row: "<key>#n"
+_KEY = re.compile(r"(?P<label>.*)/(?P<index>\d+)\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +49,7 @@ class Shown:
 
     variant: ir.Variant
     model: ir.Model
-    rr: RowRequest
+    rr: PreviewRow
     messages: tuple[tuple[str, str | None], ...]  # the request's; None: an earlier turn not generated yet
     templated: str | None  # the prompt with the model's chat template applied (what the model reads)
     prompt_tokens: int | None  # counted by the model's tokenizer (None with the fake backend's stand-in)
@@ -58,7 +61,7 @@ _NOT_YET = "[the row's text: not generated yet]"
 
 
 def show(plan: Plan, selection: Selection, *, backend: str = "llama",
-         progress: Callable[[str], None] | None = None) -> list[Shown]:
+         progress: Callable[[str], None] | None = None, recipe: str | None = None) -> list[Shown]:
     """The selected rows' requests, per variant in label/index order: the first round's rows, then
     the rows a build's later quota rounds added (found in the cache), and with `keys` any row of
     the variant, planned as a quota round would plan it. E535 when the selection names a variant or
@@ -66,15 +69,17 @@ def show(plan: Plan, selection: Selection, *, backend: str = "llama",
     nodes = _nodes(plan, selection.variants)
     ids = [plan.step(n).target.id for n in _generating(plan)]
     wanted = {n: _wanted(plan.step(n).target, selection.keys, ids) for n in nodes} if selection.keys else {}
-    lk = lookup(plan, backend=backend, nodes=nodes, progress=progress, keep=True,
-                keys={n: tuple(w) for n, w in wanted.items()})
+    unplanned: dict[str, dict[str, str]] = {n: {} for n in wanted}  # node -> key asked for -> why no such row
+    lk = preview(plan, recipe=recipe, backend=backend, nodes=nodes, progress=progress,
+                 more={n: _keyed(plan, n, tuple(w), unplanned[n]) for n, w in wanted.items() if w},
+                 keep={n: set(w) for n, w in wanted.items()})
     for failed in lk.failures.values():
         raise failed  # the data or the model could not be loaded: the build's own diagnostic
     out: list[Shown] = []
     matched: set[str] = set()  # the keys asked for that named a row
     for node in nodes:
         v: ir.Variant = plan.step(node).target
-        requests = lk.requests.get(node, [])
+        requests = _by_label(lk.nodes[node].data_rows()) if node in lk.nodes else []
         if selection.keys:
             chosen = [rr for rr in requests if rr.row.key in wanted[node]]
             matched.update(given for rr in chosen for given in wanted[node][rr.row.key])
@@ -83,7 +88,7 @@ def show(plan: Plan, selection: Selection, *, backend: str = "llama",
         model = plan.program.model(v.model)
         be = lk.models.get(v.model) if lk.models is not None else None
         for rr in chosen:
-            messages = _messages(rr, requests)
+            messages = _messages(rr)
             templated = tokens = None
             if be is not None and backend != "fake":
                 filled = tuple((role, _placeholder(k) if text is None else text)
@@ -96,8 +101,8 @@ def show(plan: Plan, selection: Selection, *, backend: str = "llama",
             out.append(Shown(v, model, rr, messages, templated, tokens, cache, _judge(plan.program, v, rr)))
     unmatched = [k for k in selection.keys if k not in matched]
     if unmatched:
-        sample = next((r.row.key for reqs in lk.requests.values() for r in reqs), None)
-        reasons = list(dict.fromkeys(why for node in nodes for key, why in lk.unplanned.get(node, {}).items()
+        sample = next((r.row.key for rows in lk.nodes.values() for r in rows.data_rows()), None)
+        reasons = list(dict.fromkeys(why for node in nodes for key, why in unplanned.get(node, {}).items()
                                      if set(wanted[node][key]) & set(unmatched)))
         generic = (f"row keys look like `{sample}` (or a dataset row's `id`); `synthc show SPEC --rows 5` prints some"
                    if sample else "this selection plans no rows")
@@ -106,7 +111,7 @@ def show(plan: Plan, selection: Selection, *, backend: str = "llama",
     return out
 
 
-def _judge(program: ir.Program, v: ir.Variant, rr: RowRequest) -> Request | None:
+def _judge(program: ir.Program, v: ir.Variant, rr: PreviewRow) -> Request | None:
     """The request the variant's judge sends for this row: its cached completion as the text (the
     build's judge reads the parsed row, the same text for a plain free-text output), else a placeholder."""
     j = v.filter.judge
@@ -116,22 +121,69 @@ def _judge(program: ir.Program, v: ir.Variant, rr: RowRequest) -> Request | None
     from synthc.runtime.prompting.postprocess import Candidate
     from synthc.runtime.prompting.rows import row_seed
 
-    text = rr.completion.strip() if rr.completion is not None else _NOT_YET
+    text = rr.completion.text.strip() if rr.completion is not None else _NOT_YET
     c = Candidate(key=rr.row.key, text=text, label=rr.row.label, fields={}, provenance={}, row=rr.row)
     return judge_request(j, v, program, c, row_seed("judge", v.id, rr.row.key))[0]
 
 
-def _messages(rr: RowRequest, requests: list[RowRequest]) -> tuple[tuple[str, str | None], ...]:
-    """The request's messages; for a turn whose earlier turns are not all generated, the messages a
-    build will send once they are: their user messages (known) and their answers (None)."""
-    if not rr.missing:
-        return rr.request.messages
-    earlier = [x for x in requests if x.row.conversation == rr.row.conversation and x.row.turn < rr.row.turn]
-    history: list[tuple[str, str | None]] = []
-    for x in sorted(earlier, key=lambda x: x.row.turn):
-        history += [("user", x.user), ("assistant", x.completion)]
-    *head, last = rr.request.messages
-    return (*head, *history, last)
+def _messages(rr: PreviewRow) -> tuple[tuple[str, str | None], ...]:
+    """The request's messages, an earlier answer not generated yet as None (the build sends it
+    once it is)."""
+    return tuple((role, None if text == NOT_GENERATED else text) for role, text in rr.request.messages)
+
+
+def _by_label(rows: tuple[PreviewRow, ...]) -> list[PreviewRow]:
+    """A variant's rows label by label (in the order labels first come), each label's by index:
+    its first round, then the rows later rounds added."""
+    labels: dict[str | None, int] = {}
+    for r in rows:
+        labels.setdefault(r.row.label, len(labels))
+    return sorted(rows, key=lambda r: (labels[r.row.label], r.row.index))
+
+
+def row_key(key: str) -> str:
+    """A row key in the planner's spelling: `ham/3` -> `ham/000003`, `3` -> `000003` (qa_pairs)."""
+    m = _KEY.match(key)
+    if m:
+        return f"{m['label']}/{int(m['index']):06d}"
+    return f"{int(key):06d}" if key.isdecimal() else key
+
+
+def _keyed(plan: Plan, node: str, keys: tuple[str, ...], why: dict[str, str]) -> Callable[[Any, dict[str, Any]], list[Planned]]:
+    """The rows `keys` name that the node's build did not plan (`--row` of an index no build
+    reached), planned as a quota round plans them — a conversation turn with the earlier turns of
+    its conversation — for the scheduler to add after the node's rounds; for each key that names
+    no row the variant can have, why."""
+    v: ir.Variant = plan.step(node).target
+    render = next(u for _, u in plan.inputs(node) if plan.step(u).kind == "render")
+
+    def more(job: Any, values: dict[str, Any]) -> list[Planned]:
+        planner = getattr(values.get(render), "planner", None)
+        have = {r.key for r in job.rows}
+        added: dict[str, Planned] = {}
+        for key in keys:
+            m = _KEY.match(key)
+            if key in have or key in added:
+                continue
+            if m is None or planner is None or v.kind == "qa_pairs":
+                why[key] = f"row keys are `<label>/<index>`, like `{job.rows[0].key if job.rows else 'label/000000'}`"
+                continue
+            label, index = m["label"], int(m["index"])
+            if label not in planner.labels:
+                why[key] = f"no label `{label}`; " + (did_you_mean(label, planner.labels) or f"labels: {', '.join(planner.labels)}")
+                continue
+            start = index - index % v.conversation.reset_after if v.conversation is not None else index
+            rows = planner.more(label, start, index - start + 1)
+            if len(rows) < index - start + 1:
+                n = len(planner.more(label, 0, index + 1, finish=False))  # unfinished: only counting
+                why[key] = (f"label `{label}` of `{v.id}` has {n} retrieved input(s) (each is used once): its rows are "
+                            f"`{label}/000000`..`{label}/{n - 1:06d}`" if n else f"label `{label}` of `{v.id}` has no retrieved input")
+                continue
+            for r in rows:
+                if r.key not in have:
+                    added.setdefault(r.key, r)
+        return list(added.values())
+    return more
 
 
 def _placeholder(k: int) -> str:
@@ -166,14 +218,14 @@ def _nodes(plan: Plan, wanted: tuple[str, ...]) -> list[str]:
     return [n for n in nodes if n in out]
 
 
-def _spread(requests: list[RowRequest], n: int | None) -> list[RowRequest]:
+def _spread(requests: list[PreviewRow], n: int | None) -> list[PreviewRow]:
     """`n` rows spread over the labels (the first row of each label, then the second, …), in plan
     order; None: the first row of each label."""
-    by_label: dict[str | None, list[RowRequest]] = {}
+    by_label: dict[str | None, list[PreviewRow]] = {}
     for rr in requests:
         by_label.setdefault(rr.row.label, []).append(rr)
     want = len(by_label) if n is None else n
-    picked: list[RowRequest] = []
+    picked: list[PreviewRow] = []
     depth = 0
     while len(picked) < want and any(depth < len(rows) for rows in by_label.values()):
         for rows in by_label.values():

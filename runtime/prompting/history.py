@@ -13,8 +13,8 @@ nothing the later ones lack; the diversity prompt asks for "something more diver
 previously generated data", and the model can only avoid what it still sees — the latest answers.
 
 Determinism. The result is a pure function of the request (with its full history), the measure
-and the context: the build (runtime/engine/groups.py) and `plan`/`diff`/`show` (runtime/preview/cached.py
-row_requests) both call it on the same full history, so their requests and cache keys agree.
+and the context: the build (runtime/engine/groups.py) calls it on the full history, and so do
+`plan`/`diff`/`show`, which run the same job (runtime/preview/run.py), so their cache keys agree.
 
 Cost. A request without history is returned as is, unmeasured (no earlier turn to leave out); one
 with history is measured once, and only a request that does not fit is measured again per turn left

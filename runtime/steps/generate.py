@@ -10,6 +10,7 @@ from collections import Counter
 from typing import Any
 
 from synthc.compiler import ir
+from synthc.runtime.backends.base import would_generate
 from synthc.runtime.io.data import Record
 from synthc.runtime.engine.groups import Generation
 from synthc.runtime.errors import fail
@@ -67,6 +68,9 @@ def parse(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[Candid
     unenforced: list[str] = []  # the reasons of rows whose server ignored the output constraint
     for g in generations:
         r, text = g.row, g.completion.text
+        if would_generate(g.completion):  # a preview's row not generated yet: one candidate, for the judge
+            out.append(Candidate(key=r.key, text=text, label=r.label, fields={}, provenance={}, row=r))
+            continue
         if g.completion.finish == "error":  # the server's answer was malformed; the reason goes to the event log
             # `server_error`, or `unenforced`: a constrained answer that breaks its constraint
             reason = g.completion.extra.get("drop", "server_error")

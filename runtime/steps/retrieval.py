@@ -20,7 +20,7 @@ from synthc.runtime.prompting.scope import query_scope, render
 from synthc.runtime.steps import Context, Inputs
 from synthc.runtime.steps.state import Retrieval
 
-__all__ = ["index", "retrieve", "remembered", "search", "negatives"]
+__all__ = ["index", "deferred_index", "Deferred", "retrieve", "remembered", "search", "negatives"]
 
 
 def index(ctx: Context, r: ir.Retriever, inputs: Inputs, node: str) -> Index:
@@ -36,6 +36,24 @@ def index(ctx: Context, r: ir.Retriever, inputs: Inputs, node: str) -> Index:
     ctx.retrieval[r.name] = Retrieval(r.method, r.k1, r.b, built.similarity_space, len(docs), digest, built.encoder)
     ctx.note(node, f"{r.method} over {len(docs)} documents ({how})")
     return built
+
+
+class Deferred:
+    """An index built on first use (a preview's, runtime/engine/scheduler.py `preview`): its `docs`
+    come from the corpus, so a retrieval its memo remembers never loads or builds the index."""
+
+    def __init__(self, docs: list[Doc], build: Callable[[], Index]) -> None:
+        self.docs, self._build, self._index = docs, build, None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._index is None:
+            self._index = self._build()
+        return getattr(self._index, name)
+
+
+def deferred_index(ctx: Context, r: ir.Retriever, inputs: Inputs, node: str) -> Deferred:
+    docs, _ = inputs.one("corpus")
+    return Deferred(docs, lambda: index(ctx, r, inputs, node))
 
 
 def retrieve(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> tuple[list[Pair], list[Pair]]:
