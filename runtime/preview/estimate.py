@@ -70,7 +70,7 @@ def annotate(plan: Plan, err: TextIO, *, count: bool, backend: str = "llama", re
             entry.update(prompt_tokens_new=tokens, max_new_tokens=cap, seconds=round(seconds, 1))
             line += (f"; new rows: {tokens} prompt tokens{bound}, ≤ {cap} generated; ≈ {duration(seconds)} "
                      f"at {sp[0]:.0f}/{sp[1]:.0f} tok/s (prompt/decode)") if new else "; nothing to generate"
-        more = _quota_budget(plan, node, len(rows.data_rows())) if node.startswith("generate:") else 0
+        more = _quota_budget(plan, node, len(rows.data_rows())) if plan.step(node).kind == "generate" else 0
         if more:
             entry["quota_budget"] = more
             line += f"; quota rounds may add ≤ {more} requests"
