@@ -54,8 +54,8 @@ from synthc.runtime.steps.outputs import preflight, write_lock, write_run_log
 
 __all__ = ["execute", "preview", "More", "RunFailed"]
 
-# (preview) generate node -> rows to add once its rows so far are done ([]: none, the node is done),
-# given its job and the values; and the row keys to leave out of its value (rows added only to look)
+# (preview) A generate node's hook: the rows to add once its rows so far are done, given its job and
+# the values ([]: none, the node is done); asked again after the rows it added are done.
 More = Callable[[GenerateJob, dict[str, Any]], list[Any]]
 
 

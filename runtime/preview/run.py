@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from synthc.compiler.plan import Plan
 from synthc.runtime.backends.base import NOT_GENERATED, Backend, Completion, Request, would_generate
@@ -42,10 +42,10 @@ from synthc.runtime.errors import RunFailed
 from synthc.runtime.prompting.rows import Planned
 from synthc.runtime.store.cache import Cache
 
-__all__ = ["Row", "NodeRows", "Preview", "preview", "cache_path", "More"]
+if TYPE_CHECKING:
+    from synthc.runtime.engine.scheduler import More
 
-# generate node -> the rows to add after its quota rounds (`synthc show --row`), given its job and the values
-More = dict[str, Callable[[Any, dict[str, Any]], list[Planned]]]
+__all__ = ["Row", "NodeRows", "Preview", "preview", "cache_path"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +127,7 @@ def cache_path(plan: Plan) -> str:
 
 def preview(plan: Plan, *, recipe: str | None = None, backend: str = "llama", nodes: Sequence[str] | None = None,
             count: bool = False, count_cached: bool = False, progress: Callable[[str], None] | None = None,
-            more: More | None = None, keep: dict[str, set[str]] | None = None) -> Preview:
+            more: dict[str, More] | None = None, keep: dict[str, set[str]] | None = None) -> Preview:
     """Run the build of `nodes` (default: every generating node) against the cache, generating
     nothing. `recipe`: the spec's path, whose lock sizes first rounds as a build's. `count`: the
     prompt tokens of every new row; `count_cached`: of the cached ones too (`plan --tokens`
@@ -164,14 +164,12 @@ def preview(plan: Plan, *, recipe: str | None = None, backend: str = "llama", no
         cache.close()
     by_node: dict[str, list[Row]] = {}
     for job, first, hidden in jobs:
-        seen = {r.cache_key for r in by_node.get(job.node, [])}
         rows = by_node.setdefault(job.node, [])
         measure = _measure(models.get(job.model)) if count and count_cached else None
         for i in _order(job):
             c = job.completions[i]
-            if c is None or job.keys[i] in seen or job.rows[i].key in hidden:
+            if c is None or job.rows[i].key in hidden:
                 continue
-            seen.add(job.keys[i])
             new = would_generate(c)
             tokens = (c.prompt_tokens if new else measure(job.requests[i]) if measure else None) if count else None
             rows.append(Row(job.rows[i], job.requests[i], job.keys[i], None if new else c,
@@ -183,7 +181,7 @@ def preview(plan: Plan, *, recipe: str | None = None, backend: str = "llama", no
 
 
 def _run(plan: Plan, lookup: Cache | None, memos: Cache, models: Any, wanted: list[str], lock: Any,
-         say: Callable[[str], None], count: bool, more: More | None, recipe: str | None,
+         say: Callable[[str], None], count: bool, more: dict[str, More] | None, recipe: str | None,
          keep: dict[str, set[str]] | None) -> list[tuple[Any, set[str] | None, set[str]]]:
     """The scheduler's preview of `wanted`: each finished job with its node's first-round row keys
     (None for a judge's job) and the row keys added only to look."""
