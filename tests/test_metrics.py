@@ -116,3 +116,21 @@ def test_entity_entropy_per_type_and_pooled() -> None:
     assert out["per_type"] == {"GPE": round(-(2 / 3) * math.log2(2 / 3) - (1 / 3) * math.log2(1 / 3), 6), "PERSON": 0.0}
     assert out["pooled"] == 1.5 and out["entities"] == 4 and out["unique"] == 3
     assert metrics.entropy_bits(Counter()) == 0.0
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(0, 60), min_size=1, max_size=20), st.lists(st.integers(0, 60), min_size=1, max_size=20))
+def test_wasserstein_1d_matches_scipy(a: list[int], b: list[int]) -> None:
+    from scipy.stats import wasserstein_distance
+
+    assert abs(metrics.wasserstein_1d(a, b) - wasserstein_distance(a, b)) < 1e-9
+
+
+def test_length_stats_match_numpy() -> None:
+    xs = [3, 9, 1, 40, 7, 7, 12]
+    got = metrics.length_stats(xs)
+    assert got["mean"] == pytest.approx(np.mean(xs)) and got["std"] == pytest.approx(np.std(xs, ddof=1))
+    for p in (10, 50, 90):
+        assert got[f"p{p}"] == pytest.approx(np.percentile(xs, p))
+    assert (got["min"], got["max"]) == (1.0, 40.0)
+    assert metrics.length_stats([5])["std"] == 0.0

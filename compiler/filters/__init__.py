@@ -54,7 +54,7 @@ def lower_filter(filt: Any, seeds: str | None) -> dict[str, Any]:
 
 
 def variant_rules() -> tuple[Any, ...]:
-    """The kinds' own cross-field rules (compiler/rules.py runs them after its own)."""
+    """The kinds' own cross-field rules, in kind order (compiler/rules.py runs them after its own)."""
     return tuple(rule for k in KINDS for rule in k.rules)
 
 

@@ -10,9 +10,19 @@ from synthc.compiler.filters.base import FilterKind, PlanBuilder
 
 if TYPE_CHECKING:
     from synthc.compiler import ir
-    from synthc.compiler.values import Values
+    from synthc.compiler.values import Values, Variant
 
 __all__ = ["NearCopy"]
+
+
+def _e218_seeds(v: Variant, r: Any) -> None:
+    """`of = [seeds]` names the task's seed source, so the task must have one."""
+    filt = v.blocks.get("filter")
+    nc = filt.children.get("near_copy") if filt is not None else None
+    if nc is None or "seeds" not in (nc.values.get("of") or ()) or v.values.values.get("seeds"):
+        return
+    r.once("E218", f"`near_copy` names `seeds`, but {v.label} has no `seeds`", nc.spans["of"],
+           "no seed source", help="add `seeds = <source>` to the task, or name the source itself")
 
 
 class NearCopy(FilterKind):
@@ -25,6 +35,7 @@ class NearCopy(FilterKind):
     ))
     card_reasons = ("near_copy",)
     summary_rank = 40
+    rules = (_e218_seeds,)
 
     def lower_block(self, block: Values, seeds: str | None) -> Any:
         from synthc.compiler import ir

@@ -1,7 +1,7 @@
 """`label_oracle { trained_on = SOURCE ... }`: a classifier trained on real rows scores each row's
 intended label; rows below the per-label calibrated (or absolute) threshold are dropped (reason
 `oracle`), never below `min_kept` of a label. It runs after dedupe, so its floor counts only rows
-that survived everything else. Rules: E312 (unlabelled source), E215/E216 (compiler/rules.py)."""
+that survived everything else. Rules: E312 (unlabelled source), E215/E216 (`keep` and `calibrate`)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,42 @@ from synthc.compiler.filters.base import FilterKind, PlanBuilder
 
 if TYPE_CHECKING:
     from synthc.compiler import ir
-    from synthc.compiler.values import Values
+    from synthc.compiler.values import Values, Variant
 
 __all__ = ["LabelOracle", "DEFAULT_CALIBRATE"]
 
 DEFAULT_CALIBRATE = 0.1  # a label oracle with neither `keep` nor `calibrate`
+
+
+def _e312_unlabelled(v: Variant, r: Any) -> None:
+    """The oracle learns labels: its source must map a `label` column."""
+    filt = v.blocks.get("filter")
+    oracle = filt.children.get("label_oracle") if filt is not None else None
+    if oracle is None:
+        return
+    src = r.decls["source"].get(oracle.values.get("trained_on", ""))
+    if src is not None and "label" not in src.values:
+        r.once("E312", f"oracle source `{src.name}` has no `label` column",
+               oracle.spans["trained_on"], "unlabelled source", help='map `label = "…"` on the source')
+
+
+def _e215_threshold(v: Variant, r: Any) -> None:
+    """`keep` (absolute) and `calibrate` (relative to held-out real rows) are two answers to one
+    question; `calibrate` is a quantile, so its ends 0 and 1 (keep all / drop nearly all) are no setting."""
+    filt = v.blocks.get("filter")
+    oracle = filt.children.get("label_oracle") if filt is not None else None
+    if oracle is None:
+        return
+    x, spans = oracle.values, oracle.spans
+    if "keep" in x and "calibrate" in x:
+        r.once("E215", "`label_oracle` sets both `keep` and `calibrate`", spans["calibrate"],
+               "exclusive with `keep`", secondary=((spans["keep"], "`keep` set here"),),
+               help="keep one: `calibrate = 0.1` (relative to real rows of each label) or `keep = 0.5` (absolute)")
+    q = x.get("calibrate")
+    if q is not None and not 0 < q < 1:
+        r.once("E216", f"`calibrate` = {q:g} is not a quantile strictly between 0 and 1", spans["calibrate"],
+               "allowed: 0 < calibrate < 1",
+               help="0.1 drops rows scoring below what 90 % of held-out real rows of their label score")
 
 
 class LabelOracle(FilterKind):
@@ -36,6 +67,7 @@ class LabelOracle(FilterKind):
     ))
     card_reasons = ("oracle",)
     summary_rank = 50
+    rules = (_e312_unlabelled, _e215_threshold)
 
     def lower_block(self, block: Values, seeds: str | None) -> Any:
         from synthc.compiler import ir

@@ -54,15 +54,15 @@ def name_paths(items: Sequence[str]) -> list[tuple[str, str]]:
 def read_dataset(path: str, name: str, text_field: str = "text", label_field: str = "label",
                  need_labels: bool = False) -> Dataset:
     """A JSONL / JSON / CSV / Parquet file as a Dataset, its format decided as a recipe's source's is
-    (compiler/lower.data_format); E503/E504/E601 diagnostics on bad input."""
-    from synthc.compiler.lower import data_format
+    (compiler/formats.detect); E503/E504/E601 diagnostics on bad input."""
+    from synthc.compiler.formats import detect
     from synthc.compiler.source import NO_SPAN
     from synthc.runtime.io.data import read_table
     from synthc.runtime.errors import fail
 
     if not os.path.isfile(path):
         raise fail("E503", f"dataset not found: {path}", NO_SPAN, help="paths are relative to the current directory")
-    records = read_table(path, data_format(path), NO_SPAN)  # the recipe's rule: a source of this name reads the same
+    records = read_table(path, detect(path), NO_SPAN)  # the recipe's rule: a source of this name reads the same
     if not records:
         raise fail("E601", f"{path}: the dataset has no rows", NO_SPAN, help="evaluate a built dataset")
     d = dataset_from_records(name, records, text_field, label_field)

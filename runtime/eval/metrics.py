@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 
 __all__ = [
     "tokenizer", "self_bleu", "distinct_n", "remote_clique", "chamfer", "label_similarity",
-    "top_k_similarity", "entity_entropy", "entropy_bits",
+    "top_k_similarity", "entity_entropy", "entropy_bits", "length_stats", "wasserstein_1d",
 ]
 
 Tokens = list[str]
@@ -233,3 +233,46 @@ def entity_entropy(entities: Sequence[Sequence[tuple[str, str]]]) -> dict[str, A
         "per_type": {k: round(entropy_bits(v), 6) for k, v in sorted(by_type.items())},
         "entities": sum(pooled.values()), "unique": len(pooled),
     }
+
+
+def length_stats(lengths: Sequence[int]) -> dict[str, float]:
+    """Mean, sample std, min, 10th/50th/90th percentile (linear interpolation) and max.
+
+    >>> length_stats([1, 2, 3, 4])["p50"]
+    2.5
+    """
+    xs = sorted(lengths)
+    n = len(xs)
+    if not n:
+        raise ValueError("length statistics need at least one text")
+
+    def q(p: float) -> float:
+        pos = p * (n - 1)
+        lo = math.floor(pos)
+        return xs[lo] + (xs[min(lo + 1, n - 1)] - xs[lo]) * (pos - lo)
+
+    mean = math.fsum(xs) / n
+    std = math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / (n - 1)) if n > 1 else 0.0
+    return {"mean": mean, "std": std, "min": float(xs[0]), "p10": q(0.1), "p50": q(0.5), "p90": q(0.9),
+            "max": float(xs[-1])}
+
+
+def wasserstein_1d(a: Sequence[float], b: Sequence[float]) -> float:
+    """The 1-D Wasserstein (earth mover's) distance between two empirical distributions: the
+    integral of |F_a − F_b| over the line, exact from the merged sorted values.
+
+    >>> wasserstein_1d([0, 1], [1, 2])
+    1.0
+    """
+    if not a or not b:
+        raise ValueError("the Wasserstein distance needs two non-empty samples")
+    xa, xb = sorted(a), sorted(b)
+    merged = sorted(set(xa) | set(xb))
+    total, ia, ib = 0.0, 0, 0
+    for left, right in zip(merged, merged[1:]):
+        while ia < len(xa) and xa[ia] <= left:
+            ia += 1
+        while ib < len(xb) and xb[ib] <= left:
+            ib += 1
+        total += abs(ia / len(xa) - ib / len(xb)) * (right - left)
+    return total

@@ -17,16 +17,18 @@ import os
 from typing import Any, Callable
 
 from synthc.runtime.eval.evaluate import Evaluation
+from synthc.runtime.eval.measures import MEASURES, plotted
 from synthc.runtime.io.writers import write_atomic
 
-__all__ = ["write_report", "table_text", "WIDTH", "REPORT_FILES", "NotOwned", "check_report_targets",
+__all__ = ["write_report", "table_text", "fmt", "WIDTH", "REPORT_FILES", "NotOwned", "check_report_targets",
            "is_synthc_report"]
 
 _ARROW = {"lower": "↓", "higher": "↑", "": ""}
 WIDTH = 100  # a laptop terminal / editor: no table line is wider
 
 
-def _fmt(v: Any) -> str:
+def fmt(v: Any) -> str:
+    """A table cell: a float to 4 decimals (2 from 10), a student score as mean±std, None as –."""
     if v is None:
         return "–"
     if isinstance(v, dict):  # a student score: mean ± std over seeds
@@ -57,7 +59,7 @@ def _cells(summary: dict[str, Any], names: list[str], bold: str) -> list[tuple[s
         title = f"{c['title']} {_ARROW[c['better']]}".strip()
         vals = []
         for n in names:
-            v = _fmt(summary["rows"][n][c["key"]])
+            v = fmt(summary["rows"][n][c["key"]])
             vals.append(bold.format(v) if n in summary["best"].get(c["key"], []) and bold else v)
         out.append((title, vals))
     return out
@@ -100,7 +102,7 @@ def _table_html(summary: dict[str, Any], datasets: dict[str, Any]) -> str:
         for c in summary["columns"]:
             tip = html.escape(c["better"] + " is better" if c["better"] else "")
             tds = "".join(f"<td class='{'best' if n in summary['best'].get(c['key'], []) else ''}'>"
-                          f"{html.escape(_fmt(summary['rows'][n][c['key']]))}</td>" for n in names)
+                          f"{html.escape(fmt(summary['rows'][n][c['key']]))}</td>" for n in names)
             body.append(f"<tr><th title='{tip}'>{html.escape(c['title'])} {_ARROW[c['better']]}</th>{tds}</tr>")
         tables.append(f"<table><thead><tr><th>measure</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
     return "".join(tables)
@@ -202,10 +204,7 @@ def _plots(ev: Evaluation) -> dict[str, bytes]:
         ax.legend(fontsize=7, frameon=False)
         out["labels"] = _png(fig)
     rows = m["summary"]["rows"]
-    div = [(k, t) for k, t in (("self_bleu_5", "Self-BLEU-5 ↓"), ("distinct_2", "distinct-2 ↑"),
-                               ("remote_clique", "Remote Clique ↑"), ("chamfer", "Chamfer ↑"),
-                               ("entity_entropy", "entity entropy ↑"))
-           if any(r.get(k) is not None for r in rows.values())]
+    div = [(c.key, f"{c.title} {_ARROW[c.better]}") for c in plotted() if any(r.get(c.key) is not None for r in rows.values())]
     if div:
         fig, axes = plt.subplots(1, len(div), figsize=(2.6 * len(div), 2.8), squeeze=False)
         for ax, (key, title) in zip(axes[0], div):
@@ -273,16 +272,7 @@ def _params(m: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _details_html(name: str, d: dict[str, Any]) -> str:
     parts = [f"<details><summary><b>{html.escape(name)}</b> — all numbers</summary>"]
-    sb = d.get("self_bleu", {})
-    if "self_bleu_1" in sb:
-        parts.append("<p>Self-BLEU-1..5: " + ", ".join(_fmt(sb[f"self_bleu_{n}"]) for n in range(1, 6))
-                     + f" <small>({html.escape(sb['estimator'])})</small></p>")
-    ls = d.get("label_similarity")
-    if ls:
-        head = "".join(f"<th>{html.escape(x)}</th>" for x in ls["labels"])
-        rows = "".join(f"<tr><th>{html.escape(a)}</th>" + "".join(f"<td>{v:.3f}</td>" for v in r) + "</tr>"
-                       for a, r in zip(ls["labels"], ls["matrix"]))
-        parts.append(f"<p>Label-wise cosine similarity:</p><table><tr><th></th>{head}</tr>{rows}</table>")
+    parts += [m.details_html(d) for m in MEASURES]  # each measure's own, in registry order
     parts.append(f"<pre>{html.escape(json.dumps(d, indent=1, sort_keys=True))}</pre></details>")
     return "".join(parts)
 

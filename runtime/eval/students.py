@@ -21,9 +21,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from synthc.compiler.metrics.student import STUDENTS  # one list: the `evaluate` block's
+
 __all__ = ["STUDENTS", "C_GRID", "FALLBACK_C", "Fitted", "fit", "score", "LabelOracle", "describe"]
 
-STUDENTS = ("tfidf_lr", "minilm_lr")
 C_GRID = (0.1, 1.0, 10.0, 100.0)
 FALLBACK_C = 10.0
 MAX_FOLDS = 5

@@ -1,10 +1,8 @@
-"""Reading sources and corpora (JSONL, CSV, Parquet) and seeded sampling."""
+"""Reading sources and corpora (each format through its codec, runtime/io/formats/) and seeded sampling."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import json
 import os
 import random
 import re
@@ -12,9 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from synthc.compiler import ir
-from synthc.compiler.lower import HF_PREFIX
+from synthc.compiler.formats import HF_PREFIX
 from synthc.compiler.source import Span
 from synthc.runtime.errors import fail
+from synthc.runtime.io import formats
+from synthc.runtime.io.formats.text import text_files
 
 __all__ = ["Record", "read_table", "read_records", "load_source", "sample_rows", "file_sha256", "source_sha256", "location"]
 
@@ -35,48 +35,17 @@ class Record:
         return out
 
 
-TEXT_SUFFIXES = (".txt", ".md", ".text")
-
-
 def file_sha256(path: str) -> str:
     """Content hash of a file, or of a text folder (its documents' relative paths and bytes)."""
     h = hashlib.sha256()
     if os.path.isdir(path):
-        for rel in _text_files(path):
+        for rel in text_files(path):
             h.update(rel.encode() + b"\0" + file_sha256(os.path.join(path, rel)).encode())
         return h.hexdigest()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _text_files(folder: str) -> list[str]:
-    """Relative paths of the documents under `folder`, sorted (hidden entries skipped)."""
-    out = []
-    for base, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for f in files:
-            if f.endswith(TEXT_SUFFIXES) and not f.startswith("."):
-                out.append(os.path.relpath(os.path.join(base, f), folder).replace(os.sep, "/"))
-    return sorted(out)
-
-
-def _read_folder(path: str, origin: Span) -> list[dict[str, Any]]:
-    """One record per text file: `id` = relative path without suffix, `text`, `path`."""
-    if not os.path.isdir(path):
-        raise fail("E504", f"{path} is not a folder of text files", origin, "declared here",
-                   help="`format = \"text\"` reads every .txt/.md file under a folder")
-    rows = []
-    for rel in _text_files(path):
-        try:
-            with open(os.path.join(path, rel), encoding="utf-8") as fh:
-                text = fh.read()
-        except UnicodeDecodeError:
-            raise fail("E504", f"{path}/{rel}: not UTF-8 text", origin, "declared here",
-                       help="convert the file to UTF-8 or move it out of the folder") from None
-        rows.append({"id": os.path.splitext(rel)[0], "text": text.strip(), "path": rel})
-    return rows
 
 
 def location(root: str, path: str) -> str:
@@ -106,25 +75,22 @@ def read_records(src: ir.Source | ir.Corpus, root: str) -> list[dict[str, Any]]:
 
 
 def read_table(path: str, fmt: str, origin: Span) -> list[dict[str, Any]]:
-    """All records of a data file as dicts; E503 if missing or unreadable, E504 on a malformed line."""
-    if fmt == "hf":
-        from synthc.runtime.io.hf import read_hf
-
-        return read_hf(path, None, None, origin)
+    """All records of a data file (or folder) in format `fmt`, read by its codec
+    (runtime/io/formats/); E503 if missing or unreadable, E504 on malformed content."""
+    codec = formats.get(fmt)
+    if codec.own_paths:
+        return codec.read(path, origin)
     path = os.path.normpath(path)  # messages name it as the user can paste it: `../data/x`, not `./../data/x`
     if not os.path.exists(path):
         raise fail("E503", f"data file not found: {path}", origin, "declared here",
                    help="paths are relative to the spec file")
-    if fmt == "text":
-        return _read_folder(path, origin)
+    if codec.folder:
+        return codec.read(path, origin)
     if os.path.isdir(path):
         raise fail("E503", f"{path} is a folder, not a {fmt} file", origin, "declared here",
                    help='name the file inside it, or use `format = "text"` for a folder of .txt/.md files')
     try:
-        if fmt == "jsonl":
-            return _read_jsonl(path, origin)
-        if fmt == "csv":
-            return _read_csv(path, origin)
+        return codec.read(path, origin)
     except UnicodeDecodeError as err:
         line = _line_of(path, err)
         raise fail("E504", f"{path}:{line}: not UTF-8 text (byte 0x{err.object[err.start]:02x})", origin,
@@ -132,15 +98,6 @@ def read_table(path: str, fmt: str, origin: Span) -> list[dict[str, Any]]:
     except OSError as err:
         raise fail("E503", f"cannot read {path}: {err.strerror}", origin, "declared here",
                    help="check the file's permissions") from None
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise fail("E504", "reading Parquet needs pyarrow", origin, "declared here",
-                   help="pip install pyarrow") from None
-    try:
-        return pq.read_table(path).to_pylist()  # type: ignore[no-any-return]
-    except Exception as err:  # pyarrow raises many types for a damaged file
-        raise fail("E504", f"{path}: unreadable Parquet: {err}", origin, "declared here") from None
 
 
 def _line_of(path: str, err: UnicodeDecodeError) -> int:
@@ -152,65 +109,6 @@ def _line_of(path: str, err: UnicodeDecodeError) -> int:
     except UnicodeDecodeError as full:
         return data.count(b"\n", 0, full.start) + 1
     return 1
-
-
-def _read_csv(path: str, origin: Span) -> list[dict[str, Any]]:
-    """Rows as dicts; a row with fewer or more fields than the header is E504, never padded.
-    A UTF-8 byte order mark (Excel writes one) is dropped, so the first column keeps its name."""
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        try:
-            header = next(reader, None)
-            if header is None:
-                return []
-            rows = []
-            for values in reader:
-                if not values:
-                    continue
-                if len(values) != len(header):
-                    raise fail("E504", f"{path}:{reader.line_num}: {len(values)} field(s), the header has "
-                               f"{len(header)}", origin, "declared here",
-                               help="quote fields that contain commas; every row needs one value per column")
-                rows.append(dict(zip(header, values)))
-            return rows
-        except csv.Error as err:
-            raise fail("E504", f"{path}:{reader.line_num}: malformed CSV: {err}", origin, "declared here") from None
-
-
-def _read_jsonl(path: str, origin: Span) -> list[dict[str, Any]]:
-    """JSON lines, one object per line; or (a `.json` file as pandas writes it) one JSON array of
-    objects, told apart by the first character. A UTF-8 byte order mark at the start is dropped."""
-    rows = []
-    with open(path, encoding="utf-8-sig") as fh:
-        head = fh.read(4096).lstrip()
-        fh.seek(0)
-        if head.startswith("["):
-            return _read_json_array(fh.read(), path, origin)
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise fail("E504", f"{path}:{n}: malformed JSON line: {err.msg}", origin, "declared here",
-                           help=f"fix or remove line {n} of {os.path.basename(path)}") from None
-            if not isinstance(obj, dict):
-                raise fail("E504", f"{path}:{n}: expected a JSON object per line", origin, "declared here")
-            rows.append(obj)
-    return rows
-
-
-def _read_json_array(text: str, path: str, origin: Span) -> list[dict[str, Any]]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise fail("E504", f"{path}:{err.lineno}: malformed JSON: {err.msg}", origin, "declared here",
-                   help=f"fix line {err.lineno} of {os.path.basename(path)}") from None
-    bad = next((i for i, obj in enumerate(data) if not isinstance(obj, dict)), None) if isinstance(data, list) else 0
-    if bad is not None:
-        raise fail("E504", f"{path}: expected an array of JSON objects (item {bad + 1} is not one)", origin,
-                   "declared here", help="write one object per row: `[{\"text\": …, \"label\": …}, …]` or JSON lines")
-    return data
 
 
 def _rows(records: list[dict[str, Any]], path: str, id_col: str, text_col: str, label_col: str | None,

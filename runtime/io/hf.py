@@ -19,7 +19,7 @@ import io
 import os
 from typing import Any
 
-from synthc.compiler.lower import HF_PREFIX
+from synthc.compiler.formats import HF_PREFIX
 from synthc.compiler.source import Span
 from synthc.runtime.errors import fail
 

@@ -4,9 +4,6 @@ the old file or the new one, never half of one. The one home of atomic writing; 
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 import tempfile
 from typing import Any
@@ -100,25 +97,11 @@ def _unlink(path: str) -> bool:
 
 
 def encode_rows(rows: list[dict[str, Any]], fmt: str) -> bytes:
-    """Bytes of a dataset file; deterministic for the same rows (sorted keys, fixed separators)."""
-    if fmt == "jsonl":
-        return "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows).encode("utf-8")
-    flat = [{k: (json.dumps(v, ensure_ascii=False, sort_keys=True) if isinstance(v, (dict, list)) else v)
-             for k, v in r.items()} for r in rows]
-    columns = sorted({k for r in flat for k in r})
-    if fmt == "csv":
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
-        w.writeheader()
-        w.writerows(flat)
-        return buf.getvalue().encode("utf-8")
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    """Bytes of a dataset file in format `fmt`, by its codec (runtime/io/formats/); deterministic
+    for the same rows (sorted keys, fixed separators)."""
+    from synthc.runtime.io import formats
 
-    table = pa.Table.from_pylist(flat) if flat else pa.table({c: [] for c in columns})
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd")
-    return bytes(sink.getvalue().to_pybytes())
+    return formats.get(fmt).encode(rows)
 
 
 def dataset_card(name: str, spec: str, files: list[str], counts: dict[str, dict[str, int]],

@@ -2,7 +2,7 @@
 (runtime/eval/), kept as is when nothing it depends on changed.
 
 Its cache key covers the rows, the real and train data, every setting of the `evaluate` block and
-the evaluation code itself, so editing the block (or upgrading synthc's evaluation) reruns the
+the evaluation code itself (runtime/eval/ and its measures), so editing the block (or upgrading synthc's evaluation) reruns the
 evaluation alone, on cached generations: no `--force`, which would also discard the generations.
 `synthc eval recipe.synth` re-runs it explicitly."""
 
@@ -41,8 +41,7 @@ def evaluate(ctx: Context, ev: ir.Evaluate, inputs: Inputs, node: str) -> dict[s
     records = {v.name: [record(v, c, ctx.program) for c in finals[v.id]] for v in chosen}
     real = as_dataset(ev.real, inputs.one("real"))
     train = as_dataset(ev.train, inputs.one("train")) if ev.train else None
-    opts = Options(metrics=ev.metrics, students=ev.students, seeds=ev.seeds, embedder=ev.embedder,
-                   self_bleu_sample=ev.self_bleu_sample, gold_plus_synthetic=ev.gold_plus_synthetic, gold_k=ev.gold_k)
+    opts = Options.of(ev.metrics, ev)  # every setting by its name (compiler/metrics/)
     collection = inputs.one("collection") if ev.collection else None
     digest = evaluation_key(ev, METRICS_SCHEMA_VERSION, code_digest(), minilm_available(), records, real, train,
                             collection[1] if collection else None)
@@ -74,10 +73,13 @@ def code_digest() -> str:
 
     folder = os.path.dirname(package.__file__)
     h = hashlib.sha256()
-    for name in sorted(os.listdir(folder)):
-        if name.endswith(".py"):
-            with open(os.path.join(folder, name), "rb") as fh:
-                h.update(name.encode() + b"\0" + fh.read())
+    # Every module of the package, its subpackages' too (runtime/eval/measures/: one per metric).
+    for base, dirs, files in sorted(os.walk(folder)):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(f for f in files if f.endswith(".py")):
+            rel = os.path.relpath(os.path.join(base, name), folder)
+            with open(os.path.join(base, name), "rb") as fh:
+                h.update(rel.encode() + b"\0" + fh.read())
     return h.hexdigest()
 
 
