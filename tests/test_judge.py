@@ -223,3 +223,45 @@ def test_a_judge_on_a_server_that_cannot_select_is_refused(tmp_path: str) -> Non
     result = compile_text(src, os.path.join(str(tmp_path), "r.synth"))
     codes = [d.code.id for d in result.diagnostics]
     assert codes == ["E315"], result.diagnostics
+
+
+def test_a_judge_variants_short_label_is_topped_up_while_other_labels_still_generate(
+        tmp_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Per-label early top-ups hold for a variant with a judge: a label whose rows are done goes to
+    the judge at once (a side job on the judge node) and, counted short, gets its next round while
+    the other label's first round is still being generated or judged (it used to wait for the
+    whole set to be judged, and its rounds were the whole set's, label None)."""
+    monkeypatch.setenv("SYNTHC_FAKE_CAPACITY", "2")
+    monkeypatch.setenv("SYNTHC_FAKE_DELAY", "0.01")
+    spec = _project(str(tmp_path), per_label=6)
+    with open(spec, encoding="utf-8") as fh:
+        text = fh.read().replace("attempts  = 1", "attempts  = 4")
+    with open(spec, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    log = os.path.join(str(tmp_path), "events.jsonl")
+    _build(spec, events=log)
+    events = [json.loads(x) for x in open(log, encoding="utf-8")]
+    start = next(e for e in events if e["event"] == "generate_start" and e["node"] == "generate:t.default")
+    first = start["total"] // 2  # each label's first round (no lock: both sized from the prior)
+    rounds = [k for k, e in enumerate(events) if e["event"] == "generate_round"]
+    assert rounds, "no top-up round"
+    top = events[rounds[0]]
+    assert top["label"] in ("not_sarcastic", "sarcastic"), top  # a label's own round, not the whole set's
+    other = "sarcastic" if top["label"] == "not_sarcastic" else "not_sarcastic"
+
+    def first_round_of(label: str, node: str, window: list[dict]) -> list[dict]:
+        return [e for e in window if e["event"] == "row_done" and e["node"] == node and not e["cached"]
+                and e["row"].startswith(label + "/") and int(e["row"].split("/")[1]) < first]
+
+    before = events[:rounds[0]]
+    judged = [e["row"] for e in before if e["event"] == "row_done" and e["node"] == "judge:t.default"]
+    assert judged and all(r.startswith(top["label"] + "/") for r in judged), judged  # that label alone, first
+    after = events[rounds[0]:]
+    assert first_round_of(other, "generate:t.default", after) or first_round_of(other, "judge:t.default", after), \
+        "the top-up waited for every label's first round to be judged"
+    manifest, rows, _ = _out(spec)
+    assert all(q["met"] for q in manifest["quota"]["default"].values()), manifest["quota"]
+    assert Counter(r["label"] for r in rows) == {"not_sarcastic": 6, "sarcastic": 6}
+    scored = [e["row"] for e in events if e["event"] == "row_done" and e["node"] == "judge:t.default"
+              and not e["cached"]]
+    assert len(scored) == len(set(scored)), "a row was scored twice"
