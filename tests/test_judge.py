@@ -265,3 +265,40 @@ def test_a_judge_variants_short_label_is_topped_up_while_other_labels_still_gene
     scored = [e["row"] for e in events if e["event"] == "row_done" and e["node"] == "judge:t.default"
               and not e["cached"]]
     assert len(scored) == len(set(scored)), "a row was scored twice"
+
+
+def test_a_judge_that_gives_every_row_one_score_is_a_warning() -> None:
+    """SmolLM2-135M answers 1 to every row (bench/judge.py): the build says so instead of leaving the
+    user with an empty dataset; a handful of rows sharing a score by chance is no warning."""
+    from synthc.runtime.prompting.judge import DEGENERATE_ROWS, degenerate
+
+    j = ir.Judge(model="critic", rubric="r", scale=(1, 5), keep_op=">=", keep_score=4)
+    flat = {"pos": Counter({1: DEGENERATE_ROWS // 2}), "neg": Counter({1: DEGENERATE_ROWS - DEGENERATE_ROWS // 2})}
+    warning = degenerate(j, "t.default", flat)
+    assert warning is not None and f"all {DEGENERATE_ROWS} rows of `t.default` the score 1" in warning
+    assert 'keep = ">= 4"` drops every row' in warning and "larger model" in warning
+    assert degenerate(j, "t.default", {"pos": Counter({5: DEGENERATE_ROWS})}) is not None  # keeps every row: also blind
+    assert "keeps every row" in degenerate(j, "t.default", {"pos": Counter({5: DEGENERATE_ROWS})})  # type: ignore[operator]
+    assert degenerate(j, "t.default", {"pos": Counter({1: DEGENERATE_ROWS - 1})}) is None  # too few to tell
+    assert degenerate(j, "t.default", {"pos": Counter({1: 6}), "neg": Counter({4: 6})}) is None  # it discriminates
+
+
+def test_the_build_warns_when_the_judge_gives_one_score(tmp_path: str, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    import dataclasses
+
+    from synthc.runtime import RunFailed
+    from synthc.runtime.backends import fake
+
+    real = fake.FakeBackend.generate_batch
+
+    def always_one(self: fake.FakeBackend, requests: list) -> list:  # the fake as a judge answering 1 to all
+        return [dataclasses.replace(c, text="1") if r.constraint.kind == "select" else c
+                for r, c in zip(requests, real(self, requests))]
+
+    monkeypatch.setattr(fake.FakeBackend, "generate_batch", always_one)
+    with pytest.raises(RunFailed) as failed:  # every row dropped by `keep = ">= 3"`: E525, after the warning
+        _build(_project(str(tmp_path), per_label=6))
+    assert failed.value.diagnostics[0].code.id == "E525"
+    err = capsys.readouterr().err
+    assert "warning: the judge `critic` gave all" in err and "the score 1" in err and "drops every row" in err, err

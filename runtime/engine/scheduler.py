@@ -253,7 +253,7 @@ class _Scheduler:
         """The judge's scores of a variant's parsed rows: a generation job on the judge's model
         (batched, dispatched and cached like any), whose value is the rows with their scores.
         Rows a quota round had scored already come from the cache."""
-        from synthc.runtime.prompting.judge import record_scores
+        from synthc.runtime.prompting.judge import degenerate, record_scores
 
         ctx = self.ctx
         v: ir.Variant = ctx.plan.step(node).target
@@ -268,6 +268,8 @@ class _Scheduler:
             ctx.judged[v.id] = dist
             ctx.note(node, f"{len(judged)} rows scored by `{j.model}`: " + "; ".join(
                 f"{label or '-'} " + " ".join(f"{s}:{n}" for s, n in sorted(c.items())) for label, c in sorted(dist.items())))
+            if (warning := degenerate(j, v.id, dist)) is not None:
+                ctx.events.notice(warning)
             return candidates
 
         self.finishers[node] = finish
