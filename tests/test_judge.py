@@ -302,3 +302,21 @@ def test_the_build_warns_when_the_judge_gives_one_score(tmp_path: str, monkeypat
     assert failed.value.diagnostics[0].code.id == "E525"
     err = capsys.readouterr().err
     assert "warning: the judge `critic` gave all" in err and "the score 1" in err and "drops every row" in err, err
+
+
+def test_a_rebuild_with_judged_top_ups_replays_the_same_rounds(tmp_path: str) -> None:
+    """On a rebuild every judge score comes from the cache inside the count that asked for it; the
+    label is counted once (not again when the cached scores come back) and the rounds are the same."""
+    spec = _project(str(tmp_path), per_label=6)
+    with open(spec, encoding="utf-8") as fh:
+        text = fh.read().replace("attempts  = 1", "attempts  = 4")
+    with open(spec, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    first = _build(spec)
+    manifest, _, _ = _out(spec)
+    out = os.path.join(str(tmp_path), "out", "rows.jsonl")
+    before = open(out, "rb").read()
+    again = _build(spec)
+    assert " 0 generated," in again, again
+    assert open(out, "rb").read() == before
+    assert _out(spec)[0]["quota"] == manifest["quota"] and " 0 generated," not in first

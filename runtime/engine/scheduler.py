@@ -306,16 +306,19 @@ class _Scheduler:
         if missing:  # rows of a label already being scored are not sent twice
             side = self._judge_job(judge, v, missing)
             scoring.update(c.key for c in missing)
+            inline = [True]  # scores found in the cache come back inside _launch: counted below, not re-entered
 
             def back(judged: list[Any]) -> None:
                 for g in judged:
                     memo[g.row.key] = score_of(j, g.completion.text) if g.completion.finish != "error" else None
                     scoring.discard(g.row.key)
-                self._round_done(job)
+                if not inline[0]:
+                    self._round_done(job)
 
             self.side[side] = back
             self._launch(side)
-        if unscored:
+            inline[0] = False
+        if any(c.key not in memo for c in unscored):
             return None
 
         def scored(rows: list[Any]) -> list[Any]:
