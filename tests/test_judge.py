@@ -255,7 +255,7 @@ def test_a_judge_variants_short_label_is_topped_up_while_other_labels_still_gene
 
     before = events[:rounds[0]]
     judged = [e["row"] for e in before if e["event"] == "row_done" and e["node"] == "judge:t.default"]
-    assert judged and all(r.startswith(top["label"] + "/") for r in judged), judged  # that label alone, first
+    assert any(r.startswith(top["label"] + "/") for r in judged), judged  # its own rows judged before its round
     after = events[rounds[0]:]
     assert first_round_of(other, "generate:t.default", after) or first_round_of(other, "judge:t.default", after), \
         "the top-up waited for every label's first round to be judged"
