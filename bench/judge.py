@@ -1,6 +1,6 @@
 """Does the LLM judge agree with the label oracle? Measured on the quickstart's rows.
 
-    python bench/judge.py [--per-label 6] [--attempts 1] [--workdir DIR] [--real 0] [--backend llama] [--smoke]
+    python bench/judge.py [--per-label 6] [--attempts 1] [--workdir DIR] [--real 0] [--shapes 0] [--backend llama] [--smoke]
 
 Builds a scratch copy of examples/quickstart.synth (its label oracle set to `drop = false`, so
 every row the other filters keep carries its oracle score), then asks the judge — the build's own
@@ -19,6 +19,15 @@ Measured 2026-12-06 (`--per-label 6`, shared 2-core machine, load average 19-22)
 12 generated; SmolLM2-135M-Instruct as its own judge answered 1 to all 12 requests (own and wrong
 label): judge keeps 0 of 6, the oracle passes 6 of 6, agreement 0.000, kappa 0, no label
 sensitivity. The embedded model is no judge; the filter is for larger models.
+
+`--shapes N` asks N real reviews per label a bare yes/no question instead (a `select` over yes/no;
+P(yes) from the answer's log-probability) and prints how well P(yes) separates the true from the
+wrong label (AUC; 0.5 is chance). Measured 2026-12-07 (10 shortest reviews per label, cut at 600
+characters, shared 2-core machine at load average 9-10; a one-off script with the same prompts as
+`--real 10 --shapes 10`, 469 s and 389 s): the 1..5 rubric request answered 1 to all 40 requests
+(true and wrong label alike); yes/no answered yes 9 of 20 with the true label and 11 of 20 with
+the wrong one, P(yes) AUC 0.512, mean P(yes) 0.549 vs 0.453. No prompt shape makes SmolLM2-135M a
+judge; the student question (do judged rows train a better one) needs a judge that keeps rows.
 """
 
 from __future__ import annotations
@@ -93,17 +102,50 @@ def _kappa(a: list[bool], b: list[bool]) -> float:
     return float("nan") if pe == 1 else (po - pe) / (1 - pe)
 
 
+def _auc(own: list[float], wrong: list[float]) -> float:
+    """P(a row judged with its true label outscores one judged with the wrong label); ties count half."""
+    pairs = [(a > b) + 0.5 * (a == b) for a in own for b in wrong]
+    return sum(pairs) / len(pairs) if pairs else float("nan")
+
+
+def _shapes(backend: object, real: list[dict]) -> None:
+    """Two prompt shapes besides the build's own, on real reviews judged with their true and with
+    the wrong label: the build's 1..5 scale (the rubric), and a bare yes/no question ("Is this
+    review positive?", a `select` over yes/no), whose P(yes) comes from the answer's log-probability
+    under the model (llama.cpp reports it unmasked: P(yes) = exp(lp) for a yes, 1 - exp(lp) for a
+    no). AUC 0.5 is a judge that cannot tell the labels apart."""
+    import math
+
+    from synthc.runtime.backends.base import Constraint, Request
+
+    def ask(text: str, label: str) -> Request:
+        user = f"Review: {text[:600]}\n\nIs this review {label}? Answer yes or no."
+        return Request((("user", user),), "chat", Constraint("select", options=("yes", "no")), 2, 0.0, 1.0, (), 0)
+
+    requests = [ask(r["text"], lb) for r in real for lb in (r["label"], "negative" if r["label"] == "positive" else "positive")]
+    answers = backend.generate_batch(requests)  # type: ignore[attr-defined]
+    p_yes = [(math.exp(a.logprob) if a.text == "yes" else 1 - math.exp(a.logprob)) if a.logprob is not None
+             else float(a.text == "yes") for a in answers]
+    own, wrong = p_yes[0::2], p_yes[1::2]
+    yes = [a.text == "yes" for a in answers]
+    print(f"shape yes/no on {len(real)} real reviews: answers yes with the true label {sum(yes[0::2])} of {len(real)}, "
+          f"with the wrong one {sum(yes[1::2])} of {len(real)}; P(yes) AUC true vs wrong {_auc(own, wrong):.3f}, "
+          f"mean P(yes) {statistics.mean(own):.3f} vs {statistics.mean(wrong):.3f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--per-label", type=int, default=6)
     ap.add_argument("--attempts", type=int, default=1)
     ap.add_argument("--workdir", help="scratch project folder to keep (default: a temporary one)")
     ap.add_argument("--real", type=int, default=0, help="also judge this many real IMDb test reviews per label")
+    ap.add_argument("--shapes", type=int, default=0,
+                    help="also ask N real IMDb reviews per label two prompt shapes a small model might follow better")
     ap.add_argument("--backend", default="llama")
     ap.add_argument("--smoke", action="store_true")
     args = ap.parse_args()
     if args.smoke:
-        args.per_label, args.backend = 2, "fake"
+        args.per_label, args.backend, args.shapes = 2, "fake", 1
 
     from synthc.compiler import compile_file, ir
     from synthc.runtime import execute
@@ -136,6 +178,8 @@ def main() -> None:
                               row=Planned(key=f"real/{label}/{k}", label=label))
                 requests.append(judge_request(j, v, result.program, c, k)[0])
         backend = ModelPool(result.program, tmp, args.backend).get(v.model)
+        if args.shapes:
+            _shapes(backend, _real(args.shapes))
         answers = [score_of(j, a.text) for a in backend.generate_batch(requests)]
         answers, real_answers = answers[:2 * len(rows)], answers[2 * len(rows):]
     own, wrong = answers[0::2], answers[1::2]

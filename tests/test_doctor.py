@@ -91,10 +91,14 @@ def _spec(tmp: str, url: str, dialect: str = "llama_cpp", context: int = 1024) -
 
 
 @pytest.fixture(autouse=True)
-def _elsewhere(tmp_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`synthc doctor MODEL` (no recipe) keeps its fingerprint memo under the working directory's
-    .synthc/: run from a scratch folder, never the checkout."""
-    monkeypatch.chdir(tmp_path)
+def _elsewhere(tmp_path: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every doctor runs from an empty scratch folder, and must leave it empty: a bare model check
+    has no project, so it writes no `.synthc/` (fingerprint memo) into the user's working directory."""
+    cwd = os.path.join(str(tmp_path), "cwd")
+    os.mkdir(cwd)
+    monkeypatch.chdir(cwd)
+    yield
+    assert os.listdir(cwd) == []
 
 
 def _doctor(*argv: str) -> tuple[int, str, str]:
@@ -181,6 +185,19 @@ def test_a_dead_endpoint_is_e511(tmp_path: str) -> None:
 def test_a_target_that_is_nothing_is_e702() -> None:
     code, _, err = _doctor("no-such-model")
     assert code == 1 and "error[E702]" in err
+
+
+def test_a_bare_model_check_writes_nothing_into_the_working_directory(tmp_path: str) -> None:
+    """The model is hashed (its fingerprint) before llama.cpp refuses it: that hash used to be memoised
+    in the cwd's .synthc/fingerprints.json. The autouse fixture checks the cwd stays empty."""
+    bad = os.path.join(str(tmp_path), "broken.gguf")
+    with open(bad, "wb") as fh:
+        fh.write(b"GGUF" + b"\0" * 4096)
+    code, out, err = _doctor(bad, "--json")
+    assert code == 1 and "error[E501]" in err
+    (model,) = json.loads(out)["models"]
+    assert [(f["check"], f["status"]) for f in model["findings"]] == [("load", "error")]
+    assert not os.path.exists(os.path.join(os.path.dirname(bad), ".synthc"))
 
 
 @pytest.mark.model

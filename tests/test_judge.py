@@ -252,3 +252,100 @@ def test_plan_counts_the_judges_requests(tmp_path: str) -> None:
     after = plan()
     gen, judge = after["generate:t.default"], after["judge:t.default"]
     assert gen["new"] == judge["new"] == 0 and 0 < judge["rows"] <= gen["rows"]  # the rows the parse kept, scored
+
+
+def test_a_judge_variants_short_label_is_topped_up_while_other_labels_still_generate(
+        tmp_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Per-label early top-ups hold for a variant with a judge: a label whose rows are done goes to
+    the judge at once (a side job on the judge node) and, counted short, gets its next round while
+    the other label's first round is still being generated or judged (it used to wait for the
+    whole set to be judged, and its rounds were the whole set's, label None)."""
+    monkeypatch.setenv("SYNTHC_FAKE_CAPACITY", "2")
+    monkeypatch.setenv("SYNTHC_FAKE_DELAY", "0.01")
+    spec = _project(str(tmp_path), per_label=6)
+    with open(spec, encoding="utf-8") as fh:
+        text = fh.read().replace("attempts  = 1", "attempts  = 4")
+    with open(spec, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    log = os.path.join(str(tmp_path), "events.jsonl")
+    _build(spec, events=log)
+    events = [json.loads(x) for x in open(log, encoding="utf-8")]
+    start = next(e for e in events if e["event"] == "generate_start" and e["node"] == "generate:t.default")
+    first = start["total"] // 2  # each label's first round (no lock: both sized from the prior)
+    rounds = [k for k, e in enumerate(events) if e["event"] == "generate_round"]
+    assert rounds, "no top-up round"
+    top = events[rounds[0]]
+    assert top["label"] in ("not_sarcastic", "sarcastic"), top  # a label's own round, not the whole set's
+    other = "sarcastic" if top["label"] == "not_sarcastic" else "not_sarcastic"
+
+    def first_round_of(label: str, node: str, window: list[dict]) -> list[dict]:
+        return [e for e in window if e["event"] == "row_done" and e["node"] == node and not e["cached"]
+                and e["row"].startswith(label + "/") and int(e["row"].split("/")[1]) < first]
+
+    before = events[:rounds[0]]
+    judged = [e["row"] for e in before if e["event"] == "row_done" and e["node"] == "judge:t.default"]
+    assert any(r.startswith(top["label"] + "/") for r in judged), judged  # its own rows judged before its round
+    after = events[rounds[0]:]
+    assert first_round_of(other, "generate:t.default", after) or first_round_of(other, "judge:t.default", after), \
+        "the top-up waited for every label's first round to be judged"
+    manifest, rows, _ = _out(spec)
+    assert all(q["met"] for q in manifest["quota"]["default"].values()), manifest["quota"]
+    assert Counter(r["label"] for r in rows) == {"not_sarcastic": 6, "sarcastic": 6}
+    scored = [e["row"] for e in events if e["event"] == "row_done" and e["node"] == "judge:t.default"
+              and not e["cached"]]
+    assert len(scored) == len(set(scored)), "a row was scored twice"
+
+
+def test_a_judge_that_gives_every_row_one_score_is_a_warning() -> None:
+    """SmolLM2-135M answers 1 to every row (bench/judge.py): the build says so instead of leaving the
+    user with an empty dataset; a handful of rows sharing a score by chance is no warning."""
+    from synthc.runtime.prompting.judge import DEGENERATE_ROWS, degenerate
+
+    j = ir.Judge(model="critic", rubric="r", scale=(1, 5), keep_op=">=", keep_score=4)
+    flat = {"pos": Counter({1: DEGENERATE_ROWS // 2}), "neg": Counter({1: DEGENERATE_ROWS - DEGENERATE_ROWS // 2})}
+    warning = degenerate(j, "t.default", flat)
+    assert warning is not None and f"all {DEGENERATE_ROWS} rows of `t.default` the score 1" in warning
+    assert 'keep = ">= 4"` drops every row' in warning and "larger model" in warning
+    assert degenerate(j, "t.default", {"pos": Counter({5: DEGENERATE_ROWS})}) is not None  # keeps every row: also blind
+    assert "keeps every row" in degenerate(j, "t.default", {"pos": Counter({5: DEGENERATE_ROWS})})  # type: ignore[operator]
+    assert degenerate(j, "t.default", {"pos": Counter({1: DEGENERATE_ROWS - 1})}) is None  # too few to tell
+    assert degenerate(j, "t.default", {"pos": Counter({1: 6}), "neg": Counter({4: 6})}) is None  # it discriminates
+
+
+def test_the_build_warns_when_the_judge_gives_one_score(tmp_path: str, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    import dataclasses
+
+    from synthc.runtime import RunFailed
+    from synthc.runtime.backends import fake
+
+    real = fake.FakeBackend.generate_batch
+
+    def always_one(self: fake.FakeBackend, requests: list) -> list:  # the fake as a judge answering 1 to all
+        return [dataclasses.replace(c, text="1") if r.constraint.kind == "select" else c
+                for r, c in zip(requests, real(self, requests))]
+
+    monkeypatch.setattr(fake.FakeBackend, "generate_batch", always_one)
+    with pytest.raises(RunFailed) as failed:  # every row dropped by `keep = ">= 3"`: E525, after the warning
+        _build(_project(str(tmp_path), per_label=6))
+    assert failed.value.diagnostics[0].code.id == "E525"
+    err = capsys.readouterr().err
+    assert "warning: the judge `critic` gave all" in err and "the score 1" in err and "drops every row" in err, err
+
+
+def test_a_rebuild_with_judged_top_ups_replays_the_same_rounds(tmp_path: str) -> None:
+    """On a rebuild every judge score comes from the cache inside the count that asked for it; the
+    label is counted once (not again when the cached scores come back) and the rounds are the same."""
+    spec = _project(str(tmp_path), per_label=6)
+    with open(spec, encoding="utf-8") as fh:
+        text = fh.read().replace("attempts  = 1", "attempts  = 4")
+    with open(spec, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    first = _build(spec)
+    manifest, _, _ = _out(spec)
+    out = os.path.join(str(tmp_path), "out", "rows.jsonl")
+    before = open(out, "rb").read()
+    again = _build(spec)
+    assert " 0 generated," in again, again
+    assert open(out, "rb").read() == before
+    assert _out(spec)[0]["quota"] == manifest["quota"] and " 0 generated," not in first

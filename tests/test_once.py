@@ -1,6 +1,7 @@
 """`once NAME { per = … }`: a value generated once per distinct key and shared by every row with
 that key (runtime/engine/groups.py), on the fake backend: K keys cost exactly K extra generations, a
-rebuild is all cache, every row's prompt carries its key's value, provenance names it."""
+rebuild is all cache, every row's prompt carries its key's value, provenance names it. One `model`
+test runs the same promises on the embedded SmolLM2 through llama.cpp's decode loop."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import os
 import subprocess
 import sys
 from collections import defaultdict
+
+import pytest
 
 from synthc.compiler import compile_file
 from test_runtime import _build, _copy_example, _sha
@@ -143,3 +146,78 @@ def test_plan_counts_the_once_requests(tmp_path: str) -> None:
     assert before["once"] == len(keys) and f"{before['rows']} generated, 0 from cache" in first
     after = plan()
     assert after["rows"] == before["rows"] and after["new"] == 0 and after["once"] == len(keys)
+
+
+ONCE_REAL = """\
+model m {
+  gguf        = builtin("smollm2-135m")
+  mode        = chat
+  temperature = 0.7
+  max_tokens  = 24
+}
+labels l {
+  pos = "positive"
+  neg = "negative"
+}
+task t {
+  labels    = l
+  model     = m
+  per_label = 2
+  attempts  = 1
+  once tone {
+    per        = label
+    prompt     = "In five words, name a {{ key }} feeling."
+    max_tokens = 12
+  }
+  prompt = "Write a one-sentence {{ verbalization }} review of a phone. Tone: {{ once.tone }}"
+  variant plain {
+    without = [filter]
+  }
+}
+export t {
+  task = t
+  path = "out/t.jsonl"
+}
+"""
+
+
+@pytest.mark.model
+def test_once_on_the_real_model(tmp_path: str) -> None:
+    """The embedded SmolLM2 through llama.cpp's decode loop: the 2 key rows are generated before
+    the 4 rows that read them (one extra request per key, not per row), every row's prompt carries
+    its key's generated text, and a rebuild is all cache with identical bytes."""
+    from synthc.runtime import execute
+    from synthc.runtime.store.cache import open_cache
+
+    tmp = str(tmp_path)
+    spec = os.path.join(tmp, "t.synth")
+    with open(spec, "w", encoding="utf-8") as fh:
+        fh.write(ONCE_REAL)
+
+    def build() -> str:
+        result = compile_file(spec)
+        assert result.plan is not None, result.diagnostics
+        return execute(result.plan, result.sources, quiet=True, backend="llama")
+
+    first = build()
+    assert "6 generated, 0 from cache" in first, first  # 4 rows + 1 per key
+    out = os.path.join(tmp, "out", "t.jsonl")
+    rows = [json.loads(line) for line in open(out, encoding="utf-8")]
+    assert len(rows) == 4
+    once = {r["provenance"]["once"]["tone"]["key"]: r["provenance"]["once"]["tone"]["cache_key"] for r in rows}
+    assert set(once) == {"pos", "neg"} and len(set(once.values())) == 2
+    cache = open_cache(os.path.join(tmp, ".synthc"))
+    try:
+        values = {key: cache.get(ck) for key, ck in once.items()}
+    finally:
+        cache.close()
+    assert all(c is not None and c.text.strip() and c.completion_tokens <= 12 for c in values.values()), values
+    shown = json.loads(subprocess.run([sys.executable, "-m", "synthc", "show", spec, "--rows", "4", "--json"],
+                                      capture_output=True, text=True, cwd=tmp, check=True).stdout)["rows"]
+    assert len(shown) == 4
+    for r in shown:  # the prompt each row was generated from reads its own key's value
+        assert r["messages"][-1]["content"].endswith("Tone: " + values[r["label"]].text.strip()), r["messages"]
+    sha = _sha(out)
+    again = build()
+    assert "0 generated, 6 from cache" in again, again
+    assert _sha(out) == sha

@@ -215,13 +215,14 @@ class _Scheduler:
         self.jobs: dict[str, GenerateJob] = {}
         self.started: dict[str, float] = {}
         self.inflight: dict[Future[list[Completion]], tuple[GenerateJob, int]] = {}
-        self.sent: dict[tuple[str, int], float] = {}  # (node, group) -> when it went to the backend
+        self.sent: dict[tuple[GenerateJob, int], float] = {}  # (job, group) -> when it went to the backend
         self.quotas: dict[str, Quota] = {}  # generate node -> its quota loop
         self.by_filter: dict[str, Quota] = {}  # filter node -> the same loop, for the cut
         self.parked: list[GenerateJob] = []  # rounds done, waiting for the filter's other inputs
         self.finishers: dict[str, Callable[[list[Any]], Any]] = {}  # judge node -> its value from the scores
         self.side: dict[GenerateJob, Callable[[list[Any]], None]] = {}  # a quota round's judge job -> what follows
         self.judge_memo: dict[str, dict[str, int | None]] = {}  # judge node -> row key -> score (quota counts)
+        self.scoring: dict[str, set[str]] = {}  # judge node -> row keys its side jobs are scoring now
 
     def run(self) -> dict[str, Any]:
         plan = self.ctx.plan
@@ -284,7 +285,7 @@ class _Scheduler:
         """The judge's scores of a variant's parsed rows: a generation job on the judge's model
         (batched, dispatched and cached like any), whose value is the rows with their scores.
         Rows a quota round had scored already come from the cache."""
-        from synthc.runtime.prompting.judge import record_scores
+        from synthc.runtime.prompting.judge import degenerate, record_scores
 
         ctx = self.ctx
         v: ir.Variant = ctx.plan.step(node).target
@@ -299,6 +300,8 @@ class _Scheduler:
             ctx.variant(v).judged = dist
             ctx.note(node, f"{len(judged)} rows scored by `{j.model}`: " + "; ".join(
                 f"{label or '-'} " + " ".join(f"{s}:{n}" for s, n in sorted(c.items())) for label, c in sorted(dist.items())))
+            if (warning := degenerate(j, v.id, dist)) is not None:
+                ctx.events.notice(warning)
             return candidates
 
         self.finishers[node] = finish
@@ -315,30 +318,39 @@ class _Scheduler:
                            ctx.models.get(j.model).fingerprint(), model=j.model,
                            build=lambda r: judge_request(j, v, ctx.program, by_key[r.key], r.seed_value))
 
-    def _judged_count(self, job: GenerateJob, q: Quota) -> Counter[str] | None:
-        """A quota count that sees the judge's drops: the round's parsed rows the judge has not
-        scored yet go to it first (a side job on the judge node, cached like the node's own, so the
-        node later finds them in the cache); None while it scores them (the round is done again
-        when it has)."""
+    def _count(self, job: GenerateJob, q: Quota, generations: list[Generation]) -> Counter[str] | None:
+        """Kept rows per label if the variant's rows were `generations` (one label's, or the whole
+        set). A variant with a judge counts only scored rows: its parsed rows the judge has not
+        scored go to it first (a side job on the judge node, cached like the node's own, so the node
+        later finds them in the cache), and the count is None until every one is scored — the
+        round is done again when the side job comes back."""
         from synthc.runtime.prompting.judge import score_of
 
         ctx, v = self.ctx, q.variant
         judge = next((n for n in between(ctx.plan, q.parse, q.filter) if n in self.position), None)
-        j = v.filter.judge
+        j = v.filter.judge if v.filter is not None else None
         if judge is None or j is None:
-            return q.count(ctx, self.values, job.result())
+            return q.count(ctx, self.values, generations)
         memo = self.judge_memo.setdefault(judge, {})
-        missing = [c for c in q.parsed(ctx, self.values, job.result()) if c.dropped is None and c.key not in memo]
-        if missing:
+        scoring = self.scoring.setdefault(judge, set())
+        unscored = [c for c in q.parsed(ctx, self.values, generations) if c.dropped is None and c.key not in memo]
+        missing = [c for c in unscored if c.key not in scoring]
+        if missing:  # rows of a label already being scored are not sent twice
             side = self._judge_job(judge, v, missing)
+            scoring.update(c.key for c in missing)
+            inline = [True]  # scores found in the cache come back inside _launch: counted below, not re-entered
 
             def back(judged: list[Any]) -> None:
                 for g in judged:
                     memo[g.row.key] = score_of(j, g.completion.text) if g.completion.finish != "error" else None
-                self._round_done(job)
+                    scoring.discard(g.row.key)
+                if not inline[0]:
+                    self._round_done(job)
 
             self.side[side] = back
             self._launch(side)
+            inline[0] = False
+        if any(c.key not in memo for c in unscored):
             return None
 
         def scored(rows: list[Any]) -> list[Any]:
@@ -347,7 +359,7 @@ class _Scheduler:
                     c.scores["judge"] = float(memo[c.key])  # type: ignore[arg-type]
             return rows
 
-        return q.count(ctx, self.values, job.result(), judged=scored)
+        return q.count(ctx, self.values, generations, judged=scored)
 
     def _launch(self, job: GenerateJob) -> None:
         """Send every ready group: from the cache when all of it is there, else to the dispatcher."""
@@ -367,7 +379,7 @@ class _Scheduler:
                     progressed = True
                 else:
                     job.state[g] = "running"
-                    self.sent[(job.node, g)] = time.time()
+                    self.sent[(job, g)] = time.time()
                     self.inflight[self.dispatcher.submit(job.model, requests)] = (job, g)
             if not progressed:
                 break
@@ -377,10 +389,10 @@ class _Scheduler:
         """After any progress of a job: a label whose rows are all done is counted alone and, if
         short, gets its next round at once (other labels may still be generating); when every
         label is settled and every row done, the whole set is counted and short labels get one more
-        round, else the node is done (runtime/engine/quota.py). A variant with a judge counts whole rounds
-        only, once the judge has scored them (a side job whose scores come back here). Each
-        decision reads only completions."""
-        if job in self.side:  # a quota round's judge scores: count that round now
+        round, else the node is done (runtime/engine/quota.py). A variant with a judge does the same
+        once the judge has scored the label's rows (a side job whose scores come back here; until
+        then the label stays open). Each decision reads only completions."""
+        if job in self.side:  # a quota round's judge scores: count what they were for now
             if job.finished:
                 self.side.pop(job)(job.result())
             return
@@ -391,10 +403,9 @@ class _Scheduler:
             if job.finished:
                 self._job_done(job)
             return
-        judged = q.variant.filter is not None and q.variant.filter.judge is not None
         pending = Counter(job.rows[i].label or "" for i in job.data_rows() if job.completions[i] is None)
-        ripe = [] if judged else [lb for lb, lq in q.labels.items() if lq.open and not pending[lb]]
-        if not ripe and not (job.finished and (judged or q.settled)):
+        ripe = [lb for lb, lq in q.labels.items() if lq.open and not pending[lb]]
+        if not ripe and not (job.finished and q.settled):
             return
         if any(u not in self.values for u in q.needs(self.ctx.plan)):
             if job not in self.parked:
@@ -403,15 +414,22 @@ class _Scheduler:
         if job in self.parked:
             self.parked.remove(job)
         if ripe:
+            extended = False
             for lb in ripe:
                 mine = _generations(job, [i for i in job.data_rows() if (job.rows[i].label or "") == lb])
-                more = q.label_round(lb, q.count(self.ctx, self.values, mine).get(lb, 0))
+                counted = self._count(job, q, mine)
+                if counted is None:  # the judge is scoring this label's rows first: it stays open
+                    continue
+                more = q.label_round(lb, counted.get(lb, 0))
                 if more:
                     self._extend(job, q, more, lb)
-            if not (job.finished and q.settled):
+                    extended = True
+            if extended:
                 self._launch(job)
                 return
-        kept = self._judged_count(job, q)
+            if not (job.finished and q.settled):
+                return
+        kept = self._count(job, q, job.result())
         if kept is None:  # the judge is scoring this round's rows first
             return
         more = q.next_round(kept)
@@ -501,7 +519,7 @@ class _Scheduler:
                      prompt=sum(c.prompt_tokens for c in completions),
                      evaluated=sum(c.evaluated_tokens for c in completions),
                      generated=sum(c.completion_tokens for c in completions),
-                     started=self.sent.pop((job.node, g), time.time()), finished=time.time())
+                     started=self.sent.pop((job, g), time.time()), finished=time.time())
 
     def _job_done(self, job: GenerateJob) -> None:
         if self.preview and job.node in self.jobs:

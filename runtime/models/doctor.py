@@ -118,10 +118,11 @@ def doctor(program: ir.Program, target: str) -> Report:
 def doctor_model(m: ir.Model, root: str, target: str, context_given: bool = True) -> Report:
     """Check one model named on the command line: a served one with a sample of every constraint
     kind its dialect supports (its context compared with `m.context` only when the user gave one),
-    a local one for load and speed."""
+    a local one for load and speed. With no recipe there is no project folder: the model's
+    fingerprint is hashed without a memo, so nothing is written under `root` (the user's cwd)."""
     if m.endpoint is not None:
         return Report(target, [_served(m, None, [], compare_context=context_given)])
-    return Report(target, [_local(m, root, None, [])])
+    return Report(target, [_local(m, root, None, [], memo=False)])
 
 
 # -- served models -----------------------------------------------------------------------------
@@ -333,7 +334,8 @@ def _schema_errors(schema: dict[str, Any], value: Any, at: str) -> list[str]:
 
 # -- local models ------------------------------------------------------------------------------
 
-def _local(m: ir.Model, root: str, program: ir.Program | None, uses: list[ir.Variant]) -> ModelCheck:
+def _local(m: ir.Model, root: str, program: ir.Program | None, uses: list[ir.Variant],
+           memo: bool = True) -> ModelCheck:
     from synthc.runtime.models.load import load_backend, model_path
 
     try:
@@ -346,7 +348,7 @@ def _local(m: ir.Model, root: str, program: ir.Program | None, uses: list[ir.Var
     check = ModelCheck(m.name, "local", where)
     started = time.perf_counter()
     try:
-        be = load_backend(m, root)
+        be = load_backend(m, root, memo=memo)
     except RunFailed as failed:
         d = failed.diagnostics[0]
         check.findings.append(Finding(m.name, "load", "error", d.message, d.code.id, d.help or "", m.origin))

@@ -5,7 +5,9 @@ the previews (`plan --tokens`, `show`, `diff`: `vocab_only`, the tokenizer, chat
 fingerprint without weights or a context, a tenth of a second) and other executors (a Ray worker,
 a server) all go through it. The GGUF's sha256
 is the model's identity in cache keys and in the recipe's lock; it is memoised by (path, size, mtime)
-in `.synthc/fingerprints.json` so a build does not rehash 100 MB each time.
+in the recipe's `.synthc/fingerprints.json` so a build does not rehash 100 MB each time. A check with
+no recipe (`synthc doctor MODEL`) has no project to keep a memo in and hashes the file without one:
+it never writes into the folder it was started from.
 """
 
 from __future__ import annotations
@@ -42,8 +44,11 @@ def model_path(m: ir.Model, root: str) -> str:
     return os.path.join(root, m.gguf)
 
 
-def fingerprint(path: str, root: str) -> str:
-    """sha256 of the GGUF, memoised by (path, size, mtime) under `root/.synthc`."""
+def fingerprint(path: str, root: str, memo: bool = True) -> str:
+    """sha256 of the GGUF, memoised by (path, size, mtime) under `root/.synthc`; `memo=False` hashes
+    the file and reads and writes nothing else (a bare model check, whose `root` is only the cwd)."""
+    if not memo:
+        return file_sha256(path)
     st = os.stat(path)
     memo_path = os.path.join(root, ".synthc", "fingerprints.json")
     key = f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}"
@@ -81,10 +86,12 @@ def model_file(model: ir.Model, root: str) -> str:
     return path
 
 
-def load_backend(model: ir.Model, root: str, kind: str = "llama", *, vocab_only: bool = False) -> Backend:
+def load_backend(model: ir.Model, root: str, kind: str = "llama", memo: bool = True, *,
+                 vocab_only: bool = False) -> Backend:
     """A Backend for `model`: llama.cpp on the GGUF (E501 when missing or unloadable), the client
     of the server it names (E511-E513), or the deterministic fake (`kind="fake"`, for tests and
-    smoke runs). `vocab_only`: a GGUF's tokenizer and chat template alone (it cannot generate)."""
+    smoke runs). `memo=False`: keep no fingerprint memo under `root` (see `fingerprint`).
+    `vocab_only`: a GGUF's tokenizer and chat template alone (it cannot generate)."""
     if kind == "fake":
         from synthc.runtime.backends.fake import FakeBackend
 
@@ -96,7 +103,7 @@ def load_backend(model: ir.Model, root: str, kind: str = "llama", *, vocab_only:
     from synthc.runtime.backends.llama import LlamaBackend, ModelLoadError
 
     path = model_file(model, root)
-    sha = fingerprint(path, root)
+    sha = fingerprint(path, root, memo)
     try:
         return LlamaBackend(path, model.context, model.threads, f"gguf:{sha}", batch=model.batch,
                             vocab_only=vocab_only)

@@ -77,6 +77,23 @@ def record_scores(j: ir.Judge, candidates: list[Candidate], judged: list[Generat
     return dist
 
 
+DEGENERATE_ROWS = 8  # fewer scored rows than this can share a score by chance
+
+
+def degenerate(j: ir.Judge, variant: str, dist: dict[str, Counter[int]]) -> str | None:
+    """A warning when the judge gave every row one score (at least DEGENERATE_ROWS rows): it tells
+    no row from another, so `keep` keeps all or nothing. SmolLM2-135M answers 1 to every row on any
+    rubric (bench/judge.py); a user should learn that from the build, not from an empty dataset."""
+    total: Counter[int] = sum(dist.values(), Counter())
+    n = sum(total.values())
+    if n < DEGENERATE_ROWS or len(total) != 1:
+        return None
+    (score,) = total
+    return (f"warning: the judge `{j.model}` gave all {n} rows of `{variant}` the score {score}: it does not tell "
+            f"rows apart, so `keep = \"{j.keep_op} {j.keep_score}\"` {'keeps' if j.keeps(score) else 'drops'} every row; "
+            "give `judge` a larger model (docs/language.md, *Which judge model*)")
+
+
 def distribution(dist: dict[str, Counter[int]]) -> dict[str, dict[str, int]]:
     """Plain JSON for the manifest: label -> score -> rows, both sorted."""
     return {label: {str(s): n for s, n in sorted(c.items())} for label, c in sorted(dist.items())}
