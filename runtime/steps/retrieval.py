@@ -14,7 +14,7 @@ from synthc.runtime.errors import fail
 from synthc.runtime.prompting.postprocess import Candidate
 from synthc.runtime.retrieval.embeddings import EmbeddingStore
 from synthc.runtime.retrieval.corpora import Doc, Index, build_index, dense_similarity, encoder_identity
-from synthc.runtime.store.keys import index_key
+from synthc.runtime.store.keys import documents_digest, index_key
 from synthc.runtime.prompting.rows import Pair
 from synthc.runtime.prompting.scope import query_scope, render
 from synthc.runtime.steps import Context, Inputs
@@ -25,7 +25,7 @@ __all__ = ["index", "deferred_index", "Deferred", "retrieve", "remembered", "sea
 
 def index(ctx: Context, r: ir.Retriever, inputs: Inputs, node: str) -> Index:
     docs, digest = inputs.one("corpus")
-    key = index_key(r, digest, encoder_identity(r))
+    key = index_key(r, documents_digest(docs), encoder_identity(r))
     cache_dir = None if r.method == "random" else os.path.join(ctx.root, ".synthc", "index", key)
     # dense vectors are shared by every index, build and `synthc plan` of the project
     store = EmbeddingStore(os.path.join(ctx.root, ".synthc", "embeddings.sqlite")) \

@@ -11,7 +11,7 @@ the IR invalidates old artifacts without anyone listing it — plus the inputs o
 |                     |                                  | node's IR and the row key), model fingerprint  |
 | corpus memo         | the cache's `artifacts` table    | ir.Corpus, file bytes, tokenizer               |
 | retrieval memo      | the cache's `artifacts` table    | ir.Retrieve, the index key, params, seed rows  |
-| retrieval index     | `.synthc/index/<key>/`           | ir.Retriever, corpus digest, encoder identity  |
+| retrieval index     | `.synthc/index/<key>/`           | ir.Retriever, its documents, encoder identity  |
 | evaluation report   | `metrics.json`'s `input_digest`  | ir.Evaluate, metric code, rows, real data      |
 | keep-rate basis     | the lock's `keep_rates`          | the first request's generation key, ir.Output, |
 |                     |                                  | ir.Parse, ir.Filter (see keep_rate_basis)      |
@@ -25,18 +25,27 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import fields, is_dataclass
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 from synthc.compiler import ir
 from synthc.compiler.dump import to_data
 from synthc.runtime.backends.base import Request, request_key
 
 __all__ = ["CACHE_VERSION", "MEMO_VERSION", "INDEX_VERSION", "generation_key", "corpus_key", "retrieval_key",
-           "index_key", "evaluation_key", "keep_rate_basis"]
+           "index_key", "documents_digest", "evaluation_key", "keep_rate_basis"]
 
 CACHE_VERSION = "1"  # generations
 MEMO_VERSION = 1  # corpus and retrieval memos
 INDEX_VERSION = 3  # 3: keyed by the whole retriever IR; 2: dense vectors keyed by encoder identity
+
+
+class Doc(Protocol):
+    """A retrieval document as keys see it (runtime/retrieval/corpora.py: Doc), without importing
+    the retrieval stack into every user of the generation cache."""
+
+    id: str
+    text: str
 
 
 def _sha256(blob: str) -> str:
@@ -66,10 +75,19 @@ def retrieval_key(r: ir.Retrieve, program: ir.Program, index: str, tokenizer: st
     return "retrieve:" + _memo(index, to_data(r), dict(program.params), tokenizer, [list(s) for s in seeds])
 
 
+def documents_digest(docs: Iterable[Doc]) -> str:
+    """The documents an index holds, as it sees them (id and text after rendering, token bounds and
+    the tokenizer that measured them): what `index_key` takes as `corpus_digest`."""
+    h = hashlib.sha256()
+    for d in docs:
+        h.update(f"{d.id}\x1f{d.text}\x1e".encode())
+    return h.hexdigest()
+
+
 def index_key(r: ir.Retriever, corpus_digest: str, encoder: str | None) -> str:
-    """A retrieval index: the retriever's block, the documents, and when vectors are involved the
-    encoder's identity (model and backend: an ONNX-built index is never reused by torch or the
-    other way round)."""
+    """A retrieval index: the retriever's block, its documents (`documents_digest`), and when
+    vectors are involved the encoder's identity (model and backend: an ONNX-built index is never
+    reused by torch or the other way round)."""
     return _sha256(json.dumps([INDEX_VERSION, corpus_digest, to_data(r), encoder], sort_keys=True))[:32]
 
 

@@ -13,7 +13,6 @@ simply not memoised.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections import Counter
@@ -56,10 +55,7 @@ def retrieval(cache: Cache, v: ir.Variant, program: ir.Program, retriever: ir.Re
     """A retrieve node's (inputs, demos) for variant `v` over the corpus `docs`, from the memo when
     its inputs are unchanged. `compute()` runs on a miss (it may first build the index)."""
     assert v.retrieve is not None
-    corpus = hashlib.sha256()
-    for d in docs:
-        corpus.update(f"{d.id}\x1f{d.text}\x1e".encode())
-    index = keys.index_key(retriever, corpus.hexdigest(), encoder_identity(retriever))
+    index = keys.index_key(retriever, keys.documents_digest(docs), encoder_identity(retriever))
     key = keys.retrieval_key(v.retrieve, program, index, tokenizer, [(s.id, s.text, s.label, s.fields) for s in seeds])
     hit = cache.artifact(key)
     if hit is not None:
