@@ -109,7 +109,7 @@ def _aim(v: ir.Variant, wanted: int) -> int:
 
 
 def variant_basis(v: ir.Variant, program: ir.Program, planned: Sequence[Planned], fingerprint: str) -> str:
-    """filter_basis of a variant whose first round is `planned`, on a model of `fingerprint`: the
+    """keep_rate_basis of a variant whose first round is `planned`, on a model of `fingerprint`: the
     key its job computes for the first request (no history yet)."""
     from synthc.runtime.prompting.rows import build_request
     from synthc.runtime.store.keys import generation_key, keep_rate_basis
