@@ -15,6 +15,7 @@ from typing import Any
 from synthc.compiler.diagnostics import Sink
 from synthc.compiler.endpoints import check_endpoints
 from synthc.compiler.filters import variant_rules
+from synthc.compiler.outputs import variant_rules as output_rules
 from synthc.compiler.source import Span
 from synthc.compiler.symbols import did_you_mean
 from synthc.compiler.values import Values, Variant
@@ -227,6 +228,7 @@ VARIANT_RULES: tuple[VariantRule, ...] = (
     e202_prompt, e306_labels, e305_counts, e310_qa_seeds, e307_pairs, e302_seeds, e303_retricl,
     e309_ranks, e304_chat, e225_conversation_reach, e313_persona, e312_oracle, e107_filter_labels,
     e215_oracle_threshold, e218_near_copy_seeds, *variant_rules(),  # the filter kinds' own (compiler/filters/)
+    *output_rules(),  # the output kinds' own (compiler/outputs/)
 )
 
 

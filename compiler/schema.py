@@ -176,8 +176,10 @@ SCHEMAS: dict[str, BlockSchema] = {
         Field("every", INT(1), 5, doc="add the diversity prompt every n turns"),
         Field("reset_after", INT(1), 20, doc="start a fresh conversation after n turns"),
     )),
-    "output": BlockSchema("output", False, blocks=("object",), open_attrs=T("fieldtype"),
-                          doc="field = type(...)"),
+    "output": BlockSchema("output", False, (
+        Field("template", STR, doc="fixed text and `{field}`s generated as one: each field under its own type, "
+                                   "parsed back into its column (a `string` field ends its line)"),
+    ), blocks=("object",), open_attrs=T("fieldtype"), doc="field = type(...)"),
     "object": BlockSchema("object", True, blocks=("object",), open_attrs=T("fieldtype")),
     "parse": BlockSchema("parse", False, (
         Field("prefix", STR, doc="answer prefix, e.g. \"Summary:\""),

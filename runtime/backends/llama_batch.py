@@ -184,7 +184,7 @@ class BatchDecoder:
         evaluated += self._extend(stream, prompt, depth, len(prompt.blocks))
         tail = prompt.tokens[prompt.tail_start:]
         self._decode(stream, tail, prompt.tail_start)
-        matcher = self.grammars.matcher(request.constraint) if request.constraint.kind != "text" else None
+        matcher = self.grammars.matcher(request.constraint) if request.constraint.kind != "text" else None  # free text: no grammar
         row = Row(index, request, stream, len(prompt.tokens), sampler_chain(self.L, request), matcher,
                   len(prompt.tokens), evaluated + len(tail))
         self._sample([row], self.L.llama_get_logits_ith(self.ctx, -1), first_index=-1)
