@@ -54,7 +54,7 @@ class Template(ConstraintKind):
         rx = _named(c.slots)
         if rx is None or rx.fullmatch(text):  # a field's pattern Python cannot read: nothing to check
             return None
-        return f"{show(text)} does not follow the template /{c.pattern}/"
+        return f"{show(text)} does not follow the output template"
 
     def sample(self, c: Constraint, rng: random.Random, vocab: list[str], max_tokens: int) -> tuple[str, str]:
         text = "".join(s.text if not s.name else _fake(s, rng, vocab) for s in c.slots)
