@@ -12,6 +12,7 @@ from synthc.compiler.fields import (  # noqa: F401  (re-exported: the schema's v
 )
 from synthc.compiler.filters import filter_schemas
 from synthc.compiler.limits import MAX_ROWS
+from synthc.compiler.outputs import output_settings
 
 __all__ = [
     "T", "Field", "BlockSchema", "TOP", "TASK_BLOCKS", "REMOVABLE", "SCHEMAS", "REF_KINDS",
@@ -176,10 +177,9 @@ SCHEMAS: dict[str, BlockSchema] = {
         Field("every", INT(1), 5, doc="add the diversity prompt every n turns"),
         Field("reset_after", INT(1), 20, doc="start a fresh conversation after n turns"),
     )),
-    "output": BlockSchema("output", False, (
-        Field("template", STR, doc="fixed text and `{field}`s generated as one: each field under its own type, "
-                                   "parsed back into its column (a `string` field ends its line)"),
-    ), blocks=("object",), open_attrs=T("fieldtype"), doc="field = type(...)"),
+    # The output kinds' own keys (`template`: compiler/outputs/); every other key is an output field.
+    "output": BlockSchema("output", False, output_settings(), blocks=("object",), open_attrs=T("fieldtype"),
+                          doc="field = type(...)"),
     "object": BlockSchema("object", True, blocks=("object",), open_attrs=T("fieldtype")),
     "parse": BlockSchema("parse", False, (
         Field("prefix", STR, doc="answer prefix, e.g. \"Summary:\""),

@@ -277,3 +277,38 @@ def test_smollm2_writes_a_template_whose_every_field_parses() -> None:
         assert 1 <= row["n"] <= 5 and isinstance(row["sure"], bool) and row["topic"] in ("world", "sports")
         whole += 1
     assert whole >= 1  # (seeded and batch-invariant: the same rows end within the cap on every run)
+
+
+def test_the_editor_completes_and_explains_the_template_key_from_the_registry() -> None:
+    from synthc.compiler.outputs import get
+    from synthc.lsp.complete import complete
+
+    text = RECIPE.format(output="    te")
+    at = text.index("    te\n") + len("    te")
+    items = {i.label: i for i in complete(text, at, None, markdown=False)}
+    assert "template" in items
+    assert get("template").settings[0].doc.split(":")[0] in str(items["template"].documentation)
+
+
+def test_guidance_is_imported_only_when_a_grammar_is_built(tmp_path: str) -> None:
+    """`import guidance` costs seconds: a template build on the fake backend never pays it, the
+    first grammar does."""
+    import subprocess
+    import sys
+
+    path = os.path.join(str(tmp_path), "t.synth")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(RECIPE.format(output=TEMPLATE))
+    with open(os.path.join(str(tmp_path), "synth.toml"), "w", encoding="utf-8") as fh:
+        fh.write("")
+    script = (
+        "import sys\n"
+        "from synthc.compiler import compile_file\nfrom synthc.runtime import execute\n"
+        "from synthc.runtime.backends.constraints import grammar_text\n"
+        "from synthc.runtime.prompting.rows import variant_constraint\n"
+        f"r = compile_file({path!r}); execute(r.plan, r.sources, quiet=True, backend='fake')\n"
+        "print('guidance' in sys.modules)\n"
+        "grammar_text(variant_constraint(next(iter(r.program.variants())), r.program))\n"
+        "print('guidance' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", script], cwd=str(tmp_path), capture_output=True, text=True, timeout=300)
+    assert out.stdout.split() == ["False", "True"], out.stderr

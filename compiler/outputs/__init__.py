@@ -15,7 +15,7 @@ from typing import Any
 from synthc.compiler.outputs.base import OutputKind
 from synthc.compiler.outputs.kinds import KINDS
 
-__all__ = ["OutputKind", "KINDS", "NAMES", "get", "kind_for", "variant_rules"]
+__all__ = ["OutputKind", "KINDS", "NAMES", "get", "kind_for", "variant_rules", "output_settings"]
 
 NAMES: tuple[str, ...] = tuple(k.name for k in KINDS)
 
@@ -27,6 +27,12 @@ def get(name: str) -> OutputKind:
 def kind_for(types: tuple[str, ...], template: bool = False) -> OutputKind:
     """How an output with these top-level field types (and a `template` or not) is generated."""
     return next(k for k in KINDS if k.claims(types, template))
+
+
+def output_settings() -> tuple[Any, ...]:
+    """The `output` block's own keys, every kind's (compiler/schema.py's table; the rest of the
+    block's keys are the output fields)."""
+    return tuple(f for k in KINDS for f in k.settings)
 
 
 def variant_rules() -> tuple[Any, ...]:

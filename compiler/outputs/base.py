@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar
 
+from synthc.compiler.fields import Field
+
 __all__ = ["OutputKind"]
 
 
@@ -16,6 +18,7 @@ class OutputKind:
     name: ClassVar[str]  # the constraint kind: what requests, dialect tables and docs call it
     doc: ClassVar[str]  # one line: hover, completion, docs/language.md
     what: ClassVar[str]  # how E315 names it: "cannot constrain output to <what>"
+    settings: ClassVar[tuple[Field, ...]] = ()  # its own keys in the `output` block (check, hover, completion)
     rules: ClassVar[tuple[Callable[..., None], ...]] = ()  # cross-field rules: fn(Variant, Report)
 
     def claims(self, types: tuple[str, ...], template: bool) -> bool:

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from synthc.compiler.fields import STR, Field
 from synthc.compiler.outputs.base import OutputKind
 from synthc.compiler.source import Span
 from synthc.compiler.symbols import did_you_mean
@@ -187,6 +188,8 @@ class Template(OutputKind):
     name = "template"
     doc = "`template = \"…{field}…\"`: fixed text and several constrained fields in one generation"
     what = "a template of fixed text and fields"
+    settings = (Field("template", STR, doc="fixed text and `{field}`s generated as one: each field under its own "
+                                           "type, parsed back into its column (a `string` field ends its line)"),)
     rules = (_check,)
 
     def claims(self, types: tuple[str, ...], template: bool) -> bool:
