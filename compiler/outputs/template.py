@@ -105,10 +105,12 @@ def string_chars(args: dict[str, Any]) -> tuple[int, int]:
     """How many characters a template `string` field may take: `chars`, or about 8 per word of
     `words`, else up to 400 (one line; the token cap bounds it anyway)."""
     if "chars" in args:
-        return max(1, int(args["chars"][0])), int(args["chars"][1])
-    if "words" in args:
-        return max(1, int(args["words"][0])), max(1, int(args["words"][1]) * 8)
-    return 1, 400
+        lo, hi = int(args["chars"][0]), int(args["chars"][1])
+    elif "words" in args:
+        lo, hi = int(args["words"][0]), int(args["words"][1]) * 8
+    else:
+        lo, hi = 1, 400
+    return max(1, lo), max(1, lo, hi)  # never empty: an empty answer is no answer
 
 
 def pattern(output: ir.Output, labels: tuple[str, ...] | None, named: bool = True) -> str:

@@ -204,7 +204,7 @@ def _probe_or_failure(m: ir.Model, be: Backend, c: Constraint) -> Finding:
         return _probe(m, be, c)
     except EndpointRefused as exc:
         return Finding(m.name, f"constraint:{c.kind}", "error", f"the server refused the `{c.kind}` request: {exc}",
-                       "E516", _HOW[c.kind], m.origin)
+                       "E516", constraint_kind(c).fix, m.origin)
     except EndpointUnavailable as exc:
         return Finding(m.name, f"constraint:{c.kind}", "error", f"the server stopped answering: {exc}", "E511",
                        "start or restart the server; raise `timeout` for a slow one", m.origin)
@@ -253,9 +253,9 @@ _SAMPLE_SCHEMA = {"type": "object", "properties": {"answer": {"type": "string", 
 def _probe(m: ir.Model, be: Backend, c: Constraint) -> Finding:
     """Send one tiny request under `c` and check the answer here."""
     k = constraint_kind(c)
-    ask = k.ask.format(options=", ".join(c.options[:12]) or c.pattern[:80])
+    ask = k.ask(c)
     messages = (("user", ask),) if m.mode == "chat" else (("text", ask + "\n"),)
-    cap = min(m.max_tokens, 256 if c.kind == "json" else 48)
+    cap = min(m.max_tokens, k.probe_tokens)
     req = Request(messages, m.mode, c, cap, m.temperature, m.top_p, (), m.seed)
     started = time.perf_counter()
     out: Completion = be.generate_batch([req])[0]

@@ -32,8 +32,12 @@ class ConstraintKind:
     name: ClassVar[str]
     stops: ClassVar[bool] = False  # stop strings end it (free text; a grammar says where others end)
     greedy: ClassVar[bool] = False  # decoded greedily whatever the temperature (a `select`)
-    ask: ClassVar[str] = "Answer briefly."  # what `synthc doctor` asks a server under this kind
+    probe_tokens: ClassVar[int] = 48  # the token cap of `synthc doctor`'s probe under this kind
     fix: ClassVar[str] = "check the `dialect` (docs/servers.md: which field each server reads), or upgrade the server"
+
+    def ask(self, c: Constraint) -> str:
+        """What `synthc doctor` asks a server to answer under `c`."""
+        return "Answer briefly."
 
     def build(self, output: ir.Output, labels: tuple[str, ...]) -> Constraint:
         """The constraint every request of an output of this kind carries."""

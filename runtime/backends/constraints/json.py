@@ -28,9 +28,12 @@ SEPARATORS = (", ", ": ")  # between items, after keys
 
 class Json(ConstraintKind):
     name = "json"
-    ask = "Answer in JSON with the fields asked for."
+    probe_tokens = 256
     fix = ("check the `dialect`, or upgrade the server; a small model without enforcement often returns "
            "invalid JSON, which the build drops row by row")
+
+    def ask(self, c: Constraint) -> str:
+        return "Answer in JSON with the fields asked for."
 
     def build(self, output: ir.Output, labels: tuple[str, ...]) -> Constraint:
         return Constraint(kind="json", schema=_json.dumps(json_schema(output, labels), sort_keys=True))

@@ -22,9 +22,11 @@ __all__ = ["Regex", "compiled"]
 
 class Regex(ConstraintKind):
     name = "regex"
-    ask = "Write one value."
     fix = ("check the `dialect` (vLLM >= 0.10.2 reads `structured_outputs`; `guided_*` is gone in 0.12), "
            "or use a server that enforces regexes (llama_cpp, vllm, sglang)")
+
+    def ask(self, c: Constraint) -> str:
+        return "Write one value."
 
     def build(self, output: ir.Output, labels: tuple[str, ...]) -> Constraint:
         return Constraint(kind="regex", pattern=dict(output.fields[0].args)["pattern"])

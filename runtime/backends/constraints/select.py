@@ -20,7 +20,9 @@ __all__ = ["Select", "show"]
 class Select(ConstraintKind):
     name = "select"
     greedy = True
-    ask = "Answer with one of: {options}."
+
+    def ask(self, c: Constraint) -> str:
+        return f"Answer with one of: {', '.join(c.options[:12])}."
 
     def build(self, output: ir.Output, labels: tuple[str, ...]) -> Constraint:
         f = output.fields[0]

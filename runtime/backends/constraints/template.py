@@ -29,8 +29,11 @@ _OPTIONS = ("label", "choice", "bool")  # fields generated as a `select` among o
 
 class Template(ConstraintKind):
     name = "template"
-    ask = "Fill in: {options}"
+    probe_tokens = 128
     fix = "check the `dialect`: a template is sent as a regex (llama_cpp, vllm, sglang enforce one)"
+
+    def ask(self, c: Constraint) -> str:
+        return "Fill in, one value per place:\n" + "".join(s.text or f"<{s.name}>" for s in c.slots)
 
     def build(self, output: ir.Output, labels: tuple[str, ...]) -> Constraint:
         assert output.template is not None
