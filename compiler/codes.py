@@ -236,6 +236,28 @@ _ALL = [
        "task t {\n  once profile {\n    per    = persona.usr\n    prompt = \"Describe user {{ key }}.\"\n  }\n}",
        "Name a field the rows carry (the help line lists them), or declare what it needs (a persona, "
        "seeds with that column, a `vary` attribute)."),
+    _c("E233", "template-unknown-field", "types",
+       "An output `template` names a `{field}` the `output` block does not declare, holds a brace that "
+       "opens or closes no placeholder, or names no field at all. Each `{name}` is where output field "
+       "`name` is generated; the text around the placeholders is written as it stands.",
+       "output {\n  template = \"Question: {question}\\nAnswer: {answr}\"\n  question = string()\n  answer   = string()\n}",
+       "Name a declared field (the help line suggests the nearest), declare the field in the block, or "
+       "write a literal brace as `{{` or `}}`."),
+    _c("E234", "template-missing-field", "types",
+       "An output field is declared but its template places it nowhere, or places it twice. A template "
+       "output generates exactly the fields it places, each once, in one generation: a field left out would "
+       "never be generated, and a field placed twice would get two answers for one column.",
+       "output {\n  template = \"Question: {question}\"\n  question = string()\n  answer   = string()\n}",
+       "Write `{name}` exactly once in the template, or remove the field from the block."),
+    _c("E235", "template-field-placement", "types",
+       "A field cannot stand where the template puts it. Template fields are generated under a regular "
+       "language, so `list` and `object` fields (JSON) cannot go in a template; a `string` field is one line "
+       "and must end its line (the fixed text after it starts with a line break, or the template ends); "
+       "two placeholders side by side have nothing to tell where the first answer ends.",
+       "output {\n  template = \"Name: {name} ({age})\"\n  name = string()\n  age  = int()\n}",
+       "Start the text after a `string` field with `\\n` (or make the field a `regex(...)` that says where "
+       "it ends), put fixed text between two fields, and use a JSON output (no `template`) for lists and "
+       "objects."),
     _c("E220", "unknown-extends-target", "types",
        "A variant's `extends` names no variant of its task. `default` is not a variant one can name: every "
        "variant already starts from the task's own settings.",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 __all__ = ["DialectSpec", "DIALECTS", "NAMES", "register", "get", "able"]
 
-ALL = frozenset({"text", "select", "regex", "json"})
+ALL = frozenset({"text", "select", "regex", "json", "template"})  # a template travels as its regex
 JSON_ONLY = frozenset({"text", "select", "json"})  # `select` sent as a JSON-schema enum
 TEXT = frozenset({"text"})
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from synthc.compiler.diagnostics import Sink
 from synthc.compiler.dialects import DIALECTS, able
-from synthc.compiler.ir import constraint_kind
+from synthc.compiler.outputs import KINDS, kind_for
 from synthc.compiler.schema import ENDPOINT_FIELDS
 from synthc.compiler.source import Span
 from synthc.compiler.values import Values, Variant
@@ -30,7 +30,7 @@ def _how(kind: str) -> str:
     return ("use `mode = chat`, or dialect " if chat_helps else "use dialect ") + names
 
 
-HOW = {kind: _how(kind) for kind in ("regex", "select", "json")}
+HOW = {k.name: _how(k.name) for k in KINDS if k.name != "text"}  # free text: every server
 _ONLY_ENDPOINT = tuple(f.name for f in ENDPOINT_FIELDS)
 
 
@@ -76,13 +76,14 @@ def _check_constraint(v: Variant, output: Values | None, m: Values, sink: Sink) 
     if output is None:
         return
     types = tuple(value[0] for value, _ in output.open.values()) + ("object",) * len(output.children)
-    kind = constraint_kind(types)
+    template = "template" in output.values
+    k = kind_for(types, template)
+    kind, what = k.name, k.what
     dialect, mode = str(m.values["dialect"]), str(m.values["mode"])
     if kind in SUPPORTED[dialect][mode]:
         return
-    span = next(iter(output.open.values()))[1] if len(types) == 1 and output.open else output.origin
-    what = {"select": "a choice among fixed options", "regex": "a regular expression",
-            "json": "a JSON object"}[kind]
+    span = (output.spans["template"] if template else
+            next(iter(output.open.values()))[1] if len(types) == 1 and output.open else output.origin)
     sink.error("E315", f"the `{dialect}` server dialect cannot constrain output to {what} in {mode} mode "
                f"({v.label}, model `{m.name}`)", span,
                f"needs a {kind} constraint", secondary=_dialect_note(m),

@@ -203,28 +203,38 @@ class OutputField:
     fields: tuple[OutputField, ...] = ()  # object members
 
 
-def constraint_kind(types: tuple[str, ...]) -> str:
-    """How an output with these top-level field types is generated: a lone label/choice is a
-    `select`, a lone regex a `regex`, a lone string free `text`, anything else a `json` object.
-    The one home of that rule (runtime requests, endpoint dialect checks)."""
-    if len(types) == 1:
-        return {"label": "select", "choice": "select", "regex": "regex", "string": "text"}.get(types[0], "json")
-    return "json"
+def constraint_kind(types: tuple[str, ...], template: bool = False) -> str:
+    """How an output with these top-level field types is generated: the first registered output
+    kind that claims it (compiler/outputs/: a lone label/choice is a `select`, a lone regex a
+    `regex`, a lone string free `text`, a `template` a template, anything else a `json` object)."""
+    from synthc.compiler.outputs import kind_for  # the registry reads the IR's types; import late
+
+    return kind_for(types, template).name
+
+
+@dataclass(**_S)
+class TemplatePart:
+    """A run of fixed text (`field` empty) or the place of output field `field` in a template."""
+
+    text: str = ""
+    field: str = ""
 
 
 @dataclass(**_S)
 class Output:
     fields: tuple[OutputField, ...]
     origin: Span = _origin()
+    # Fixed text and fields generated as one (compiler/outputs/template.py); absent from older dumps.
+    template: tuple[TemplatePart, ...] | None = field(default=None, metadata={"omit_none": True})
 
     @property
     def constraint_kind(self) -> str:
-        return constraint_kind(tuple(f.type for f in self.fields))
+        return constraint_kind(tuple(f.type for f in self.fields), self.template is not None)
 
     @property
     def structured(self) -> bool:
-        """JSON-object generation unless the output is a single free-text string."""
-        return not (len(self.fields) == 1 and self.fields[0].type == "string")
+        """Fields generated under a constraint (JSON object, select, regex, template), not free text."""
+        return self.constraint_kind != "text"
 
     @property
     def text_field(self) -> str:

@@ -11,6 +11,7 @@ from synthc.compiler.filters import lower_filter
 from synthc.compiler.filters.oracle import DEFAULT_CALIBRATE
 from synthc.compiler.formats import HF_PREFIX, detect, is_hf_folder
 from synthc.compiler.metrics import settings as metric_settings
+from synthc.compiler.outputs.template import split as split_template
 from synthc.compiler.values import Checked, Values, Variant
 from synthc.compiler.source import Span
 
@@ -203,7 +204,10 @@ class _Lower:
     def output(self, v: Values | None, origin: Span) -> ir.Output:
         if v is None or (not v.open and not v.children):
             return ir.Output(fields=(ir.OutputField(name="text", type="string"),), origin=origin)
-        return ir.Output(fields=self._fields(v), origin=v.origin)
+        template = v.values.get("template")
+        parts = None if template is None else tuple(
+            ir.TemplatePart(text=p.text, field=p.field) for p in split_template(str(template))[0])
+        return ir.Output(fields=self._fields(v), origin=v.origin, template=parts)
 
     def _fields(self, v: Values) -> tuple[ir.OutputField, ...]:
         out = [self._field(k, val) for k, (val, _) in v.open.items()]

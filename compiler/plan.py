@@ -232,7 +232,7 @@ class _Builder:
         render = self.add(Step(variant_node("render", v.id), "render", f"prompts{shots}{conv}{vary}", n, bound, v.id,
                                v.prompt.origin, target=v), *upstream)
         gen_summary = (f"model {m.name} ({m.where}, {m.mode}) T={m.temperature} top_p={m.top_p} "
-                       f"max_tokens={m.max_tokens}" + (" json" if v.output.structured else "")
+                       f"max_tokens={m.max_tokens}" + _constrained(v.output)
                        # A `once` block adds one request per distinct key: unknown until the data is read.
                        + "".join(f" + once {o.name} per {'.'.join(o.per)}" for o in v.once or ()))
         gen = self.add(Step(variant_node("generate", v.id), "generate", gen_summary, n, bound, v.id, v.origin, target=v),
@@ -282,3 +282,9 @@ class _Builder:
             deps.append(("collection", self.load_corpus(ev.collection)))
         self.add(Step(node_id("evaluate", ev.name), "evaluate", f"{', '.join(ev.metrics)} vs {ev.real} seeds={ev.seeds}",
                       origin=ev.origin, target=ev), *deps)
+
+
+def _constrained(output: ir.Output) -> str:
+    """How the generate node's summary names a constrained output (select and regex outputs have
+    always read ` json` here; the golden plans keep it)."""
+    return {"text": "", "template": " template"}.get(output.constraint_kind, " json")

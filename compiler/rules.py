@@ -15,6 +15,7 @@ from typing import Any
 from synthc.compiler.diagnostics import Sink
 from synthc.compiler.endpoints import check_endpoints
 from synthc.compiler.filters import variant_rules
+from synthc.compiler.outputs import variant_rules as output_rules
 from synthc.compiler.source import Span
 from synthc.compiler.symbols import did_you_mean
 from synthc.compiler.values import Values, Variant
@@ -178,6 +179,7 @@ VARIANT_RULES: tuple[VariantRule, ...] = (
     # order (compiler/filters/kinds.py). Diagnostics are reported sorted by (file, offset, code), so
     # the order of rules with different codes never shows; each code has exactly one rule.
     *variant_rules(),
+    *output_rules(),  # the output kinds' own (compiler/outputs/)
 )
 
 

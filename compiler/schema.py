@@ -15,6 +15,7 @@ from synthc.compiler.formats import export_type as export_formats, source_type a
 from synthc.compiler.metrics import NAMES as METRIC_NAMES, names_type as metric_names_type, settings as metric_settings
 from synthc.compiler.metrics.student import STUDENTS
 from synthc.compiler.limits import MAX_ROWS
+from synthc.compiler.outputs import output_settings
 
 __all__ = [
     "T", "Field", "BlockSchema", "TOP", "TASK_BLOCKS", "REMOVABLE", "SCHEMAS", "REF_KINDS",
@@ -175,7 +176,8 @@ SCHEMAS: dict[str, BlockSchema] = {
         Field("every", INT(1), 5, doc="add the diversity prompt every n turns"),
         Field("reset_after", INT(1), 20, doc="start a fresh conversation after n turns"),
     )),
-    "output": BlockSchema("output", False, blocks=("object",), open_attrs=T("fieldtype"),
+    # The output kinds' own keys (`template`: compiler/outputs/); every other key is an output field.
+    "output": BlockSchema("output", False, output_settings(), blocks=("object",), open_attrs=T("fieldtype"),
                           doc="field = type(...)"),
     "object": BlockSchema("object", True, blocks=("object",), open_attrs=T("fieldtype")),
     "parse": BlockSchema("parse", False, (

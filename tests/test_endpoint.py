@@ -20,7 +20,7 @@ from synthc.compiler import compile_file, ir
 from synthc.compiler.endpoints import SUPPORTED
 from synthc.runtime import RunFailed, execute
 from synthc.runtime.backends import dialects
-from synthc.runtime.backends.base import Constraint, Request
+from synthc.runtime.backends.base import Constraint, Request, Slot
 from synthc.runtime.backends.endpoint import EndpointBackend
 
 SECRET = "sk-test-0123456789-do-not-leak"
@@ -293,6 +293,8 @@ CONSTRAINTS = {
     "text": Constraint(), "select": Constraint("select", ("a", "b")), "regex": Constraint("regex", pattern="[0-9]+"),
     "json": Constraint("json", schema=json.dumps({"type": "object", "properties": {"t": {"type": "string",
                                                                                        "maxLength": 9}}})),
+    "template": Constraint("template", pattern="N: ([0-9]+)", slots=(Slot(text="N: "), Slot(name="n", type="int",
+                                                                                           pattern="[0-9]+"))),
 }
 WHERE = {"llama_cpp": "json_schema", "vllm": "structured_outputs", "sglang": ("regex", "response_format", "json_schema"),
          "ollama": "response_format", "openai": "response_format"}

@@ -7,19 +7,38 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, Sequence
 
-__all__ = ["Constraint", "Request", "Completion", "Backend", "ContextOverflow", "request_key", "kv_bytes",
+__all__ = ["Slot", "Constraint", "Request", "Completion", "Backend", "ContextOverflow", "request_key", "kv_bytes",
            "PREVIEW", "NOT_GENERATED", "would_generate"]
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One piece of a `template` constraint: fixed `text`, or output field `name` of `type`
+    generated as `options` (label, choice, bool) or else as `pattern`; `bounds`: an int/float
+    field's range, a string field's characters (the fake backend samples within them)."""
+
+    text: str = ""
+    name: str = ""
+    type: str = ""
+    options: tuple[str, ...] = ()
+    pattern: str = ""
+    bounds: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Constraint:
     """What the model may produce: free `text` (stops + token cap), a `select` among options,
-    a `regex`, or a `json` object following `schema` (a JSON-schema dict, serialised)."""
+    a `regex`, a `json` object following `schema` (a JSON-schema dict, serialised), or a
+    `template` of fixed text and fields (`slots`; `pattern` is the whole template as one regex).
+    The kinds are registered in runtime/backends/constraints/."""
 
-    kind: str = "text"  # text | select | regex | json
+    kind: str = "text"  # a registered kind: text | select | regex | json | template
     options: tuple[str, ...] = ()
     pattern: str = ""
     schema: str = ""  # JSON text of the schema (kept as text so requests stay hashable)
+    # Left out of repr and, while empty, of `Request.data`: the constraints of every other kind
+    # keep the cache keys and fake answers they had before templates existed.
+    slots: tuple[Slot, ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +58,10 @@ class Request:
     shared: int = 0
 
     def data(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        if not self.constraint.slots:
+            del out["constraint"]["slots"]
+        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -225,7 +225,7 @@ class EndpointBackend:
     def _violation(self, request: Request, text: str) -> str | None:
         """Checked whatever the server claims; an answer the cap cut is the parse step's business."""
         c = request.constraint
-        schema = self.dialect.enforced(json.loads(c.schema)) if c.kind == "json" else None
+        schema = self.dialect.enforced(json.loads(c.schema)) if c.schema else None  # as the dialect sent it
         return violation(c, text, schema)
 
     # -- HTTP with retries ---------------------------------------------------------------------

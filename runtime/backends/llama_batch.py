@@ -25,7 +25,7 @@ import ctypes
 from collections import OrderedDict
 from typing import Any, Sequence
 
-from synthc.runtime.backends.base import Completion, Request
+from synthc.runtime.backends.base import Request
 from synthc.runtime.backends.llama_kv import Block, Prompt, StreamPool, shared_targets
 from synthc.runtime.backends.llama_rows import Grammars, DecodeSlot, sampler_chain
 
@@ -184,7 +184,7 @@ class BatchDecoder:
         evaluated += self._extend(stream, prompt, depth, len(prompt.blocks))
         tail = prompt.tokens[prompt.tail_start:]
         self._decode(stream, tail, prompt.tail_start)
-        matcher = self.grammars.matcher(request.constraint) if request.constraint.kind != "text" else None
+        matcher = self.grammars.matcher(request.constraint) if request.constraint.kind != "text" else None  # free text: no grammar
         row = DecodeSlot(index, request, stream, len(prompt.tokens), sampler_chain(self.L, request), matcher,
                   len(prompt.tokens), evaluated + len(tail))
         self._sample([row], self.L.llama_get_logits_ith(self.ctx, -1), first_index=-1)

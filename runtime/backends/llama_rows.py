@@ -2,35 +2,27 @@
 
 Free text samples with llama.cpp's own sampler chain (top-p, temperature, a `dist` sampler seeded
 from `Request.seed`: the same chain `Llama.create_completion` builds with top_k=0, min_p=0).
-`select`, `regex` and JSON rows compute their token mask per step with an llguidance `LLMatcher`
-(guidance's own loop drives one sequence; llguidance is what it uses underneath) and sample the
-masked logits with the same chain; `select` decodes greedily, as guidance's `select` did.
+Constrained rows (select, regex, JSON, template: runtime/backends/constraints/) compute their
+token mask per step with an llguidance `LLMatcher` compiled from the grammar guidance builds and
+serializes (guidance's own model loop drives one sequence, so the batch drives the matchers
+itself) and sample the masked logits with the same chain; `select` decodes greedily, as
+guidance's `select` does.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from synthc.runtime.backends.base import Completion, Constraint, Request
+from synthc.runtime.backends.constraints import grammar_text as built, kind
 
 __all__ = ["DecodeSlot", "Grammars", "sampler_chain"]
 
-_JSON_FORMAT = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
-
-
 def grammar_text(c: Constraint) -> str:
-    """The llguidance grammar of a constraint (a Lark literal alternation, a regex, a JSON schema)."""
-    from llguidance import LLMatcher
-
-    if c.kind == "select":
-        return LLMatcher.grammar_from_lark("start: " + " | ".join(json.dumps(o) for o in c.options))
-    if c.kind == "regex":
-        return LLMatcher.grammar_from_regex(c.pattern)
-    if c.kind == "json":
-        return LLMatcher.grammar_from_json_schema(json.loads(c.schema), defaults=_JSON_FORMAT)  # type: ignore[arg-type]
-    raise ValueError(f"no grammar for constraint kind {c.kind!r}")
+    """The llguidance grammar of a constraint, as guidance builds and serializes it (the kinds'
+    builders: runtime/backends/constraints/)."""
+    return built(c)
 
 
 class Grammars:
@@ -60,7 +52,7 @@ def sampler_chain(L: Any, request: Request) -> Any:
     """llama.cpp's sampler for one row: greedy for `select` or temperature 0, else top-p →
     temperature → a distribution sampler seeded from the row's seed."""
     chain = L.llama_sampler_chain_init(L.llama_sampler_chain_default_params())
-    if request.constraint.kind == "select" or request.temperature <= 0:
+    if kind(request.constraint).greedy or request.temperature <= 0:
         L.llama_sampler_chain_add(chain, L.llama_sampler_init_greedy())
         return chain
     if request.top_p < 1.0:

@@ -23,7 +23,6 @@ before generating anything; `--no-doctor` skips it.
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +30,8 @@ from typing import Any
 from synthc.compiler import ir
 from synthc.compiler.source import NO_SPAN, Span
 from synthc.runtime.backends.base import Backend, Completion, Constraint, Request
+from synthc.runtime.backends.constraints import kind as constraint_kind
+from synthc.runtime.backends.verify import violation as verify_violation
 from synthc.runtime.errors import RunFailed, fail
 
 __all__ = ["Finding", "ModelCheck", "Report", "doctor", "doctor_model", "served_context", "check_served_context",
@@ -204,7 +205,7 @@ def _probe_or_failure(m: ir.Model, be: Backend, c: Constraint) -> Finding:
         return _probe(m, be, c)
     except EndpointRefused as exc:
         return Finding(m.name, f"constraint:{c.kind}", "error", f"the server refused the `{c.kind}` request: {exc}",
-                       "E516", _HOW[c.kind], m.origin)
+                       "E516", constraint_kind(c).fix, m.origin)
     except EndpointUnavailable as exc:
         return Finding(m.name, f"constraint:{c.kind}", "error", f"the server stopped answering: {exc}", "E511",
                        "start or restart the server; raise `timeout` for a slow one", m.origin)
@@ -250,20 +251,12 @@ def _constraints(m: ir.Model, program: ir.Program | None, uses: list[ir.Variant]
 _SAMPLE_SCHEMA = {"type": "object", "properties": {"answer": {"type": "string", "enum": ["yes", "no"]},
                                                    "n": {"type": "integer", "minimum": 0, "maximum": 9}},
                   "required": ["answer", "n"], "additionalProperties": False}
-_ASK = {"select": "Answer with one of: {options}.", "regex": "Write one value.",
-        "json": "Answer in JSON with the fields asked for."}
-_HOW = {"select": "check the `dialect` (docs/servers.md: which field each server reads), or upgrade the server",
-        "regex": "check the `dialect` (vLLM >= 0.10.2 reads `structured_outputs`; `guided_*` is gone in 0.12), "
-                 "or use a server that enforces regexes (llama_cpp, vllm, sglang)",
-        "json": "check the `dialect`, or upgrade the server; a small model without enforcement often returns "
-                "invalid JSON, which the build drops row by row"}
-
-
 def _probe(m: ir.Model, be: Backend, c: Constraint) -> Finding:
     """Send one tiny request under `c` and check the answer here."""
-    ask = _ASK[c.kind].format(options=", ".join(c.options[:12]))
+    k = constraint_kind(c)
+    ask = k.ask(c)
     messages = (("user", ask),) if m.mode == "chat" else (("text", ask + "\n"),)
-    cap = min(m.max_tokens, 256 if c.kind == "json" else 48)
+    cap = min(m.max_tokens, k.probe_tokens)
     req = Request(messages, m.mode, c, cap, m.temperature, m.top_p, (), m.seed)
     started = time.perf_counter()
     out: Completion = be.generate_batch([req])[0]
@@ -271,68 +264,20 @@ def _probe(m: ir.Model, be: Backend, c: Constraint) -> Finding:
     check = f"constraint:{c.kind}"
     if out.finish == "error":  # the client could not read it as the constrained answer
         return Finding(m.name, check, "error", f"not enforced: {out.extra.get('error', 'unreadable answer')}", "E516",
-                       _HOW[c.kind], m.origin)
+                       k.fix, m.origin)
     problem = violation(c, out.text)
     if problem is None:
         return Finding(m.name, check, "ok", f"enforced: answered {out.text[:60]!r} in {took:.1f} s")
     if out.finish == "length":
         return Finding(m.name, check, "warning", f"not verified: the answer stopped at max_tokens {cap} ({problem})",
                        "E516", f"raise `max_tokens` of model `{m.name}`", m.origin)
-    return Finding(m.name, check, "error", f"not enforced: {problem}", "E516", _HOW[c.kind], m.origin)
+    return Finding(m.name, check, "error", f"not enforced: {problem}", "E516", k.fix, m.origin)
 
 
 def violation(c: Constraint, text: str) -> str | None:
-    """Why `text` is not an answer under `c`, or None when it is."""
-    if c.kind == "select":
-        return None if text in c.options else f"{text[:60]!r} is none of the {len(c.options)} options"
-    if c.kind == "regex":
-        return None if re.fullmatch(c.pattern, text) else f"{text[:60]!r} does not match /{c.pattern}/"
-    if c.kind == "json":
-        try:
-            value = json.loads(text)
-        except ValueError as exc:
-            return f"not JSON ({exc}): {text[:60]!r}"
-        errors = _schema_errors(json.loads(c.schema), value, "$")
-        return f"{errors[0]} in {text[:60]!r}" if errors else None
-    return None
+    """Why `text` is not an answer under `c`, or None when it is: the build's own check (verify.py)."""
+    return verify_violation(c, text)
 
-
-def _schema_errors(schema: dict[str, Any], value: Any, at: str) -> list[str]:
-    """The JSON-schema keywords synthc's output schemas use (runtime/prompting/rows.py json_schema): type,
-    enum, properties/required/additionalProperties, items/maxItems, pattern, min/maxLength,
-    minimum/maximum. Enough to tell an enforced answer from free text, not a general validator."""
-    kinds = {"object": dict, "array": list, "string": str, "boolean": bool, "integer": int, "number": (int, float)}
-    t = schema.get("type")
-    if t in kinds and (not isinstance(value, kinds[t]) or (t in ("integer", "number") and isinstance(value, bool))):
-        return [f"{at} is not a {t}"]
-    if "enum" in schema and value not in schema["enum"]:
-        return [f"{at} is not one of {schema['enum']}"]
-    out: list[str] = []
-    if isinstance(value, dict):
-        props = schema.get("properties", {})
-        out += [f"{at}.{k} is missing" for k in schema.get("required", []) if k not in value]
-        if schema.get("additionalProperties") is False:
-            out += [f"{at}.{k} is not allowed" for k in value if k not in props]
-        for k, sub in props.items():
-            if k in value:
-                out += _schema_errors(sub, value[k], f"{at}.{k}")
-    if isinstance(value, list):
-        if len(value) > schema.get("maxItems", len(value)):
-            out.append(f"{at} has more than {schema['maxItems']} items")
-        for i, item in enumerate(value):
-            out += _schema_errors(schema.get("items", {}), item, f"{at}[{i}]")
-    if isinstance(value, str):
-        if "pattern" in schema and not re.search(schema["pattern"], value):
-            out.append(f"{at} does not match /{schema['pattern']}/")
-        if not schema.get("minLength", 0) <= len(value) <= schema.get("maxLength", len(value)):
-            out.append(f"{at} has {len(value)} characters")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if not schema.get("minimum", value) <= value <= schema.get("maximum", value):
-            out.append(f"{at} = {value} is out of range")
-    return out
-
-
-# -- local models ------------------------------------------------------------------------------
 
 def _local(m: ir.Model, root: str, program: ir.Program | None, uses: list[ir.Variant],
            memo: bool = True) -> ModelCheck:

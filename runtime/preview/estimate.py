@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Sequence, TextIO
 from synthc.compiler.plan import Plan
 
 if TYPE_CHECKING:
-    from synthc.runtime.preview.run import NodeRows, PreviewRow
+    from synthc.runtime.preview.run import PreviewRow
 
 __all__ = ["Annotations", "annotate", "speeds", "duration"]
 

@@ -6,12 +6,12 @@ what the token cap cut short."""
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from synthc.compiler import ir
+from synthc.runtime.backends.constraints import kind
 from synthc.runtime.prompting.rows import Planned
 
 __all__ = ["Candidate", "Parsed", "parse_completion", "TOKEN_CAP"]
@@ -43,7 +43,7 @@ class Parsed:
 
     pieces: list[dict[str, Any]]
     total: int  # pieces before any was dropped: row keys number them (`key#n`) whatever is dropped
-    reason: str | None = None  # the drop reason key (`empty`, `refusal`, `invalid json`, `token_cap`)
+    reason: str | None = None  # the drop reason key (`empty`, `refusal`, `invalid json`, `invalid template`, `token_cap`)
     detail: str = ""  # what the reason saw (the refusal phrase, the cap)
     cut: bool = False  # a piece the token cap cut short was kept (`truncated = keep`, or cut back: `sentence`)
 
@@ -56,23 +56,19 @@ def parse_completion(text: str, output: ir.Output, parse: ir.Parse, cap: int | N
     pieces before it are whole) is dropped as `token_cap`, kept when `truncated = keep`, or cut
     back to its last whole sentence when `truncated = sentence` (dropped if none ended in it). A JSON
     object the cap cut does not parse: `token_cap` rather than `invalid json`, the fix being
-    `max_tokens`. A select or regex output is complete by construction.
+    `max_tokens`; a template answer the cap cut does not follow its template: `token_cap` too. A
+    select or regex output is complete by construction.
     """
     for phrase in parse.reject:
         if phrase.lower() in text.lower():
             return Parsed([], 1, "refusal", phrase)
-    if len(output.fields) == 1 and output.fields[0].type in ("label", "choice", "regex"):
-        return Parsed([{output.fields[0].name: text}], 1) if text else Parsed([], 1, "empty", _EMPTY)
-    if output.structured:
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            obj, error = None, str(exc)
-        else:
-            error = f"a JSON {type(obj).__name__}, not an object"
-        if isinstance(obj, dict):
-            return Parsed([obj], 1)
-        return Parsed([], 1, TOKEN_CAP, _stopped_at(cap)) if cap is not None else Parsed([], 1, "invalid json", error)
+    read = kind(output.constraint_kind).read(output, text, cap)
+    if read is not None:  # a constrained output: its kind parses it (runtime/backends/constraints/)
+        if read.fields is not None:
+            return Parsed([read.fields], 1)
+        if read.reason == "empty":
+            return Parsed([], 1, "empty", _EMPTY)
+        return Parsed([], 1, TOKEN_CAP, _stopped_at(cap)) if cap is not None else Parsed([], 1, read.reason, read.detail)
     pieces = [text]
     if parse.prefix:
         if parse.split:

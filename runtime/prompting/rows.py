@@ -15,6 +15,8 @@ from typing import Any
 
 from synthc.compiler import ir
 from synthc.runtime.backends.base import Constraint, Request
+from synthc.runtime.backends.constraints import kind
+from synthc.runtime.backends.constraints.json import json_schema  # noqa: F401  (re-exported)
 from synthc.runtime.io.data import Record
 from synthc.runtime.retrieval.corpora import Doc, Hit
 from synthc.runtime.prompting.prompts import example_stops
@@ -271,51 +273,6 @@ def diversity_turn(conv: ir.Conversation, turn: int) -> bool:
     return turn > 0 and turn % conv.every == 0
 
 
-def json_schema(output: ir.Output, labels: tuple[str, ...]) -> dict[str, Any]:
-    """JSON schema of the declared output: closed objects and bounded fields, because tiny models
-    otherwise invent keys or ramble until the context is full (runtime.md gotcha 2)."""
-    return _object(output.fields, labels)
-
-
-def _object(fields: tuple[ir.OutputField, ...], labels: tuple[str, ...]) -> dict[str, Any]:
-    return {"type": "object", "properties": {f.name: _field(f, labels) for f in fields},
-            "required": [f.name for f in fields], "additionalProperties": False}
-
-
-def _field(f: ir.OutputField, labels: tuple[str, ...]) -> dict[str, Any]:
-    args = dict(f.args)
-    if f.type == "object":
-        return _object(f.fields, labels)
-    if f.type == "label":
-        return {"type": "string", "enum": list(labels)}
-    if f.type == "choice":
-        return {"type": "string", "enum": list(args["options"])}
-    if f.type == "bool":
-        return {"type": "boolean"}
-    if f.type in ("int", "float"):
-        out: dict[str, Any] = {"type": "integer" if f.type == "int" else "number"}
-        if "range" in args:
-            out["minimum"], out["maximum"] = args["range"]
-        return out
-    if f.type == "regex":
-        return {"type": "string", "pattern": args["pattern"]}
-    if f.type == "list":
-        item = args["of"]
-        return {"type": "array", "items": _field(item, labels), "maxItems": args.get("max", 5)}
-    out = {"type": "string", "maxLength": _max_chars(args)}
-    if "chars" in args:
-        out["minLength"] = args["chars"][0]
-    return out
-
-
-def _max_chars(args: dict[str, Any]) -> int:
-    if "chars" in args:
-        return int(args["chars"][1])
-    if "words" in args:
-        return int(args["words"][1]) * 8
-    return 1000
-
-
 def _token_cap(v: ir.Variant, model: ir.Model) -> int:
     """Word limits are also hard token caps: about 1.6 tokens per English word, plus slack."""
     if v.output.structured:
@@ -332,20 +289,9 @@ def variant_constraint(v: ir.Variant, program: ir.Program) -> Constraint:
 
 
 def _constraint(output: ir.Output, labels: tuple[str, ...]) -> Constraint:
-    """A lone label/choice field is a `select`, a lone regex field a `regex`, a lone string free
-    text; anything else a JSON object under its schema."""
-    if len(output.fields) == 1:
-        f = output.fields[0]
-        args = dict(f.args)
-        if f.type == "label":
-            return Constraint(kind="select", options=labels)
-        if f.type == "choice":
-            return Constraint(kind="select", options=tuple(args["options"]))
-        if f.type == "regex":
-            return Constraint(kind="regex", pattern=args["pattern"])
-        if f.type == "string":
-            return Constraint()
-    return Constraint(kind="json", schema=json.dumps(json_schema(output, labels), sort_keys=True))
+    """The output's registered kind builds it (compiler/outputs/ decides the kind; its runtime
+    half, runtime/backends/constraints/, the constraint)."""
+    return kind(output.constraint_kind).build(output, labels)
 
 
 def once_placeholder(name: str) -> str:

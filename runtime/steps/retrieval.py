@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import random
-from typing import Callable
+from typing import Any, Callable
 
 from synthc.compiler import ir
 from synthc.runtime.store import memo

@@ -13,6 +13,7 @@ from typing import Any, Callable, ClassVar
 
 from synthc.compiler.dialects import DialectSpec
 from synthc.runtime.backends.base import Request
+from synthc.runtime.backends.constraints import kind
 
 __all__ = ["Wire", "Answer", "Facts", "Malformed", "Unsupported", "Dialect", "Get", "Post", "response_format"]
 
@@ -91,15 +92,9 @@ class Dialect:
         return Wire(path, body, unwrap, self.name)
 
     def constrain(self, request: Request, body: dict[str, Any]) -> str:
-        """Put the request's constraint into `body`; the unwrap mode of the answer."""
-        c = request.constraint
-        if c.kind == "select":
-            return self.select(list(c.options), request.mode, body)
-        if c.kind == "regex":
-            return self.regex(c.pattern, request.mode, body)
-        if c.kind == "json":
-            return self.json(json.loads(c.schema), request.mode, body)
-        return ""
+        """Put the request's constraint into `body`; the unwrap mode of the answer. Each kind says
+        which of the hooks below carries it (a template travels as its regex)."""
+        return kind(request.constraint).send(self, request.constraint, request.mode, body)
 
     # Plain OpenAI APIs: a JSON schema on the chat endpoint only, and the top level must be an
     # object, so a choice travels as {"value": one-of-options} and is unwrapped.
