@@ -213,9 +213,11 @@ def test_429_and_503_bursts_are_retried_and_adaptive_concurrency_backs_off() -> 
 
 
 def test_fixed_concurrency_is_the_cap_on_requests_in_flight() -> None:
-    with fault_server(["slow:0.2"] * 12) as server:
+    # Each answer takes 1 s, so the three requests of a wave overlap even on a loaded machine
+    # (at 0.2 s a starved client thread could start its request after another had ended).
+    with fault_server(["slow:1"] * 6) as server:
         be = _backend(server, concurrency=3)
-        be.generate_batch([_request(seed=i) for i in range(12)])
+        be.generate_batch([_request(seed=i) for i in range(6)])
         assert server.max_in_flight == 3
         be.close()
 
