@@ -14,7 +14,9 @@ torch 280.2 s wall / 103.2 CPU s, ONNX 138.3 s wall / 45.6 CPU s (77 texts per C
 torch / ONNX 2.03x wall, 2.26x CPU. Goal (5,000 texts <= 15 s) not met here: at 77 texts per CPU-s
 5,000 texts are ~65 CPU s, ~33 s on two idle cores. Int8 dynamic quantization, the remaining
 big lever, was rejected earlier (docs/design.md: cosine with torch down to 0.89 and batch-dependent
-vectors); warm builds do not embed at all (the embedding store).
+vectors); warm builds do not embed at all (the embedding store). Batch size is not a lever: ONNX
+on 600 of these texts, sizes interleaved over two rounds at load 3-4, gave 82 / 93 / 69 / 50
+texts/s wall (81 / 76 / 69 / 51 per CPU-s) at 16 / 32 (the default) / 64 / 128 texts per batch.
 """
 
 from __future__ import annotations
