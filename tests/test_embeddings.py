@@ -75,6 +75,48 @@ def test_store_embeds_each_text_once_and_keys_by_encoder(tmp_path: str) -> None:
     assert other.calls == [1]  # another encoder identity never reads these vectors
 
 
+def test_a_store_of_the_former_layout_is_moved_over_and_read(tmp_path: str) -> None:
+    import sqlite3
+
+    import numpy as np
+
+    from synthc.runtime.retrieval.embeddings import text_key
+
+    path = os.path.join(str(tmp_path), ".synthc", "embeddings.sqlite")
+    os.makedirs(os.path.dirname(path))
+    enc = Letters()
+    vecs = enc.encode(["alpha", "beta"])
+    db = sqlite3.connect(path)  # the layout before the rowid key, as a user's project holds it
+    db.execute("CREATE TABLE vectors (encoder TEXT NOT NULL, text_sha256 BLOB NOT NULL, vec BLOB NOT NULL, "
+               "PRIMARY KEY (encoder, text_sha256)) WITHOUT ROWID")
+    db.executemany("INSERT INTO vectors VALUES (?, ?, ?)",
+                   [(enc.identity, text_key(t), v.tobytes()) for t, v in zip(["alpha", "beta"], vecs)])
+    db.commit()
+    db.close()
+    got = Embeddings(enc, EmbeddingStore(path)).vectors(["beta", "alpha", "gamma"])
+    assert enc.calls == [2, 1]  # only the new text was embedded
+    assert np.array_equal(got[:2], vecs[[1, 0]])
+    tables = {n for (n,) in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables == {"embeddings"}
+
+
+def test_a_colliding_row_key_is_a_miss_not_a_wrong_vector(tmp_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from synthc.runtime.retrieval import embeddings
+
+    path = os.path.join(str(tmp_path), ".synthc", "embeddings.sqlite")
+    monkeypatch.setattr(embeddings, "row_key", lambda encoder, sha: 7)  # every text on one key
+    enc = Letters()
+    Embeddings(enc, EmbeddingStore(path)).vectors(["alpha"])
+    assert Embeddings(enc, EmbeddingStore(path)).vectors(["alpha"]).shape == (1, 26) and enc.calls == [1]
+    again = Embeddings(enc, EmbeddingStore(path))
+    beta = again.vectors(["beta"])  # the key holds alpha's row: beta is embedded, never given alpha's vector
+    assert enc.calls == [1, 1] and (beta == Letters().encode(["beta"])).all()
+    other = Letters()
+    other.identity = "letters/other-backend"
+    Embeddings(other, EmbeddingStore(path)).vectors(["alpha"])
+    assert other.calls == [1]
+
+
 @needs_minilm
 def test_second_index_reuses_the_stored_document_embeddings(tmp_path: str) -> None:
     from synthc.runtime.retrieval import corpora as retrieval

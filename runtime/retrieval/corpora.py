@@ -1,6 +1,7 @@
-"""Corpora, retrievers (BM25 via bm25s, dense via sentence-transformers, random) and the
-similarity used for SynthesizRR's bands (TF-IDF cosine unless a dense embedder is installed).
-Dense vectors come from the project's embedding store (runtime/retrieval/embeddings.py)."""
+"""Corpora, retrievers (BM25: bm25s's index answered by runtime/retrieval/bm25.py's kernel; dense
+via sentence-transformers; random) and the similarity used for SynthesizRR's bands (TF-IDF cosine
+unless a dense embedder is installed). Dense vectors come from the project's embedding store
+(runtime/retrieval/embeddings.py)."""
 
 from __future__ import annotations
 
@@ -190,8 +191,9 @@ class Index:
         return self.search_many([query], k, with_similarity)[0]
 
     def search_many(self, queries: list[str], k: int, with_similarity: bool = True) -> list[list[Hit]]:
-        """Top-k hits of every query, the same as `search` one query at a time: BM25 scores a
-        batch of queries in one call, and the bands embed the batch's new documents together."""
+        """Top-k hits of every query, the same as `search` one query at a time: BM25 answers a
+        batch of queries in one kernel call (hits by score, ties by document position), and the
+        bands embed the batch's new documents together."""
         k = min(k, len(self.docs))
         if not queries:
             return []
@@ -203,9 +205,13 @@ class Index:
         elif self.r.method == "bm25":
             import bm25s
 
-            toks = bm25s.tokenize(queries, stopwords="en", show_progress=False)
-            res, sc = self._bm25.retrieve(toks, k=k, show_progress=False, n_threads=1)
-            found = [([int(i) for i in r], [float(x) for x in s]) for r, s in zip(res, sc)]
+            from synthc.runtime.retrieval.bm25 import top_k
+
+            # bm25s tokenizes (the index's own tokenizer) and holds the scores; the top-k runs on
+            # them in runtime/retrieval/bm25.py (documents the query's terms occur in, compiled)
+            toks = bm25s.tokenize(queries, stopwords="en", return_ids=False, show_progress=False)
+            res, sc = top_k(self._bm25.scores, self._bm25.vocab_dict, toks, k)
+            found = [(r.tolist(), s.tolist()) for r, s in zip(res, sc)]
         else:
             import numpy as np
 
