@@ -127,6 +127,14 @@ def test_quickstart_plan_counts_real_prompt_tokens(checkout_copy: str) -> None:
                          cwd=checkout_copy, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "prompt tokens" in out.stdout
+    # The committed lock's keep rates (9 of 10 kept per label) hold for today's requests and IR, so
+    # README command 1 plans ceil(8 / 0.9) = 9 rows per label; a stale basis (an IR field or a cache
+    # key changed) would fall back to the prior: ceil(8 / 0.8) = 10.
+    out = subprocess.run([sys.executable, "-m", "synthc", "plan", "examples/quickstart.synth", "--json"],
+                         cwd=checkout_copy, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    (cache,) = [n["cache"] for n in json.loads(out.stdout)["nodes"] if n["kind"] == "generate"]
+    assert cache["rows"] == 18, cache
 
 
 def test_the_batch_width_changes_no_byte(tmp_path: str) -> None:
