@@ -19,7 +19,8 @@ from synthc.compiler.outputs import KINDS as LANGUAGE_KINDS, NAMES, kind_for
 from synthc.compiler.outputs.template import escape, split
 from synthc.runtime import execute
 from synthc.runtime.backends import dialects
-from synthc.runtime.backends.base import Constraint, Request, request_key
+from synthc.runtime.backends.base import Constraint, Request
+from synthc.runtime.store.keys import request_key
 from synthc.runtime.backends.constraints import KINDS as RUNTIME_KINDS, grammar_text, kind
 from synthc.runtime.backends.verify import violation
 from synthc.runtime.prompting.postprocess import parse_completion

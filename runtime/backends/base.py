@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, Sequence
 
-__all__ = ["Slot", "Constraint", "Request", "Completion", "Backend", "ContextOverflow", "request_key", "kv_bytes",
+__all__ = ["Slot", "Constraint", "Request", "Completion", "Backend", "ContextOverflow", "kv_bytes",
            "PREVIEW", "NOT_GENERATED", "would_generate"]
 
 
@@ -132,12 +130,6 @@ class Backend(Protocol):
     def render(self, request: Request) -> str:
         """The exact prompt text the model sees (chat template applied)."""
         ...
-
-
-def request_key(request: Request, fingerprint: str, version: str) -> str:
-    """Content address of one generation: everything that can change its output, nothing else."""
-    blob = json.dumps({"r": request.data(), "m": fingerprint, "v": version}, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def kv_bytes(backend: object) -> int:

@@ -30,9 +30,9 @@ from typing import Any, Protocol
 
 from synthc.compiler import ir
 from synthc.compiler.dump import to_data
-from synthc.runtime.backends.base import Request, request_key
+from synthc.runtime.backends.base import Request
 
-__all__ = ["CACHE_VERSION", "MEMO_VERSION", "INDEX_VERSION", "generation_key", "corpus_key", "retrieval_key",
+__all__ = ["CACHE_VERSION", "MEMO_VERSION", "INDEX_VERSION", "generation_key", "request_key", "corpus_key", "retrieval_key",
            "index_key", "documents_digest", "evaluation_key", "keep_rate_basis"]
 
 CACHE_VERSION = "1"  # generations
@@ -53,9 +53,14 @@ def _sha256(blob: str) -> str:
 
 
 def generation_key(request: Request, fingerprint: str) -> str:
-    """Content address of one generation: everything that can change its output, nothing else
-    (backends/base.py: request_key hashes the request, the model fingerprint and CACHE_VERSION)."""
+    """Content address of one generation under today's CACHE_VERSION."""
     return request_key(request, fingerprint, CACHE_VERSION)
+
+
+def request_key(request: Request, fingerprint: str, version: str) -> str:
+    """Content address of one generation: everything that can change its output (the request, the
+    model fingerprint, the cache version), nothing else."""
+    return _sha256(json.dumps({"r": request.data(), "m": fingerprint, "v": version}, sort_keys=True, ensure_ascii=False))
 
 
 def _memo(*parts: Any) -> str:
