@@ -23,6 +23,7 @@ from synthc.compiler.source import NO_SPAN, SourceMap
 
 if TYPE_CHECKING:
     from synthc.compiler import ir
+    from synthc.runtime.preview.run import Preview
     from synthc.runtime.preview.show import Selection
 
 __all__ = ["main", "entry"]
@@ -392,7 +393,7 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         from synthc.runtime.preview.show import Selection
 
         print(file=out)
-        return _show(result, Selection(rows=1), args, out, err)
+        return _show(result, Selection(rows=1), args, out, err, previewed=notes.preview if notes else None)
     return 0
 
 
@@ -409,14 +410,14 @@ def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _show(result: CompileResult, selection: Selection, args: argparse.Namespace, out: TextIO, err: TextIO,
-          templated: bool = False, as_json: bool = False) -> int:
+          templated: bool = False, as_json: bool = False, previewed: Preview | None = None) -> int:
     """Print the rows `selection` picks (runtime/preview/show.py): the requests a build would send."""
     from synthc.runtime import RunFailed
     from synthc.runtime.preview.show import as_json as json_text, as_text, show
 
     assert result.plan is not None
     try:
-        shown = show(result.plan, selection, backend=args.backend, recipe=args.spec,
+        shown = show(result.plan, selection, backend=args.backend, recipe=args.spec, previewed=previewed,
                      progress=lambda msg: print(f"… {msg}", file=err, flush=True))
     except RunFailed as failed:
         report(failed.diagnostics, result.sources, args, err)

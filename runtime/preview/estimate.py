@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Sequence, TextIO
 from synthc.compiler.plan import Plan
 
 if TYPE_CHECKING:
-    from synthc.runtime.preview.run import PreviewRow
+    from synthc.runtime.preview.run import Preview, PreviewRow
 
 __all__ = ["Annotations", "annotate", "speeds", "duration"]
 
@@ -32,6 +32,7 @@ class Annotations:
     notes: dict[str, str]  # generate node -> one line under it in `synthc plan`
     summary: str  # the last line: cached/new over all nodes, and the time for the new rows
     data: dict[str, dict[str, Any]] = field(default_factory=dict)  # for `plan --json`
+    preview: Preview | None = None  # the run behind them, for `plan --prompts` to show rows from
 
 
 def annotate(plan: Plan, err: TextIO, *, count: bool, backend: str = "llama", recipe: str | None = None) -> Annotations:
@@ -93,7 +94,7 @@ def annotate(plan: Plan, err: TextIO, *, count: bool, backend: str = "llama", re
         summary += (f"; builds so far spent {sum(h.requests for h in history.values())} requests, "
                     f"{sum(h.prompt for h in history.values())} prompt and {sum(h.generated for h in history.values())} "
                     f"generated tokens, {duration(sum(h.seconds for h in history.values()))} of node time")
-    return Annotations(notes, summary + f" (looked up in {time.time() - started:.1f}s)", data)
+    return Annotations(notes, summary + f" (looked up in {time.time() - started:.1f}s)", data, lk)
 
 
 def _estimate(rows: Sequence[PreviewRow], sp: tuple[float, float]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from synthc.compiler.source import NO_SPAN
 from synthc.compiler.symbols import did_you_mean
 from synthc.runtime.backends.base import NOT_GENERATED, Request
 from synthc.runtime.errors import fail
-from synthc.runtime.preview.run import PreviewRow, preview
+from synthc.runtime.preview.run import Preview, PreviewRow, preview
 from synthc.runtime.prompting.rows import Planned
 
 __all__ = ["Shown", "Selection", "show", "as_text", "as_json"]
@@ -61,18 +61,22 @@ _NOT_YET = "[the row's text: not generated yet]"
 
 
 def show(plan: Plan, selection: Selection, *, backend: str = "llama",
-         progress: Callable[[str], None] | None = None, recipe: str | None = None) -> list[Shown]:
+         progress: Callable[[str], None] | None = None, recipe: str | None = None,
+         previewed: Preview | None = None) -> list[Shown]:
     """The selected rows' requests, per variant in label/index order: the first round's rows, then
     the rows a build's later quota rounds added (found in the cache), and with `keys` any row of
     the variant, planned as a quota round would plan it. E535 when the selection names a variant or
-    row the plan cannot have; E5xx when the data or the model cannot be loaded."""
+    row the plan cannot have; E5xx when the data or the model cannot be loaded. `previewed`: a
+    preview of every generating node already run (`plan --prompts` after its annotations), reused
+    unless the selection names rows by key (those need their own planning)."""
     nodes = _nodes(plan, selection.variants)
     ids = [plan.step(n).target.id for n in _generating(plan)]
     wanted = {n: _wanted(plan.step(n).target, selection.keys, ids) for n in nodes} if selection.keys else {}
     unplanned: dict[str, dict[str, str]] = {n: {} for n in wanted}  # node -> key asked for -> why no such row
-    lk = preview(plan, recipe=recipe, backend=backend, nodes=nodes, progress=progress,
-                 more={n: _keyed(plan, n, tuple(w), unplanned[n]) for n, w in wanted.items() if w},
-                 keep={n: set(w) for n, w in wanted.items()})
+    lk = previewed if previewed is not None and not wanted else preview(
+        plan, recipe=recipe, backend=backend, nodes=nodes, progress=progress,
+        more={n: _keyed(plan, n, tuple(w), unplanned[n]) for n, w in wanted.items() if w},
+        keep={n: set(w) for n, w in wanted.items()})
     for failed in lk.failures.values():
         raise failed  # the data or the model could not be loaded: the build's own diagnostic
     out: list[Shown] = []
