@@ -253,7 +253,8 @@ _ALL = [
        "A field cannot stand where the template puts it. Template fields are generated under a regular "
        "language, so `list` and `object` fields (JSON) cannot go in a template; a `string` field is one line "
        "and must end its line (the fixed text after it starts with a line break, or the template ends); "
-       "two placeholders side by side have nothing to tell where the first answer ends.",
+       "two placeholders side by side have nothing to tell where the first answer ends; a `regex` field "
+       "holds no anchor (`^`, `$`, `\\A`, `\\Z`): inside the template it could never match.",
        "output {\n  template = \"Name: {name} ({age})\"\n  name = string()\n  age  = int()\n}",
        "Start the text after a `string` field with `\\n` (or make the field a `regex(...)` that says where "
        "it ends), put fixed text between two fields, and use a JSON output (no `template`) for lists and "

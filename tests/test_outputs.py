@@ -313,3 +313,15 @@ def test_guidance_is_imported_only_when_a_grammar_is_built(tmp_path: str) -> Non
         "print('guidance' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", script], cwd=str(tmp_path), capture_output=True, text=True, timeout=300)
     assert out.stdout.split() == ["False", "True"], out.stderr
+
+
+@pytest.mark.parametrize(("pattern", "anchored"), [
+    ("[A-Z]{2}", False), ("[^a-z]+", False), ("a\\$", False), ("[$^]x", False), ("[]^]x", False), ("a|b", False),
+    ("^[A-Z]{2}", True), ("[A-Z]{2}$", True), ("\\A[0-9]+", True), ("[0-9]+\\Z", True),
+])
+def test_an_anchor_in_a_template_regex_field_is_found(pattern: str, anchored: bool) -> None:
+    """E235: joined into the template's one regex, `^`/`$`/`\\A`/`\\Z` could never match (every row
+    was dropped as `invalid template` at build); a `^` or `$` inside a character class is a member."""
+    from synthc.compiler.outputs.template import _anchored
+
+    assert _anchored(pattern) is anchored

@@ -135,7 +135,8 @@ def _check(v: Variant, r: Report) -> None:
     if out is None or "template" not in out.values:
         return
     text, span = str(out.values["template"]), out.spans["template"]
-    types = {k: val[0] for k, (val, _) in out.open.items()}
+    values = {k: val for k, (val, _) in out.open.items()}
+    types = {k: val[0] for k, val in values.items()}
     spans = {k: s for k, (_, s) in out.open.items()}
     for key, child in out.children.items():
         types[key.split(":", 1)[1]], spans[key.split(":", 1)[1]] = "object", child.origin
@@ -170,10 +171,35 @@ def _check(v: Variant, r: Report) -> None:
             r.once("E235", f"`{{{p.field}}}` and `{{{nxt.field}}}` follow each other with no fixed text between "
                    f"them in the output template of {v.label}", _inside(span, text, nxt.at), "no text before it",
                    help="separate them with fixed text, e.g. `{a}\\n{b}`, so each answer ends somewhere")
+        elif t == "regex" and _anchored(str(dict(values[p.field][1]).get("pattern", ""))):
+            r.once("E235", f"regex field `{p.field}` of {v.label} is anchored (`^`, `$`, `\\A` or `\\Z`), but "
+                   "it stands inside the output template", spans[p.field], "an anchor inside a template",
+                   help="drop the anchors: the template's fixed text around the field already says where it "
+                   "starts and ends")
         elif t == "string" and nxt is not None and not nxt.text.startswith("\n"):
             r.once("E235", f"string field `{p.field}` of {v.label} does not end its line in the output template",
                    spans[p.field], "a string is one line", help=f"start the text after `{{{p.field}}}` with a line "
                    "break (`\\n`), or make the field a `regex(...)` that says where it ends")
+
+
+def _anchored(pattern: str) -> bool:
+    """Whether `pattern` holds an anchor (`^` or `$` outside a character class, `\\A`, `\\Z`): joined
+    into the template's one regex, it could never match there, and every row would be dropped."""
+    in_class = escaped = False
+    for i, ch in enumerate(pattern):
+        if escaped:
+            escaped = False
+            if ch in "AZ" and not in_class:
+                return True
+        elif ch == "\\":
+            escaped = True
+        elif in_class:
+            in_class = ch != "]" or pattern[i - 1] == "["  # `[]...]`: a leading `]` is a member
+        elif ch == "[":
+            in_class = True
+        elif ch in "^$":
+            return True
+    return False
 
 
 def _inside(literal: Span, text: str, at: tuple[int, int]) -> Span:
