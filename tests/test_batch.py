@@ -171,6 +171,28 @@ def test_decoding_is_batch_invariant_bit_for_bit(smollm2: str, monkeypatch: pyte
 
 
 @pytest.mark.model
+def test_a_restore_after_a_move_leaves_the_moved_row_alone(smollm2: str) -> None:
+    """Width 2: B (3 tokens) in stream 0, A (30) in stream 1. B ends, so A moves down into stream 0
+    (a stream copy llama.cpp makes only at the next decode) and B's prompt blocks are spilled to
+    host memory. C has B's prompt, so it is admitted into stream 1 by restoring them. That restore
+    must wait for the queued copy: before it did, A moved with C's blocks in place of its own and
+    every row that outnumbered the width could depend on which slot it landed in."""
+    from synthc.runtime.backends.llama import LlamaBackend
+
+    letters = Constraint(kind="regex", pattern="[a-z ]{400}")  # each row runs to its cap
+    prompt = "Write one sentence about a positive film, with the names of its actors."
+    b, c = _req(prompt, 1, letters, max_tokens=3), _req(prompt, 2, letters, max_tokens=6)
+    a = _text_row(3, 30, "[a-z ]{400}")
+    single = LlamaBackend(smollm2, 512, 1, "t", batch=1)
+    alone = [single.generate_batch([r])[0] for r in (b, a, c)]
+    be = LlamaBackend(smollm2, 512, 1, "t", batch=2)
+    first, second = be.submit([b, a]), be.submit([c])  # C waits for B's slot
+    together = first.result() + second.result()
+    assert together[2].evaluated_tokens < alone[2].prompt_tokens // 2  # C's prompt was restored, not evaluated
+    assert [_output(x) for x in together] == [_output(x) for x in alone]
+
+
+@pytest.mark.model
 def test_a_long_row_does_not_hold_the_slots_of_short_rows(smollm2: str) -> None:
     """Width 2: one 40-token row and five 3-token rows. Static groups of two decode 39 + 2 + 2
     steps (the long row's group waits for it); the loop refills the second slot as each short row

@@ -53,6 +53,12 @@ class BatchDecoder:
         self._spilled: OrderedDict[bytes, tuple[list[Block], Any]] = OrderedDict()
         self._spilled_bytes = 0
         self._buf = ctypes.create_string_buffer(256)
+        # Streams named by a stream copy llama.cpp has queued but not yet made: `seq_cp` between
+        # streams only moves the cells' bookkeeping; the buffers are copied at the start of the next
+        # llama_decode. Reading such a stream's state (a spill) before then would save stale floats,
+        # and writing it (a restore) would be overwritten, or copied elsewhere in place of the row
+        # that moved: a spill skips it, a restore first makes the copies happen (`_flush`).
+        self._queued: set[int] = set()
         self.steps = 0  # decode steps (llama_decode calls of step()): what refill saves
 
     def close(self) -> None:
@@ -79,15 +85,34 @@ class BatchDecoder:
                 b.n_seq_id[j] = 1
                 b.seq_id[j][0] = stream
                 b.logits[j] = i + j == len(tokens) - 1
-            if L.llama_decode(self.ctx, b) != 0:
-                raise RuntimeError("llama_decode failed (KV cache full?)")
+            self._llama_decode()
+
+    def _llama_decode(self) -> None:
+        rc = self.L.llama_decode(self.ctx, self.batch)
+        self._queued.clear()  # llama.cpp made the queued stream copies before computing the batch
+        if rc != 0:
+            raise RuntimeError("llama_decode failed (KV cache full?)")
+
+    def _seq_cp(self, src: int, dst: int) -> None:
+        """Whole-stream copy, queued by llama.cpp until the next decode (see `_queued`)."""
+        self.L.llama_memory_seq_cp(self.mem, src, dst, -1, -1)
+        self._queued.update((src, dst))
+
+    def _flush(self, stream: int) -> None:
+        """Make llama.cpp perform its queued stream copies now, by evaluating one token into the
+        free `stream` (emptied again after). A restore into a stream that a queued copy still reads
+        would otherwise be copied elsewhere in place of the row that moved (`compact`)."""
+        self.L.llama_memory_seq_rm(self.mem, stream, -1, -1)
+        self._decode(stream, [0], 0)
+        self.L.llama_memory_seq_rm(self.mem, stream, -1, -1)
+        self.pool.chains[stream] = []
 
     def _copy(self, src: int, dst: int, keep: int) -> None:
         """Stream dst := the first `keep` blocks of stream src (a whole-stream copy, then a cut)."""
         L, pool = self.L, self.pool
         if src != dst:
             L.llama_memory_seq_rm(self.mem, dst, -1, -1)
-            L.llama_memory_seq_cp(self.mem, src, dst, -1, -1)
+            self._seq_cp(src, dst)
         chain = pool.chains[src][:keep]
         L.llama_memory_seq_rm(self.mem, dst, chain[-1].end if chain else 0, -1)
         pool.chains[dst] = list(chain)
@@ -104,8 +129,8 @@ class BatchDecoder:
     def _spill(self, stream: int) -> None:
         """Save the stream's canonical blocks to host memory before the stream is overwritten."""
         chain = self.pool.chains[stream]
-        if not chain or chain[-1].key in self._spilled:
-            return
+        if not chain or chain[-1].key in self._spilled or stream in self._queued:
+            return  # a queued copy's stream: its buffers may not hold its cells yet
         L = self.L
         L.llama_memory_seq_rm(self.mem, stream, chain[-1].end, -1)
         size = L.llama_state_seq_get_size(self.ctx, stream)
@@ -135,6 +160,8 @@ class BatchDecoder:
     def _restore(self, key: bytes, stream: int, keep: int) -> bool:
         chain, buf = self._spilled[key]
         self._spilled.move_to_end(key)
+        if stream in self._queued:
+            self._flush(stream)
         if self.L.llama_state_seq_set_data(self.ctx, buf, len(buf), stream) == 0:
             self.L.llama_memory_seq_rm(self.mem, stream, -1, -1)
             self.pool.chains[stream] = []
@@ -201,8 +228,7 @@ class BatchDecoder:
             b.n_seq_id[j] = 1
             b.seq_id[j][0] = r.stream
             b.logits[j] = 1
-        if self.L.llama_decode(self.ctx, b) != 0:
-            raise RuntimeError("llama_decode failed (KV cache full?)")
+        self._llama_decode()
         self.steps += 1
         for r in running:
             r.pos += 1
@@ -225,7 +251,7 @@ class BatchDecoder:
                 last = running[-1]
                 self._spill(hole)  # the finished row's prompt blocks, before the move overwrites them
                 self.L.llama_memory_seq_rm(self.mem, hole, -1, -1)
-                self.L.llama_memory_seq_cp(self.mem, last.stream, hole, -1, -1)
+                self._seq_cp(last.stream, hole)
                 self.L.llama_memory_seq_rm(self.mem, last.stream, -1, -1)
                 self.pool.chains[hole] = self.pool.chains[last.stream]
                 self.pool.chains[last.stream] = []
