@@ -13,7 +13,9 @@ the "\n\n" stop, so rows end at very different lengths), interleaved round by ro
   static      one group of `capacity()` rows at a time, each decoded until its longest row ends
   continuous  every group submitted at once: a finished row's slot takes the next row at the
               next step                                            goal: continuous / static >= 1.3
-Both arms must give identical completions (decoding is batch-invariant: llama_loop.py).
+Both arms must give identical completions (decoding is batch-invariant: llama_loop.py). It also
+fits a decode step's cost to both arms (fixed + per row) and prints what the ratio could reach with
+every step at full width: on a CPU a step's cost grows with its rows, which bounds the gain.
 Prefix sharing (prompt tokens evaluated / sent, goal <= 0.3), counted on two workloads:
   few-shot       completion-mode prompts: instruction + per-label demos + a per-row document
   conversation   Li et al.'s multi-turn mode: system + the conversation so far + a new turn
@@ -199,7 +201,28 @@ def measure_continuous(path: str, n: int, max_tokens: int, rounds: int, threads:
         print(f"  {k:10s} {tokens[k]:6d} tokens in {secs[k]:7.2f} s = {tokens[k] / secs[k]:7.1f} tok/s, "
               f"{steps[k]} decode steps")
     print(f"  identical completions in both arms: {'yes' if texts['static'] == texts['continuous'] else 'NO'}")
+    fit = step_cost(secs, steps, tokens)
+    if fit is not None:
+        fixed, per_row = fit
+        full = (fixed + per_row * tokens["static"] / steps["static"]) / (fixed + per_row * w) * w / (
+            tokens["static"] / steps["static"])
+        print(f"  a decode step costs ~{fixed * 1e3:.1f} ms + {per_row * 1e3:.2f} ms per row (fit to both arms): "
+              f"continuous/static could reach {full:.3f} here with every step at width {w}")
     return (tokens["continuous"] / secs["continuous"]) / (tokens["static"] / secs["static"])
+
+
+def step_cost(secs: dict[str, float], steps: dict[str, int], tokens: dict[str, int]) -> tuple[float, float] | None:
+    """(seconds per step, seconds per row in a step) from the two arms: each arm's time per step
+    against its rows per step, a line through two points. On a CPU a step's cost grows with its
+    rows (each row is a matrix-vector product over the weights), so filling idle slots saves only
+    the per-step part: that bounds what continuous batching can gain on this machine."""
+    if not steps["static"] or not steps["continuous"]:
+        return None
+    (r0, t0), (r1, t1) = ((tokens[k] / steps[k], secs[k] / steps[k]) for k in ("static", "continuous"))
+    if abs(r1 - r0) < 1e-6:
+        return None
+    per_row = (t1 - t0) / (r1 - r0)
+    return t0 - per_row * r0, per_row
 
 
 # -- the raw baseline ---------------------------------------------------------------------------

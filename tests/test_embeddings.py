@@ -1,4 +1,4 @@
-"""The dense encoder (ONNX Runtime or torch), the project's embedding store, and batched retrieval:
+"""The dense encoder (OpenVINO, ONNX Runtime or torch), the project's embedding store, and batched retrieval:
 a text is embedded once across indexes, the backends agree, and the similarity bands decide the
 same whatever the batching."""
 
@@ -20,6 +20,8 @@ from conftest import DATA
 needs_minilm = pytest.mark.skipif(not minilm_available(), reason="all-MiniLM-L6-v2 (synthc[dense]) is not installed")
 needs_onnx = pytest.mark.skipif(not (minilm_available() and installed("onnxruntime") and installed("onnx")),
                                 reason="onnxruntime/onnx (synthc[dense]) are not installed")
+needs_openvino = pytest.mark.skipif(not (minilm_available() and installed("openvino") and installed("onnx")),
+                                    reason="openvino/onnx (synthc[dense]) are not installed")
 
 
 def _texts(name: str, n: int) -> list[str]:
@@ -171,3 +173,31 @@ def test_onnx_agrees_with_torch_on_real_texts(monkeypatch: pytest.MonkeyPatch) -
     assert a.shape == b.shape == (60, 384) and cos.min() >= 0.99, cos.min()
     # a text's vector does not depend on the other texts of its batch (the bands' determinism)
     assert np.array_equal(onnx.encode(texts[::-1][:25]), a[::-1][:25])
+
+
+@needs_openvino
+@needs_onnx
+def test_openvino_agrees_with_onnx_and_a_vector_never_depends_on_its_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenVINO's kernels change with the shape, so texts go in batches of one token length: a
+    text's vector is then bit for bit the same alone, in any batch and in any order."""
+    import numpy as np
+
+    from synthc.runtime.eval import embed
+
+    texts = _texts("corpus.jsonl", 150)
+    monkeypatch.setenv("SYNTHC_EMBED_BACKEND", "openvino")
+    ov = embed.dense_encoder()
+    assert ov.identity.endswith(("/openvino-bf16", "/openvino-fp32"))
+    a = ov.encode(texts)
+    monkeypatch.setenv("SYNTHC_EMBED_BACKEND", "onnx")
+    onnx = embed.dense_encoder()
+    assert onnx.identity != ov.identity  # stored vectors never mix
+    cos = (a * onnx.encode(texts)).sum(axis=1)
+    assert a.shape == (150, 384) and cos.min() >= 0.999, cos.min()
+    monkeypatch.setenv("SYNTHC_EMBED_BACKEND", "openvino")
+    ov = embed.dense_encoder()
+    lengths = [len(e.ids) for e in ov.tokenizer.encode_batch(texts)]
+    assert max(lengths.count(n) for n in set(lengths)) >= 3  # some batches really hold several texts
+    assert np.array_equal(ov.encode(texts[::-1]), a[::-1])
+    assert np.array_equal(ov.encode(texts[7:60:3]), a[7:60:3])
+    assert all(np.array_equal(ov.encode([texts[i]])[0], a[i]) for i in range(0, 150, 10))

@@ -75,7 +75,7 @@ class BatchDecoder:
 
     def _decode(self, stream: int, tokens: Sequence[int], start: int) -> None:
         """Evaluate `tokens` at positions start.. in `stream`, alone; logits for the last only."""
-        L, b = self.L, self.batch
+        b = self.batch
         for i in range(0, len(tokens), self.n_batch):
             chunk = tokens[i:i + self.n_batch]
             b.n_tokens = len(chunk)
