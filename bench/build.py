@@ -84,10 +84,12 @@ def build(recipe: str, overrides: dict[str, str], backend: str,
         for path in sorted(glob.glob(os.path.join(tmp, "out", "**", "*.jsonl"), recursive=True)):
             with open(path, "rb") as fh:
                 h.update(os.path.relpath(path, tmp).encode() + b"\0" + fh.read())
-        facts: dict[str, Any] = {"efficiency": {}}
+        facts: dict[str, Any] = {"efficiency": {}, "dropped": {}}
         for path in glob.glob(os.path.join(tmp, "out", "**", "manifest.json"), recursive=True):
             with open(path, encoding="utf-8") as fh:
-                facts["efficiency"].update(json.load(fh).get("efficiency", {}))
+                manifest = json.load(fh)
+            facts["efficiency"].update(manifest.get("efficiency", {}))
+            facts["dropped"].update(manifest.get("dropped", {}))
         with open(os.path.join(os.path.dirname(spec), ".synthc", "last-build.json"), encoding="utf-8") as fh:
             facts["run"] = json.load(fh)
         if lock_out and os.path.exists(spec + ".lock"):  # a fake build writes no lock
@@ -171,13 +173,16 @@ def report(facts: dict[str, Any], seconds: float) -> list[str]:
     """Per variant: requests and prompt tokens (sent / evaluated) per kept row; then the build's
     rows/s, tok/s and its time in generation against the fixed costs."""
     run = facts["run"]
-    lines = [f"  {'variant':34} {'req/kept':>8} {'prompt/kept':>11} {'evaluated/kept':>14} {'rounds':>7}  rates from"]
+    lines = [f"  {'variant':34} {'req/kept':>8} {'prompt/kept':>11} {'evaluated/kept':>14} {'rounds':>7}  rates from"
+             "  dropped"]
     for name, e in sorted(facts["efficiency"].items()):
         vid = next((k for k in run.get("efficiency", {}) if k.endswith("." + name)), "")
         evaluated = run.get("efficiency", {}).get(vid, {}).get("prompt_evaluated_per_kept")
         rounds = max(e.get("rounds", {"": 1}).values())
         lines.append(f"  {name:34} {e['requests_per_kept'] or 0:8.2f} {e['prompt_tokens_per_kept'] or 0:11.1f} "
-                     f"{evaluated or 0:14.1f} {rounds:7d}  {e.get('rates_from', '-')}")
+                     f"{evaluated or 0:14.1f} {rounds:7d}  {e.get('rates_from', '-'):10}  "
+                     + ", ".join(f"{k} {n}" for k, n in sorted(facts.get("dropped", {}).get(name, {}).items(),
+                                                                key=lambda kv: -kv[1])))
     kept = sum(e["kept"] for e in facts["efficiency"].values())
     tokens = run["tokens"]["generated"]
     timings = run.get("timings_s", {})
