@@ -201,3 +201,18 @@ def test_openvino_agrees_with_onnx_and_a_vector_never_depends_on_its_batch(monke
     assert np.array_equal(ov.encode(texts[::-1]), a[::-1])
     assert np.array_equal(ov.encode(texts[7:60:3]), a[7:60:3])
     assert all(np.array_equal(ov.encode([texts[i]])[0], a[i]) for i in range(0, 150, 10))
+
+
+@needs_openvino
+def test_the_encoder_identity_does_not_import_openvino() -> None:
+    """Index keys carry the identity (backend and precision): computing it must stay cheap, so on
+    Linux the precision comes from the CPU's flags, not from loading OpenVINO (0.7 s)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from synthc.runtime.eval import embed; i = embed.dense_identity(); "
+            "assert i.endswith(('/openvino-bf16', '/openvino-fp32')), i; assert 'openvino' not in sys.modules")
+    env = {k: v for k, v in os.environ.items() if k != "SYNTHC_EMBED_BACKEND"}
+    if not os.path.exists("/proc/cpuinfo"):
+        pytest.skip("the CPU's flags are read from /proc/cpuinfo")
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)

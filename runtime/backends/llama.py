@@ -72,11 +72,9 @@ def _round_up(n: int, k: int) -> int:
 def _has_amx() -> bool:
     """llama.cpp's AMX weight repacking crashed (SIGSEGV on the first decode) on the AMX Xeon
     this was developed on, for Q4_1 and Q4_K alike; without the extra buffer types it runs."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            return " amx_int8" in fh.read()
-    except OSError:
-        return False
+    from synthc.runtime.backends.machine import cpu_flags
+
+    return "amx_int8" in (cpu_flags() or ())
 
 
 def _silence(L: Any) -> None:

@@ -89,11 +89,17 @@ def dense_backend() -> str:
 
 @functools.cache
 def _openvino_precision() -> str:
-    """bf16 where OpenVINO's CPU plugin computes it natively (AVX512-BF16, AMX), else fp32: a
-    property of the machine, asked once per process (no model is loaded)."""
-    import openvino
+    """bf16 where the CPU computes it natively (AVX512-BF16, AMX: what OpenVINO's CPU plugin
+    looks for), else fp32. From the CPU's flags on Linux, so an index key does not import OpenVINO
+    (0.7 s); elsewhere OpenVINO is asked."""
+    from synthc.runtime.backends.machine import cpu_flags
 
-    return "bf16" if "BF16" in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES") else "fp32"
+    flags = cpu_flags()
+    if flags is None:
+        import openvino
+
+        return "bf16" if "BF16" in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES") else "fp32"
+    return "bf16" if flags & {"avx512_bf16", "amx_bf16"} else "fp32"
 
 
 def dense_identity() -> str:
@@ -213,6 +219,9 @@ class _OpenVinoEncoder:
         self.compiled = core.compile_model(core.read_model(_onnx_export(_minilm_dir())), "CPU", {
             "INFERENCE_NUM_THREADS": min(4, os.cpu_count() or 1), "PERFORMANCE_HINT": "LATENCY",
             "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"})
+        got = self.compiled.get_property("INFERENCE_PRECISION_HINT")
+        if (got == openvino.Type.bf16) != (precision == "bf16"):  # the identity would name another precision
+            raise RuntimeError(f"OpenVINO computes in {got}, not {precision}: set SYNTHC_EMBED_BACKEND=onnx")
         self.request = self.compiled.create_infer_request()
         self.lock = threading.Lock()  # one infer request: nodes of a build may embed from two threads
         self.identity = dense_identity()
