@@ -204,8 +204,8 @@ def measure_continuous(path: str, n: int, max_tokens: int, rounds: int, threads:
     fit = step_cost(secs, steps, tokens)
     if fit is not None:
         fixed, per_row = fit
-        full = (fixed + per_row * tokens["static"] / steps["static"]) / (fixed + per_row * w) * w / (
-            tokens["static"] / steps["static"])
+        rows = tokens["static"] / steps["static"]  # a static step's rows on average
+        full = (fixed + per_row * rows) / rows / ((fixed + per_row * w) / w)  # its time per token ÷ a full step's
         print(f"  a decode step costs ~{fixed * 1e3:.1f} ms + {per_row * 1e3:.2f} ms per row (fit to both arms): "
               f"continuous/static could reach {full:.3f} here with every step at width {w}")
     return (tokens["continuous"] / secs["continuous"]) / (tokens["static"] / secs["static"])

@@ -151,6 +151,13 @@ def _tokenizer() -> Any:
     return tokenizer
 
 
+def _feeds(ids: Any, mask: Any) -> dict[str, Any]:
+    """The exported model's inputs (`_onnx_export`): one segment, so token types are all 0."""
+    import numpy as np
+
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+
+
 def _pool(hidden: Any, mask: Any) -> Any:
     """sentence-transformers' mean pooling over the unmasked tokens, then L2 normalization."""
     import numpy as np
@@ -192,8 +199,7 @@ class _OnnxEncoder:
             for row, i in enumerate(at):
                 ids[row, : len(enc[i].ids)] = enc[i].ids
                 mask[row, : len(enc[i].ids)] = 1
-            hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                             "token_type_ids": np.zeros_like(ids)})[0]
+            hidden = self.session.run(None, _feeds(ids, mask))[0]
             out[at] = _pool(hidden, mask)
         return out
 
@@ -240,8 +246,7 @@ class _OpenVinoEncoder:
                 ids = np.asarray([enc[i].ids for i in at], np.int64).reshape(len(at), length)
                 mask = np.ones_like(ids)
                 with self.lock:
-                    hidden = self.request.infer({"input_ids": ids, "attention_mask": mask,
-                                                 "token_type_ids": np.zeros_like(ids)})[self.compiled.output(0)]
+                    hidden = self.request.infer(_feeds(ids, mask))[self.compiled.output(0)]
                 out[at] = _pool(np.asarray(hidden, np.float32), mask)
         return out
 
