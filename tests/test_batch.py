@@ -234,3 +234,28 @@ def test_streams_grow_to_what_rows_need_and_outputs_do_not_change(smollm2: str,
     monkeypatch.setattr(llama, "FIRST_STREAM", 2048)
     wide = LlamaBackend(smollm2, 2048, 2, "t", batch=2)
     assert [_output(c) for c in grown.result()] == [_output(c) for c in wide.generate_batch([long_row, _text_row(2, 4)])]
+
+
+@pytest.mark.model
+def test_a_spill_that_evicts_the_chain_a_row_restores_is_no_error(smollm2: str,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Width 1: X runs, then Y (X's blocks are spilled), then X again: admitting it spills Y's blocks,
+    and with room for one chain that evicts X's. The restore must be chosen after that spill; it
+    was chosen before, and the build failed with a KeyError (seen on the AG recipe's top-up round)."""
+    import synthc.runtime.backends.llama_batch as batch
+    from synthc.runtime.backends.llama import LlamaBackend
+
+    x = Request(messages=(("system", "You are a helpful writer."), ("user", "Summarize. " + "Alpha beta. " * 60)),
+                mode="chat", constraint=Constraint(), max_tokens=4, temperature=0.8, top_p=0.95, stop=(),
+                seed=7, shared=1)
+    y = Request(messages=(("system", "You are a helpful writer."), ("user", "Describe. " + "Gamma delta. " * 60)),
+                mode="chat", constraint=Constraint(), max_tokens=4, temperature=0.8, top_p=0.95, stop=(),
+                seed=8, shared=1)
+    single = LlamaBackend(smollm2, 1024, 1, "t", batch=1)
+    first = single.generate_batch([x])[0]
+    single.generate_batch([y])
+    one = single.decoder._spilled_bytes
+    assert one > 0  # X's blocks went to host memory when Y took the stream
+    monkeypatch.setattr(batch, "SPILL_BUDGET", one + one // 2)  # room for one chain, not two
+    again = single.generate_batch([x])[0]
+    assert _output(again) == _output(first)

@@ -197,11 +197,12 @@ class BatchDecoder:
         spilled) match of its canonical blocks, evaluate the missing blocks and its tail alone,
         and sample its first token from the tail's logits."""
         pool = self.pool
+        if pool.match(stream, prompt.blocks) < len(pool.chains[stream]):
+            self._spill(stream)  # its blocks (an earlier turn, say) may serve a later row
+        # Chosen after that spill, which may evict the oldest spilled chain to stay within budget.
         among = [stream] + [s for s in range(len(pool.chains)) if s != stream]
         src, depth = pool.best(prompt.blocks, among)
         key, spill_depth = self._best_spill(prompt.blocks)
-        if pool.match(stream, prompt.blocks) < len(pool.chains[stream]):
-            self._spill(stream)  # its blocks (an earlier turn, say) may serve a later row
         if spill_depth > depth and self._restore(key, stream, spill_depth):  # type: ignore[arg-type]
             depth = spill_depth
         else:
