@@ -19,6 +19,8 @@ from collections import Counter
 from concurrent.futures import Future
 from typing import Any, Sequence
 
+import pytest
+
 from synthc.compiler import compile_file
 from synthc.runtime import execute
 from synthc.runtime.backends.base import Completion, Request
@@ -306,7 +308,7 @@ def _variant_basis(spec: str) -> str:
 
 
 def _lock(spec: str, basis: str, kept: int, requests: int) -> None:
-    rates = {"t.default": {"basis": basis, "labels": {lb: {"kept": kept, "requests": requests}
+    rates = {"t.default": {"basis": basis, "labels": {lb: {"kept": kept, "passed": kept, "requests": requests}
                                                        for lb in ("positive", "negative")}}}
     with open(spec + ".lock", "w", encoding="utf-8") as fh:
         json.dump({"lock_version": 1, "models": {}, "data": {}, "versions": {}, "keep_rates": rates}, fh)
@@ -322,6 +324,29 @@ def test_first_round_is_planned_at_the_prior_keep_rate(tmp_path: str) -> None:
     eff = manifest["efficiency"]["default"]
     assert eff["rates_from"] == "prior" and eff["keep_rate"] == {"positive": PRIOR, "negative": PRIOR}
     assert eff["rounds"] == {"positive": 1, "negative": 1}
+
+
+def test_cartographys_share_is_planned_exactly(tmp_path: str) -> None:
+    """With cartography (keep 0.83) a label's first round aims at the rows its rule leaves
+    per_label of (12 for 10), not per_label / keep: one round of 15 (the prior 0.8 for the other
+    filters), where 0.8 × 0.83 planned 16."""
+    from synthc.runtime.filters.cartography import rows_for
+
+    spec = _spec(str(tmp_path), n=10, lo=1)
+    text = open(spec, encoding="utf-8").read().replace(
+        "    dedupe = exact\n", "    dedupe = exact\n\n    cartography {\n      keep   = 0.83\n      epochs = 2\n    }\n")
+    open(spec, "w", encoding="utf-8").write(text)
+    _build(spec)
+    rows, manifest = _out(spec)
+    first = first_size(rows_for(10, 0.83), PRIOR, 4 * 10)
+    assert rows_for(10, 0.83) == 12 and first == 15
+    quota = manifest["quota"]["default"]
+    assert {lb: (e["requests"], e["met"]) for lb, e in quota.items()} == {"positive": (first, True), "negative": (first, True)}
+    assert manifest["efficiency"]["default"]["rounds"] == {"positive": 1, "negative": 1}
+    # what the lock records for the next build: rows past every filter but cartography, per request
+    from synthc.runtime.engine.quota import Quota
+    q = Quota("g", None, None, "p", "f", {"a": LabelQuota(wanted=15, budget=60, requests=20)})  # type: ignore[arg-type]
+    assert q.measured(Counter(a=15), Counter(a=1), Counter(a=3)) == {"a": {"kept": 16, "passed": 19, "requests": 20}}
 
 
 def test_first_round_is_planned_from_the_locks_keep_rate(tmp_path: str) -> None:
@@ -387,15 +412,46 @@ def test_the_manifest_and_summary_carry_requests_and_prompt_tokens_per_kept_row(
 def test_the_lock_keeps_a_measured_keep_rate_until_its_basis_changes() -> None:
     from synthc.runtime.store.lock import keep_rates, merge_keep_rates, without_keep_rates
 
-    old = {"lock_version": 1, "keep_rates": {"t.a": {"basis": "b1", "labels": {"x": {"kept": 9, "requests": 10}}},
-                                             "t.gone": {"basis": "b", "labels": {}}}}
-    assert keep_rates(old, "t.a", "b1") == {"x": 0.9}
+    old = {"lock_version": 1,
+           "keep_rates": {"t.a": {"basis": "b1", "labels": {"x": {"kept": 8, "passed": 9, "requests": 10}}},
+                          "t.gone": {"basis": "b", "labels": {}}}}
+    assert keep_rates(old, "t.a", "b1") == {"x": 0.9}  # passed per request: cartography's share is planned apart
     assert keep_rates(old, "t.a", "b2") is None and keep_rates(None, "t.a", "b1") is None
-    measured = {"t.a": {"basis": "b1", "labels": {"x": {"kept": 5, "requests": 10}}},
-                "t.b": {"basis": "c", "labels": {"x": {"kept": 1, "requests": 2}}}}
+    measured = {"t.a": {"basis": "b1", "labels": {"x": {"kept": 5, "passed": 5, "requests": 10}}},
+                "t.b": {"basis": "c", "labels": {"x": {"kept": 1, "passed": 1, "requests": 2}}}}
     merged = merge_keep_rates(old, measured, {"t.a", "t.b"})
     assert merged["t.a"] == old["keep_rates"]["t.a"]  # same basis: kept as it was, so the lock does not drift
     assert merged["t.b"] == measured["t.b"] and "t.gone" not in merged
     changed = merge_keep_rates(old, {"t.a": {"basis": "b2", "labels": {}}}, {"t.a"})
     assert changed["t.a"]["basis"] == "b2"  # the requests or filters changed: the new measurement
     assert without_keep_rates(old) == {"lock_version": 1}  # what --locked compares
+    # an entry recorded before `passed` was: it plans nothing, and the next build records one
+    legacy = {"keep_rates": {"t.a": {"basis": "b1", "labels": {"x": {"kept": 9, "requests": 10}}}}}
+    assert keep_rates(legacy, "t.a", "b1") is None
+    assert merge_keep_rates(legacy, measured, {"t.a"})["t.a"] == measured["t.a"]
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.75, 0.8, 0.83, 0.9, 0.97])
+def test_the_planners_aim_is_cartographys_own_rule(keep: float) -> None:
+    """The aim a label plans towards is exactly what the filter leaves: no row more, none fewer."""
+    import random
+
+    from synthc.compiler import ir
+    from synthc.runtime.filters.cartography import cartography, kept_of, rows_for
+    from synthc.runtime.prompting.postprocess import Candidate
+
+    rng = random.Random(keep)
+    for wanted in (1, 2, 5, 15, 40):
+        n = rows_for(wanted, keep)
+        for rows in (n, n - 1):
+            # two labels of `rows` rows each, their texts drawn from overlapping words: real confidences
+            words = "alpha beta gamma delta epsilon zeta eta theta iota kappa".split()
+            cands = [Candidate(f"{lb}/{k}", " ".join(rng.choices(words, k=6)), lb, {}, {}, None)  # type: ignore[arg-type]
+                     for lb in ("a", "b") for k in range(rows)]
+            cartography(cands, ir.Cartography(keep=keep, epochs=2))
+            for lb in ("a", "b"):
+                left = sum(1 for c in cands if c.label == lb and c.dropped is None)
+                distinct = len({c.scores["confidence"] for c in cands if c.label == lb}) == rows
+                assert left == kept_of(rows, keep) if distinct else left >= kept_of(rows, keep)  # ties keep more
+            assert kept_of(n, keep) >= wanted and (n == wanted or kept_of(n - 1, keep) < wanted)
+    assert rows_for(15, 0.83) == 18 and kept_of(17, 0.83) == 14

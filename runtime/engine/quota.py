@@ -1,12 +1,14 @@
 """Quotas met after filtering: `per_label` counts KEPT rows, within an attempt budget.
 
-Planning from an expected keep rate. A label's first round is sized so that, at the keep rate it is
-expected to have, it yields its `per_label` rows at once: ceil(wanted / rate) requests, within
-`attempts × wanted`. The rate is the one the recipe's lock recorded for that variant and label (a
-previous build measured it: kept rows per request), else a prior (PRIOR, times cartography's
-`keep`, which drops that share of every label by construction). The plan is a pure function of
-spec + lock; the lock keeps a measured rate until the variant's requests or filters change
-(`basis`), so rebuilding a locked recipe replans the same rows.
+Planning from an expected keep rate. Cartography keeps a fixed share of every label by
+construction, so a label with cartography aims at the fewest rows its rule leaves `wanted` of
+(`rows_for`: 18 rows for 15 at keep 0.83), without it at `wanted`. A label's first round is sized so
+that, at the rate it is expected to pass the other filters, it yields that aim at once:
+ceil(aim / rate) requests, within `attempts × wanted`. The rate is the one the recipe's lock
+recorded for that variant and label (a previous build measured it: rows every filter but
+cartography kept, per request), else a prior (PRIOR). The plan is a pure function of spec + lock;
+the lock keeps a measured rate until the variant's requests or filters change (`basis`), so
+rebuilding a locked recipe replans the same rows.
 
 Top-ups as soon as a label is known short. When every row planned so far for one label is done, the
 scheduler runs the variant's own parse and filter steps — the very functions of the build, on a
@@ -14,9 +16,9 @@ scratch context so nothing is counted twice — over that label's rows alone, an
 its aim gets its next round at once (new keys `<label>/<index>` counting on, their own RNG seeds;
 conversation turns continue the label's conversation), sized from its observed keep rate, while
 other labels still generate. A label's own count cannot see what is decided across labels
-(cartography ranks each label within the whole set, dedupe compares labels), so a label aims at
-ceil(wanted / cartography keep) rows, and when every label is settled the whole set is counted
-once more; a label still short gets another round, until it has its rows or its budget is spent.
+(cartography ranks each label within the whole set, dedupe compares labels), so a label counted
+alone aims at that aim, and when every label is settled the whole set is counted once more; a
+label still short gets another round, until it has its rows or its budget is spent.
 After the real filter step, each label's kept rows beyond its quota are cut in a canonical order
 (the first round as rendered, then later rows by label and index), so variants compare at equal N.
 
@@ -36,16 +38,17 @@ from typing import Any, Sequence
 
 from synthc.compiler import ir
 from synthc.compiler.plan import Plan
+from synthc.runtime.filters.cartography import rows_for
 from synthc.runtime.prompting.rows import Planned, Planner, label_counts
 from synthc.runtime.steps.state import QuotaReport
 
 __all__ = ["Quota", "LabelQuota", "stages", "next_size", "first_size", "cut", "budget", "intended",
-           "PRIOR", "prior_rate",
-           "variant_basis"]
+           "PRIOR", "variant_basis"]
 
-# Kept rows per request expected of a label no build of this recipe has measured: what a 135M
-# instruct model's free-text rows keep through length, echo, fluency, dedupe and the oracle once
-# its recipe caps rows at the output's bound (0.8-0.9 on the quickstart). Optimistic on purpose:
+# Rows per request expected to pass the filters (cartography aside: its share is planned exactly)
+# of a label no build of this recipe has measured: what a 135M instruct model's free-text rows keep
+# through length, echo, fluency, dedupe and the oracle once its recipe caps rows at the output's
+# bound (0.8-0.9 on the quickstart). Optimistic on purpose:
 # a rate set too low costs requests (the cut drops the surplus), one set too high costs a top-up
 # round sized from the label's observed rate, started as soon as that label's rows are done.
 PRIOR = 0.8
@@ -59,13 +62,13 @@ class LabelQuota:
     kept: int = 0  # after parse and filters, at the last count
     exhausted: bool = False  # its inputs ran out (retrieved pairs): no more rows can be planned
     aim: int = 0  # kept rows its own count aims at: wanted, more when cartography drops a share later
-    rate: float = PRIOR  # the keep rate its first round was planned with
+    rate: float = PRIOR  # the pass rate (cartography aside) its first round was planned with
     open: bool = True  # rows of its latest round are still to be counted
     rounds: int = 1
 
 
 def first_size(wanted: int, rate: float, budget: int) -> int:
-    """Requests of a label's first round: enough for `wanted` kept rows at `rate`, within budget.
+    """Requests of a label's first round: enough for `wanted` rows at `rate`, within budget.
 
     >>> first_size(8, 0.8, 32), first_size(8, 1.0, 32), first_size(8, 0.1, 32), first_size(0, 0.5, 0)
     (10, 8, 32, 0)
@@ -95,17 +98,11 @@ def next_size(q: LabelQuota, aim: int | None = None) -> int:
     return max(1, min(left, math.ceil(need / rate)))
 
 
-def prior_rate(v: ir.Variant) -> float:
-    """The keep rate expected of a variant no build has measured: PRIOR, times the share
-    cartography keeps (it drops the rest of every label, whatever the rows)."""
-    return PRIOR * (v.filter.cartography.keep if v.filter.cartography is not None else 1.0)
-
-
 def _aim(v: ir.Variant, wanted: int) -> int:
     """Kept rows a label's own count aims at: cartography ranks within the whole set and drops
-    1 - keep of each label there, which a count of one label cannot see."""
+    its share of each label there, which a count of one label cannot see."""
     c = v.filter.cartography
-    return math.ceil(wanted / c.keep - 1e-9) if c is not None and wanted else wanted
+    return rows_for(wanted, c.keep) if c is not None else wanted
 
 
 def variant_basis(v: ir.Variant, program: ir.Program, planned: Sequence[Planned], fingerprint: str) -> str:
@@ -174,20 +171,19 @@ class Quota:
         (None: the prior). The first round's extra rows come from `extra()`."""
         wanted = label_counts(v, planner.labels)
         planned = Counter(r.label or "" for r in first)
-        prior = prior_rate(v)
         labels = {lb: LabelQuota(wanted=n, budget=v.attempts * n, requests=planned[lb],
                                  exhausted=planned[lb] < n,  # the first round already ran out of inputs
-                                 aim=_aim(v, n), rate=(rates or {}).get(lb, prior))
+                                 aim=_aim(v, n), rate=(rates or {}).get(lb, PRIOR))
                   for lb, n in wanted.items()}
         return cls(node, v, planner, parse, filt, labels, {r.key: k for k, r in enumerate(first)},
                    "lock" if rates else "prior", basis)
 
     def extra(self) -> list[Planned]:
-        """Rows added to each label's first round so that, at its expected keep rate, it yields
-        its quota without a further round (labels in label order)."""
+        """Rows added to each label's first round so that, at its expected pass rate, it yields
+        its aim without a further round (labels in label order)."""
         rows: list[Planned] = []
         for lb, q in self.labels.items():
-            n = first_size(q.wanted, q.rate, q.budget) - q.requests
+            n = first_size(q.aim, q.rate, q.budget) - q.requests
             if n <= 0 or q.exhausted:
                 continue
             more = self.planner.more(lb, q.requests, n)
@@ -304,11 +300,16 @@ class Quota:
         return {lb: QuotaReport(wanted=q.wanted, kept=kept.get(lb, 0), requests=q.requests, surplus=surplus.get(lb, 0))
                 for lb, q in self.labels.items()}
 
-    def measured(self, kept: Counter[str], surplus: Counter[str]) -> dict[str, dict[str, int]]:
-        """Per label: rows the filters kept (before the cut) and requests, the keep rate a lock
-        records for the next build's first round."""
-        return {lb: {"kept": kept.get(lb, 0) + surplus.get(lb, 0), "requests": q.requests}
-                for lb, q in self.labels.items()}
+    def measured(self, kept: Counter[str], surplus: Counter[str],
+                 carto: Counter[str]) -> dict[str, dict[str, int]]:
+        """Per label: rows the filters kept (before the cut), rows every filter but cartography
+        kept (`passed`: the rate a lock records for the next build's first round, planned towards
+        the aim) and requests. `carto`: rows cartography dropped per label."""
+        out = {}
+        for lb, q in self.labels.items():
+            k = kept.get(lb, 0) + surplus.get(lb, 0)
+            out[lb] = {"kept": k, "passed": k + carto.get(lb, 0), "requests": q.requests}
+        return out
 
     def plan_report(self) -> dict[str, Any]:
         """How the first round was planned: the rate source and each label's rate and rounds."""

@@ -456,7 +456,8 @@ class _Scheduler:
         state.keep([c.label for c in kept])
         by_label = Counter(intended(c) for c in kept)
         state.quota = q.report(by_label, surplus)
-        state.keep_rates = KeepRates(q.basis, q.measured(by_label, surplus))
+        carto = Counter({lb: n["cartography"] for lb, n in state.dropped_by_label.items() if n["cartography"]})
+        state.keep_rates = KeepRates(q.basis, q.measured(by_label, surplus, carto))
         state.efficiency = _efficiency(q, self.values.get(q.node, []), len(kept))
         if surplus:
             ctx.note(node, f"cut {sum(surplus.values())} row(s) beyond the quota: kept {len(kept)}")

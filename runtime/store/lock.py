@@ -70,35 +70,40 @@ def diff_lock(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> lis
 
 # -- keep rates: what the quota loop plans a label's first round with (runtime/engine/quota.py) ---------
 #
-# `keep_rates` maps a variant id to {"basis": ..., "labels": {label: {"kept": k, "requests": r}}}:
-# rows the filters kept and requests one build measured. The next build plans each label's first
-# round as ceil(wanted / (k / r)). An entry holds while its basis (the variant's first request and
-# filter settings) is unchanged: a rebuild of the same spec with the same lock plans the same rows.
-# It is advice, not an input: `--locked` does not compare it.
+# `keep_rates` maps a variant id to {"basis": ..., "labels": {label: {"kept": k, "passed": p,
+# "requests": r}}}: rows the filters kept, rows every filter but cartography kept, and requests one
+# build measured. The next build plans each label's first round as ceil(aim / (p / r)), the aim
+# being the rows cartography's fixed share leaves `wanted` of (runtime/engine/quota.py). An entry
+# holds while its basis (the variant's first request and filter settings) is unchanged: a rebuild
+# of the same spec with the same lock plans the same rows. An entry without `passed` (written before
+# it was recorded) plans nothing: the next build measures it again. It is advice, not an input:
+# `--locked` does not compare it.
 
 KEEP_RATES = "keep_rates"
 
 
 def keep_rates(lock: dict[str, Any] | None, variant: str, basis: str) -> dict[str, float] | None:
-    """Each label's recorded keep rate of `variant`, None when the lock has none for this basis."""
+    """Each label's recorded pass rate of `variant` (rows every filter but cartography kept, per
+    request), None when the lock has none for this basis."""
     entry = (lock or {}).get(KEEP_RATES, {}).get(variant)
     if not isinstance(entry, dict) or entry.get("basis") != basis:
         return None
     out = {}
     for label, m in entry.get("labels", {}).items():
-        if m.get("requests", 0) > 0:
-            out[label] = m.get("kept", 0) / m["requests"]
+        if m.get("requests", 0) > 0 and "passed" in m:
+            out[label] = m["passed"] / m["requests"]
     return out or None
 
 
 def merge_keep_rates(old: dict[str, Any] | None, measured: dict[str, dict[str, Any]],
                      variants: set[str]) -> dict[str, Any]:
     """The lock's keep rates after a build: an entry whose basis is unchanged stays as it was (so the
-    lock, and the next build's plan, do not drift); a new or changed variant takes this build's
-    figures; variants no longer in the recipe are left out."""
+    lock, and the next build's plan, do not drift); a new or changed variant, or one recorded
+    without `passed`, takes this build's figures; variants no longer in the recipe are left out."""
     out = {v: e for v, e in ((old or {}).get(KEEP_RATES, {}) or {}).items() if v in variants}
     for v, entry in measured.items():
-        if out.get(v, {}).get("basis") != entry["basis"]:
+        was = out.get(v, {})
+        if was.get("basis") != entry["basis"] or not all("passed" in m for m in was.get("labels", {}).values()):
             out[v] = entry
     return dict(sorted(out.items()))
 
