@@ -354,6 +354,14 @@ _ALL = [
        "(`dialect`, `served_model`, `api_key_env`, `timeout`, `concurrency`, `adaptive`, `retries`) on a file model.",
        'model m {\n  gguf     = builtin("smollm2-135m")\n  endpoint = "http://127.0.0.1:8080/v1"\n}',
        "Keep one of `gguf` and `endpoint`; drop server settings from a file model."),
+    _c("E317", "dialect-cannot-prefill", "semantics",
+       "A task's `parse { prefill = ... }` starts the model's answer with fixed text for it to continue, but the "
+       "server dialect of its model cannot continue an assistant message on the chat endpoint: a plain "
+       "OpenAI-compatible API starts a new answer after it, so the prefill would be silently ignored.",
+       'model m {\n  endpoint = "https://api.example.com/v1"\n}\n'
+       'task t {\n  model = m\n  parse {\n    prefill = "Summary:"\n  }\n}',
+       "Use a dialect that continues it (llama_cpp, vllm, sglang, ollama), switch the model to `mode = "
+       "completion`, or drop `prefill` and strip a lead-in with `prefix`."),
     _c("E320", "path-outside-project", "semantics",
        "A path (a source, corpus, model, import, export or report) resolves outside the recipe's project "
        "root, after symlinks are resolved. The project root is the nearest folder above the recipe that holds "

@@ -22,6 +22,9 @@ class DialectSpec:
     doc: str  # one line: what server it is and how it constrains (hover, completion, docs)
     chat: frozenset[str]  # constraint kinds the server enforces on /chat/completions
     completion: frozenset[str]  # ... and on /completions
+    # The server continues a final assistant message on /chat/completions (`parse.prefill`); a
+    # completion prompt can always end with it.
+    prefill: bool = True
 
     def constrains(self, mode: str) -> frozenset[str]:
         return self.chat if mode == "chat" else self.completion
@@ -48,12 +51,13 @@ def able(kind: str, mode: str) -> list[str]:
 # Registration order is the order docs, completion and help lines list them.
 register(DialectSpec("llama_cpp", "llama.cpp's server: every constraint as `json_schema` (GBNF underneath); "
                                   "/props identity, /tokenize, prefix-affine slots", ALL, ALL))
-register(DialectSpec("vllm", "vLLM >= 0.10.2: `structured_outputs` choice / regex / json; /tokenize",
-                     ALL, ALL))
-register(DialectSpec("sglang", "SGLang: `regex` and `json_schema` / `response_format`", ALL, ALL))
+register(DialectSpec("vllm", "vLLM >= 0.10.2: `structured_outputs` choice / regex / json; /tokenize; "
+                             "`continue_final_message` for a prefill", ALL, ALL))
+register(DialectSpec("sglang", "SGLang: `regex` and `json_schema` / `response_format`; "
+                               "`continue_final_message` for a prefill", ALL, ALL))
 register(DialectSpec("ollama", "Ollama's OpenAI API: a JSON schema in `response_format`, chat mode only",
                      JSON_ONLY, TEXT))
 register(DialectSpec("openai", "a plain OpenAI-compatible API (hosted): strict `response_format`, "
-                               "chat mode only; at most 4 stops", JSON_ONLY, TEXT))
+                               "chat mode only; at most 4 stops; no prefill", JSON_ONLY, TEXT, prefill=False))
 
 NAMES: tuple[str, ...] = tuple(DIALECTS)

@@ -45,6 +45,7 @@ def check_endpoints(decls: dict[str, dict[str, Values]], tasks: dict[str, list[V
             if m is None or "endpoint" not in m.values:
                 continue
             _check_constraint(v, v.blocks.get("output"), m, sink)
+            _check_prefill(v, v.blocks.get("parse"), m, sink)
 
 
 def _check_model(name: str, m: Values, sink: Sink) -> None:
@@ -88,6 +89,20 @@ def _check_constraint(v: Variant, output: Values | None, m: Values, sink: Sink) 
                f"({v.label}, model `{m.name}`)", span,
                f"needs a {kind} constraint", secondary=_dialect_note(m),
                help=f"{HOW[kind]}; or loosen the output to a string and filter afterwards")
+
+
+def _check_prefill(v: Variant, parse: Values | None, m: Values, sink: Sink) -> None:
+    if parse is None or "prefill" not in parse.values or str(m.values["mode"]) != "chat":
+        return
+    dialect = str(m.values["dialect"])
+    if DIALECTS[dialect].prefill:
+        return
+    able_to = [d.name for d in DIALECTS.values() if d.prefill]
+    sink.error("E317", f"the `{dialect}` server dialect cannot continue a prefilled answer ({v.label}, model "
+               f"`{m.name}`)", parse.spans["prefill"], "a prefill needs the server to continue it",
+               secondary=_dialect_note(m),
+               help=f"use dialect {', '.join(able_to[:-1])} or {able_to[-1]}, `mode = completion`, or drop `prefill` "
+                    "and strip the lead-in with `prefix`")
 
 
 def _dialect_note(m: Values) -> tuple[tuple[object, str], ...]:

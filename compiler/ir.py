@@ -251,6 +251,10 @@ class Parse:
     # A free-text row whose generation stopped at the token cap is cut mid-sentence: `drop` it
     # (reason `token_cap`) or `keep` it.
     truncated: str  # drop | keep | sentence
+    # Text the answer starts with, sent with the request (chat: a prefilled assistant turn) for the
+    # model to continue: it cannot open with a lead-in of its own ("Here is a summary:"). The
+    # completion is what follows it.
+    prefill: str | None = None
     origin: Span = _origin()
 
 

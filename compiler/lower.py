@@ -223,7 +223,7 @@ class _Lower:
     def parse(self, v: Values | None, origin: Span) -> ir.Parse:
         x = v.values if v is not None else {"split": False, "strip_quotes": True, "reject": (), "truncated": "drop"}
         return ir.Parse(prefix=x.get("prefix"), split=x["split"], strip_quotes=x["strip_quotes"],
-                        reject=tuple(x["reject"]), truncated=x["truncated"],
+                        reject=tuple(x["reject"]), truncated=x["truncated"], prefill=x.get("prefill"),
                         origin=v.origin if v is not None else origin)
 
     def filter(self, v: Values | None, origin: Span, seeds: str | None = None) -> ir.Filter:

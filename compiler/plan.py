@@ -233,6 +233,7 @@ class _Builder:
                                v.prompt.origin, target=v), *upstream)
         gen_summary = (f"model {m.name} ({m.where}, {m.mode}) T={m.temperature} top_p={m.top_p} "
                        f"max_tokens={m.max_tokens}" + _constrained(v.output)
+                       + (f" prefill={v.parse.prefill!r}" if v.parse.prefill else "")
                        # A `once` block adds one request per distinct key: unknown until the data is read.
                        + "".join(f" + once {o.name} per {'.'.join(o.per)}" for o in v.once or ()))
         gen = self.add(Step(variant_node("generate", v.id), "generate", gen_summary, n, bound, v.id, v.origin, target=v),

@@ -182,6 +182,8 @@ SCHEMAS: dict[str, BlockSchema] = {
     "object": BlockSchema("object", True, blocks=("object",), open_attrs=T("fieldtype")),
     "parse": BlockSchema("parse", False, (
         Field("prefix", STR, doc="answer prefix, e.g. \"Summary:\""),
+        Field("prefill", STR, doc="text the answer starts with, sent with the request for the model to continue "
+                                  "(chat: the start of its turn), e.g. \"Summary:\"; not part of the row"),
         Field("split", BOOL, False, doc="split a completion on the prefix into several rows"),
         Field("strip_quotes", BOOL, True),
         Field("reject", LIST(STR), (), doc="drop a completion containing any of these"),

@@ -259,3 +259,37 @@ def test_a_spill_that_evicts_the_chain_a_row_restores_is_no_error(smollm2: str,
     monkeypatch.setattr(batch, "SPILL_BUDGET", one + one // 2)  # room for one chain, not two
     again = single.generate_batch([x])[0]
     assert _output(again) == _output(first)
+
+
+@pytest.mark.model
+def test_a_prefill_is_evaluated_as_the_answers_start_and_continued(smollm2: str) -> None:
+    """`parse.prefill`: the chat prompt ends with the assistant's opened turn and the prefilled text;
+    the completion is what follows it (a 135M model otherwise opens with lead-ins like "The summary
+    of a Business news article in one or two sentences:" and stops there)."""
+    from dataclasses import replace
+
+    from synthc.runtime.backends.llama import LlamaBackend
+
+    be = LlamaBackend(smollm2, 512, 1, "t", batch=1)
+    plain = _req("Write the summary of one Sports news article in one sentence.", 1, stop=("\n\n",), max_tokens=12)
+    filled = replace(plain, prefill="Summary:")
+    assert be.render(filled) == be.render(plain) + "Summary:"
+    a, b = be.generate_batch([plain])[0], be.generate_batch([filled])[0]
+    assert b.prompt_tokens > a.prompt_tokens and b.text and not b.text.lstrip().startswith("Summary")
+
+
+@pytest.mark.parametrize("pieces, text, finish", [
+    ([b"\n\n", b"A quiet", b" film.", b"\n\n", b"More"], "\n\nA quiet film.", "stop"),  # leading blank: go on
+    ([b"A quiet film.", b"\n", b"\n"], "A quiet film.", "stop"),
+    ([b"\n\nNews Article:", b" x"], "\n\n", "stop"),  # a stop with words ends the row wherever it comes
+])
+def test_a_blank_stop_before_any_text_does_not_end_the_row(pieces: list[bytes], text: str, finish: str) -> None:
+    from synthc.runtime.backends.llama_rows import DecodeSlot
+
+    req = _req("Write.", 1, stop=("\n\n", "News Article:"), max_tokens=10)
+    row = DecodeSlot(0, req, 0, 0, None, None, 0, 0)
+    for p in pieces:
+        row.accept(1, -0.5, p, False)
+        if row.finish:
+            break
+    assert (row.completion().text, row.finish) == (text, finish)

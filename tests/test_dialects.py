@@ -45,6 +45,25 @@ def test_each_class_builds_exactly_the_cells_its_spec_declares(name: str) -> Non
                     d.build("m", _req(kind, mode))
 
 
+@pytest.mark.parametrize("name", list(specs.DIALECTS))
+def test_a_prefill_is_the_answers_start_where_the_spec_says_the_server_continues_it(name: str) -> None:
+    from dataclasses import replace
+
+    d = dialects.get(name)
+    completion = d.build("m", replace(_req("text", "completion"), prefill="Summary:"))
+    assert completion.body["prompt"] == "pSummary:"  # a completion prompt simply ends with it
+    chat = replace(_req("text", "chat"), prefill="Summary:")
+    if not d.spec.prefill:
+        with pytest.raises(dialects.Unsupported):
+            d.build("m", chat)
+        return
+    body = d.build("m", chat).body
+    assert body["messages"][-1] == {"role": "assistant", "content": "Summary:"}
+    if name in ("vllm", "sglang"):  # they start a new turn after it unless told to continue it
+        assert body["continue_final_message"] is True and body["add_generation_prompt"] is False
+    assert "prefill" not in _req("text", "chat").data()  # keys of requests without one are unchanged
+
+
 def test_llama_cpp_reads_evaluated_tokens_and_pins_slots() -> None:
     d = dialects.get("llama_cpp")
     wire = d.build("m", _req("text", "chat"))

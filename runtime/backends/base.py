@@ -54,11 +54,14 @@ class Request:
     stop: tuple[str, ...]
     seed: int
     shared: int = 0
+    prefill: str = ""  # the answer's start, which the model continues (parse.prefill); not in its text
 
     def data(self) -> dict[str, Any]:
         out = asdict(self)
         if not self.constraint.slots:
             del out["constraint"]["slots"]
+        if not self.prefill:  # keys of requests without one stay what they were
+            del out["prefill"]
         return out
 
 

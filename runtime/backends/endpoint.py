@@ -309,11 +309,11 @@ class EndpointBackend:
         """The prompt as the server will see it where it can tell (llama.cpp's /apply-template);
         otherwise the messages role-tagged, which counts the same content."""
         if request.mode == "completion":
-            return request.messages[0][1]
+            return request.messages[0][1] + request.prefill
         prompt = self.dialect.template(self._post_root, [{"role": r, "content": c} for r, c in request.messages])
         if prompt is not None:
-            return prompt
-        return "\n".join(f"<{role}>\n{content}" for role, content in request.messages)
+            return prompt + request.prefill
+        return "\n".join(f"<{role}>\n{content}" for role, content in request.messages) + request.prefill
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

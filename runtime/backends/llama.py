@@ -266,11 +266,12 @@ class LlamaBackend:
                               eos_token=self._formatter.eos_token, bos_token=self._formatter.bos_token))
 
     def _split(self, request: Request) -> tuple[str, str]:
-        """(shared prefix text, rest text) of the full prompt."""
+        """(shared prefix text, rest text) of the full prompt; the rest ends with the answer's
+        prefilled start, which the model continues."""
         if request.mode == "completion":
-            return "", request.messages[0][1]
+            return "", request.messages[0][1] + request.prefill
         msgs = [{"role": r, "content": c} for r, c in request.messages]
-        full = self._chat_text(msgs, True)
+        full = self._chat_text(msgs, True) + request.prefill
         if request.shared:
             prefix = self._chat_text(msgs[: request.shared], False)
             if full.startswith(prefix):

@@ -106,7 +106,9 @@ class DecodeSlot:
                 if not s:
                     continue
                 at = self.out.find(s, max(0, before - len(s) + 1))
-                if at >= 0:
+                # A blank stop ("\n\n") before any text is leading blank space, not the end of
+                # the answer (a model that opens with a blank line, after a prefill say): go on.
+                if at >= 0 and (self.out[:at].strip() or s.strip()):
                     del self.out[at:]
                     self.finish = "stop"
                     return

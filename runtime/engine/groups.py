@@ -170,9 +170,10 @@ class GenerateJob:
             j = self.previous.get(j)
         history: list[tuple[str, str]] = []
         for j in reversed(chain):
-            done = self.completions[j]
+            done, sent = self.completions[j], self.requests[j]
             assert done is not None
-            history += [("user", self.user_messages[j]), ("assistant", done.text)]
+            # the turn as the model said it: the prefilled start it continued, then its completion
+            history += [("user", self.user_messages[j]), ("assistant", (sent.prefill if sent else "") + done.text)]
         return history
 
     def prepare(self, g: int) -> list[Request]:

@@ -323,6 +323,8 @@ def as_text(shown: list[Shown], templated: bool = False) -> str:
             for k, (role, content) in enumerate(s.messages):
                 out += ["", f"── {'prompt' if role == 'text' else role} ──",
                         _placeholder(k) if content is None else content]
+            if s.rr.request.prefill:
+                out += ["", "── the answer starts with (prefill: the model continues it) ──", s.rr.request.prefill]
         if s.judge is not None:
             j = s.variant.filter.judge
             assert j is not None
@@ -349,6 +351,7 @@ def as_json(shown: list[Shown]) -> str:
             "conversation": {"id": r.conversation, "turn": r.turn, "missing_turns": s.rr.missing} if r.conversation else None,
             "model": s.model.name, "mode": req.mode,
             "messages": [{"role": role, "content": content} for role, content in s.messages],
+            "prefill": req.prefill or None,
             "templated": s.templated, "prompt_tokens": s.prompt_tokens,
             "max_tokens": req.max_tokens, "stop": list(req.stop), "temperature": req.temperature, "top_p": req.top_p,
             "seed": req.seed, "constraint": {"kind": req.constraint.kind, "options": list(req.constraint.options),

@@ -335,5 +335,5 @@ def build_request(v: ir.Variant, program: ir.Program, r: Planned, history: list[
     req = Request(messages=tuple(messages), mode=model.mode, constraint=constraint,
                   max_tokens=_token_cap(v, model), temperature=model.temperature, top_p=model.top_p,
                   stop=model.stop + tuple(s for s in example_stops(v, model) if s not in model.stop),
-                  seed=r.seed_value, shared=shared)
+                  seed=r.seed_value, shared=shared, prefill=v.parse.prefill or "")
     return req, prompt

@@ -81,15 +81,24 @@ class Dialect:
         if request.mode == "chat":
             path = "/chat/completions"
             body["messages"] = [{"role": role, "content": content} for role, content in request.messages]
+            if request.prefill:
+                self.prefill(request.prefill, body)
         else:
             path = "/completions"
-            body["prompt"] = request.messages[0][1]
+            body["prompt"] = request.messages[0][1] + request.prefill
         if self.logprobs:  # mean log-probability of the sampled tokens
             body["logprobs"] = True if request.mode == "chat" else 1
         unwrap = self.constrain(request, body)
         # The JSON wrapping is ours, not the recipe's: its quotes and braces do not count against the cap.
         body["max_tokens"] += {"": 0, "string": 2, "value": 8}[unwrap]
         return Wire(path, body, unwrap, self.name)
+
+    def prefill(self, text: str, body: dict[str, Any]) -> None:
+        """Start the answer with `text` for the model to continue: a final assistant message, which
+        llama.cpp's server and Ollama continue as it is (compiler/dialects.py: `prefill`)."""
+        if not self.spec.prefill:  # the compiler reports it first (E317)
+            raise Unsupported(f"the {self.name} dialect cannot continue a prefilled answer")
+        body["messages"].append({"role": "assistant", "content": text})
 
     def constrain(self, request: Request, body: dict[str, Any]) -> str:
         """Put the request's constraint into `body`; the unwrap mode of the answer. Each kind says
