@@ -37,6 +37,11 @@ KV_BUDGET = 2 << 30  # bytes of KV cache the automatic width may use (at most 1/
 # long (llama_loop), so a recipe of 300-token rows never holds `context`-token streams.
 FIRST_STREAM = 512
 
+# The version of this engine's decoding rules, part of every generation key it makes: raise it when
+# the same request would decode differently (2: prompts ending in spaces are healed, a blank stop
+# before any text goes on; the rows cached before were decoded without those rules).
+ENGINE = 2
+
 
 class ModelLoadError(Exception):
     pass
@@ -198,8 +203,9 @@ class LlamaBackend:
     # -- identity and tokens ----------------------------------------------------------------
     def fingerprint(self) -> str:
         # Not the batch width: decoding is batch-invariant (llama_loop), so which rows share a
-        # decode step changes no output, and a build at another width reuses the cache.
-        return self._fingerprint
+        # decode step changes no output, and a build at another width reuses the cache. But the
+        # engine's own rules (token healing, stops): a cached generation is what it would compute now.
+        return f"{self._fingerprint}/engine{ENGINE}"
 
     def tokenize(self, text: str, special: bool = True) -> list[int]:
         data = text.encode("utf-8")
@@ -282,16 +288,33 @@ class LlamaBackend:
         prefix, rest = self._split(request)
         return prefix + rest
 
-    def prompt_tokens(self, request: Request) -> tuple[list[int], int]:
-        """The prompt's tokens (BOS first where the model wants one) and where the shared prefix ends."""
+    def prompt_tokens(self, request: Request) -> tuple[list[int], int, bytes]:
+        """The prompt's tokens (BOS first where the model wants one), where the shared prefix ends,
+        and the trailing spaces healed out of them (`_heal`)."""
         prefix, rest = self._split(request)
+        rest, heal = self._heal(request, rest)
         head = self.tokenize(prefix) if prefix else []
         tokens = head + self.tokenize(rest)
         bos = self.L.llama_vocab_bos(self.vocab)
         if self._add_bos and (not tokens or tokens[0] != bos):
             tokens = [bos] + tokens
             head = [bos] + head if head else head
-        return tokens, len(head)
+        return tokens, len(head), heal.encode()
+
+    def _heal(self, request: Request, rest: str) -> tuple[str, str]:
+        """Token healing of a prompt that ends in spaces (the paper's "Summary: "): a BPE vocabulary
+        writes a space as the start of the next word's token, so a prompt token that is only the
+        space leaves the model where its training text never was ("Summary: 39 #39 #39 ..."). The
+        spaces are left out of the prompt and the first token sampled must start with them, as
+        guidance heals a prompt's last token; the completion is still what follows the prompt's
+        text. Free text only (a grammar decides its own first token)."""
+        kept = rest.rstrip(" ")
+        spaces = rest[len(kept):]
+        if not spaces or not kept or request.constraint.kind != "text":
+            return rest, ""
+        if not self.decoder.starting_with(spaces.encode()).any():  # no token starts so: no healing
+            return rest, ""
+        return kept, spaces
 
     # -- generation -------------------------------------------------------------------------
     def capacity(self) -> int:
@@ -311,12 +334,12 @@ class LlamaBackend:
         max_tokens does not fit the model's context."""
         prompts = []
         for r in requests:
-            tokens, shared_end = self.prompt_tokens(r)
+            tokens, shared_end, heal = self.prompt_tokens(r)
             if not tokens:
                 raise ValueError("empty prompt")
             if len(tokens) + r.max_tokens > self.context:
                 raise ContextOverflow(len(tokens), r.max_tokens, self.context)
-            prompts.append(make_prompt(tokens, shared_end))
+            prompts.append(make_prompt(tokens, shared_end, heal))
         future = self.loop.submit(requests, prompts)
         future.add_done_callback(self._count)
         return future

@@ -50,6 +50,7 @@ class BatchDecoder:
         self.pool = StreamPool(width, prefixes)
         self.grammars = Grammars(vocab)
         self._pieces: dict[int, bytes] = {}
+        self._starting: dict[bytes, Any] = {}  # text -> tokens whose piece starts with it (healing)
         self._spilled: OrderedDict[bytes, tuple[list[Block], Any]] = OrderedDict()
         self._spilled_bytes = 0
         self._buf = ctypes.create_string_buffer(256)
@@ -214,7 +215,7 @@ class BatchDecoder:
         self._decode(stream, tail, prompt.tail_start)
         matcher = self.grammars.matcher(request.constraint) if request.constraint.kind != "text" else None  # free text: no grammar
         row = DecodeSlot(index, request, stream, len(prompt.tokens), sampler_chain(self.L, request), matcher,
-                  len(prompt.tokens), evaluated + len(tail))
+                  len(prompt.tokens), evaluated + len(tail), heal=prompt.heal)
         self._sample([row], self.L.llama_get_logits_ith(self.ctx, -1), first_index=-1)
         return row
 
@@ -270,10 +271,20 @@ class BatchDecoder:
         for j, r in enumerate(rows):
             if r.matcher is not None:
                 self._mask(r.matcher, logits[j])
+            elif r.heal and not r.produced:  # a healed prompt: its first token restores the spaces
+                logits[j][~self.starting_with(r.heal)] = -np.inf
             token = L.llama_sampler_sample(r.sampler, self.ctx, first_index if first_index < 0 else j)
             # a sampled token was allowed, so its logit is still the model's own
             lp = float(logits[j, token] - lse[j])
             r.accept(token, lp, self.piece(token), bool(L.llama_vocab_is_eog(self.vocab, token)))
+
+    def starting_with(self, text: bytes) -> Any:
+        """Which tokens' pieces start with `text` (a boolean row over the vocabulary), memoized."""
+        found = self._starting.get(text)
+        if found is None:
+            found = self.np.array([self.piece(t).startswith(text) for t in range(self.n_vocab)], dtype=bool)
+            self._starting[text] = found
+        return found
 
     def _mask(self, matcher: Any, row: Any) -> None:
         """Disallowed tokens get -inf, in llama.cpp's own logits buffer (the sampler reads it)."""

@@ -38,6 +38,7 @@ class Block:
 class Prompt:
     tokens: list[int]
     blocks: list[Block]  # canonical blocks, in order; the tail after the last one is per request
+    heal: bytes = b""  # trailing spaces left out of `tokens`: the first generated token starts with them
 
     @property
     def tail_start(self) -> int:
@@ -53,7 +54,7 @@ def split_points(n_tokens: int, shared_end: int) -> list[int]:
     return sorted(p for p in points if p <= n_tokens - 1)
 
 
-def make_prompt(tokens: list[int], shared_end: int) -> Prompt:
+def make_prompt(tokens: list[int], shared_end: int, heal: bytes = b"") -> Prompt:
     blocks, start, key = [], 0, b""
     for end in split_points(len(tokens), shared_end):
         h = hashlib.blake2b(key, digest_size=16)
@@ -62,7 +63,7 @@ def make_prompt(tokens: list[int], shared_end: int) -> Prompt:
         key = h.digest()
         blocks.append(Block(key, start, end))
         start = end
-    return Prompt(tokens, blocks)
+    return Prompt(tokens, blocks, heal)
 
 
 @dataclass(slots=True)

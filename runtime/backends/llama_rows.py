@@ -79,6 +79,7 @@ class DecodeSlot:
     produced: int = 0
     logprob_sum: float = 0.0
     finish: str | None = None
+    heal: bytes = b""  # spaces healed out of the prompt: the first token starts with them (not output)
 
     def accept(self, token: int, logprob: float, piece: bytes, is_eog: bool) -> None:
         """Take one sampled token; sets `finish` when the row is complete."""
@@ -99,6 +100,8 @@ class DecodeSlot:
             self.finish = "stop"
             return
         else:
+            if self.heal and self.produced == 1:  # the prompt's own spaces, restored: not the answer's
+                piece = piece[len(self.heal):]
             before = len(self.out)
             self.out += piece
             for stop in self.request.stop:
