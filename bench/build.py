@@ -32,6 +32,10 @@ ratio 1.296. The minimum alone is above 620 s here, so the goal is 1.1x of it; t
 requests beyond 1.3 per kept row (636 / 480 = 1.325), i.e. per request synthc ran at the raw loop's
 speed. That build's lock is committed (specs/synthesizrr_ag_news.synth.lock): a build plans each
 label's first round from those keep rates.
+Later the same day (prefilled answers, token healing, cartography's share planned exactly; a
+`synthc build` of the exports in a scratch copy, not this bench, load ~1): 1,634 s for 360 kept rows
+and 572 requests with no usable lock, and 514 requests (1.43 per kept row) when planned from the
+lock that build wrote, now the committed one. The raw loop was not rerun for these prompts.
 """
 
 from __future__ import annotations
