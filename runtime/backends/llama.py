@@ -307,12 +307,11 @@ class LlamaBackend:
         space leaves the model where its training text never was ("Summary: 39 #39 #39 ..."). The
         spaces are left out of the prompt and the first token sampled must start with them, as
         guidance heals a prompt's last token; the completion is still what follows the prompt's
-        text. Free text only (a grammar decides its own first token)."""
+        text. Free text only (a grammar decides its own first token). Runs on the caller's thread:
+        the vocabulary mask is the decode loop's (BatchDecoder.starting_with)."""
         kept = rest.rstrip(" ")
         spaces = rest[len(kept):]
         if not spaces or not kept or request.constraint.kind != "text":
-            return rest, ""
-        if not self.decoder.starting_with(spaces.encode()).any():  # no token starts so: no healing
             return rest, ""
         return kept, spaces
 

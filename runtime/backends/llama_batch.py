@@ -272,14 +272,17 @@ class BatchDecoder:
             if r.matcher is not None:
                 self._mask(r.matcher, logits[j])
             elif r.heal and not r.produced:  # a healed prompt: its first token restores the spaces
-                logits[j][~self.starting_with(r.heal)] = -np.inf
+                allowed = self.starting_with(r.heal)
+                if allowed.any():  # (a vocabulary with no such token: sampled as it is)
+                    logits[j][~allowed] = -np.inf
             token = L.llama_sampler_sample(r.sampler, self.ctx, first_index if first_index < 0 else j)
             # a sampled token was allowed, so its logit is still the model's own
             lp = float(logits[j, token] - lse[j])
             r.accept(token, lp, self.piece(token), bool(L.llama_vocab_is_eog(self.vocab, token)))
 
     def starting_with(self, text: bytes) -> Any:
-        """Which tokens' pieces start with `text` (a boolean row over the vocabulary), memoized."""
+        """Which tokens' pieces start with `text` (a boolean row over the vocabulary), memoized.
+        The decode loop's thread only: `piece` shares one buffer."""
         found = self._starting.get(text)
         if found is None:
             found = self.np.array([self.piece(t).startswith(text) for t in range(self.n_vocab)], dtype=bool)

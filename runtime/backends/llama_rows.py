@@ -100,8 +100,8 @@ class DecodeSlot:
             self.finish = "stop"
             return
         else:
-            if self.heal and self.produced == 1:  # the prompt's own spaces, restored: not the answer's
-                piece = piece[len(self.heal):]
+            if self.heal and self.produced == 1 and piece.startswith(self.heal):
+                piece = piece[len(self.heal):]  # the prompt's own spaces, restored: not the answer's
             before = len(self.out)
             self.out += piece
             for stop in self.request.stop:
