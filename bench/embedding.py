@@ -17,6 +17,10 @@ big lever, was rejected earlier (docs/design.md: cosine with torch down to 0.89 
 vectors); warm builds do not embed at all (the embedding store). Batch size is not a lever: ONNX
 on 600 of these texts, sizes interleaved over two rounds at load 3-4, gave 82 / 93 / 69 / 50
 texts/s wall (81 / 76 / 69 / 51 per CPU-s) at 16 / 32 (the default) / 64 / 128 texts per batch.
+Later that day with the OpenVINO arm, on the idle machine (load 0.6): torch 30.66 s wall / 60.87
+CPU s, ONNX 22.81 / 42.72, OpenVINO bf16 13.08 / 25.33 (268 texts/s, cosine with torch >= 0.99996):
+torch / OpenVINO 2.34x wall, 2.40x CPU; 5,000 texts 18.1 s (goals: 15 s, 3x). A second pass in
+the same process takes as long (12.5 s: no per-shape compile cost); MiniLM runs at ~12k tokens/s.
 """
 
 from __future__ import annotations
