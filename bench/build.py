@@ -60,10 +60,13 @@ SMOKE_SPEC = os.path.join("examples", "fewshot.synth")
 
 
 def _workspace(spec: str) -> tuple[str, str]:
-    """A scratch copy of the recipe beside the repository's data (relative paths keep working)."""
+    """A scratch copy of the recipe and its lock (the keep rates a user's build plans from) beside
+    the repository's data (relative paths keep working)."""
     tmp = tempfile.mkdtemp(prefix="synthc-bench-build-")
     os.makedirs(os.path.join(tmp, os.path.dirname(spec)))
     shutil.copy(os.path.join(ROOT, spec), os.path.join(tmp, spec))
+    if os.path.exists(os.path.join(ROOT, spec + ".lock")):
+        shutil.copy(os.path.join(ROOT, spec + ".lock"), os.path.join(tmp, spec + ".lock"))
     os.symlink(os.path.join(ROOT, "data"), os.path.join(tmp, "data"))
     with open(os.path.join(tmp, "synth.toml"), "w", encoding="utf-8") as fh:  # the link leads out of tmp
         fh.write(f'[paths]\nallow = ["{os.path.join(ROOT, "data")}"]\n')
