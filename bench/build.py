@@ -32,10 +32,12 @@ ratio 1.296. The minimum alone is above 620 s here, so the goal is 1.1x of it; t
 requests beyond 1.3 per kept row (636 / 480 = 1.325), i.e. per request synthc ran at the raw loop's
 speed. That build's lock is committed (specs/synthesizrr_ag_news.synth.lock): a build plans each
 label's first round from those keep rates.
-Later the same day (prefilled answers, token healing, cartography's share planned exactly; a
-`synthc build` of the exports in a scratch copy, not this bench, load ~1): 1,634 s for 360 kept rows
-and 572 requests with no usable lock, and 514 requests (1.43 per kept row) when planned from the
-lock that build wrote, now the committed one. The raw loop was not rerun for these prompts.
+Later the same day (prefilled answers, token healing, cartography's share planned exactly), this
+bench with the committed lock, `python bench/build.py --once`, idle machine (load ~1): the build took
+1,453.8 s for 360 kept rows, 514 requests, one round per label (1.52 FewGen_0, 1.68 FewGen_32, 1.25
+SynthesizRR_0, 1.40 RETRICL_3, 1.45 RETRICL_3_completion, 1.27 nonRETRICL_32 per kept row), 52.6 s
+of it outside generation; the raw loop over the minimum work (480 requests) 1,364.1 s: ratio 1.066,
+within the 1.1x goal. Without a usable lock the same recipe took 1,634 s and 572 requests.
 """
 
 from __future__ import annotations
