@@ -172,33 +172,35 @@ def raw_loop(work: list[tuple[Any, Any]], backend: str) -> tuple[float, int]:
     from synthc.runtime.models.load import model_path
 
     model = work[0][0]
-    llm = raw_llama(model_path(model, ROOT), model.context, model.threads or os.cpu_count() or 1)
+    path = model_path(model, ROOT)
+    llm = raw_llama(path, model.context, model.threads or os.cpu_count() or 1)
+    prefilled = _prefilled(path, model.context, [req for _, req in work])
     tokens = 0
     t0 = time.perf_counter()
-    for _, req in work:
+    for k, (_, req) in enumerate(work):
         kw = dict(max_tokens=req.max_tokens, temperature=req.temperature, top_p=req.top_p, top_k=0, min_p=0.0,
                   repeat_penalty=1.0, seed=req.seed, stop=list(req.stop) or None)
         if req.mode == "completion":
             out = llm.create_completion(req.messages[0][1] + req.prefill, **kw)
-        elif req.prefill:  # the assistant's turn opened and started: a completion of the templated text
-            out = llm.create_completion(_templated(llm, req), **kw)
+        elif k in prefilled:  # the assistant's turn opened and started: a completion of the templated text
+            out = llm.create_completion(prefilled[k], **kw)
         else:
             out = llm.create_chat_completion([{"role": r, "content": c} for r, c in req.messages], **kw)
         tokens += out["usage"]["completion_tokens"]
     return time.perf_counter() - t0, tokens
 
 
-def _templated(llm: Any, req: Any) -> str:
-    """A chat request as its model's own template writes it, the answer's prefill after the
-    generation prompt (what synthc's engine evaluates for `parse.prefill`)."""
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+def _prefilled(path: str, context: int, requests: list[Any]) -> dict[int, str]:
+    """The prompt text of each prefilled chat request, by position: the model's own chat template
+    with the generation prompt, then the prefill (synthc's tokenizer-only load renders it exactly as
+    the engine evaluates it). Rendered before the timed loop."""
+    from synthc.runtime.backends.llama import LlamaBackend
 
-    template = llm.metadata["tokenizer.chat_template"]
-    eos = llm.detokenize([llm.token_eos()], special=True).decode("utf-8", errors="ignore")
-    bos = llm.detokenize([llm.token_bos()], special=True).decode("utf-8", errors="ignore")
-    env = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)._environment
-    messages = [{"role": r, "content": c} for r, c in req.messages]
-    return str(env.render(messages=messages, add_generation_prompt=True, eos_token=eos, bos_token=bos)) + req.prefill
+    chat = [(k, r) for k, r in enumerate(requests) if r.mode == "chat" and r.prefill]
+    if not chat:
+        return {}
+    vocab = LlamaBackend(path, context, 1, "bench", vocab_only=True)
+    return {k: vocab.render(r) for k, r in chat}
 
 
 GOAL = 1.3  # requests per kept row (issue 20): the minimum work the raw loop is given

@@ -311,9 +311,9 @@ class EndpointBackend:
         if request.mode == "completion":
             return request.messages[0][1] + request.prefill
         prompt = self.dialect.template(self._post_root, [{"role": r, "content": c} for r, c in request.messages])
-        if prompt is not None:
-            return prompt + request.prefill
-        return "\n".join(f"<{role}>\n{content}" for role, content in request.messages) + request.prefill
+        if prompt is None:
+            prompt = "\n".join(f"<{role}>\n{content}" for role, content in request.messages)
+        return prompt + request.prefill
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

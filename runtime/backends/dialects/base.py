@@ -60,6 +60,9 @@ class Dialect:
     spec: ClassVar[DialectSpec]
     max_stops: ClassVar[int | None] = None  # stop strings the server takes (None: all)
     logprobs: ClassVar[bool] = False  # the server returns per-token log-probabilities on request
+    # A final assistant message starts a new turn unless the request says to continue it
+    # (`continue_final_message`, vLLM and SGLang); llama.cpp's server and Ollama continue it as it is.
+    continue_final: ClassVar[bool] = False
 
     @property
     def name(self) -> str:
@@ -94,11 +97,13 @@ class Dialect:
         return Wire(path, body, unwrap, self.name)
 
     def prefill(self, text: str, body: dict[str, Any]) -> None:
-        """Start the answer with `text` for the model to continue: a final assistant message, which
-        llama.cpp's server and Ollama continue as it is (compiler/dialects.py: `prefill`)."""
+        """Start the answer with `text` for the model to continue: a final assistant message
+        (compiler/dialects.py: `prefill`; `continue_final`)."""
         if not self.spec.prefill:  # the compiler reports it first (E317)
             raise Unsupported(f"the {self.name} dialect cannot continue a prefilled answer")
         body["messages"].append({"role": "assistant", "content": text})
+        if self.continue_final:
+            body["continue_final_message"], body["add_generation_prompt"] = True, False
 
     def constrain(self, request: Request, body: dict[str, Any]) -> str:
         """Put the request's constraint into `body`; the unwrap mode of the answer. Each kind says

@@ -15,10 +15,7 @@ __all__ = ["Sglang"]
 
 class Sglang(Dialect):
     spec = get("sglang")
-
-    def prefill(self, text: str, body: dict[str, Any]) -> None:
-        super().prefill(text, body)
-        body["continue_final_message"], body["add_generation_prompt"] = True, False  # else a new turn
+    continue_final = True
 
     def select(self, options: list[str], mode: str, body: dict[str, Any]) -> str:
         body["regex"] = "(" + "|".join(re.escape(o) for o in options) + ")"

@@ -15,10 +15,7 @@ __all__ = ["Vllm"]
 class Vllm(Dialect):
     spec = get("vllm")
     logprobs = True
-
-    def prefill(self, text: str, body: dict[str, Any]) -> None:
-        super().prefill(text, body)
-        body["continue_final_message"], body["add_generation_prompt"] = True, False  # else a new turn
+    continue_final = True
 
     def select(self, options: list[str], mode: str, body: dict[str, Any]) -> str:
         body["structured_outputs"] = {"choice": options}
