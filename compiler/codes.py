@@ -362,6 +362,13 @@ _ALL = [
        'task t {\n  model = m\n  parse {\n    prefill = "Summary:"\n  }\n}',
        "Use a dialect that continues it (llama_cpp, vllm, sglang, ollama), switch the model to `mode = "
        "completion`, or drop `prefill` and strip a lead-in with `prefix`."),
+    _c("E318", "endpoint-cannot-no-repeat", "semantics",
+       "A served model (`endpoint`) sets `no_repeat_ngram`, which bans, at every decoding step, the token that "
+       "would repeat a span of the output: the in-process llama.cpp decoder applies it, but no server API takes "
+       "a rule per step, so it would be silently ignored.",
+       'model m {\n  endpoint        = "http://127.0.0.1:8080/v1"\n  no_repeat_ngram = 4\n}',
+       "Remove `no_repeat_ngram` from the served model (its degenerate rows are then the parse step's "
+       "`token_cap` and the filters' to drop), or run the model in-process with `gguf`."),
     _c("E320", "path-outside-project", "semantics",
        "A path (a source, corpus, model, import, export or report) resolves outside the recipe's project "
        "root, after symlinks are resolved. The project root is the nearest folder above the recipe that holds "

@@ -65,6 +65,12 @@ def _check_model(name: str, m: Values, sink: Sink) -> None:
         if not url.startswith(("http://", "https://")):
             sink.error("E203", f"`endpoint` of model `{name}` is not an http(s) URL", m.spans["endpoint"],
                        "expected http://… or https://…", help='e.g. `endpoint = "http://127.0.0.1:8080/v1"`')
+        if "no_repeat_ngram" in m.spans:  # a rule per decoding step: no server API takes one
+            sink.error("E318", f"model `{name}` is served, and a server cannot apply `no_repeat_ngram`",
+                       m.spans["no_repeat_ngram"], "a rule of the in-process llama.cpp decoder",
+                       secondary=((m.spans["endpoint"], "served here"),),
+                       help="remove `no_repeat_ngram` (and filter repeated rows afterwards), or run the model "
+                            "in-process with `gguf`")
         return
     for field in _ONLY_ENDPOINT:
         if field in m.spans:

@@ -56,6 +56,9 @@ class Model:
     threads: int | None
     batch: int | None = None  # sequences per forward pass; None = the backend chooses
     endpoint: Endpoint | None = None
+    # Tokens of a span an output may not hold twice (the decoder bans the token that would repeat
+    # one); left out of IR dumps while unset.
+    no_repeat_ngram: int | None = field(default=None, metadata={"omit_none": True})
     origin: Span = _origin()
     path_origin: Span = _origin()  # the `gguf` value (a path's diagnostics point here)
 

@@ -88,7 +88,8 @@ class _Lower:
             name=v.name or "", gguf_kind=kind, gguf=self.path(ref, v.origin) if kind == "path" else ref,
             mode=x["mode"], temperature=float(x["temperature"]), top_p=float(x["top_p"]),
             max_tokens=x["max_tokens"], stop=tuple(x["stop"]), seed=x["seed"], context=x["context"],
-            threads=x.get("threads"), batch=x.get("batch"), endpoint=endpoint, origin=v.origin,
+            threads=x.get("threads"), batch=x.get("batch"), endpoint=endpoint,
+            no_repeat_ngram=x.get("no_repeat_ngram"), origin=v.origin,
             path_origin=v.spans.get("gguf", v.spans.get("endpoint", v.origin)),
         )
 

@@ -22,6 +22,7 @@ import networkx as nx
 from synthc.compiler import ir
 from synthc.compiler.diagnostics import Sink
 from synthc.compiler.filters import KINDS as FILTER_KINDS
+from synthc.compiler.filters.near_copy import guards_demos
 from synthc.compiler.paths import FileUse
 from synthc.compiler.source import NO_SPAN, Span
 
@@ -234,6 +235,8 @@ class _Builder:
         gen_summary = (f"model {m.name} ({m.where}, {m.mode}) T={m.temperature} top_p={m.top_p} "
                        f"max_tokens={m.max_tokens}" + _constrained(v.output)
                        + (f" prefill={v.parse.prefill!r}" if v.parse.prefill else "")
+                       + (f" no_repeat_ngram={m.no_repeat_ngram}" if m.no_repeat_ngram else "")
+                       + (" copy-guarded" if guards_demos(v) else "")
                        # A `once` block adds one request per distinct key: unknown until the data is read.
                        + "".join(f" + once {o.name} per {'.'.join(o.per)}" for o in v.once or ()))
         gen = self.add(Step(variant_node("generate", v.id), "generate", gen_summary, n, bound, v.id, v.origin, target=v),

@@ -93,6 +93,8 @@ SCHEMAS: dict[str, BlockSchema] = {
         Field("context", INT(64, 1048576), 2048, doc="context window (n_ctx)"),
         Field("threads", INT(1, 512), doc="CPU threads (default: all cores)"),
         Field("batch", INT(1, 128), doc="sequences decoded together (default: from the machine and `context`)"),
+        Field("no_repeat_ngram", INT(2, 64),
+              doc="no span of this many tokens twice in one output (in-process llama.cpp; E318 with `endpoint`)"),
     ) + ENDPOINT_FIELDS),
     "labels": BlockSchema("labels", True, open_attrs=STR, doc="label name = verbalization"),
     "source": BlockSchema("source", True, _DATA + (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -266,7 +267,6 @@ def test_a_prefill_is_evaluated_as_the_answers_start_and_continued(smollm2: str)
     """`parse.prefill`: the chat prompt ends with the assistant's opened turn and the prefilled text;
     the completion is what follows it (a 135M model otherwise opens with lead-ins like "The summary
     of a Business news article in one or two sentences:" and stops there)."""
-    from dataclasses import replace
 
     from synthc.runtime.backends.llama import LlamaBackend
 
@@ -316,3 +316,97 @@ def test_a_prompt_ending_in_a_space_is_healed(smollm2: str) -> None:
     regex = Request(messages=(("text", text + " "),), mode="completion", constraint=Constraint(kind="regex", pattern="[a-z]+"),
                     max_tokens=4, temperature=0.0, top_p=1.0, stop=(), seed=1)
     assert be.prompt_tokens(regex)[2] == b""  # a grammar decides its own first token
+
+
+def test_the_copy_guard_bans_the_token_that_would_complete_a_copied_or_repeated_span() -> None:
+    from synthc.runtime.backends.copy_guard import Cases, CopyGuard, guard_span
+
+    words: dict[str, int] = {}
+
+    def t(text: str) -> list[int]:  # a word per token
+        return [words.setdefault(w, len(words)) for w in text.split()]
+
+    guard = CopyGuard.of(["the economy grew at an annual rate", "the economy shrank"], 4, t)
+    assert guard.banned(t("the economy")) == set()  # too short to complete a span of 4
+    assert guard.banned(t("we said the economy grew")) == set(t("at"))
+    assert guard.banned(t("economy grew at")) == set(t("an"))
+    assert guard.banned(t("a mild economy grew slowly")) == set()
+    assert guard_span(8) == 7 and guard_span(3) == 2  # tokens per copied word span (module note)
+
+    own = CopyGuard.of([], 4, t, repeat=3)
+    produced: list[int] = []
+    for token in t("big deal big deal"):
+        assert token not in own.banned(produced)  # each was allowed when it came
+        produced.append(token)
+        own.note(produced)
+    assert own.banned(produced) == set(t("big"))  # "big deal big" again
+    assert own.banned(t("small")) == set() and own.span == 0
+
+    pieces = [b" The", b" the", b" economy", b" grew", b" Grew", b" fast"]  # ids 0..5
+    cases = Cases(pieces)
+    assert cases.canon == [0, 0, 2, 3, 3, 5]
+    upper = CopyGuard.of(["the economy grew fast"], 3, lambda text: [1, 2, 3, 5], cases=cases)
+    assert upper.copy_start([0, 2], 4) == 0  # " The economy Grew": a copy, up to case
+    assert upper.banned([0, 2]) == {3, 4} and upper.copy_start([2, 3], 1) is None
+
+
+def test_a_rewound_row_takes_back_its_tokens_and_bans_the_copys_first() -> None:
+    from synthc.runtime.backends.copy_guard import CopyGuard
+    from synthc.runtime.backends.llama_rows import DecodeSlot
+
+    req = _req("Write.", 1, max_tokens=10)
+    row = DecodeSlot(0, req, 0, 20, None, None, 20, 20, guard=CopyGuard(repeat=2), prompt_last=99)
+    for token, piece in [(5, b" A"), (6, b" B"), (7, b" C")]:
+        row.accept(token, -1.0, piece, False)
+    row.rewind(1)  # " B C" was a copy: back to " A", and 6 may not come at index 1
+    assert (bytes(row.out), row.produced, row.tokens, row.last, row.pos) == (b" A", 1, [5], 5, 20)
+    assert row.banned(copies=True) == {6} and row.logprob_sum == -1.0 and row.rewinds == 1
+    assert row.guard.own == {}  # the spans of the tokens taken back are forgotten
+    row.rewind(0)  # back before index 1: its ban was made after a token now taken back
+    assert (bytes(row.out), row.last, row.pos, row.bans) == (b"", 99, 19, {0: {5}})
+
+
+@pytest.mark.model
+def test_a_guarded_row_does_not_copy_its_demo(smollm2: str) -> None:
+    """Asked to repeat a sentence, the model copies it; with the sentence to avoid, the answer
+    shares no span of `avoid_words` words with it (the near_copy filter's test), and is still a
+    sentence of its own (not cut short)."""
+    from synthc.runtime.backends.llama import LlamaBackend
+    from synthc.runtime.filters.shingles import words
+
+    be = LlamaBackend(smollm2, 512, 1, "t", batch=2)
+    demo = "The city council approved a new budget for public schools on Monday after a long debate."
+    ask = f"Repeat this sentence exactly, word for word:\n{demo}"
+    plain = Request(messages=(("user", ask),), mode="chat", constraint=Constraint(), max_tokens=24,
+                    temperature=0.0, top_p=1.0, stop=("\n",), seed=1)
+    guarded = Request(**{**plain.data(), "constraint": Constraint(), "avoid": (demo,), "avoid_words": 6})
+    copied, own = be.generate_batch([plain, guarded])
+
+    def spans(text: str, n: int = 6) -> set[tuple[str, ...]]:
+        w = words(text)
+        return {tuple(w[i:i + n]) for i in range(len(w) - n + 1)}
+
+    assert spans(copied.text) & spans(demo)  # the unguarded row copies (else the test shows nothing)
+    assert not spans(own.text) & spans(demo), own.text
+    assert len(own.text.split()) >= 8
+    assert "avoid" not in plain.data() and guarded.data()["avoid"] == (demo,)
+
+
+@pytest.mark.model
+def test_no_repeat_ngram_breaks_a_loop(smollm2: str) -> None:
+    """`model.no_repeat_ngram`: asked for a word twenty times, the model loops; with the rule, no
+    span of 3 tokens comes twice in the answer."""
+    from synthc.runtime.backends.llama import LlamaBackend
+
+    be = LlamaBackend(smollm2, 512, 1, "t", batch=2)
+    loop = Request(messages=(("user", "Write the word hello twenty times, separated by spaces."),), mode="chat",
+                   constraint=Constraint(), max_tokens=24, temperature=0.0, top_p=1.0, stop=(), seed=1)
+    looped, broken = be.generate_batch([loop, replace(loop, no_repeat=3)])
+
+    def repeats(text: str) -> int:
+        tokens = be.tokenize(text)
+        spans = [tuple(tokens[i:i + 3]) for i in range(len(tokens) - 2)]
+        return len(spans) - len(set(spans))
+
+    assert repeats(looped.text) > 0 and repeats(broken.text) == 0, (looped.text, broken.text)
+    assert "no_repeat" in replace(loop, no_repeat=3).data() and "no_repeat" not in loop.data()  # keys without it unchanged

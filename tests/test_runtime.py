@@ -285,6 +285,26 @@ def test_lone_label_field_is_a_select(tmp_path: str) -> None:
     assert req.constraint.kind == "select" and req.constraint.options == ("a", "b")
 
 
+def test_a_rows_demos_are_what_its_decoder_avoids_copying_under_near_copy() -> None:
+    """`near_copy { of = [seeds] }` and demos from the seeds: the request names the demo texts, so
+    the llama backend steers off copying them (copy_guard.py); without the filter, no such field
+    (and the request's cache key is what it was)."""
+    from dataclasses import replace
+
+    from synthc.runtime.io.data import Record
+    from synthc.runtime.prompting.rows import Planned, build_request
+
+    program = compile_file(os.path.join(ROOT, "examples", "fewshot.synth")).program
+    v = program.variants()[0]
+    demos = [(Record(f"s{i}", text, "ham", {}), None) for i, text in enumerate(["Call me later", "On my way", "Call me later"])]
+    row = Planned(key="ham/0", label="ham", demos=demos)
+    req, _ = build_request(v, program, row, [])
+    assert (req.avoid, req.avoid_words) == (("Call me later", "On my way"), 6)
+    bare = replace(v, filter=replace(v.filter, near_copy=None))
+    plain, _ = build_request(bare, program, row, [])
+    assert plain.avoid == () and "avoid" not in plain.data()
+
+
 def _index_notes(events: str) -> list[str]:
     return [e["note"] for e in map(json.loads, open(events, encoding="utf-8"))
             if e.get("event") == "step" and e.get("node", "").startswith("index:")]

@@ -12,7 +12,15 @@ if TYPE_CHECKING:
     from synthc.compiler import ir
     from synthc.compiler.values import Values, Variant
 
-__all__ = ["NearCopy"]
+__all__ = ["NearCopy", "guards_demos"]
+
+
+def guards_demos(v: ir.Variant) -> bool:
+    """Whether `v`'s decoder is steered off copying its rows' demos (runtime/backends/copy_guard.py):
+    a free-text output, demos, and a `near_copy` of the seed source the demos are drawn from."""
+    nc = v.filter.near_copy
+    return (nc is not None and v.fewshot is not None and v.seeds is not None and v.seeds in nc.of
+            and v.output.constraint_kind == "text")
 
 
 def _e218_seeds(v: Variant, r: Any) -> None:

@@ -55,6 +55,12 @@ class Request:
     seed: int
     shared: int = 0
     prefill: str = ""  # the answer's start, which the model continues (parse.prefill); not in its text
+    # Texts the output must not copy a span of `avoid_words` words from (the row's demos, under a
+    # `near_copy` filter); the llama backend guards its decoding (copy_guard.py), others leave it
+    # to the filter.
+    avoid: tuple[str, ...] = field(default=(), repr=False)
+    avoid_words: int = 0
+    no_repeat: int = 0  # tokens of a span the output may not hold twice (model.no_repeat_ngram); 0: no rule
 
     def data(self) -> dict[str, Any]:
         out = asdict(self)
@@ -62,6 +68,10 @@ class Request:
             del out["constraint"]["slots"]
         if not self.prefill:  # keys of requests without one stay what they were
             del out["prefill"]
+        if not self.avoid:
+            del out["avoid"], out["avoid_words"]
+        if not self.no_repeat:
+            del out["no_repeat"]
         return out
 
 

@@ -23,6 +23,7 @@ from concurrent.futures import Future
 from typing import Any, Sequence
 
 from synthc.runtime.backends.base import Completion, ContextOverflow, Request
+from synthc.runtime.backends.copy_guard import Cases, CopyGuard, guard_span
 from synthc.runtime.backends.llama_kv import make_prompt
 
 __all__ = ["LlamaBackend", "builtin_model_path", "ModelLoadError", "ContextOverflow", "choose_width"]
@@ -126,6 +127,8 @@ class LlamaBackend:
         self._fingerprint = fingerprint
         self._add_bos = bool(L.llama_vocab_get_add_bos(self.vocab))
         self._formatter = self._chat_formatter()
+        self._cases_map: Cases | None = None
+        self._cases_lock = threading.Lock()
         if vocab_only:
             return
         self._threads = threads or max(1, os.cpu_count() or 1)
@@ -315,6 +318,26 @@ class LlamaBackend:
             return rest, ""
         return kept, spaces
 
+    def _guard(self, request: Request) -> CopyGuard | None:
+        """The copy guard of a free-text row with texts to avoid (its demos) or a span it may not
+        repeat (copy_guard.py). A grammar's output (labels, JSON) is left to the grammar."""
+        if not (request.avoid or request.no_repeat) or request.constraint.kind != "text":
+            return None
+        return CopyGuard.of(request.avoid, guard_span(request.avoid_words), self.tokenize, request.no_repeat,
+                            self._cases() if request.avoid else None)
+
+    def _cases(self) -> Cases:
+        """The vocabulary up to case (copy_guard.Cases), built once (~0.1 s) on first need."""
+        with self._cases_lock:
+            if self._cases_map is None:
+                buf = ctypes.create_string_buffer(256)
+                pieces = []
+                for t in range(self.L.llama_vocab_n_tokens(self.vocab)):
+                    n = self.L.llama_token_to_piece(self.vocab, t, buf, len(buf), 0, False)
+                    pieces.append(buf.raw[:max(n, 0)])
+                self._cases_map = Cases(pieces)
+            return self._cases_map
+
     # -- generation -------------------------------------------------------------------------
     def capacity(self) -> int:
         return self.width
@@ -338,7 +361,7 @@ class LlamaBackend:
                 raise ValueError("empty prompt")
             if len(tokens) + r.max_tokens > self.context:
                 raise ContextOverflow(len(tokens), r.max_tokens, self.context)
-            prompts.append(make_prompt(tokens, shared_end, heal))
+            prompts.append(make_prompt(tokens, shared_end, heal, self._guard(r)))
         future = self.loop.submit(requests, prompts)
         future.add_done_callback(self._count)
         return future

@@ -8,7 +8,8 @@
   its tail, alone; the first token is sampled from the tail's last logits;
 - `step(running)`: one `llama_batch` holding the next token of every running row (sequence ids
   consecutive, see `compact`), each row sampled by its own seeded sampler, constrained rows under
-  their llguidance mask;
+  their llguidance mask; a row whose token completes a copy of one of its demos is rewound
+  (its stream cut back) to where the copy began (copy_guard.py);
 - `retire(row)`: a finished row's stream is cut back to its canonical blocks, which stay resident
   for later rows; `compact` moves the last running row into the hole (a stream copy).
 
@@ -26,6 +27,7 @@ from collections import OrderedDict
 from typing import Any, Sequence
 
 from synthc.runtime.backends.base import Request
+from synthc.runtime.backends.copy_guard import REWINDS
 from synthc.runtime.backends.llama_kv import Block, Prompt, StreamPool, shared_targets
 from synthc.runtime.backends.llama_rows import Grammars, DecodeSlot, sampler_chain
 
@@ -215,7 +217,8 @@ class BatchDecoder:
         self._decode(stream, tail, prompt.tail_start)
         matcher = self.grammars.matcher(request.constraint) if request.constraint.kind != "text" else None  # free text: no grammar
         row = DecodeSlot(index, request, stream, len(prompt.tokens), sampler_chain(self.L, request), matcher,
-                  len(prompt.tokens), evaluated + len(tail), heal=prompt.heal)
+                  len(prompt.tokens), evaluated + len(tail), heal=prompt.heal, guard=prompt.guard,
+                  prompt_last=prompt.tokens[-1])
         self._sample([row], self.L.llama_get_logits_ith(self.ctx, -1), first_index=-1)
         return row
 
@@ -271,11 +274,22 @@ class BatchDecoder:
         for j, r in enumerate(rows):
             if r.matcher is not None:
                 self._mask(r.matcher, logits[j])
-            elif r.heal and not r.produced:  # a healed prompt: its first token restores the spaces
-                allowed = self.starting_with(r.heal)
-                if allowed.any():  # (a vocabulary with no such token: sampled as it is)
-                    logits[j][~allowed] = -np.inf
+            else:
+                if r.heal and not r.produced:  # a healed prompt: its first token restores the spaces
+                    allowed = self.starting_with(r.heal)
+                    if allowed.any():  # (a vocabulary with no such token: sampled as it is)
+                        logits[j][~allowed] = -np.inf
+                if r.guard is not None:  # no repeat of its own spans, no token a rewind banned here
+                    banned = r.banned(copies=r.rewinds >= REWINDS)
+                    if banned:
+                        logits[j][list(banned)] = -np.inf
             token = L.llama_sampler_sample(r.sampler, self.ctx, first_index if first_index < 0 else j)
+            if r.guard is not None and r.rewinds < REWINDS:
+                start = r.guard.copy_start(r.tokens, token)
+                if start is not None:  # a demo's span, copied: back to where the copy began (copy_guard.py)
+                    r.rewind(start)
+                    L.llama_memory_seq_rm(self.mem, r.stream, r.pos, -1)
+                    continue
             # a sampled token was allowed, so its logit is still the model's own
             lp = float(logits[j, token] - lse[j])
             r.accept(token, lp, self.piece(token), bool(L.llama_vocab_is_eog(self.vocab, token)))

@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+    from synthc.runtime.backends.copy_guard import CopyGuard
 
 __all__ = ["BLOCK", "Block", "Prompt", "split_points", "make_prompt", "StreamPool", "shared_targets"]
 
@@ -39,6 +42,7 @@ class Prompt:
     tokens: list[int]
     blocks: list[Block]  # canonical blocks, in order; the tail after the last one is per request
     heal: bytes = b""  # trailing spaces left out of `tokens`: the first generated token starts with them
+    guard: CopyGuard | None = None  # spans the row must not copy (its demos: copy_guard.py)
 
     @property
     def tail_start(self) -> int:
@@ -54,7 +58,7 @@ def split_points(n_tokens: int, shared_end: int) -> list[int]:
     return sorted(p for p in points if p <= n_tokens - 1)
 
 
-def make_prompt(tokens: list[int], shared_end: int, heal: bytes = b"") -> Prompt:
+def make_prompt(tokens: list[int], shared_end: int, heal: bytes = b"", guard: CopyGuard | None = None) -> Prompt:
     blocks, start, key = [], 0, b""
     for end in split_points(len(tokens), shared_end):
         h = hashlib.blake2b(key, digest_size=16)
@@ -63,7 +67,7 @@ def make_prompt(tokens: list[int], shared_end: int, heal: bytes = b"") -> Prompt
         key = h.digest()
         blocks.append(Block(key, start, end))
         start = end
-    return Prompt(tokens, blocks, heal)
+    return Prompt(tokens, blocks, heal, guard)
 
 
 @dataclass(slots=True)

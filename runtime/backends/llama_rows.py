@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from synthc.runtime.backends.base import Completion, Constraint, Request
+from synthc.runtime.backends.copy_guard import CopyGuard
 from synthc.runtime.backends.constraints import grammar_text as built, kind
 
 __all__ = ["DecodeSlot", "Grammars", "sampler_chain"]
@@ -80,12 +81,24 @@ class DecodeSlot:
     logprob_sum: float = 0.0
     finish: str | None = None
     heal: bytes = b""  # spaces healed out of the prompt: the first token starts with them (not output)
+    guard: CopyGuard | None = None  # spans the row must not copy (copy_guard.py)
+    prompt_last: int = -1  # the prompt's last token: fed again when a row is rewound to its start
+    # Kept for the guard only: each output token, its log-probability, and the output's length after it.
+    tokens: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+    bans: dict[int, set[int]] = field(default_factory=dict)  # output index -> tokens a rewind banned there
+    rewinds: int = 0
 
     def accept(self, token: int, logprob: float, piece: bytes, is_eog: bool) -> None:
         """Take one sampled token; sets `finish` when the row is complete."""
         self.produced += 1
         self.logprob_sum += logprob
         self.last = token
+        if self.guard is not None:
+            self.tokens.append(token)
+            self.logprobs.append(logprob)
+            self.guard.note(self.tokens)
         if self.matcher is not None:
             if is_eog:  # the mask only allows end-of-text where the grammar may end
                 self.finish = "stop"
@@ -104,6 +117,8 @@ class DecodeSlot:
                 piece = piece[len(self.heal):]  # the prompt's own spaces, restored: not the answer's
             before = len(self.out)
             self.out += piece
+            if self.guard is not None:
+                self.ends.append(len(self.out))
             for stop in self.request.stop:
                 s = stop.encode("utf-8")
                 if not s:
@@ -117,6 +132,28 @@ class DecodeSlot:
                     return
         if self.produced >= self.request.max_tokens:
             self.finish = "length"
+
+    def banned(self, copies: bool) -> set[int]:
+        """Tokens the next sample may not take: the guard's spans (copied ones with `copies`) and
+        what a rewind banned at this index."""
+        assert self.guard is not None
+        return self.guard.banned(self.tokens, copies) | self.bans.get(len(self.tokens), set())
+
+    def rewind(self, start: int) -> None:
+        """Take the output back to its first `start` tokens and ban the token that stood at
+        `start` there; the next step feeds the token before it again (`last` at `pos`)."""
+        assert self.guard is not None
+        # bans further on were made after tokens now taken back: they no longer apply
+        self.bans = {i: b for i, b in self.bans.items() if i <= start}
+        self.bans.setdefault(start, set()).add(self.tokens[start])
+        del self.tokens[start:], self.logprobs[start:], self.ends[start:]
+        del self.out[self.ends[-1] if self.ends else 0:]
+        self.produced = start
+        self.logprob_sum = sum(self.logprobs)
+        self.last = self.tokens[-1] if start else self.prompt_last
+        self.pos = self.prompt_tokens + start - 1
+        self.rewinds += 1
+        self.guard.forget(self.tokens)
 
     def completion(self) -> Completion:
         text = self.out.decode("utf-8", errors="ignore")

@@ -269,6 +269,9 @@ def _facts(s: Shown) -> list[tuple[str, str]]:
     if r.demos:
         demos = ", ".join(s_.id + (f" ← document {d.id}" if d is not None else "") for s_, d in r.demos)
         facts.append(("demos", f"{len(r.demos)}: {demos}"))
+    if req.avoid:
+        facts.append(("copy guard", f"the llama.cpp decoder writes no {req.avoid_words}-word span of the "
+                                    f"{len(req.avoid)} demo texts (near_copy)"))
     if r.attrs:
         facts.append(("attributes", ", ".join(f"{k} = {val}" for k, val in r.attrs.items())))
     if r.persona:
@@ -283,7 +286,7 @@ def _facts(s: Shown) -> list[tuple[str, str]]:
                      "placeholders" if unknown else "")
         facts.append(("conversation", line))
     facts.append(("model", f"{m.name}, {m.mode} mode, temperature {req.temperature}, top_p {req.top_p}, "
-                           f"seed {req.seed}"))
+                           f"seed {req.seed}" + (f", no_repeat_ngram {req.no_repeat}" if req.no_repeat else "")))
     cap = f"{req.max_tokens}" + ("" if req.max_tokens == m.max_tokens else f" (model max_tokens {m.max_tokens})")
     facts.append(("max_tokens", cap))
     facts.append(("stop", json.dumps(list(req.stop), ensure_ascii=False) if req.stop else "none (the token cap, or the model's end of turn)"))
@@ -352,6 +355,8 @@ def as_json(shown: list[Shown]) -> str:
             "model": s.model.name, "mode": req.mode,
             "messages": [{"role": role, "content": content} for role, content in s.messages],
             "prefill": req.prefill or None,
+            "avoid": {"texts": len(req.avoid), "words": req.avoid_words} if req.avoid else None,
+            "no_repeat_ngram": req.no_repeat or None,
             "templated": s.templated, "prompt_tokens": s.prompt_tokens,
             "max_tokens": req.max_tokens, "stop": list(req.stop), "temperature": req.temperature, "top_p": req.top_p,
             "seed": req.seed, "constraint": {"kind": req.constraint.kind, "options": list(req.constraint.options),

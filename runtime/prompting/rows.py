@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from synthc.compiler import ir
+from synthc.compiler.filters.near_copy import guards_demos
 from synthc.runtime.backends.base import Constraint, Request
 from synthc.runtime.backends.constraints import kind
 from synthc.runtime.backends.constraints.json import json_schema  # noqa: F401  (re-exported)
@@ -309,7 +310,7 @@ def build_once_request(v: ir.Variant, program: ir.Program, o: ir.Once, key: str)
     messages = (("user", prompt),) if model.mode == "chat" else (("text", prompt),)
     return Request(messages=messages, mode=model.mode, constraint=Constraint(), max_tokens=o.max_tokens,
                    temperature=model.temperature, top_p=model.top_p, stop=model.stop,
-                   seed=row_seed(model.seed, v.seed, v.task, "once", o.name, key))
+                   seed=row_seed(model.seed, v.seed, v.task, "once", o.name, key), no_repeat=model.no_repeat_ngram or 0)
 
 
 def build_request(v: ir.Variant, program: ir.Program, r: Planned, history: list[tuple[str, str]],
@@ -335,5 +336,17 @@ def build_request(v: ir.Variant, program: ir.Program, r: Planned, history: list[
     req = Request(messages=tuple(messages), mode=model.mode, constraint=constraint,
                   max_tokens=_token_cap(v, model), temperature=model.temperature, top_p=model.top_p,
                   stop=model.stop + tuple(s for s in example_stops(v, model) if s not in model.stop),
-                  seed=r.seed_value, shared=shared, prefill=v.parse.prefill or "")
+                  seed=r.seed_value, shared=shared, prefill=v.parse.prefill or "",
+                  no_repeat=model.no_repeat_ngram or 0, **_avoid(v, r))
     return req, prompt
+
+
+def _avoid(v: ir.Variant, r: Planned) -> dict[str, Any]:
+    """The row's demo texts, when a `near_copy` filter would drop a copy of them (`guards_demos`):
+    the decoder is steered off copying them (runtime/backends/copy_guard.py) rather than the row
+    spent."""
+    if not r.demos or not guards_demos(v):
+        return {}
+    assert v.filter.near_copy is not None
+    texts = tuple(dict.fromkeys(rec.text for rec, _ in r.demos))  # in order, once each
+    return {"avoid": texts, "avoid_words": v.filter.near_copy.ngram}
