@@ -95,10 +95,24 @@ def parse_completion(text: str, output: ir.Output, parse: ir.Parse, cap: int | N
     return Parsed(out[:-1], len(out), TOKEN_CAP, _stopped_at(cap))
 
 
-# A sentence ends at . ! ? (or …), possibly followed by closing quotes or brackets, before a space or
-# the end. "Mr." or "3." also match: a cut-back row ends there at worst, still a complete clause
-# more often than a mid-word stop.
-_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s|$)")
+# A sentence ends at . ! ? (or …), possibly followed by closing quotes or brackets, at the end of
+# the text or before a space and what can start a sentence (not a lower-case word: "Co. Ltd. has").
+_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=$|\s+[^a-z\s])")
+# A period after one of these, or after an initial ("J.", "J.C", "U.S"), is not a sentence's end:
+# cut back there, "Japan's Nintendo Co. Ltd. has announced a console ... as well as" kept
+# "Japan's Nintendo Co. Ltd." (AG News, RETRICL_3_completion).
+_ABBREVIATIONS = frozenset(
+    "co corp inc ltd plc llc bros mr mrs ms dr prof st jr sr gen sen rep gov lt col capt sgt mt ft "
+    "jan feb mar apr aug sep sept oct nov dec no vs approx dept est".split())
+_INITIALS = re.compile(r"(?:[A-Za-z]\.)*[A-Za-z]")
+
+
+def _ends_a_sentence(text: str, end: re.Match[str]) -> bool:
+    if not end.group().startswith("."):
+        return True
+    word = re.search(r"[\w.&'-]*$", text[: end.start()]).group()  # type: ignore[union-attr]
+    word = word.lstrip("'&-")
+    return not (word.lower() in _ABBREVIATIONS or _INITIALS.fullmatch(word))
 
 
 def last_sentence_end(text: str) -> str | None:
@@ -107,13 +121,18 @@ def last_sentence_end(text: str) -> str | None:
 
     >>> last_sentence_end("A quiet film. It moves to the coast and")
     'A quiet film.'
-    >>> last_sentence_end('He said "go!" and then') is None
-    False
+    >>> last_sentence_end('He said "go!" to the coast and') is None
+    True
+    >>> last_sentence_end("Nintendo Co. Ltd. has announced a console for J.C. Penney and")
+    >>> last_sentence_end("Sales rose 4%. Nintendo Co. Ltd. Rivals fell. Sony said that")
+    'Sales rose 4%. Nintendo Co. Ltd. Rivals fell.'
     >>> last_sentence_end("no sentence ends here") is None
     True
     """
-    ends = list(_SENTENCE_END.finditer(text))
-    return text[: ends[-1].end()].rstrip() if ends else None
+    for end in reversed(list(_SENTENCE_END.finditer(text))):
+        if _ends_a_sentence(text, end):
+            return text[: end.end()].rstrip()
+    return None
 
 
 _EMPTY = "no text left after the prefix, split and quotes"
