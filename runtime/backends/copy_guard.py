@@ -10,6 +10,7 @@ model takes another turn at the point where it chose to start copying, where it 
 choose from. Banning only the span's last token instead leaves a copy with one word mangled ("open
 UuS bank accounts" for a demo's "open U.S. bank accounts"), which the filter no longer sees. After
 `REWINDS` rewinds a row falls back to that ban, so a row always ends.
+
 The same rule against the row's own tokens is Hugging Face's `no_repeat_ngram_size`: a small model
 that starts a loop ("Ultra-Chrono-2 Ultra-Chrono-2 ...") runs to the token cap and is dropped
 there, unless the loop's second turn is banned.
@@ -19,8 +20,8 @@ is at least one token, so a copied `n`-word span holds at least `n` tokens of th
 prompt tokenized it. Tokens are compared up to case (`Cases`: " Public" is " public"), as the
 filter compares words; the guard's span is `n - 1` tokens, which also covers a copy whose first
 word the tokenizer splits otherwise once capitalised. A copy the model spells in other tokens
-(rare: it samples the text's own tokens) is still the filter's to drop. A pure function of the row's tokens: deterministic, and
-the same whatever else decodes beside the row.
+(rare: it samples the text's own tokens) is still the filter's to drop. A pure function of the
+row's tokens: deterministic, and the same whatever else decodes beside the row.
 """
 
 from __future__ import annotations
