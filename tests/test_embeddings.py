@@ -177,23 +177,30 @@ def test_onnx_agrees_with_torch_on_real_texts(monkeypatch: pytest.MonkeyPatch) -
 
 @needs_openvino
 @needs_onnx
-def test_openvino_agrees_with_onnx_and_a_vector_never_depends_on_its_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("precision, closeness", [("bf16", 0.999), ("int8", 0.99)])
+def test_openvino_agrees_with_onnx_and_a_vector_never_depends_on_its_batch(
+        monkeypatch: pytest.MonkeyPatch, precision: str, closeness: float) -> None:
     """OpenVINO's kernels change with the shape, so texts go in batches of one token length: a
-    text's vector is then bit for bit the same alone, in any batch and in any order."""
+    text's vector is then bit for bit the same alone, in any batch and in any order — in the float
+    precision and in int8 (runtime/eval/int8.py: quantized once, then loaded from the cache)."""
     import numpy as np
 
     from synthc.runtime.eval import embed
 
+    if precision == "int8" and not installed("nncf"):
+        pytest.skip("nncf (synthc[dense]) is not installed")
     texts = _texts("corpus.jsonl", 150)
+    monkeypatch.setenv("SYNTHC_EMBED_PRECISION", precision)
     monkeypatch.setenv("SYNTHC_EMBED_BACKEND", "openvino")
     ov = embed.dense_encoder()
-    assert ov.identity.endswith(("/openvino-bf16", "/openvino-fp32"))
+    assert ov.identity.split("/")[-1] in ({"openvino-bf16", "openvino-fp32"} if precision == "bf16" else
+                                          {"openvino-int8-bf16", "openvino-int8-fp32"})
     a = ov.encode(texts)
     monkeypatch.setenv("SYNTHC_EMBED_BACKEND", "onnx")
     onnx = embed.dense_encoder()
     assert onnx.identity != ov.identity  # stored vectors never mix
     cos = (a * onnx.encode(texts)).sum(axis=1)
-    assert a.shape == (150, 384) and cos.min() >= 0.999, cos.min()
+    assert a.shape == (150, 384) and cos.min() >= closeness, cos.min()
     monkeypatch.setenv("SYNTHC_EMBED_BACKEND", "openvino")
     ov = embed.dense_encoder()
     lengths = [len(e.ids) for e in ov.tokenizer.encode_batch(texts)]
@@ -204,6 +211,30 @@ def test_openvino_agrees_with_onnx_and_a_vector_never_depends_on_its_batch(monke
 
 
 @needs_openvino
+@needs_onnx
+def test_the_int8_model_is_made_once_and_is_the_same_bytes_every_time(tmp_path: pytest.TempPathFactory) -> None:
+    """The quantized model is a pure function of the ONNX export and the calibration text: made
+    again in another place it is byte-identical, so a build's vectors never depend on which run
+    quantized; asked for again, it is loaded from the cache, not remade."""
+    import filecmp
+    import subprocess
+    import sys
+
+    from synthc.runtime.eval import embed, int8
+
+    if not installed("nncf"):
+        pytest.skip("nncf (synthc[dense]) is not installed")
+    onnx_path = embed._onnx_export(embed._minilm_dir())
+    cached = int8.int8_model(onnx_path)
+    made = os.path.getmtime(cached)
+    assert int8.int8_model(onnx_path) == cached and os.path.getmtime(cached) == made
+    again = str(tmp_path / "model.xml")
+    subprocess.run([sys.executable, "-m", "synthc.runtime.eval.int8", onnx_path, again], check=True, capture_output=True)
+    for name in ("model.xml", "model.bin"):
+        assert filecmp.cmp(os.path.join(os.path.dirname(cached), name), str(tmp_path / name), shallow=False), name
+
+
+@needs_openvino
 def test_the_encoder_identity_does_not_import_openvino() -> None:
     """Index keys carry the identity (backend and precision): computing it must stay cheap, so on
     Linux the precision comes from the CPU's flags, not from loading OpenVINO (0.7 s)."""
@@ -211,8 +242,9 @@ def test_the_encoder_identity_does_not_import_openvino() -> None:
     import sys
 
     code = ("import sys; from synthc.runtime.eval import embed; i = embed.dense_identity(); "
-            "assert i.endswith(('/openvino-bf16', '/openvino-fp32')), i; assert 'openvino' not in sys.modules")
-    env = {k: v for k, v in os.environ.items() if k != "SYNTHC_EMBED_BACKEND"}
+            "assert i.split('/')[-1] in ('openvino-bf16', 'openvino-fp32', 'openvino-int8-bf16', 'openvino-int8-fp32'), i; "
+            "assert 'openvino' not in sys.modules and 'nncf' not in sys.modules")
+    env = {k: v for k, v in os.environ.items() if k not in ("SYNTHC_EMBED_BACKEND", "SYNTHC_EMBED_PRECISION")}
     if not os.path.exists("/proc/cpuinfo"):
         pytest.skip("the CPU's flags are read from /proc/cpuinfo")
     subprocess.run([sys.executable, "-c", code], check=True, env=env)

@@ -8,8 +8,10 @@ reports print.
 
 `dense_encoder()` is the same MiniLM as a plain function of texts for the retrieval bands and
 dense retrieval. The model shipped in the package is exported once to ONNX (the user's cache dir)
-and run by OpenVINO when `openvino` is installed — in bfloat16 where the CPU computes it natively
-(AVX512-BF16, AMX), about 2x ONNX Runtime's fp32 per CPU-second, cosine >= 0.9999 —, else by ONNX
+and run by OpenVINO when `openvino` is installed — in int8 where NNCF and the CPU's int8 dot
+products allow (runtime/eval/int8.py; 2.3x ONNX Runtime's fp32 per CPU-second, cosine >= 0.993),
+else in bfloat16 where the CPU computes it natively (AVX512-BF16, AMX; about 2x, cosine >= 0.9999)
+—, else by ONNX
 Runtime in fp32 (2-3x faster than torch, the same vectors to 1e-6), else by sentence-transformers
 on torch. Its `identity` names the model, the backend and the precision, so that stored embeddings
 and indexes never mix them.
@@ -87,19 +89,42 @@ def dense_backend() -> str:
     return "onnx" if installed("onnxruntime") and installed("onnx") else "torch"
 
 
+PRECISIONS = ("int8", "bf16", "fp32")  # SYNTHC_EMBED_PRECISION picks one of them for OpenVINO
+
+
 @functools.cache
-def _openvino_precision() -> str:
-    """bf16 where the CPU computes it natively (AVX512-BF16, AMX: what OpenVINO's CPU plugin
-    looks for), else fp32. From the CPU's flags on Linux, so an index key does not import OpenVINO
-    (0.7 s); elsewhere OpenVINO is asked."""
+def _cpu_has(names: frozenset[str], capability: str) -> bool:
+    """Whether the CPU has one of the flags `names` (Linux: from /proc/cpuinfo, so an index key
+    does not import OpenVINO, 0.7 s), else whether OpenVINO's CPU plugin reports `capability`."""
     from synthc.runtime.backends.machine import cpu_flags
 
     flags = cpu_flags()
     if flags is None:
         import openvino
 
-        return "bf16" if "BF16" in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES") else "fp32"
-    return "bf16" if flags & {"avx512_bf16", "amx_bf16"} else "fp32"
+        return capability in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return bool(flags & names)
+
+
+def _float_precision() -> str:
+    """bf16 where the CPU computes it natively (AVX512-BF16, AMX: what OpenVINO's CPU plugin looks
+    for), else fp32: the precision of whatever is not int8."""
+    return "bf16" if _cpu_has(frozenset({"avx512_bf16", "amx_bf16"}), "BF16") else "fp32"
+
+
+def _openvino_precision() -> str:
+    """`int8-bf16` / `int8-fp32` (runtime/eval/int8.py) where NNCF is installed and the CPU has int8
+    dot products (VNNI, AMX), else `bf16` or `fp32`; SYNTHC_EMBED_PRECISION=int8|bf16|fp32 chooses."""
+    chosen = os.environ.get("SYNTHC_EMBED_PRECISION", "auto")
+    floats = _float_precision()
+    if chosen == "fp32" or (chosen == "bf16" and floats == "fp32"):
+        return "fp32"
+    if chosen == "bf16":
+        return floats
+    vnni = _cpu_has(frozenset({"avx512_vnni", "avx_vnni", "amx_int8"}), "INT8")
+    if chosen == "int8" or (chosen not in PRECISIONS and vnni and installed("nncf")):
+        return f"int8-{floats}"
+    return floats
 
 
 def dense_identity() -> str:
@@ -209,14 +234,15 @@ OPENVINO_STREAMS = 2  # batches in flight at once
 
 
 class _OpenVinoEncoder:
-    """The same exported ONNX model compiled by OpenVINO for the CPU, in bfloat16 where the CPU
-    has it (`_openvino_precision`). Its kernels, unlike ONNX Runtime's, change with the shape, and
-    padded positions change a text's floats; so texts are batched by exact token length (no
-    padding at all) and a text's vector is the same in any batch of its length — the bands'
-    determinism (measured bit for bit at 1, 2, 7, 16 and 64 texts; tests/test_embeddings.py).
-    Batches run on two CPU streams at once (an async queue): on 2 cores, 3,500 AG News texts in
-    10.1 s against 10.4-11.3 s on one stream of two threads, with bit-identical vectors (a
-    sample's floats do not depend on the threads that compute it)."""
+    """The same exported ONNX model compiled by OpenVINO for the CPU: int8 where NNCF and the CPU
+    allow (runtime/eval/int8.py), its other operations in bfloat16 where the CPU has it
+    (`_openvino_precision`). Its kernels, unlike ONNX Runtime's, change with the shape, and padded
+    positions change a text's floats; so texts are batched by exact token length (no padding at
+    all) and a text's vector is the same in any batch of its length — the bands' determinism
+    (measured bit for bit at 1, 2, 7, 16 and 64 texts; tests/test_embeddings.py). Batches run on
+    two CPU streams at once (an async queue): on 2 cores, 3,500 AG News texts in 10.1 s against
+    10.4-11.3 s on one stream of two threads, with bit-identical vectors (a sample's floats do not
+    depend on the threads that compute it)."""
 
     def __init__(self) -> None:
         import threading
@@ -226,12 +252,18 @@ class _OpenVinoEncoder:
         self.tokenizer = _tokenizer()
         core = openvino.Core()
         precision = _openvino_precision()
-        self.compiled = core.compile_model(core.read_model(_onnx_export(_minilm_dir())), "CPU", {
+        path = _onnx_export(_minilm_dir())
+        if precision.startswith("int8"):
+            from synthc.runtime.eval.int8 import int8_model
+
+            path = int8_model(path)
+        floats = precision.split("-")[-1]
+        self.compiled = core.compile_model(core.read_model(path), "CPU", {
             "INFERENCE_NUM_THREADS": min(4, os.cpu_count() or 1), "PERFORMANCE_HINT": "THROUGHPUT",
-            "NUM_STREAMS": OPENVINO_STREAMS, "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"})
+            "NUM_STREAMS": OPENVINO_STREAMS, "INFERENCE_PRECISION_HINT": "bf16" if floats == "bf16" else "f32"})
         got = self.compiled.get_property("INFERENCE_PRECISION_HINT")
-        if (got == openvino.Type.bf16) != (precision == "bf16"):  # the identity would name another precision
-            raise RuntimeError(f"OpenVINO computes in {got}, not {precision}: set SYNTHC_EMBED_BACKEND=onnx")
+        if (got == openvino.Type.bf16) != (floats == "bf16"):  # the identity would name another precision
+            raise RuntimeError(f"OpenVINO computes in {got}, not {floats}: set SYNTHC_EMBED_BACKEND=onnx")
         self.queue = openvino.AsyncInferQueue(self.compiled, OPENVINO_STREAMS)
         self.lock = threading.Lock()  # one queue: nodes of a build may embed from two threads
         self.identity = dense_identity()
