@@ -369,6 +369,13 @@ _ALL = [
        'model m {\n  endpoint        = "http://127.0.0.1:8080/v1"\n  no_repeat_ngram = 4\n}',
        "Remove `no_repeat_ngram` from the served model (its degenerate rows are then the parse step's "
        "`token_cap` and the filters' to drop), or run the model in-process with `gguf`."),
+    _c("E319", "endpoint-cannot-wrap-up", "semantics",
+       "A served model (`endpoint`) sets `wrap_up`, which favours a sentence end more at every output token "
+       "past it: the in-process llama.cpp decoder applies it, but a server's logit bias is the same at every "
+       "token, so it would be silently ignored.",
+       'model m {\n  endpoint   = "http://127.0.0.1:8080/v1"\n  max_tokens = 72\n  wrap_up    = 56\n}',
+       "Remove `wrap_up` from the served model (a row that runs into `max_tokens` is then cut back by "
+       "`parse { truncated = sentence }` or dropped as `token_cap`), or run the model in-process with `gguf`."),
     _c("E320", "path-outside-project", "semantics",
        "A path (a source, corpus, model, import, export or report) resolves outside the recipe's project "
        "root, after symlinks are resolved. The project root is the nearest folder above the recipe that holds "

@@ -71,6 +71,12 @@ def _check_model(name: str, m: Values, sink: Sink) -> None:
                        secondary=((m.spans["endpoint"], "served here"),),
                        help="remove `no_repeat_ngram` (and filter repeated rows afterwards), or run the model "
                             "in-process with `gguf`")
+        if "wrap_up" in m.spans:  # a bias that grows with the output's length: no server API takes one
+            sink.error("E319", f"model `{name}` is served, and a server cannot apply `wrap_up`",
+                       m.spans["wrap_up"], "a rule of the in-process llama.cpp decoder",
+                       secondary=((m.spans["endpoint"], "served here"),),
+                       help="remove `wrap_up` (rows that run into `max_tokens` are then cut by `truncated` or "
+                            "dropped as `token_cap`), or run the model in-process with `gguf`")
         return
     for field in _ONLY_ENDPOINT:
         if field in m.spans:

@@ -59,6 +59,8 @@ class Model:
     # Tokens of a span an output may not hold twice (the decoder bans the token that would repeat
     # one); left out of IR dumps while unset.
     no_repeat_ngram: int | None = field(default=None, metadata={"omit_none": True})
+    # From this output token on, sentence-ending tokens gain logit at each step (runtime: WRAP_UP_STEP).
+    wrap_up: int | None = field(default=None, metadata={"omit_none": True})
     origin: Span = _origin()
     path_origin: Span = _origin()  # the `gguf` value (a path's diagnostics point here)
 

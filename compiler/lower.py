@@ -89,7 +89,7 @@ class _Lower:
             mode=x["mode"], temperature=float(x["temperature"]), top_p=float(x["top_p"]),
             max_tokens=x["max_tokens"], stop=tuple(x["stop"]), seed=x["seed"], context=x["context"],
             threads=x.get("threads"), batch=x.get("batch"), endpoint=endpoint,
-            no_repeat_ngram=x.get("no_repeat_ngram"), origin=v.origin,
+            no_repeat_ngram=x.get("no_repeat_ngram"), wrap_up=x.get("wrap_up"), origin=v.origin,
             path_origin=v.spans.get("gguf", v.spans.get("endpoint", v.origin)),
         )
 

@@ -236,6 +236,7 @@ class _Builder:
                        f"max_tokens={m.max_tokens}" + _constrained(v.output)
                        + (f" prefill={v.parse.prefill!r}" if v.parse.prefill else "")
                        + (f" no_repeat_ngram={m.no_repeat_ngram}" if m.no_repeat_ngram else "")
+                       + (f" wrap_up={m.wrap_up}" if m.wrap_up else "")
                        + (" copy-guarded" if guards_demos(v) else "")
                        # A `once` block adds one request per distinct key: unknown until the data is read.
                        + "".join(f" + once {o.name} per {'.'.join(o.per)}" for o in v.once or ()))

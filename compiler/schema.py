@@ -95,6 +95,9 @@ SCHEMAS: dict[str, BlockSchema] = {
         Field("batch", INT(1, 128), doc="sequences decoded together (default: from the machine and `context`)"),
         Field("no_repeat_ngram", INT(2, 64),
               doc="no span of this many tokens twice in one output (in-process llama.cpp; E318 with `endpoint`)"),
+        Field("wrap_up", INT(1, 131072),
+              doc="from this output token on, a sentence end is favoured more at each token, so a long "
+                  "sentence ends before `max_tokens` (in-process llama.cpp; E319 with `endpoint`)"),
     ) + ENDPOINT_FIELDS),
     "labels": BlockSchema("labels", True, open_attrs=STR, doc="label name = verbalization"),
     "source": BlockSchema("source", True, _DATA + (

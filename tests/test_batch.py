@@ -410,3 +410,23 @@ def test_no_repeat_ngram_breaks_a_loop(smollm2: str) -> None:
 
     assert repeats(looped.text) > 0 and repeats(broken.text) == 0, (looped.text, broken.text)
     assert "no_repeat" in replace(loop, no_repeat=3).data() and "no_repeat" not in loop.data()  # keys without it unchanged
+
+
+@pytest.mark.model
+def test_wrap_up_ends_the_sentence_before_the_cap(smollm2: str) -> None:
+    """`model.wrap_up`: asked for business news, the model writes one sentence past a 32-token cap
+    (with `truncated = sentence` the row has no whole sentence and is dropped as token_cap). With a
+    push to end the sentence from token 16 on it ends one before the cap, which the cut keeps; the
+    tokens before the push are the plain row's own."""
+    from synthc.runtime.backends.llama import LlamaBackend
+    from synthc.runtime.prompting.postprocess import last_sentence_end
+
+    be = LlamaBackend(smollm2, 512, 1, "t", batch=2)
+    plain = Request(messages=(("user", "Summarize the latest business news about oil prices."),), mode="chat",
+                    constraint=Constraint(), max_tokens=32, temperature=0.0, top_p=1.0, stop=(), seed=1)
+    cut, wrapped = be.generate_batch([plain, replace(plain, wrap_up=16)])
+    assert cut.finish == "length" and last_sentence_end(cut.text) is None, cut.text
+    kept = last_sentence_end(wrapped.text)
+    assert kept is not None and len(kept.split()) >= 12, wrapped.text
+    assert be.tokenize(wrapped.text)[:16] == be.tokenize(cut.text)[:16]
+    assert "wrap_up" in replace(plain, wrap_up=16).data() and "wrap_up" not in plain.data()  # other keys unchanged

@@ -61,6 +61,7 @@ class Request:
     avoid: tuple[str, ...] = field(default=(), repr=False)
     avoid_words: int = 0
     no_repeat: int = 0  # tokens of a span the output may not hold twice (model.no_repeat_ngram); 0: no rule
+    wrap_up: int = 0  # output tokens after which a sentence end is favoured more each step (model.wrap_up); 0: none
 
     def data(self) -> dict[str, Any]:
         out = asdict(self)
@@ -72,6 +73,8 @@ class Request:
             del out["avoid"], out["avoid_words"]
         if not self.no_repeat:
             del out["no_repeat"]
+        if not self.wrap_up:
+            del out["wrap_up"]
         return out
 
 

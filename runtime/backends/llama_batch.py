@@ -9,7 +9,8 @@
 - `step(running)`: one `llama_batch` holding the next token of every running row (sequence ids
   consecutive, see `compact`), each row sampled by its own seeded sampler, constrained rows under
   their llguidance mask; a row whose token completes a copy of one of its demos is rewound
-  (its stream cut back) to where the copy began (copy_guard.py);
+  (its stream cut back) to where the copy began (copy_guard.py); past `wrap_up` output tokens, a
+  free-text row's sentence-ending tokens gain WRAP_UP_STEP of logit per token (`_wrap_up`);
 - `retire(row)`: a finished row's stream is cut back to its canonical blocks, which stay resident
   for later rows; `compact` moves the last running row into the hole (a stream copy).
 
@@ -23,6 +24,7 @@ another CPU's kernels (AVX2 / AVX-512) round differently.
 from __future__ import annotations
 
 import ctypes
+import re
 from collections import OrderedDict
 from typing import Any, Sequence
 
@@ -37,6 +39,13 @@ __all__ = ["BatchDecoder"]
 # conversation's earlier turns, say): saved with llama_state_seq_get_data, restored into an empty
 # stream (cells 0..n-1 again, so the same floats), least recently used dropped first.
 SPILL_BUDGET = 256 << 20
+
+# Logit (nats) a sentence end gains per output token past `model.wrap_up`: the push grows, like
+# Hugging Face's exponential_decay_length_penalty for end-of-text, so a row ends its sentence where
+# the model finds an end plausible (a clause boundary) rather than being cut at the next token; 20
+# tokens past, +10 nats outweighs any ordinary continuation.
+WRAP_UP_STEP = 0.5
+SENTENCE_END = re.compile(rb"[.!?]+[\"')\]]*")  # a token that is only this ends a sentence
 
 
 class BatchDecoder:
@@ -53,6 +62,7 @@ class BatchDecoder:
         self.grammars = Grammars(vocab)
         self._pieces: dict[int, bytes] = {}
         self._starting: dict[bytes, Any] = {}  # text -> tokens whose piece starts with it (healing)
+        self._sentence_ends: Any = None  # sentence_ends(), computed on first use
         self._spilled: OrderedDict[bytes, tuple[list[Block], Any]] = OrderedDict()
         self._spilled_bytes = 0
         self._buf = ctypes.create_string_buffer(256)
@@ -272,6 +282,7 @@ class BatchDecoder:
         top = logits.max(axis=1)
         lse = top + np.log(np.exp(logits - top[:, None]).sum(axis=1))
         for j, r in enumerate(rows):
+            boost = 0.0
             if r.matcher is not None:
                 self._mask(r.matcher, logits[j])
             else:
@@ -283,6 +294,7 @@ class BatchDecoder:
                     banned = r.banned(copies=r.rewinds >= REWINDS)
                     if banned:
                         logits[j][list(banned)] = -np.inf
+                boost = self._wrap_up(r, logits[j])
             token = L.llama_sampler_sample(r.sampler, self.ctx, first_index if first_index < 0 else j)
             if r.guard is not None and r.rewinds < REWINDS:
                 start = r.guard.copy_start(r.tokens, token)
@@ -290,9 +302,27 @@ class BatchDecoder:
                     r.rewind(start)
                     L.llama_memory_seq_rm(self.mem, r.stream, r.pos, -1)
                     continue
-            # a sampled token was allowed, so its logit is still the model's own
-            lp = float(logits[j, token] - lse[j])
+            # a sampled token was allowed, so its logit is still the model's own (less a wrap-up boost)
+            lp = float(logits[j, token] - lse[j]) - (boost if boost and self.sentence_ends()[token] else 0.0)
             r.accept(token, lp, self.piece(token), bool(L.llama_vocab_is_eog(self.vocab, token)))
+
+    def _wrap_up(self, row: DecodeSlot, logits: Any) -> float:
+        """Past `wrap_up` output tokens, raise the logits of the sentence-ending tokens by
+        WRAP_UP_STEP per token; returns the boost (0.0 when none). A pure function of the row's
+        own length, so decoding stays batch-invariant."""
+        past = row.produced - row.request.wrap_up + 1
+        if not row.request.wrap_up or past <= 0:
+            return 0.0
+        boost = WRAP_UP_STEP * past
+        logits[self.sentence_ends()] += boost
+        return boost
+
+    def sentence_ends(self) -> Any:
+        """Which tokens are only a sentence end (".", "!", "?", '."', ...): a boolean row, memoized."""
+        if self._sentence_ends is None:
+            self._sentence_ends = self.np.array([SENTENCE_END.fullmatch(self.piece(t).strip()) is not None
+                                                 for t in range(self.n_vocab)], dtype=bool)
+        return self._sentence_ends
 
     def starting_with(self, text: bytes) -> Any:
         """Which tokens' pieces start with `text` (a boolean row over the vocabulary), memoized.

@@ -21,6 +21,7 @@ on 300 AG News train texts instead, the AG News vectors came out no closer (min 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -44,6 +45,8 @@ def int8_model(onnx_path: str) -> str:
 
     NNCF runs in a child process: it draws progress bars on the terminal, which a build's own
     display owns, and its imports stay out of the build's process."""
+    if importlib.util.find_spec("nncf") is None:  # SYNTHC_EMBED_PRECISION=int8 without it
+        raise ImportError("the int8 encoder needs nncf: pip install 'synthc[dense]'")
     with open(CALIBRATION, "rb") as fh:
         calibration = fh.read()
     stamp = hashlib.sha256(f"{INT8_VERSION}:{os.path.basename(onnx_path)}:{version('nncf')}:".encode()

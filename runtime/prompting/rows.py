@@ -310,7 +310,7 @@ def build_once_request(v: ir.Variant, program: ir.Program, o: ir.Once, key: str)
     messages = (("user", prompt),) if model.mode == "chat" else (("text", prompt),)
     return Request(messages=messages, mode=model.mode, constraint=Constraint(), max_tokens=o.max_tokens,
                    temperature=model.temperature, top_p=model.top_p, stop=model.stop,
-                   seed=row_seed(model.seed, v.seed, v.task, "once", o.name, key), no_repeat=model.no_repeat_ngram or 0)
+                   seed=row_seed(model.seed, v.seed, v.task, "once", o.name, key), no_repeat=model.no_repeat_ngram or 0, wrap_up=model.wrap_up or 0)
 
 
 def build_request(v: ir.Variant, program: ir.Program, r: Planned, history: list[tuple[str, str]],
@@ -337,7 +337,7 @@ def build_request(v: ir.Variant, program: ir.Program, r: Planned, history: list[
                   max_tokens=_token_cap(v, model), temperature=model.temperature, top_p=model.top_p,
                   stop=model.stop + tuple(s for s in example_stops(v, model) if s not in model.stop),
                   seed=r.seed_value, shared=shared, prefill=v.parse.prefill or "",
-                  no_repeat=model.no_repeat_ngram or 0, **_avoid(v, r))
+                  no_repeat=model.no_repeat_ngram or 0, wrap_up=model.wrap_up or 0, **_avoid(v, r))
     return req, prompt
 
 
