@@ -8,12 +8,11 @@ reports print.
 
 `dense_encoder()` is the same MiniLM as a plain function of texts for the retrieval bands and
 dense retrieval. The model shipped in the package is exported once to ONNX (the user's cache dir)
-and run by OpenVINO when `openvino` is installed — in int8 where NNCF and the CPU's int8 dot
+and run by OpenVINO when `openvino` is installed: in int8 where NNCF and the CPU's int8 dot
 products allow (runtime/eval/int8.py; 2.3x ONNX Runtime's fp32 per CPU-second, cosine >= 0.993),
-else in bfloat16 where the CPU computes it natively (AVX512-BF16, AMX; about 2x, cosine >= 0.9999)
-—, else by ONNX
-Runtime in fp32 (2-3x faster than torch, the same vectors to 1e-6), else by sentence-transformers
-on torch. Its `identity` names the model, the backend and the precision, so that stored embeddings
+else in bfloat16 where the CPU computes it natively (AVX512-BF16, AMX; about 2x, cosine >= 0.9999).
+Without OpenVINO, ONNX Runtime runs it in fp32 (2-3x faster than torch, the same vectors to 1e-6),
+else sentence-transformers on torch. Its `identity` names the model, the backend and the precision, so that stored embeddings
 and indexes never mix them.
 """
 
