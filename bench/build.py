@@ -45,6 +45,12 @@ SynthesizRR_0, 1.27 RETRICL_3, 1.35 RETRICL_3_completion, 1.27 nonRETRICL_32 per
 tokens evaluated per kept row 24, 1,539, 138, 323, 425, 1,387), 34.5 s of it outside generation;
 the raw loop over the minimum work (480 requests) 1,500.7 s: ratio 0.949, the build faster than
 the hand-written loop over the least work the dataset needs (its prefix sharing and batching).
+Then (similarity bands on int8 MiniLM, `wrap_up = 52`, the lock re-measured), `python bench/build.py
+--once`, load ~2 (this bench alone): the build took 1,451.0 s for 360 kept rows, 475 requests, one
+round per label (1.32 FewGen_0, 1.32 FewGen_32, 1.33 SynthesizRR_0, 1.23 RETRICL_3, 1.35
+RETRICL_3_completion, 1.37 nonRETRICL_32 per kept row; no row dropped at the token cap; prompt
+tokens evaluated per kept row 23, 1,472, 143, 317, 433, 1,424), 33.4 s of it outside generation;
+the raw loop over the minimum work (480 requests) 1,488.4 s: ratio 0.975.
 """
 
 from __future__ import annotations
