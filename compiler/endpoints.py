@@ -48,6 +48,14 @@ def check_endpoints(decls: dict[str, dict[str, Values]], tasks: dict[str, list[V
             _check_prefill(v, v.blocks.get("parse"), m, sink)
 
 
+# Decoder rules no server API takes (each step's own ban or bias): the code a served model gets
+# for one, and what happens to the rows instead.
+_ONLY_IN_PROCESS = {
+    "no_repeat_ngram": ("E318", "and filter repeated rows afterwards"),
+    "wrap_up": ("E319", "rows that run into `max_tokens` are then cut by `truncated` or dropped as `token_cap`"),
+}
+
+
 def _check_model(name: str, m: Values, sink: Sink) -> None:
     has_file, has_endpoint = "gguf" in m.values, "endpoint" in m.values
     if not has_file and not has_endpoint:
@@ -65,18 +73,12 @@ def _check_model(name: str, m: Values, sink: Sink) -> None:
         if not url.startswith(("http://", "https://")):
             sink.error("E203", f"`endpoint` of model `{name}` is not an http(s) URL", m.spans["endpoint"],
                        "expected http://… or https://…", help='e.g. `endpoint = "http://127.0.0.1:8080/v1"`')
-        if "no_repeat_ngram" in m.spans:  # a rule per decoding step: no server API takes one
-            sink.error("E318", f"model `{name}` is served, and a server cannot apply `no_repeat_ngram`",
-                       m.spans["no_repeat_ngram"], "a rule of the in-process llama.cpp decoder",
-                       secondary=((m.spans["endpoint"], "served here"),),
-                       help="remove `no_repeat_ngram` (and filter repeated rows afterwards), or run the model "
-                            "in-process with `gguf`")
-        if "wrap_up" in m.spans:  # a bias that grows with the output's length: no server API takes one
-            sink.error("E319", f"model `{name}` is served, and a server cannot apply `wrap_up`",
-                       m.spans["wrap_up"], "a rule of the in-process llama.cpp decoder",
-                       secondary=((m.spans["endpoint"], "served here"),),
-                       help="remove `wrap_up` (rows that run into `max_tokens` are then cut by `truncated` or "
-                            "dropped as `token_cap`), or run the model in-process with `gguf`")
+        for field, (code, instead) in _ONLY_IN_PROCESS.items():
+            if field in m.spans:
+                sink.error(code, f"model `{name}` is served, and a server cannot apply `{field}`",
+                           m.spans[field], "a rule of the in-process llama.cpp decoder",
+                           secondary=((m.spans["endpoint"], "served here"),),
+                           help=f"remove `{field}` ({instead}), or run the model in-process with `gguf`")
         return
     for field in _ONLY_ENDPOINT:
         if field in m.spans:

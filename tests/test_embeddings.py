@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 
 import pytest
 
@@ -212,7 +213,7 @@ def test_openvino_agrees_with_onnx_and_a_vector_never_depends_on_its_batch(
 
 @needs_openvino
 @needs_onnx
-def test_the_int8_model_is_made_once_and_is_the_same_bytes_every_time(tmp_path: pytest.TempPathFactory) -> None:
+def test_the_int8_model_is_made_once_and_is_the_same_bytes_every_time(tmp_path: pathlib.Path) -> None:
     """The quantized model is a pure function of the ONNX export and the calibration text: made
     again in another place it is byte-identical, so a build's vectors never depend on which run
     quantized; asked for again, it is loaded from the cache, not remade."""

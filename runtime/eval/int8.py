@@ -81,7 +81,7 @@ def _quantize(onnx_path: str, out: str) -> None:
     import nncf
     import openvino
 
-    from synthc.runtime.eval.embed import _tokenizer
+    from synthc.runtime.eval.embed import _feeds, _tokenizer
 
     nncf.set_log_level(logging.ERROR)
     tokenizer = _tokenizer()
@@ -90,7 +90,7 @@ def _quantize(onnx_path: str, out: str) -> None:
 
     def feeds(text: str) -> dict[str, Any]:  # one paragraph per sample, at its own length (no padding)
         ids = np.asarray([tokenizer.encode(text).ids], np.int64)
-        return {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+        return _feeds(ids, np.ones_like(ids))
 
     model = openvino.Core().read_model(onnx_path)
     quantized = nncf.quantize(model, nncf.Dataset(paragraphs, feeds), model_type=nncf.ModelType.TRANSFORMER,
