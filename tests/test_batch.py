@@ -430,3 +430,21 @@ def test_wrap_up_ends_the_sentence_before_the_cap(smollm2: str) -> None:
     assert kept is not None and len(kept.split()) >= 12, wrapped.text
     assert be.tokenize(wrapped.text)[:16] == be.tokenize(cut.text)[:16]
     assert "wrap_up" in replace(plain, wrap_up=16).data() and "wrap_up" not in plain.data()  # other keys unchanged
+
+
+@pytest.mark.model
+def test_a_row_does_not_end_before_its_lower_bound(smollm2: str) -> None:
+    """`min_tokens` (the output's lower word bound): asked a yes/no question the model answers in a
+    word or two and ends its turn; banned from ending before 12 tokens it goes on. The tokens before
+    the ban would have ended the row are the plain row's own."""
+    from synthc.runtime.backends.llama import LlamaBackend
+
+    be = LlamaBackend(smollm2, 512, 1, "t", batch=2)
+    plain = Request(messages=(("user", "Is the sky blue? Answer yes or no."),), mode="chat",
+                    constraint=Constraint(), max_tokens=32, temperature=0.0, top_p=1.0, stop=(), seed=1)
+    short, floored = be.generate_batch([plain, replace(plain, min_tokens=12)])
+    n = len(be.tokenize(short.text))
+    assert short.finish == "stop" and n < 12, short.text
+    assert len(be.tokenize(floored.text)) >= 12, floored.text
+    assert be.tokenize(floored.text)[:n] == be.tokenize(short.text), (short.text, floored.text)
+    assert "min_tokens" in replace(plain, min_tokens=12).data() and "min_tokens" not in plain.data()

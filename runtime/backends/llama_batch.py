@@ -10,7 +10,8 @@
   consecutive, see `compact`), each row sampled by its own seeded sampler, constrained rows under
   their llguidance mask; a row whose token completes a copy of one of its demos is rewound
   (its stream cut back) to where the copy began (copy_guard.py); past `wrap_up` output tokens, a
-  free-text row's sentence-ending tokens gain WRAP_UP_STEP of logit per token (`_wrap_up`);
+  free-text row's sentence-ending tokens gain WRAP_UP_STEP of logit per token (`_wrap_up`); before
+  `min_tokens` output tokens, a free-text row may not end (end-of-text and end-of-turn banned);
 - `retire(row)`: a finished row's stream is cut back to its canonical blocks, which stay resident
   for later rows; `compact` moves the last running row into the hole (a stream copy).
 
@@ -63,6 +64,7 @@ class BatchDecoder:
         self._pieces: dict[int, bytes] = {}
         self._starting: dict[bytes, Any] = {}  # text -> tokens whose piece starts with it (healing)
         self._sentence_ends: Any = None  # sentence_ends(), computed on first use
+        self._ends_text: Any = None  # ends_text(), computed on first use
         self._spilled: OrderedDict[bytes, tuple[list[Block], Any]] = OrderedDict()
         self._spilled_bytes = 0
         self._buf = ctypes.create_string_buffer(256)
@@ -294,6 +296,8 @@ class BatchDecoder:
                     banned = r.banned(copies=r.rewinds >= REWINDS)
                     if banned:
                         logits[j][list(banned)] = -np.inf
+                if r.produced < r.request.min_tokens:  # too short for its bound to end yet
+                    logits[j][self.ends_text()] = -np.inf
                 boost = self._wrap_up(r, logits[j])
             token = L.llama_sampler_sample(r.sampler, self.ctx, first_index if first_index < 0 else j)
             if r.guard is not None and r.rewinds < REWINDS:
@@ -323,6 +327,13 @@ class BatchDecoder:
             self._sentence_ends = self.np.array([SENTENCE_END.fullmatch(self.piece(t).strip()) is not None
                                                  for t in range(self.n_vocab)], dtype=bool)
         return self._sentence_ends
+
+    def ends_text(self) -> Any:
+        """Which tokens end a generation (end-of-text, end-of-turn): a boolean row, memoized."""
+        if self._ends_text is None:
+            self._ends_text = self.np.array([bool(self.L.llama_vocab_is_eog(self.vocab, t)) for t in range(self.n_vocab)],
+                                            dtype=bool)
+        return self._ends_text
 
     def starting_with(self, text: bytes) -> Any:
         """Which tokens' pieces start with `text` (a boolean row over the vocabulary), memoized.
