@@ -395,6 +395,12 @@ _ALL = [
        "The project's `synth.toml` is not valid TOML or has a setting of the wrong type.",
        '[paths]\nallow = "data"   # must be a list',
        'Fix the file: `[paths]` takes `allow = ["DIR", …]`, folders relative to `synth.toml`.'),
+    _c("E323", "screen-needs-oracle", "semantics",
+       "A `retrieve` block sets `screen = true`, which scores each retrieved document with the variant's "
+       "label oracle before any row is planned, but the variant has no `label_oracle` filter to score with.",
+       'task t {\n  retrieve {\n    from   = news\n    screen = true\n  }\n}',
+       "Add `filter { label_oracle { trained_on = <labelled source> } }` (the rows are then scored by it "
+       "too), or remove `screen`."),
     # -- E4xx: planning ------------------------------------------------------------------------
     _c("E401", "dependency-cycle", "planning",
        "The plan's nodes depend on each other in a cycle.",

@@ -189,6 +189,9 @@ class Retrieve:
     per_label: int | None
     total: int | None
     seed: int
+    # The variant's label oracle scores each input document before planning (runtime/steps/generate.py):
+    # None when off, so the IR (and every key over it) of a recipe without it is what it was.
+    screen: bool | None = field(default=None, metadata={"omit_none": True})
     origin: Span = _origin()
 
 

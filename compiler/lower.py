@@ -193,7 +193,8 @@ class _Lower:
             similarity=tuple(float(s) for s in x["similarity"]),  # type: ignore[arg-type]
             demo_ranks=x.get("demo_ranks"),
             demo_similarity=tuple(float(s) for s in x["demo_similarity"]),  # type: ignore[arg-type]
-            per_label=x.get("per_label"), total=x.get("total"), seed=x["seed"], origin=v.origin)
+            per_label=x.get("per_label"), total=x.get("total"), seed=x["seed"], screen=x["screen"] or None,
+            origin=v.origin)
 
     def conversation(self, v: Values | None) -> ir.Conversation | None:
         if v is None:

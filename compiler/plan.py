@@ -23,6 +23,7 @@ from synthc.compiler import ir
 from synthc.compiler.diagnostics import Sink
 from synthc.compiler.filters import KINDS as FILTER_KINDS
 from synthc.compiler.filters.near_copy import guards_demos
+from synthc.compiler.filters.oracle import oracle_node
 from synthc.compiler.paths import FileUse
 from synthc.compiler.source import NO_SPAN, Span
 
@@ -217,6 +218,8 @@ class _Builder:
             upstream.append(("retrieval", self.add(Step(rid, "retrieve", summary, variant=None if v.retrieve_shared else v.id,
                                                         origin=r.origin, target=v),
                                                    ("seeds", seeds), ("index", self.index(r.retriever)))))
+            if r.screen and v.filter.oracle is not None:  # the render step drops inputs the oracle would
+                upstream.append(("screen", oracle_node(v.filter.oracle, self)))
         if v.persona:
             pers = self.p.persona(v.persona)
             fields = ", ".join(d.name for d in pers.derived)
@@ -230,7 +233,8 @@ class _Builder:
         conv = (f" conversation(every={v.conversation.every}, reset_after={v.conversation.reset_after})"
                 if v.conversation else "")
         vary = "".join(f" vary {k}×{len(vals)}" for k, vals in v.vary)
-        render = self.add(Step(variant_node("render", v.id), "render", f"prompts{shots}{conv}{vary}", n, bound, v.id,
+        screen = "; inputs screened by the label oracle" if any(role == "screen" for role, _ in upstream) else ""
+        render = self.add(Step(variant_node("render", v.id), "render", f"prompts{shots}{conv}{vary}{screen}", n, bound, v.id,
                                v.prompt.origin, target=v), *upstream)
         gen_summary = (f"model {m.name} ({m.where}, {m.mode}) T={m.temperature} top_p={m.top_p} "
                        f"max_tokens={m.max_tokens}" + _constrained(v.output)

@@ -125,6 +125,17 @@ def e309_ranks(v: Variant, r: Report) -> None:
                    retrieve.spans[rk], f"beyond k = {k}", help=f"raise `k` to {rng[1]} or narrow the range")
 
 
+def e323_screen(v: Variant, r: Report) -> None:
+    """`retrieve { screen = true }` scores documents with the variant's label oracle: it needs one."""
+    retrieve, filt = v.blocks.get("retrieve"), v.blocks.get("filter")
+    if retrieve is None or not retrieve.values.get("screen"):
+        return
+    if filt is None or "label_oracle" not in filt.children:
+        r.once("E323", f"`screen = true` needs a `label_oracle` filter in {v.label}", retrieve.spans["screen"],
+               "nothing to screen with", help="add `filter { label_oracle { trained_on = <labelled source> } }`, "
+                                              "or remove `screen`")
+
+
 def e304_chat(v: Variant, r: Report) -> None:
     conv = v.blocks.get("conversation")
     name = v.values.values.get("model", "")
@@ -174,7 +185,7 @@ def e313_persona(v: Variant, r: Report) -> None:
 
 VARIANT_RULES: tuple[VariantRule, ...] = (
     e202_prompt, e306_labels, e305_counts, e310_qa_seeds, e307_pairs, e302_seeds, e303_retricl,
-    e309_ranks, e304_chat, e225_conversation_reach, e313_persona,
+    e309_ranks, e323_screen, e304_chat, e225_conversation_reach, e313_persona,
     # Each filter kind's own rules (E107, E312, E215/E216, E218, E230/E231, E315 of a judge) in kind
     # order (compiler/filters/kinds.py). Diagnostics are reported sorted by (file, offset, code), so
     # the order of rules with different codes never shows; each code has exactly one rule.

@@ -175,6 +175,8 @@ SCHEMAS: dict[str, BlockSchema] = {
         Field("per_label", INT(1, MAX_ROWS), doc="subsample inputs to this many per label"),
         Field("total", INT(1, MAX_ROWS), doc="subsample inputs to this many in all"),
         Field("seed", INT(0), 42),
+        Field("screen", BOOL, False, doc="score each input document with the variant's `label_oracle` as a row "
+                                         "of the seed's label before generating: one it would drop is not planned"),
     )),
     "conversation": BlockSchema("conversation", False, (
         Field("diversity_prompt", STR, required=True),

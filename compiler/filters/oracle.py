@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from synthc.compiler import ir
     from synthc.compiler.values import Values, Variant
 
-__all__ = ["LabelOracle", "DEFAULT_CALIBRATE"]
+__all__ = ["LabelOracle", "DEFAULT_CALIBRATE", "oracle_node"]
 
 DEFAULT_CALIBRATE = 0.1  # a label oracle with neither `keep` nor `calibrate`
 
@@ -87,12 +87,15 @@ class LabelOracle(FilterKind):
                 f" min_kept={o.min_kept}")
 
     def plan_inputs(self, f: ir.Filter, b: PlanBuilder) -> list[tuple[str, str]]:
-        if f.oracle is None:
-            return []
-        from synthc.compiler.plan import Step, node_id
+        return [("oracle", oracle_node(f.oracle, b))] if f.oracle is not None else []
 
-        trained_on = b.p.source(f.oracle.trained_on)
-        return [("oracle", b.add(Step(node_id("oracle", "source", trained_on.name), "oracle",
-                                      "tf-idf + logistic regression, 5-fold held-out scores",
-                                      origin=f.oracle.origin, target=trained_on),
-                                 ("rows", b.load_source(trained_on.name))))]
+
+def oracle_node(o: ir.Oracle, b: PlanBuilder) -> str:
+    """The node training `o`'s classifier: one per source, read by the filter steps and by a render
+    step that screens its retrieved documents with it (`retrieve { screen = true }`)."""
+    from synthc.compiler.plan import Step, node_id
+
+    trained_on = b.p.source(o.trained_on)
+    return b.add(Step(node_id("oracle", "source", trained_on.name), "oracle",
+                      "tf-idf + logistic regression, 5-fold held-out scores", origin=o.origin, target=trained_on),
+                 ("rows", b.load_source(trained_on.name)))

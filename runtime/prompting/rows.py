@@ -79,7 +79,13 @@ class RowPlan(list[Planned]):
 class Planner:
     """Plans rows `start..start+n` of a label: the same rows whatever else was planned before,
     because every choice is seeded from names (task seed, label, row index), so a quota round's
-    rows are as reproducible as the first round's."""
+    rows are as reproducible as the first round's.
+
+    `screened`: (seed id, document id) of retrieved inputs the label oracle turned away
+    (`retrieve { screen = true }`). The label's order is drawn over every input as without
+    screening and a screened input is skipped where it stands, keeping its number: the rows the
+    screen leaves are the very rows (keys, seeds, prompts) of an unscreened build, so their cached
+    generations serve, and only replacements are new."""
 
     v: ir.Variant
     program: ir.Program
@@ -87,7 +93,8 @@ class Planner:
     inputs: list[Pair] | None
     demo_pairs: list[Pair] | None
     personas: dict[str, dict[str, Any]] | None
-    _orders: dict[str, list[Any]] = field(default_factory=dict)
+    screened: frozenset[tuple[str, str]] = frozenset()
+    _orders: dict[str, tuple[list[Any], list[int]]] = field(default_factory=dict)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -106,29 +113,31 @@ class Planner:
         for lb in self.labels:
             n = counts[lb]
             if self.inputs is not None:
-                n = min(n, len(self._order(lb)[0]))
+                n = min(n, len(self._order(lb)[1]))
             rows += self.more(lb, 0, n, finish=False)
         return RowPlan(self._finish(rows), self)
 
     def more(self, label: str, start: int, n: int, *, finish: bool = True) -> list[Planned]:
         """Rows `start..start+n-1` of `label` (fewer when its retrieved inputs run out: each
         (seed, document) pair is one input, used once; rows beyond the first round's sample take
-        the label's other pairs). Seed rows cycle."""
-        _, order = self._order(label)
+        the label's other pairs; a screened pair is skipped, its number with it). Seed rows cycle."""
+        order, kept = self._order(label)
         rows = []
-        for i in range(start, start + n):
+        for j in range(start, start + n):
             if self.inputs is not None:
-                if i >= len(order):
+                if j >= len(kept):
                     break
+                i = kept[j]
                 p = order[i]
                 rows.append(Planned(key=f"{label}/{i:06d}", label=label, seed=p.seed, hit=p.hit, index=i))
             else:
-                rows.append(Planned(key=f"{label}/{i:06d}", label=label,
-                                    seed=order[i % len(order)] if order else None, index=i))
+                rows.append(Planned(key=f"{label}/{j:06d}", label=label,
+                                    seed=order[j % len(order)] if order else None, index=j))
         return self._finish(rows) if finish else rows
 
-    def _order(self, label: str) -> tuple[list[Any], list[Any]]:
-        """The label's inputs in planning order: (the first round's sample, the whole order)."""
+    def _order(self, label: str) -> tuple[list[Any], list[int]]:
+        """The label's inputs (or seed rows) in planning order — the first round's sample, then
+        the rest — and the positions in it that may be planned (all but the screened inputs)."""
         if label not in self._orders:
             rng = random.Random(row_seed(self.v.seed, self.v.task, "plan", label))
             if self.inputs is not None:
@@ -137,13 +146,14 @@ class Planner:
                 chosen = {id(p) for p in first}
                 rest = [p for p in pool if id(p) not in chosen]
                 random.Random(row_seed(self.v.seed, self.v.task, "plan-more", label)).shuffle(rest)
-                self._orders[label] = [first, first + rest]
+                order = first + rest
+                kept = [i for i, p in enumerate(order) if (p.seed.id, p.hit.doc.id) not in self.screened]
+                self._orders[label] = (order, kept)
             else:
                 own = [s for s in self.seeds or [] if s.label == label]
                 rng.shuffle(own)
-                self._orders[label] = [own, own]
-        first, order = self._orders[label]
-        return first, order
+                self._orders[label] = (own, list(range(len(own))))
+        return self._orders[label]
 
     def _finish(self, rows: list[Planned]) -> list[Planned]:
         """Each row's RNG seed, attributes, persona, demos and conversation turn: all from names."""
@@ -163,9 +173,10 @@ class Planner:
 
 
 def plan_rows(v: ir.Variant, program: ir.Program, seeds: list[Record] | None, inputs: list[Pair] | None,
-              demo_pairs: list[Pair] | None, personas: dict[str, dict[str, Any]] | None) -> RowPlan:
+              demo_pairs: list[Pair] | None, personas: dict[str, dict[str, Any]] | None,
+              screened: frozenset[tuple[str, str]] = frozenset()) -> RowPlan:
     """All rows of one variant's first round, in generation order."""
-    return Planner(v, program, seeds, inputs, demo_pairs, personas).first()
+    return Planner(v, program, seeds, inputs, demo_pairs, personas, screened).first()
 
 
 def _assign_demos(v: ir.Variant, rows: list[Planned], seeds: list[Record], pairs: list[Pair], model_seed: int) -> None:

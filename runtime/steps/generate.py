@@ -17,7 +17,8 @@ from synthc.runtime.errors import fail
 from synthc.runtime.prompting.history import history_turns
 from synthc.runtime.prompting.postprocess import TOKEN_CAP, Candidate, parse_completion
 from synthc.runtime.prompting.prompts import cut_echo, echo_markers, example_stops, is_free_text
-from synthc.runtime.prompting.rows import Planned, plan_rows
+from synthc.runtime.filters.oracle import Oracle
+from synthc.runtime.prompting.rows import Pair, Planned, plan_rows
 from synthc.runtime.steps import Context, Inputs
 from synthc.runtime.steps.state import Stops
 
@@ -30,10 +31,26 @@ def render(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[Plann
     if retrieved is not None:
         pairs, demos = retrieved
     seeds = inputs.get("seeds")
-    rows = plan_rows(v, ctx.program, seeds, pairs, demos, inputs.get("personas"))
+    screened = _screen(v, pairs or [], inputs.get("screen"))
+    rows = plan_rows(v, ctx.program, seeds, pairs, demos, inputs.get("personas"), screened)
     _check_seeds(ctx, v, seeds, rows)
-    ctx.note(node, f"{len(rows)} rows planned")
+    ctx.note(node, f"{len(rows)} rows planned" + (f"; {len(screened)} of {len(pairs or [])} retrieved inputs "
+                                                   "screened out by the label oracle" if screened else ""))
     return rows
+
+
+def _screen(v: ir.Variant, pairs: list[Pair], oracle: Oracle | None) -> frozenset[tuple[str, str]]:
+    """(seed id, document id) of the inputs whose document the variant's label oracle scores, as a
+    row of the seed's label, below the threshold its rows must reach (`retrieve { screen = true }`):
+    a summary of a Sports article planned as World is a request the oracle would drop afterwards."""
+    o = v.filter.oracle
+    if oracle is None or o is None or not pairs:
+        return frozenset()
+    labels = [p.seed.label for p in pairs]
+    scores = oracle.score([p.hit.doc.text for p in pairs], labels)
+    thresholds = oracle.thresholds(o.calibrate) if o.calibrate is not None else {}
+    return frozenset((p.seed.id, p.hit.doc.id) for p, lb, s in zip(pairs, labels, scores)
+                     if s.prob < (o.keep if o.keep is not None else thresholds.get(lb or "", 0.0)))
 
 
 def _check_seeds(ctx: Context, v: ir.Variant, seeds: list[Record] | None, rows: list[Planned]) -> None:

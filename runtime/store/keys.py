@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import fields, is_dataclass
+from dataclasses import fields, is_dataclass, replace
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -76,8 +76,10 @@ def corpus_key(c: ir.Corpus, file_sha256: str, tokenizer: str) -> str:
 def retrieval_key(r: ir.Retrieve, program: ir.Program, index: str, tokenizer: str,
                   seeds: list[tuple[str, str, str | None, dict[str, Any]]]) -> str:
     """A retrieve node's pairs: its block, the index it searched (`index_key` over the documents),
-    the recipe's params (its query template may read them), the tokenizer and the seed rows."""
-    return "retrieve:" + _memo(index, to_data(r), dict(program.params), tokenizer, [list(s) for s in seeds])
+    the recipe's params (its query template may read them), the tokenizer and the seed rows. Not
+    `screen`: the render step screens what was retrieved, the same pairs either way."""
+    return "retrieve:" + _memo(index, to_data(replace(r, screen=None)), dict(program.params), tokenizer,
+                               [list(s) for s in seeds])
 
 
 def documents_digest(docs: Iterable[Doc]) -> str:
@@ -110,8 +112,10 @@ def keep_rate_basis(v: ir.Variant, first_key: str) -> str:
     and filter settings, `origin` spans left out so moving a line does not count. Its own walk,
     not to_data: to_data also leaves out other compare=False fields and unset `omit_none` ones,
     which would change the basis of every keep rate already committed in a lock."""
-    text = json.dumps([first_key, _without_origin(v.output), _without_origin(v.parse), _without_origin(v.filter)],
-                      sort_keys=True, default=str)
+    basis = [first_key, _without_origin(v.output), _without_origin(v.parse), _without_origin(v.filter)]
+    if v.retrieve is not None and v.retrieve.screen:  # screened inputs pass the oracle more often
+        basis.append("screen")
+    text = json.dumps(basis, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
