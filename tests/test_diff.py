@@ -112,6 +112,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> str:
              # the build runs each variant's quota loop, whose counts would train the label oracle
              # and cartography's model again and again (minutes): rows, not filters, are tested here
              ("    label_oracle {\n      trained_on = ag_train\n      calibrate  = 0.1\n    }\n\n", ""),
+             ("    screen          = true  # no row from a document the label oracle scores as another label's\n", ""),
              ("    cartography {\n      keep   = 0.83\n      epochs = 6\n    }\n", "")]
     for old, new in edits:
         assert old in text
