@@ -57,6 +57,10 @@ def test_screened_inputs_are_skipped_and_the_other_rows_stay_what_they_were() ->
     (nxt,) = screened.more("World", n, 1)
     assert nxt.key == f"World/{n + 1:06d}" and nxt.index == n + 1
     assert _row(nxt)[1:3] == _row(plain.more("World", n + 1, 1)[0])[1:3]
+    # previews ask by number (`show --row World/000001`): a screened number has no row
+    assert [r.key for r in screened.numbered("World", 0, 3)] == ["World/000000"] + [f"World/{k:06d}" for k in (2, 3)]
+    assert [_row(r) for r in plain.numbered("World", 0, 3)] == [_row(r) for r in plain.more("World", 0, 3)]
+    assert screened.inputs_of("World") == plain.inputs_of("World") == 40
 
 
 def test_the_oracle_screens_a_document_of_another_label() -> None:

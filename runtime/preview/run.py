@@ -246,7 +246,7 @@ class _Later:
                 self.chunk[lb] = min(2 * self.chunk[lb], 512)
             mine = _label_rows(job, lb)
             start = max((job.rows[i].index for i in mine), default=-1) + 1
-            more = planner.more(lb, start, self.chunk[lb]) if planner is not None else []
+            more = planner.numbered(lb, start, self.chunk[lb]) if planner is not None else []
             if not more:  # the label's inputs ran out
                 del self.chunk[lb]
                 continue

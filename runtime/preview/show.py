@@ -177,11 +177,15 @@ def _keyed(plan: Plan, node: str, keys: tuple[str, ...], why: dict[str, str]) ->
                 why[key] = f"no label `{label}`; " + (did_you_mean(label, planner.labels) or f"labels: {', '.join(planner.labels)}")
                 continue
             start = index - index % v.conversation.reset_after if v.conversation is not None else index
-            rows = planner.more(label, start, index - start + 1)
-            if len(rows) < index - start + 1:
-                n = len(planner.more(label, 0, index + 1, finish=False))  # unfinished: only counting
-                why[key] = (f"label `{label}` of `{v.id}` has {n} retrieved input(s) (each is used once): its rows are "
-                            f"`{label}/000000`..`{label}/{n - 1:06d}`" if n else f"label `{label}` of `{v.id}` has no retrieved input")
+            rows = [r for r in planner.numbered(label, start, index - start + 1) if r.index <= index]
+            if not rows or rows[-1].index != index:
+                n = planner.inputs_of(label)
+                if index < n:
+                    why[key] = (f"`{key}`'s retrieved input is screened out by the label oracle (`retrieve {{ screen = true }}`): "
+                                "no build plans it")
+                else:
+                    why[key] = (f"label `{label}` of `{v.id}` has {n} retrieved input(s) (each is used once): its rows are "
+                                f"`{label}/000000`..`{label}/{n - 1:06d}`" if n else f"label `{label}` of `{v.id}` has no retrieved input")
                 continue
             for r in rows:
                 if r.key not in have:

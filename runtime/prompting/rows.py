@@ -11,6 +11,7 @@ import json
 import math
 import random
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 from synthc.compiler import ir
@@ -118,21 +119,35 @@ class Planner:
         return RowPlan(self._finish(rows), self)
 
     def more(self, label: str, start: int, n: int, *, finish: bool = True) -> list[Planned]:
-        """Rows `start..start+n-1` of `label` (fewer when its retrieved inputs run out: each
-        (seed, document) pair is one input, used once; rows beyond the first round's sample take
-        the label's other pairs; a screened pair is skipped, its number with it). Seed rows cycle."""
-        order, kept = self._order(label)
+        """The label's planned rows `start..start+n-1`, counting rows, not numbers (a quota round
+        after `start` requests): fewer when its retrieved inputs run out (each (seed, document)
+        pair is one input, used once; rows beyond the first round's sample take the label's other
+        pairs; a screened pair is skipped, its number with it). Seed rows cycle."""
+        if self.inputs is None:
+            return self._rows(label, range(start, start + n), finish)
+        return self._rows(label, self._order(label)[1][start:start + n], finish)
+
+    def numbered(self, label: str, first: int, n: int) -> list[Planned]:
+        """Up to `n` of the label's rows numbered `first` or more (the number in `label/000042`):
+        where previews ask for rows by key. The same rows as `more` where nothing is screened."""
+        if self.inputs is None:
+            return self._rows(label, range(first, first + n), True)
+        return self._rows(label, [i for i in self._order(label)[1] if i >= first][:n], True)
+
+    def inputs_of(self, label: str) -> int:
+        """How many numbers the label's rows can take: its retrieved inputs, screened ones too."""
+        return len(self._order(label)[0])
+
+    def _rows(self, label: str, numbers: Sequence[int], finish: bool) -> list[Planned]:
+        order, _ = self._order(label)
         rows = []
-        for j in range(start, start + n):
+        for i in numbers:
             if self.inputs is not None:
-                if j >= len(kept):
-                    break
-                i = kept[j]
                 p = order[i]
                 rows.append(Planned(key=f"{label}/{i:06d}", label=label, seed=p.seed, hit=p.hit, index=i))
             else:
-                rows.append(Planned(key=f"{label}/{j:06d}", label=label,
-                                    seed=order[j % len(order)] if order else None, index=j))
+                rows.append(Planned(key=f"{label}/{i:06d}", label=label,
+                                    seed=order[i % len(order)] if order else None, index=i))
         return self._finish(rows) if finish else rows
 
     def _order(self, label: str) -> tuple[list[Any], list[int]]:
