@@ -14,7 +14,7 @@ from synthc.runtime.filters.oracle import Oracle
 from synthc.runtime.io.data import Record
 from synthc.runtime.prompting.rows import Pair, Planner
 from synthc.runtime.retrieval.corpora import Doc, Hit
-from synthc.runtime.steps.generate import _screen
+from synthc.runtime.steps.generate import screen
 
 AG = os.path.join(ROOT, "specs", "synthesizrr_ag_news.synth")
 
@@ -75,10 +75,7 @@ def test_the_oracle_screens_a_document_of_another_label() -> None:
     talks = Doc("d2", "Palestinian and Israeli negotiators met in Cairo on Sunday as Egypt pressed both sides to "
                       "agree a ceasefire, the foreign ministry said.", {})
     pairs = [Pair(world, Hit(match, 3, 1.0, 0.5)), Pair(world, Hit(talks, 4, 1.0, 0.5))]
-    assert _screen(v, pairs, oracle) == {("w", "d1")}
-    assert _screen(v, pairs, None) == frozenset()  # no oracle input (screen off): nothing turned away
-    off = dataclasses.replace(v, filter=dataclasses.replace(v.filter, oracle=None))
-    assert _screen(off, pairs, oracle) == frozenset()
+    assert screen(v.filter.oracle, oracle, pairs) == {("w", "d1")}
 
 
 def test_screening_leaves_retrieval_keys_and_marks_the_keep_rate_basis() -> None:
@@ -89,3 +86,32 @@ def test_screening_leaves_retrieval_keys_and_marks_the_keep_rate_basis() -> None
     plain = dataclasses.replace(v, retrieve=dataclasses.replace(v.retrieve, screen=None))
     assert retrieval_key(v.retrieve, program, "i", "t", []) == retrieval_key(plain.retrieve, program, "i", "t", [])
     assert keep_rate_basis(v, "k") != keep_rate_basis(plain, "k")
+
+
+def test_screening_is_memoised_and_a_hit_fits_no_oracle(tmp_path: object) -> None:
+    """`synthc plan` reads what the last build screened: no oracle fit (seconds) on a memo hit; a
+    changed threshold or document is a miss."""
+    from synthc.runtime.store import memo
+    from synthc.runtime.store.cache import Cache
+
+    v, _ = _variant("SynthesizRR_0")
+    o = v.filter.oracle
+    assert o is not None
+    with open(os.path.join(DATA, "ag_news", "train.jsonl"), encoding="utf-8") as fh:
+        train = [json.loads(line) for line in fh][:200]
+    pairs = _pairs(3)
+    cache = Cache(os.path.join(str(tmp_path), ".synthc"))
+    calls: list[int] = []
+
+    def compute(oracle: Oracle, threshold: ir.Oracle = o) -> frozenset[tuple[str, str]]:
+        calls.append(1)
+        return screen(threshold, oracle, pairs)
+
+    first = Oracle([r["text"] for r in train], [r["label"] for r in train])
+    found = memo.screened(cache, o, first, pairs, lambda: compute(first))
+    again = Oracle([r["text"] for r in train], [r["label"] for r in train])
+    assert memo.screened(cache, o, again, pairs, lambda: compute(again)) == found and len(calls) == 1
+    assert "_fit" not in vars(again)  # never fit
+    stricter = dataclasses.replace(o, calibrate=0.5)
+    memo.screened(cache, stricter, again, pairs, lambda: compute(again, stricter))
+    assert len(calls) == 2

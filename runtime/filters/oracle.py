@@ -15,8 +15,11 @@ scored instead by the fold model that held that training row out.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from synthc.runtime.filters.shingles import ShingleIndex
@@ -39,20 +42,41 @@ class Oracle:
     are the per-label quantiles of held-out scores."""
 
     def __init__(self, texts: Sequence[str], labels: Sequence[str]) -> None:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import LogisticRegression
-
         self.texts, self.labels = list(texts), [str(x) for x in labels]
-        # The vocabulary and idf see every training text (no labels): fold models share them.
-        self.vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)
-        self._x = self.vec.fit_transform(self.texts)
-        self.clf = LogisticRegression(max_iter=2000, C=C, random_state=0)
-        self.clf.fit(self._x, self.labels)
-        self.classes = [str(c) for c in self.clf.classes_]
+        self.classes = sorted(set(self.labels))  # what LogisticRegression's classes_ will be
         self._folds: list[tuple[Any, list[int]]] | None = None  # (model, held-out row indices)
         self._heldout: list[float] | None = None
         self._fold_of: list[int] = []
         self._copies: ShingleIndex | None = None
+
+    # The model is fit on first use (seconds): a preview whose screening is memoised never needs it.
+    @cached_property
+    def _fit(self) -> tuple[Any, Any, Any]:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        # The vocabulary and idf see every training text (no labels): fold models share them.
+        vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)
+        x = vec.fit_transform(self.texts)
+        return vec, x, LogisticRegression(max_iter=2000, C=C, random_state=0).fit(x, self.labels)
+
+    @property
+    def vec(self) -> Any:
+        return self._fit[0]
+
+    @property
+    def _x(self) -> Any:
+        return self._fit[1]
+
+    @property
+    def clf(self) -> Any:
+        return self._fit[2]
+
+    def digest(self) -> str:
+        """Content address of what the oracle learns (its rows) and how (the model's settings): the
+        screening memo's key (runtime/store/memo.py)."""
+        blob = json.dumps([C, FOLDS, COPY_NGRAM, self.texts, self.labels], ensure_ascii=False)
+        return hashlib.sha256(blob.encode()).hexdigest()
 
     # -- scoring ---------------------------------------------------------------------------------
     def prob(self, texts: Sequence[str], labels: Sequence[str | None]) -> list[float]:

@@ -21,6 +21,7 @@ from synthc.runtime.filters.oracle import Oracle
 from synthc.runtime.prompting.rows import Pair, Planned, plan_rows
 from synthc.runtime.steps import Context, Inputs
 from synthc.runtime.steps.state import Stops
+from synthc.runtime.store import memo
 
 __all__ = ["render", "parse", "provenance"]
 
@@ -31,7 +32,7 @@ def render(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[Plann
     if retrieved is not None:
         pairs, demos = retrieved
     seeds = inputs.get("seeds")
-    screened = _screen(v, pairs or [], inputs.get("screen"))
+    screened = _screen(ctx, v, pairs or [], inputs.get("screen"))
     rows = plan_rows(v, ctx.program, seeds, pairs, demos, inputs.get("personas"), screened)
     _check_seeds(ctx, v, seeds, rows)
     ctx.note(node, f"{len(rows)} rows planned" + (f"; {len(screened)} of {len(pairs or [])} retrieved inputs "
@@ -39,13 +40,19 @@ def render(ctx: Context, v: ir.Variant, inputs: Inputs, node: str) -> list[Plann
     return rows
 
 
-def _screen(v: ir.Variant, pairs: list[Pair], oracle: Oracle | None) -> frozenset[tuple[str, str]]:
+def _screen(ctx: Context, v: ir.Variant, pairs: list[Pair], oracle: Oracle | None) -> frozenset[tuple[str, str]]:
     """(seed id, document id) of the inputs whose document the variant's label oracle scores, as a
     row of the seed's label, below the threshold its rows must reach (`retrieve { screen = true }`):
-    a summary of a Sports article planned as World is a request the oracle would drop afterwards."""
+    a summary of a Sports article planned as World is a request the oracle would drop afterwards.
+    Memoised (runtime/store/memo.py)."""
     o = v.filter.oracle
     if oracle is None or o is None or not pairs:
         return frozenset()
+    return memo.screened(ctx.cache, o, oracle, pairs, lambda: screen(o, oracle, pairs))
+
+
+def screen(o: ir.Oracle, oracle: Oracle, pairs: list[Pair]) -> frozenset[tuple[str, str]]:
+    """The inputs `oracle` turns away under `o`'s threshold (what `_screen` memoises)."""
     labels = [p.seed.label for p in pairs]
     scores = oracle.score([p.hit.doc.text for p in pairs], labels)
     thresholds = oracle.thresholds(o.calibrate) if o.calibrate is not None else {}

@@ -13,6 +13,8 @@ the IR invalidates old artifacts without anyone listing it — plus the inputs o
 | retrieval memo      | the cache's `artifacts` table    | ir.Retrieve, the index key, params, seed rows  |
 | retrieval index     | `.synthc/index/<key>/`           | ir.Retriever, its documents, encoder identity  |
 | evaluation report   | `metrics.json`'s `input_digest`  | ir.Evaluate, metric code, rows, real data      |
+| screened inputs     | cache `artifacts` (memo.py)      | ir.Oracle threshold, the oracle's rows, the    |
+|                     |                                  | inputs (seed id + label, document id + text)   |
 | keep-rate basis     | the lock's `keep_rates`          | the first request's generation key, ir.Output, |
 |                     |                                  | ir.Parse, ir.Filter (see keep_rate_basis)      |
 
@@ -33,7 +35,7 @@ from synthc.compiler.dump import to_data
 from synthc.runtime.backends.base import Request
 
 __all__ = ["CACHE_VERSION", "MEMO_VERSION", "INDEX_VERSION", "generation_key", "request_key", "corpus_key", "retrieval_key",
-           "index_key", "documents_digest", "evaluation_key", "keep_rate_basis"]
+           "screen_key", "index_key", "documents_digest", "evaluation_key", "keep_rate_basis"]
 
 CACHE_VERSION = "1"  # generations
 MEMO_VERSION = 1  # corpus and retrieval memos
@@ -80,6 +82,12 @@ def retrieval_key(r: ir.Retrieve, program: ir.Program, index: str, tokenizer: st
     `screen`: the render step screens what was retrieved, the same pairs either way."""
     return "retrieve:" + _memo(index, to_data(replace(r, screen=None)), dict(program.params), tokenizer,
                                [list(s) for s in seeds])
+
+
+def screen_key(o: ir.Oracle, oracle: str, inputs: list[tuple[str, str | None, str, str]]) -> str:
+    """Which retrieved inputs a label oracle screens out: its threshold, what it learnt from
+    (`Oracle.digest`) and each input (seed id and label, document id and text)."""
+    return "screen:" + _memo(oracle, o.keep, o.calibrate, inputs)
 
 
 def documents_digest(docs: Iterable[Doc]) -> str:

@@ -3,7 +3,9 @@ rebuild after a prompt edit, and `synthc plan`/`synthc diff`, never redo them:
 
 - a corpus after rendering and token bounds (counting every document with the model's tokenizer);
 - a retrieval node's output (the (seed, document) pairs after similarity bands and subsampling),
-  whose similarity bands need an embedding of every retrieved document.
+  whose similarity bands need an embedding of every retrieved document;
+- the inputs a label oracle screens out of them (`retrieve { screen = true }`), which needs the
+  oracle fit and cross-validated (seconds, for `synthc plan` too).
 
 Each key is a content address of everything the output depends on — the data file's bytes, the
 block's IR, the tokenizer (model fingerprint), and for retrieval the index key, the seed rows and
@@ -23,6 +25,7 @@ from synthc.runtime.store import keys
 from synthc.runtime.store.cache import Cache
 from synthc.runtime.io.data import Record, file_sha256
 from synthc.runtime.retrieval.corpora import Doc, Hit, encoder_identity
+from synthc.runtime.filters.oracle import Oracle
 from synthc.runtime.prompting.rows import Pair
 
 __all__ = ["corpus", "retrieval"]
@@ -79,6 +82,19 @@ def retrieval(cache: Cache, v: ir.Variant, program: ir.Program, retriever: ir.Re
     if stored_inputs is not None and stored_demos is not None:
         _store(cache, key, {"inputs": stored_inputs, "demos": stored_demos})
     return inputs, demos
+
+
+def screened(cache: Cache, o: ir.Oracle, oracle: Oracle, pairs: list[Pair],
+             compute: Callable[[], frozenset[tuple[str, str]]]) -> frozenset[tuple[str, str]]:
+    """(seed id, document id) of the inputs `oracle` screens out, from the memo when the oracle's
+    rows, its threshold and the inputs are unchanged. `compute()` runs on a miss."""
+    key = keys.screen_key(o, oracle.digest(), [(p.seed.id, p.seed.label, p.hit.doc.id, p.hit.doc.text) for p in pairs])
+    hit = cache.artifact(key)
+    if hit is not None:
+        return frozenset((s, d) for s, d in hit["screened"])
+    out = compute()
+    _store(cache, key, {"screened": sorted([s, d] for s, d in out)})
+    return out
 
 
 def _store(cache: Cache, key: str, value: dict[str, Any]) -> None:
