@@ -51,6 +51,14 @@ round per label (1.32 FewGen_0, 1.32 FewGen_32, 1.33 SynthesizRR_0, 1.23 RETRICL
 RETRICL_3_completion, 1.37 nonRETRICL_32 per kept row; no row dropped at the token cap; prompt
 tokens evaluated per kept row 23, 1,472, 143, 317, 433, 1,424), 33.4 s of it outside generation;
 the raw loop over the minimum work (480 requests) 1,488.4 s: ratio 0.975.
+Then (no end before the output's lower word bound, retrieved inputs screened by the label oracle,
+the lock re-measured), `python bench/build.py --once`, load ~1.5-2 (this bench alone): the build
+took 1,389.0 s for 360 kept rows, 456 requests, one round per label (1.32 FewGen_0, 1.28 FewGen_32,
+1.25 SynthesizRR_0, 1.22 RETRICL_3, 1.30 RETRICL_3_completion, 1.23 nonRETRICL_32 per kept row;
+no row empty or at the token cap; prompt tokens evaluated per kept row 23, 1,444, 136, 311, 417,
+1,252), 46.6 s of it outside generation; the raw loop over the minimum work (480 requests, rows
+0..ceil(1.3 x kept) of today's plan) 1,681.8 s: ratio 0.826 (the loop itself ran longer than the
+session before's 1,488.4 s, so part of the change is the loop's).
 """
 
 from __future__ import annotations
