@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -72,9 +72,10 @@ class Oracle:
     def clf(self) -> Any:
         return self._fit[2]
 
+    @cached_property
     def digest(self) -> str:
         """Content address of what the oracle learns (its rows) and how (the model's settings): the
-        screening memo's key (runtime/store/memo.py)."""
+        screening memo's key (runtime/store/memo.py), hashed once however many variants screen."""
         blob = json.dumps([C, FOLDS, COPY_NGRAM, self.texts, self.labels], ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -112,6 +113,14 @@ class Oracle:
                     scores[i] = p
             self._heldout = scores
         return self._heldout
+
+    def cutoff(self, keep: float | None, calibrate: float | None) -> Callable[[str | None], float]:
+        """The score a row of a label must reach: `keep` (absolute), else the label's `calibrate`
+        quantile of held-out real rows, 0.0 with neither. The filter and the screen both use it."""
+        if keep is not None:
+            return lambda label: keep
+        thresholds = self.thresholds(calibrate) if calibrate is not None else {}
+        return lambda label: thresholds.get(label or "", 0.0)
 
     def thresholds(self, q: float) -> dict[str, float]:
         """Per label: the q-quantile of the held-out scores of real rows of that label."""

@@ -128,12 +128,12 @@ def _oracle(rows: list[Candidate], o: ir.Oracle, f: ir.Filter, inputs: FilterInp
     if oracle is None:  # a candidate list filtered outside a plan (tests): nothing to score with
         return
     scores = oracle.score([r.text for r in rows], [r.label for r in rows])
-    thresholds = oracle.thresholds(o.calibrate) if o.calibrate is not None else {}
+    cutoff = oracle.cutoff(o.keep, o.calibrate)
     for r, s in zip(rows, scores):
         r.scores["oracle"] = round(s.prob, 6)
         if s.heldout:
             r.scores["oracle_heldout"] = 1.0  # it copies a training row: scored by the fold that held it out
-        r.scores["oracle_threshold"] = round(o.keep if o.keep is not None else thresholds.get(r.label or "", 0.0), 6)
+        r.scores["oracle_threshold"] = round(cutoff(r.label), 6)
     if not o.drop:
         return
     for label in sorted({r.label or "" for r in rows}):

@@ -55,9 +55,8 @@ def screen(o: ir.Oracle, oracle: Oracle, pairs: list[Pair]) -> frozenset[tuple[s
     """The inputs `oracle` turns away under `o`'s threshold (what `_screen` memoises)."""
     labels = [p.seed.label for p in pairs]
     scores = oracle.score([p.hit.doc.text for p in pairs], labels)
-    thresholds = oracle.thresholds(o.calibrate) if o.calibrate is not None else {}
-    return frozenset((p.seed.id, p.hit.doc.id) for p, lb, s in zip(pairs, labels, scores)
-                     if s.prob < (o.keep if o.keep is not None else thresholds.get(lb or "", 0.0)))
+    cutoff = oracle.cutoff(o.keep, o.calibrate)
+    return frozenset((p.seed.id, p.hit.doc.id) for p, lb, s in zip(pairs, labels, scores) if s.prob < cutoff(lb))
 
 
 def _check_seeds(ctx: Context, v: ir.Variant, seeds: list[Record] | None, rows: list[Planned]) -> None:

@@ -88,7 +88,7 @@ def screened(cache: Cache, o: ir.Oracle, oracle: Oracle, pairs: list[Pair],
              compute: Callable[[], frozenset[tuple[str, str]]]) -> frozenset[tuple[str, str]]:
     """(seed id, document id) of the inputs `oracle` screens out, from the memo when the oracle's
     rows, its threshold and the inputs are unchanged. `compute()` runs on a miss."""
-    key = keys.screen_key(o, oracle.digest(), [(p.seed.id, p.seed.label, p.hit.doc.id, p.hit.doc.text) for p in pairs])
+    key = keys.screen_key(o, oracle.digest, [(p.seed.id, p.seed.label, p.hit.doc.id, p.hit.doc.text) for p in pairs])
     hit = cache.artifact(key)
     if hit is not None:
         return frozenset((s, d) for s, d in hit["screened"])
