@@ -11,17 +11,7 @@ if TYPE_CHECKING:
     from synthc.compiler import ir
     from synthc.compiler.values import Values
 
-__all__ = ["Words", "Chars", "word_count"]
-
-
-def word_count(text: str) -> int:
-    """What a `words` bound counts: whitespace-separated words. One rule for the `words` filter and the
-    decoder's floor (a free-text row may not end before its output's lower bound).
-
-    >>> word_count("  The Red Sox\\n\\nwon. "), word_count("")
-    (4, 0)
-    """
-    return len(text.split())
+__all__ = ["Words", "Chars"]
 
 
 class _Length(FilterKind):

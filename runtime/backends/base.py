@@ -62,10 +62,9 @@ class Request:
     avoid_words: int = 0
     no_repeat: int = 0  # tokens of a span the output may not hold twice (model.no_repeat_ngram); 0: no rule
     wrap_up: int = 0  # output tokens after which a sentence end is favoured more each step (model.wrap_up); 0: none
-    # Words (compiler/filters/length.word_count) before which free text may not end: no end-of-text
-    # or end-of-turn, no token that completes a stop (the output's lower word bound); 0: none. The
-    # llama backend applies it.
-    min_words: int = 0
+    # Output tokens before which free text may not end (end-of-text/turn banned): the output's lower
+    # word bound, since a word is at least one token; 0: none. The llama backend applies it.
+    min_tokens: int = 0
 
     def data(self) -> dict[str, Any]:
         out = asdict(self)
@@ -79,8 +78,8 @@ class Request:
             del out["no_repeat"]
         if not self.wrap_up:
             del out["wrap_up"]
-        if not self.min_words:
-            del out["min_words"]
+        if not self.min_tokens:
+            del out["min_tokens"]
         return out
 
 

@@ -10,9 +10,8 @@
   consecutive, see `compact`), each row sampled by its own seeded sampler, constrained rows under
   their llguidance mask; a row whose token completes a copy of one of its demos is rewound
   (its stream cut back) to where the copy began (copy_guard.py); past `wrap_up` output tokens, a
-  free-text row's sentence-ending tokens gain WRAP_UP_STEP of logit per token (`_wrap_up`); until
-  it has `min_words` words, a free-text row may not end (end-of-text, end-of-turn and every token
-  that would complete a stop banned: `_floor`);
+  free-text row's sentence-ending tokens gain WRAP_UP_STEP of logit per token (`_wrap_up`); before
+  `min_tokens` output tokens, a free-text row may not end (end-of-text and end-of-turn banned);
 - `retire(row)`: a finished row's stream is cut back to its canonical blocks, which stay resident
   for later rows; `compact` moves the last running row into the hole (a stream copy).
 
@@ -33,7 +32,7 @@ from typing import Any, Sequence
 from synthc.runtime.backends.base import Request
 from synthc.runtime.backends.copy_guard import REWINDS
 from synthc.runtime.backends.llama_kv import Block, Prompt, StreamPool, shared_targets
-from synthc.runtime.backends.llama_rows import Grammars, DecodeSlot, sampler_chain, stop_endings
+from synthc.runtime.backends.llama_rows import Grammars, DecodeSlot, sampler_chain
 
 __all__ = ["BatchDecoder"]
 
@@ -64,7 +63,6 @@ class BatchDecoder:
         self.grammars = Grammars(vocab)
         self._pieces: dict[int, bytes] = {}
         self._starting: dict[bytes, Any] = {}  # text -> tokens whose piece starts with it (healing)
-        self._containing: dict[tuple[bytes, bool], Any] = {}  # (text, after text) -> tokens whose piece holds it
         self._sentence_ends: Any = None  # sentence_ends(), computed on first use
         self._ends_text: Any = None  # ends_text(), computed on first use
         self._spilled: OrderedDict[bytes, tuple[list[Block], Any]] = OrderedDict()
@@ -298,8 +296,8 @@ class BatchDecoder:
                     banned = r.banned(copies=r.rewinds >= REWINDS)
                     if banned:
                         logits[j][list(banned)] = -np.inf
-                if r.short():  # too short for its bound to end yet
-                    self._floor(r, logits[j])
+                if r.produced < r.request.min_tokens:  # too short for its bound to end yet
+                    logits[j][self.ends_text()] = -np.inf
                 boost = self._wrap_up(r, logits[j])
             token = L.llama_sampler_sample(r.sampler, self.ctx, first_index if first_index < 0 else j)
             if r.guard is not None and r.rewinds < REWINDS:
@@ -311,14 +309,6 @@ class BatchDecoder:
             # a sampled token was allowed, so its logit is still the model's own (less a wrap-up boost)
             lp = float(logits[j, token] - lse[j]) - (boost if boost and self.sentence_ends()[token] else 0.0)
             r.accept(token, lp, self.piece(token), bool(L.llama_vocab_is_eog(self.vocab, token)))
-
-    def _floor(self, row: DecodeSlot, logits: Any) -> None:
-        """Ban every token that would end `row` now: end-of-text/turn, and a piece that completes one
-        of its stops (`stop_endings`). What it samples instead is the model's own next choice; the
-        rule reads only the row's own text, so decoding stays batch-invariant."""
-        logits[self.ends_text()] = -self.np.inf
-        for how, s in stop_endings(bytes(row.out), row.request.stop):
-            logits[self.starting_with(s) if how == "starts" else self.containing(s, how == "contains_after_text")] = -self.np.inf
 
     def _wrap_up(self, row: DecodeSlot, logits: Any) -> float:
         """Past `wrap_up` output tokens, raise the logits of the sentence-ending tokens by
@@ -352,18 +342,6 @@ class BatchDecoder:
         if found is None:
             found = self.np.array([self.piece(t).startswith(text) for t in range(self.n_vocab)], dtype=bool)
             self._starting[text] = found
-        return found
-
-    def containing(self, text: bytes, after_text: bool = False) -> Any:
-        """Which tokens' pieces hold `text` (with `after_text`: first found after non-blank bytes),
-        a boolean row over the vocabulary, memoized like `starting_with`."""
-        found = self._containing.get((text, after_text))
-        if found is None:
-            def holds(piece: bytes) -> bool:
-                at = piece.find(text)
-                return at >= 0 and (not after_text or bool(piece[:at].strip()))
-            found = self.np.array([holds(self.piece(t)) for t in range(self.n_vocab)], dtype=bool)
-            self._containing[(text, after_text)] = found
         return found
 
     def _mask(self, matcher: Any, row: Any) -> None:

@@ -11,19 +11,14 @@ guidance's `select` does.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from synthc.runtime.backends.base import Completion, Constraint, Request
 from synthc.runtime.backends.copy_guard import CopyGuard
-from synthc.compiler.filters.length import word_count
 from synthc.runtime.backends.constraints import grammar_text as built, kind
 
-__all__ = ["DecodeSlot", "Grammars", "sampler_chain", "stop_endings"]
-
-# How a token's piece would complete a stop (see `stop_endings`).
-Ending = tuple[Literal["starts", "contains", "contains_after_text"], bytes]
+__all__ = ["DecodeSlot", "Grammars", "sampler_chain"]
 
 def grammar_text(c: Constraint) -> str:
     """The llguidance grammar of a constraint, as guidance builds and serializes it (the kinds'
@@ -138,11 +133,6 @@ class DecodeSlot:
         if self.produced >= self.request.max_tokens:
             self.finish = "length"
 
-    def short(self) -> bool:
-        """Below its lower word bound (`Request.min_words`): the row may not end yet."""
-        need = self.request.min_words
-        return bool(need) and word_count(self.out.decode("utf-8", errors="ignore")) < need
-
     def banned(self, copies: bool) -> set[int]:
         """Tokens the next sample may not take: the guard's spans (copied ones with `copies`) and
         what a rewind banned at this index."""
@@ -170,30 +160,3 @@ class DecodeSlot:
         mean = self.logprob_sum / self.produced if self.produced else None
         return Completion(text, self.prompt_tokens, self.produced, self.evaluated, self.finish or "length",
                           logprob=mean)
-
-
-def stop_endings(out: bytes, stops: Sequence[str]) -> list[Ending]:
-    """The pieces a next token may not have if the row, `out` so far, is not to end at a stop
-    (`DecodeSlot.accept`'s rule, for every token at once): ("contains", s) a piece holding stop s;
-    ("starts", rest) a piece starting with the rest of a stop whose beginning `out` ends with. A
-    blank stop before any text is no end (leading blank space): while `out` is blank, only a piece
-    with text before the blank stop ends the row ("contains_after_text").
-
-    >>> stop_endings(b"The World: A Global Perspective", ["\\n\\n"])
-    [('contains', b'\\n\\n')]
-    >>> stop_endings(b"Heading\\n", ["\\n\\n", "\\nWrite"])
-    [('contains', b'\\n\\n'), ('starts', b'\\n'), ('contains', b'\\nWrite'), ('starts', b'Write')]
-    >>> stop_endings(b"\\n", ["\\n\\n"])
-    [('contains_after_text', b'\\n\\n')]
-    """
-    endings: list[Ending] = []
-    blank = not out.strip()
-    for stop in stops:
-        s = stop.encode("utf-8")
-        if not s:
-            continue
-        ends_here = not blank or bool(s.strip())
-        endings.append(("contains" if ends_here else "contains_after_text", s))
-        if ends_here:
-            endings += [("starts", s[k:]) for k in range(1, len(s)) if out.endswith(s[:k])]
-    return endings

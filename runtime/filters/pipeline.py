@@ -16,7 +16,6 @@ from typing import Any
 
 from synthc.compiler import ir
 from synthc.compiler.filters import in_order
-from synthc.compiler.filters.length import word_count
 from synthc.runtime.filters.cartography import cartography
 from synthc.runtime.filters.dedupe import dedupe
 from synthc.runtime.filters.oracle import Oracle
@@ -68,7 +67,7 @@ def _live(rows: list[Candidate]) -> list[Candidate]:
 
 def _words(rows: list[Candidate], words: tuple[int, int], f: ir.Filter, inputs: FilterInputs) -> None:
     for r in rows:
-        n = word_count(r.text)
+        n = len(r.text.split())
         if not words[0] <= n <= words[1]:
             r.drop("words", f"{n} words outside {words[0]}..{words[1]}")
 

@@ -293,7 +293,7 @@ def _facts(s: Shown) -> list[tuple[str, str]]:
                            f"seed {req.seed}" + (f", no_repeat_ngram {req.no_repeat}" if req.no_repeat else "")))
     cap = (f"{req.max_tokens}" + ("" if req.max_tokens == m.max_tokens else f" (model max_tokens {m.max_tokens})")
            + (f"; a sentence end is favoured from output token {req.wrap_up} on (wrap_up)" if req.wrap_up else "")
-           + (f"; no end before {req.min_words} words (the output's lower bound)" if req.min_words else ""))
+           + (f"; no end before {req.min_tokens} tokens (the output's lower word bound)" if req.min_tokens else ""))
     facts.append(("max_tokens", cap))
     facts.append(("stop", json.dumps(list(req.stop), ensure_ascii=False) if req.stop else "none (the token cap, or the model's end of turn)"))
     c = req.constraint
@@ -364,7 +364,7 @@ def as_json(shown: list[Shown]) -> str:
             "avoid": {"texts": len(req.avoid), "words": req.avoid_words} if req.avoid else None,
             "no_repeat_ngram": req.no_repeat or None,
             "wrap_up": req.wrap_up or None,
-            "min_words": req.min_words or None,
+            "min_tokens": req.min_tokens or None,
             "templated": s.templated, "prompt_tokens": s.prompt_tokens,
             "max_tokens": req.max_tokens, "stop": list(req.stop), "temperature": req.temperature, "top_p": req.top_p,
             "seed": req.seed, "constraint": {"kind": req.constraint.kind, "options": list(req.constraint.options),

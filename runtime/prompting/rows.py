@@ -310,10 +310,11 @@ def _token_cap(v: ir.Variant, model: ir.Model) -> int:
     return model.max_tokens
 
 
-def _word_floor(v: ir.Variant) -> int:
-    """A free-text output's lower word bound: a row that ends sooner is too short for it, so the
-    decoder is kept from ending it there (end-of-text, and a stop such as the blank line after a
-    heading) instead of the `words` filter dropping it afterwards."""
+def _token_floor(v: ir.Variant) -> int:
+    """A free-text output's lower word bound is also the fewest tokens it may end at: a
+    whitespace-separated word takes at least one token (byte-level BPE and SentencePiece pieces
+    never span a space), so a row that ends sooner is too short for its bound — the decoder is kept
+    from ending it (end-of-text banned) instead of the `words` filter dropping it afterwards."""
     if v.output.structured:
         return 0
     return int(dict(v.output.fields[0].args).get("words", (0, 0))[0])
@@ -372,7 +373,7 @@ def build_request(v: ir.Variant, program: ir.Program, r: Planned, history: list[
                   max_tokens=_token_cap(v, model), temperature=model.temperature, top_p=model.top_p,
                   stop=model.stop + tuple(s for s in example_stops(v, model) if s not in model.stop),
                   seed=r.seed_value, shared=shared, prefill=v.parse.prefill or "",
-                  no_repeat=model.no_repeat_ngram or 0, wrap_up=model.wrap_up or 0, min_words=_word_floor(v),
+                  no_repeat=model.no_repeat_ngram or 0, wrap_up=model.wrap_up or 0, min_tokens=_token_floor(v),
                   **_avoid(v, r))
     return req, prompt
 
