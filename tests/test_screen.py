@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from types import SimpleNamespace
 
 from conftest import DATA, ROOT
 from synthc.compiler import compile_file, ir
@@ -14,7 +15,8 @@ from synthc.runtime.filters.oracle import Oracle
 from synthc.runtime.io.data import Record
 from synthc.runtime.prompting.rows import Pair, Planner
 from synthc.runtime.retrieval.corpora import Doc, Hit
-from synthc.runtime.steps.generate import screen
+from synthc.runtime.steps.generate import _screen, screen
+from synthc.runtime.store.cache import Cache
 
 AG = os.path.join(ROOT, "specs", "synthesizrr_ag_news.synth")
 
@@ -63,7 +65,7 @@ def test_screened_inputs_are_skipped_and_the_other_rows_stay_what_they_were() ->
     assert screened.inputs_of("World") == plain.inputs_of("World") == 40
 
 
-def test_the_oracle_screens_a_document_of_another_label() -> None:
+def test_the_oracle_screens_a_document_of_another_label(tmp_path: object) -> None:
     v, _ = _variant("SynthesizRR_0")
     assert v.retrieve is not None and v.retrieve.screen and v.filter.oracle is not None
     with open(os.path.join(DATA, "ag_news", "train.jsonl"), encoding="utf-8") as fh:
@@ -76,6 +78,12 @@ def test_the_oracle_screens_a_document_of_another_label() -> None:
                       "agree a ceasefire, the foreign ministry said.", {})
     pairs = [Pair(world, Hit(match, 3, 1.0, 0.5)), Pair(world, Hit(talks, 4, 1.0, 0.5))]
     assert screen(v.filter.oracle, oracle, pairs) == {("w", "d1")}
+    # the render step's own call (through the memo): the same, and nothing when screening is off
+    ctx = SimpleNamespace(cache=Cache(os.path.join(str(tmp_path), ".synthc")))
+    assert _screen(ctx, v, pairs, oracle) == {("w", "d1")}
+    assert _screen(ctx, v, pairs, None) == frozenset()  # no oracle input (screen off): nothing turned away
+    off = dataclasses.replace(v, filter=dataclasses.replace(v.filter, oracle=None))
+    assert _screen(ctx, off, pairs, oracle) == frozenset()
 
 
 def test_screening_leaves_retrieval_keys_and_marks_the_keep_rate_basis() -> None:
@@ -92,7 +100,6 @@ def test_screening_is_memoised_and_a_hit_fits_no_oracle(tmp_path: object) -> Non
     """`synthc plan` reads what the last build screened: no oracle fit (seconds) on a memo hit; a
     changed threshold or document is a miss."""
     from synthc.runtime.store import memo
-    from synthc.runtime.store.cache import Cache
 
     v, _ = _variant("SynthesizRR_0")
     o = v.filter.oracle
