@@ -157,6 +157,70 @@ def test_locked_detects_drift(tmp_path: str) -> None:
     assert d.code.id == "E507" and any(n.startswith("- data.x.jsonl") for n in d.notes)
 
 
+def _whole_lock(spec: str) -> dict[str, object]:
+    """A lock of every data file the recipe declares, as a full build writes it (models aside:
+    the fake backend's `--locked` compares the data)."""
+    from synthc.runtime.io.data import source_sha256
+
+    program = compile_file(spec).plan.program  # type: ignore[union-attr]
+    data = {s.path: source_sha256(s, program.root) for s in (*program.sources, *program.corpora)}
+    return {"lock_version": 1, "models": {}, "data": data, "versions": {}}
+
+
+def test_a_select_build_checks_only_what_it_reads_against_the_whole_lock(tmp_path: str) -> None:
+    """The lock is the whole recipe's; `--select` builds (the bench's, one variant's) read part of
+    it. Under --locked they check what they read, not the rest, and a file the recipe no longer
+    declares is still drift."""
+    spec = _copy_example(str(tmp_path), "synthesizrr_ag_news.synth", "specs")
+    lock = _whole_lock(spec)
+    train, test = (next(p for p in lock["data"] if p.endswith(name)) for name in ("/train.jsonl", "/test.jsonl"))  # type: ignore[attr-defined]
+    with open(spec + ".lock", "w") as fh:
+        json.dump(lock, fh)
+    assert _build(spec, select=["oracle:source.ag_train"], locked=True).startswith("built 2 node(s)")
+    for path, drift in ((test, False), (train, True), ("gone.jsonl", True)):
+        changed = json.loads(json.dumps(lock))
+        changed["data"][path] = "0" * 64
+        with open(spec + ".lock", "w") as fh:
+            json.dump(changed, fh)
+        if not drift:  # the test split is the evaluation's: this build does not read it
+            _build(spec, select=["oracle:source.ag_train"], locked=True)
+            continue
+        with pytest.raises(RunFailed) as info:
+            _build(spec, select=["oracle:source.ag_train"], locked=True)
+        assert info.value.diagnostics[0].code.id == "E507"
+        assert any(n.startswith(f"- data.{path}: 0000") for n in info.value.diagnostics[0].notes)
+
+
+def test_a_partial_build_keeps_the_recipes_other_lock_entries(tmp_path: str) -> None:
+    """Written by a build that read part of the recipe, the lock keeps the entries of the inputs
+    it did not read, refreshes those it read, and drops what the recipe no longer declares."""
+    import io
+
+    from synthc.runtime.engine.progress import Events
+    from synthc.runtime.models.load import ModelPool
+    from synthc.runtime.steps import Context
+    from synthc.runtime.steps.outputs import write_lock
+
+    spec = _copy_example(str(tmp_path), "synthesizrr_ag_news.synth", "specs")
+    old = _whole_lock(spec)
+    old["data"]["gone.jsonl"] = "3" * 64  # type: ignore[index]
+    old["models"] = {"teacher": {"sha256": "a" * 64}, "teacher_completion": {"sha256": "b" * 64}, "gone": {}}
+    with open(spec + ".lock", "w") as fh:
+        json.dump(old, fh)
+    plan = compile_file(spec).plan
+    assert plan is not None
+    models = ModelPool(plan.program, os.path.dirname(spec), "llama")
+    models.info["teacher"] = {"sha256": "c" * 64}
+    ctx = Context(plan, None, Events(io.StringIO(), True, None), models, recipe=os.path.realpath(spec))  # type: ignore[arg-type]
+    train = next(p for p in old["data"] if p.endswith("/train.jsonl"))  # type: ignore[attr-defined]
+    ctx.data_hashes[train] = "1" * 64
+    write_lock(ctx, {"data": dict(ctx.data_hashes)}, True)
+    lock = json.load(open(spec + ".lock"))
+    want = {p: h for p, h in old["data"].items() if p != "gone.jsonl"} | {train: "1" * 64}  # type: ignore[attr-defined]
+    assert lock["data"] == want
+    assert lock["models"] == {"teacher": {"sha256": "c" * 64}, "teacher_completion": {"sha256": "b" * 64}}
+
+
 def test_synthesizrr_provenance_names_document_and_rank(tmp_path: str) -> None:
     _build(_copy_example(str(tmp_path), "synthesizrr_ag_news.synth", "specs"))
     out = os.path.join(str(tmp_path), "out", "synthesizrr_ag_news")

@@ -264,6 +264,14 @@ def _lock_now(ctx: Context) -> dict[str, Any]:
     return lockfile.lock_data({n: _public(i) for n, i in ctx.models.info.items()}, ctx.data_hashes)
 
 
+def _unread(ctx: Context) -> lockfile.Unread:
+    """What the recipe declares that this build has not read (a `--select` build's other sources,
+    an evaluation's real split, models no selected node loads)."""
+    paths = {ctx.plan.step(n).target.path for n in ctx.plan.order() if ctx.plan.step(n).kind == "load"}
+    models = {m.name for m in ctx.program.models}
+    return lockfile.Unread(frozenset(paths - set(ctx.data_hashes)), frozenset(models - set(ctx.models.info)))
+
+
 def _read_lock(path: str) -> dict[str, Any] | None:
     try:
         return lockfile.read_lock(path)
@@ -284,9 +292,11 @@ def _check_lock(ctx: Context, locked: bool) -> dict[str, Any]:
     if old is None:
         raise fail("E507", f"--locked, but {shown(path)} does not exist", NO_SPAN,
                    help="build once without --locked to create the lock, and commit it")
-    ours, theirs = new, lockfile.without_keep_rates(old)  # recorded keep rates are advice, not inputs
+    # Recorded keep rates are advice, not inputs; entries of inputs this build does not read are
+    # not its to check (a `--select` build against the whole recipe's lock).
+    ours, theirs = new, lockfile.compared(lockfile.without_keep_rates(old), _unread(ctx))
     if ctx.models.kind == "fake":  # a fake build knows nothing of real models: compare the data only
-        ours, theirs = {"data": new["data"]}, {"data": old.get("data", {})}
+        ours, theirs = {"data": new["data"]}, {"data": theirs.get("data", {})}
     diff = lockfile.diff_lock(theirs, ours)
     if diff:
         remote = locked_notes(ctx.models.info)  # a served model's bytes are out of reach
@@ -302,6 +312,7 @@ def write_lock(ctx: Context, new: dict[str, Any], any_export: bool) -> None:
     new = _lock_now(ctx) | {"data": new["data"]}  # models loaded late (a corpus's tokenizer) count too
     path = lockfile.lock_path(ctx.recipe)
     old = _read_lock(path)
+    new = lockfile.carried(old, new, _unread(ctx))  # a partial build keeps the rest of the recipe's entries
     measured = {vid: s.keep_rates.data() for vid, s in ctx.variants.items() if s.keep_rates is not None}
     rates = lockfile.merge_keep_rates(old, measured, {v.id for v in ctx.program.variants()})
     if rates:

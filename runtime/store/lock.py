@@ -2,19 +2,25 @@
 
 A lock belongs to one recipe: `quickstart.synth.lock` beside `quickstart.synth`. `--locked`
 compares the inputs with it while planning, before anything is written, and refuses (E507) when
-anything drifted, saying exactly what; a build without `--locked` that changes the lock says so."""
+anything drifted, saying exactly what; a build without `--locked` that changes the lock says so.
+
+The lock describes the whole recipe, whatever part of it one build runs: a `--select` build (or
+one whose evaluation is left out) hashes only what its nodes read, so the entries of the recipe's
+other inputs are neither compared under `--locked` nor dropped when it writes the lock (`compared`,
+`carried`). An entry of an input the recipe no longer declares is compared (it drifted) and dropped."""
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
 from synthc.compiler.paths import LOCK_SUFFIX
 
 __all__ = ["lock_path", "lock_data", "read_lock", "diff_lock", "versions", "encode_lock", "keep_rates",
-           "merge_keep_rates", "without_keep_rates", "KEEP_RATES"]
+           "merge_keep_rates", "without_keep_rates", "KEEP_RATES", "Unread", "compared", "carried"]
 
 
 def lock_path(recipe: str) -> str:
@@ -35,6 +41,42 @@ def versions() -> dict[str, str]:
 
 def lock_data(models: dict[str, dict[str, Any]], data: dict[str, str]) -> dict[str, Any]:
     return {"lock_version": 1, "models": models, "data": dict(sorted(data.items())), "versions": versions()}
+
+
+@dataclass(frozen=True, slots=True)
+class Unread:
+    """Inputs the recipe declares that one build did not read: data files by their recipe path,
+    models by name."""
+
+    data: frozenset[str] = frozenset()
+    models: frozenset[str] = frozenset()
+
+    def holds(self, section: str, key: str) -> bool:
+        return key in (self.data if section == "data" else self.models if section == "models" else ())
+
+
+def compared(lock: dict[str, Any], unread: Unread) -> dict[str, Any]:
+    """`lock` without the entries of inputs this build did not read: what it can compare.
+
+    >>> compared({"data": {"a": "1", "b": "2"}, "models": {"m": {}}}, Unread(frozenset({"b"})))
+    {'data': {'a': '1'}, 'models': {'m': {}}}
+    """
+    return {k: {n: e for n, e in v.items() if not unread.holds(k, n)} if k in ("data", "models") else v
+            for k, v in lock.items()}
+
+
+def carried(lock: dict[str, Any] | None, new: dict[str, Any], unread: Unread) -> dict[str, Any]:
+    """`new` (what this build read) with `lock`'s entries of the inputs it did not read carried over.
+
+    >>> carried({"data": {"a": "1", "b": "2", "gone": "3"}}, {"data": {"a": "9"}}, Unread(frozenset({"b"})))
+    {'data': {'a': '9', 'b': '2'}}
+    """
+    out = dict(new)
+    for section in ("data", "models"):
+        kept = {n: e for n, e in (lock or {}).get(section, {}).items() if unread.holds(section, n)}
+        if kept:
+            out[section] = dict(sorted((new.get(section, {}) | kept).items()))
+    return out
 
 
 def encode_lock(data: dict[str, Any]) -> bytes:
