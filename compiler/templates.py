@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import nodes
+from jinja2 import meta, nodes
 from jinja2.exceptions import TemplateSyntaxError
 
 from synthc.compiler import ast
@@ -55,8 +55,7 @@ def variables(text: str) -> set[str]:
     >>> sorted(variables("{{ seed.text }} {% for d in demos %}{{ d }}{% endfor %}"))
     ['demos', 'seed']
     """
-    uses, _ = _collect(environment().parse(text))
-    return {u.path[0] for u in uses}
+    return meta.find_undeclared_variables(environment().parse(text))  # a loop's or set's own names are not read
 
 
 def check_template(lit: ast.Str, scope: Scope, where: str, sources: SourceMap, sink: Sink) -> bool:

@@ -29,7 +29,7 @@ def chunks(text: str) -> list[tuple[int, int]]:
     any block or string, with a name or a comment. The stretches cover `text`.
 
     >>> chunks('param a = 1\\nmodel m {\\n  x = "}"\\n}\\n')
-    [(0, 12), (12, 33)]
+    [(0, 12), (12, 34)]
     """
     cuts = [0]
     depth = 0
