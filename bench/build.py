@@ -59,6 +59,13 @@ no row empty or at the token cap; prompt tokens evaluated per kept row 23, 1,444
 1,252), 46.6 s of it outside generation; the raw loop over the minimum work (480 requests, rows
 0..ceil(1.3 x kept) of today's plan) 1,681.8 s: ratio 0.826 (the loop itself ran longer than the
 session before's 1,488.4 s, so part of the change is the loop's).
+Then (FewGen_0's request names World "foreign affairs", the lock re-measured; the lock this
+bench's export-only build wrote is byte-identical to the committed one), `python bench/build.py
+--once --lock-out /tmp/bench.lock`, load 2.0 (this bench alone): the build took 1,270.6 s for 360
+kept rows, 452 requests, one round per label (1.25 FewGen_0, 1.28 FewGen_32, 1.25 SynthesizRR_0,
+1.22 RETRICL_3, 1.30 RETRICL_3_completion, 1.23 nonRETRICL_32 per kept row: every variant within
+the 1.3 goal), 61.7 s of it outside generation; the raw loop over the minimum work (480
+requests) 1,490.2 s: ratio 0.853.
 """
 
 from __future__ import annotations
