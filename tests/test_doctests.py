@@ -6,26 +6,23 @@ from __future__ import annotations
 import doctest
 import importlib
 import os
+import pathlib
 
 import pytest
 
 from conftest import ROOT
-
-# Source folder -> installed package (pyproject.toml's package-dir).
-PACKAGES = {"grammar": "synthc.grammar", "compiler": "synthc.compiler", "runtime": "synthc.runtime",
-            "lsp": "synthc.lsp", "synthc": "synthc"}
+from test_docs import _pyproject
 
 
 def _with_examples() -> list[str]:
+    """Every installed module (pyproject's packages, at their package-dir) with a `>>>` line."""
+    tool = _pyproject()["tool"]["setuptools"]
     names = []
-    for folder, package in PACKAGES.items():
-        for here, _, files in os.walk(os.path.join(ROOT, folder)):
-            for f in files:
-                path = os.path.join(here, f)
-                if not f.endswith(".py") or ">>> " not in open(path, encoding="utf-8").read():
-                    continue
-                rel = os.path.relpath(path, os.path.join(ROOT, folder))[:-3].replace(os.sep, ".")
-                names.append(package if rel == "__init__" else f"{package}.{rel.removesuffix('.__init__')}")
+    for package in tool["packages"]:
+        folder = os.path.join(ROOT, tool["package-dir"][package])
+        for f in os.listdir(folder):
+            if f.endswith(".py") and ">>> " in pathlib.Path(folder, f).read_text(encoding="utf-8"):
+                names.append(package if f == "__init__.py" else f"{package}.{f[:-3]}")
     return sorted(names)
 
 
